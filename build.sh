@@ -67,6 +67,16 @@ wasm_toolchain() {
 MODEL_DIR=""
 CHECKPOINT_DIR=""
 
+offline_help() {
+  cat <<EOF
+cannot download $DEFAULT_REPO@$MODEL_REVISION from the model hub (offline?).
+  Point build.sh at a local copy instead:
+    ./build.sh --checkpoint DIR   # a Hugging Face checkpoint: config.json, model.safetensors, tokenizer.json
+    ./build.sh --model DIR        # an exported model folder: model.onnx, tokenizer.json, config.json
+  (The test suite needs no model: ./build.sh test uses the committed tiny fixtures.)
+EOF
+}
+
 default_model() {
   local name="${DEFAULT_REPO#*/}"
   local dir="$ROOT/models/$name"
@@ -74,9 +84,14 @@ default_model() {
     echo "$dir"
     return
   fi
+  local checkpoint="$CACHE/checkpoints/$name"
+  # Fail fast (before installing torch) when the hub is out of reach.
+  if ! python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=15)" \
+      "${HF_ENDPOINT:-https://huggingface.co}/api/models/$DEFAULT_REPO/revision/$MODEL_REVISION" 2>/dev/null; then
+    die "$(offline_help)"
+  fi
   local py
   py="$(python_env)"
-  local checkpoint="$CACHE/checkpoints/$name"
   say "downloading $DEFAULT_REPO@$MODEL_REVISION from the model hub"
   if ! "$py" - "$DEFAULT_REPO" "$MODEL_REVISION" "$checkpoint" <<'PY'
 import sys
@@ -92,11 +107,7 @@ except Exception as e:  # offline, hub down, revision unknown
     sys.exit(1)
 PY
   then
-    die "cannot download $DEFAULT_REPO from the model hub (offline?).
-  Point build.sh at a local copy instead:
-    ./build.sh --checkpoint DIR   # a Hugging Face checkpoint: config.json, model.safetensors, tokenizer.json
-    ./build.sh --model DIR        # an exported model folder: model.onnx, tokenizer.json, config.json
-  (For the test suite no model is needed: ./build.sh test uses the committed tiny fixtures.)"
+    die "$(offline_help)"
   fi
   export_checkpoint "$checkpoint" "$dir"
   echo "$dir"

@@ -103,14 +103,12 @@ impl<M: CrossEncoderModel> Reranker<M> {
         device: SelectedDevice,
         options: LoadOptions,
     ) -> Result<Self> {
-        if device.backend == Backend::WebGpu {
-            if let Some(reason) = M::INFO.webgpu_blocker {
-                return Err(Error::Device(format!(
-                    "model {} cannot run on WebGPU: {reason}. Re-export it with \
-                     scripts/export_onnx.py (int32, opset 18), or use the CPU backend",
-                    M::INFO.name
-                )));
-            }
+        if let (Backend::WebGpu, Some(reason)) = (device.backend, M::INFO.webgpu_blocker) {
+            return Err(Error::Device(format!(
+                "model {} cannot run on WebGPU: {reason}. Re-export it with \
+                 scripts/export_onnx.py (int32, opset 18), or use the CPU backend",
+                M::INFO.name
+            )));
         }
         let mut tokenizer = PairTokenizer::from_bytes(tokenizer_json, options.tokenizer_mode)?;
         if tokenizer.vocab_size() as u64 > M::INFO.vocab_size {

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 use web_reranker::model::{fixture_hub, fixture_webgpu};
 use web_reranker::{
-    CrossEncoderModel, Error, LoadOptions, RerankOptions, Reranker, SelectedDevice,
+    Backend, CrossEncoderModel, Error, LoadOptions, RerankOptions, Reranker, SelectedDevice,
 };
 
 const TOLERANCE: f32 = 1e-4;
@@ -166,6 +166,19 @@ fn webgpu_readiness_is_detected() {
         blocker.contains("to_data") && blocker.contains("int64"),
         "{blocker}"
     );
+
+    // Asking for WebGPU with a model that cannot run there is a clear error, before any loading.
+    let weights = std::fs::read(fixture_hub::WEIGHTS_PATH).unwrap();
+    let tokenizer = std::fs::read(folder("tiny-hub").join("tokenizer.json")).unwrap();
+    let webgpu = SelectedDevice {
+        backend: Backend::WebGpu,
+        ..SelectedDevice::cpu()
+    };
+    let err =
+        Reranker::<fixture_hub::Model>::new(weights, &tokenizer, webgpu, LoadOptions::default())
+            .unwrap_err();
+    assert_eq!(err.code(), "DEVICE");
+    assert!(err.to_string().contains("cannot run on WebGPU"), "{err}");
 }
 
 #[test]

@@ -5,6 +5,9 @@
 use std::path::Path;
 
 use serde_json::Value;
+
+mod common;
+use common::{ids, load_json};
 use web_reranker::model::{fixture_hub, fixture_webgpu};
 use web_reranker::{
     Backend, CrossEncoderModel, Error, LoadOptions, RerankOptions, Reranker, SelectedDevice,
@@ -19,8 +22,7 @@ fn folder(form: &str) -> std::path::PathBuf {
 }
 
 fn reference(form: &str) -> Value {
-    let text = std::fs::read_to_string(folder(form).join("reference.json")).unwrap();
-    serde_json::from_str(&text).unwrap()
+    load_json(&folder(form).join("reference.json"))
 }
 
 fn load<M: CrossEncoderModel>(form: &str, weights_path: &str, max_length: usize) -> Reranker<M> {
@@ -33,12 +35,17 @@ fn load<M: CrossEncoderModel>(form: &str, weights_path: &str, max_length: usize)
     Reranker::new(weights, &tokenizer, SelectedDevice::cpu(), options).unwrap()
 }
 
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
+/// Our ids for a reference case's (query, passage).
+fn case_ids<M: CrossEncoderModel>(reranker: &Reranker<M>, case: &Value) -> Vec<u32> {
+    let (query, passage) = (
+        case["query"].as_str().unwrap(),
+        case["passage"].as_str().unwrap(),
+    );
+    reranker
+        .tokenizer()
+        .encode_pair(query, passage)
         .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
+        .ids
 }
 
 fn f(v: &Value) -> f32 {
@@ -61,14 +68,7 @@ fn check_form<M: CrossEncoderModel>(form: &str, weights_path: &str) {
 
     // Token ids: identical to sentence-transformers for every pair.
     for (i, case) in cases.iter().enumerate() {
-        let got = reranker
-            .tokenizer()
-            .encode_pair(
-                case["query"].as_str().unwrap(),
-                case["passage"].as_str().unwrap(),
-            )
-            .unwrap()
-            .ids;
+        let got = case_ids(&reranker, case);
         assert_eq!(got, ids(&case["ids"]), "{form}: ids of pair {i}");
     }
 
@@ -140,14 +140,7 @@ fn settable_max_length_matches_reference() {
     let cases = short["cases"].as_array().unwrap();
     let scores = pollster::block_on(reranker.predict(&pairs(cases), 8)).unwrap();
     for (i, (case, score)) in cases.iter().zip(scores).enumerate() {
-        let got = reranker
-            .tokenizer()
-            .encode_pair(
-                case["query"].as_str().unwrap(),
-                case["passage"].as_str().unwrap(),
-            )
-            .unwrap()
-            .ids;
+        let got = case_ids(&reranker, case);
         assert!(got.len() <= max_length);
         assert_eq!(
             got,

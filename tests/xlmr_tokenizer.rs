@@ -7,7 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+mod common;
+use common::{ids, load_json};
 use sha2::{Digest, Sha256};
 use web_reranker::{PairTokenizer, TokenizerMode};
 
@@ -17,18 +18,6 @@ fn tokenizer_path() -> PathBuf {
     }
     let home = std::env::var_os("HOME").expect("HOME");
     Path::new(&home).join(".cache/reranker/xlmr/tokenizer.json")
-}
-
-fn load_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
 }
 
 #[test]

@@ -4,13 +4,16 @@
 #   ./build.sh [--model DIR | --checkpoint DIR] [COMMAND]
 #
 # Commands:
-#   native   (default) build the native engine in release mode with the selected model
+#   package  (default) build the npm-style package in pkg/: wasm (WebGPU + CPU), JS API, types,
+#            and the model files in pkg/model/
+#   native   build the native engine in release mode with the selected model
 #   model    only prepare the model folder (download + export the default model if needed)
 #   test     the test suite (README): fetch the real XLM-R tokenizer, fmt, clippy, cargo test
 #   fixtures regenerate every committed fixture (needs the Python export environment)
 #   env      print the toolchains build.sh found (Rust, wasm32 target, Python)
 #
 # Model selection (never a silent fallback to a random model):
+#   --out DIR         where `package` writes the package (default pkg/)
 #   --model DIR       a model folder: model.onnx (from scripts/export_onnx.py), tokenizer.json,
 #                     config.json
 #   --checkpoint DIR  a Hugging Face checkpoint folder (config.json, model.safetensors,
@@ -26,6 +29,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 CACHE="${RERANKER_CACHE:-$HOME/.cache/reranker}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+# The wasm build uses another toolchain (build-std); a separate dir keeps both caches warm.
+WASM_TARGET_DIR="${WASM_TARGET_DIR:-$CACHE/target-wasm}"
 DEFAULT_REPO="cross-encoder/mmarco-mMiniLMv2-L12-H384-v1"
 # NOTE: pin a commit hash here once it has been checked online; `main` is the moving head.
 MODEL_REVISION="${MODEL_REVISION:-main}"
@@ -66,6 +71,7 @@ wasm_toolchain() {
 
 MODEL_DIR=""
 CHECKPOINT_DIR=""
+PKG_DIR="$ROOT/pkg"
 
 offline_help() {
   cat <<EOF
@@ -141,6 +147,100 @@ select_model() {
 # ---------------------------------------------------------------------------------------------
 # Commands
 
+# The wasm-bindgen CLI must be exactly the version in Cargo.lock.
+wasm_bindgen_cli() {
+  local want
+  want="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3; exit}' "$ROOT/Cargo.lock")"
+  if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $want"; then
+    say "installing wasm-bindgen-cli $want"
+    # NOTE: no --locked: the registry here lacks one of its locked dependencies.
+    cargo install wasm-bindgen-cli --version "$want" >&2
+  fi
+  echo "wasm-bindgen"
+}
+
+# wasm-opt from npm's binaryen (Debian's binaryen 108 breaks modules with externref tables).
+wasm_opt() {
+  local tools="$CACHE/node-tools"
+  if [ ! -x "$tools/node_modules/.bin/wasm-opt" ]; then
+    say "installing binaryen (wasm-opt) from npm into $tools"
+    mkdir -p "$tools"
+    (cd "$tools" && npm install --silent --no-audit --no-fund binaryen@132.0.0 >&2)
+  fi
+  echo "$tools/node_modules/.bin/wasm-opt"
+}
+
+# Builds the wasm32 cdylib; prints the build script's OUT_DIR (where the weights are).
+cargo_wasm() {
+  local dir="$1" toolchain
+  toolchain="$(wasm_toolchain)"
+  local -a cargo_cmd
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='-C target-feature=+simd128 --cfg getrandom_backend="wasm_js"'
+  case "$toolchain" in
+    rustup) cargo_cmd=(cargo build) ;;
+    debian-build-std)
+      # NOTE: Debian's rustc-web ships the wasm32 std as source only, so std is built here.
+      export RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc
+      export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/wasm-ld-19
+      cargo_cmd=(/usr/bin/cargo build -Zbuild-std=std,panic_abort)
+      ;;
+    *) die "no wasm32 toolchain: install a rustup wasm32-unknown-unknown target, or Debian's
+  rustc-web cargo-web rust-web-src lld-19 (apt-get install rustc-web cargo-web rust-web-src lld-19)" ;;
+  esac
+  say "building wasm32 ($toolchain) with $dir"
+  RERANKER_MODEL_DIR="$dir" CARGO_TARGET_DIR="$WASM_TARGET_DIR" "${cargo_cmd[@]}" \
+    --lib --release --target wasm32-unknown-unknown --message-format=json-render-diagnostics \
+    | python3 -c '
+import json, sys
+out = None
+for line in sys.stdin:
+    msg = json.loads(line)
+    if msg.get("reason") == "build-script-executed" and "web-reranker" in msg.get("package_id", ""):
+        out = msg["out_dir"]
+if out is None:
+    sys.exit("build.sh: cargo reported no build-script output for web-reranker")
+print(out)'
+}
+
+cmd_package() {
+  local dir out bindgen opt pkg="$PKG_DIR"
+  dir="$(select_model)"
+  out="$(cargo_wasm "$dir")"
+  bindgen="$(wasm_bindgen_cli)"
+  opt="$(wasm_opt)"
+  rm -rf "$pkg"
+  mkdir -p "$pkg/model"
+  say "wasm-bindgen --target web"
+  "$bindgen" --target web --out-dir "$pkg" --out-name web_reranker \
+    "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/web_reranker.wasm"
+  say "wasm-opt -O3"
+  "$opt" -O3 --enable-simd "$pkg/web_reranker_bg.wasm" -o "$pkg/web_reranker_bg.wasm"
+  cp "$ROOT/js/index.js" "$ROOT/js/index.d.ts" "$pkg/"
+  cp "$out/selected/model.bpk" "$pkg/model/weights.bpk"
+  cp "$dir/tokenizer.json" "$pkg/model/tokenizer.json"
+  python3 - "$pkg" "$dir" <<'PY'
+import json, os, sys
+pkg, model = sys.argv[1], sys.argv[2]
+files = sorted(f for f in os.listdir(pkg) if os.path.isfile(os.path.join(pkg, f)))
+json.dump({
+    "name": "web-reranker",
+    "version": "0.1.0",
+    "description": "Multilingual cross-encoder reranker for the browser: WebGPU or WebAssembly CPU",
+    "type": "module",
+    "main": "./index.js",
+    "types": "./index.d.ts",
+    "exports": {".": {"types": "./index.d.ts", "default": "./index.js"},
+                "./model/*": "./model/*", "./web_reranker_bg.wasm": "./web_reranker_bg.wasm"},
+    "files": files + ["model/"],
+    "sideEffects": False,
+    "license": "MIT OR Apache-2.0",
+}, open(os.path.join(pkg, "package.json"), "w"), indent=2)
+json.dump({"modelDir": os.path.basename(model.rstrip("/"))},
+          open(os.path.join(pkg, "model", "model.json"), "w"), indent=2)
+PY
+  say "package ready in $pkg: $(du -sh "$pkg" | cut -f1)"
+}
+
 cmd_native() {
   local dir
   dir="$(select_model)"
@@ -176,21 +276,23 @@ cmd_env() {
   echo "export venv:  $VENV $( [ -x "$VENV/bin/python" ] && echo '(ready)' || echo '(made on first use)')"
 }
 
-COMMAND="native"
+COMMAND="package"
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) MODEL_DIR="${2:?--model needs a folder}"; shift 2 ;;
     --model=*) MODEL_DIR="${1#*=}"; shift ;;
     --checkpoint) CHECKPOINT_DIR="${2:?--checkpoint needs a folder}"; shift 2 ;;
     --checkpoint=*) CHECKPOINT_DIR="${1#*=}"; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    native|model|test|fixtures|env) COMMAND="$1"; shift ;;
+    --out) PKG_DIR="${2:?--out needs a folder}"; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
+    package|native|model|test|fixtures|env) COMMAND="$1"; shift ;;
     *) die "unknown argument '$1' (see ./build.sh --help)" ;;
   esac
 done
 [ -z "$MODEL_DIR" ] || [ -z "$CHECKPOINT_DIR" ] || die "give --model or --checkpoint, not both"
 
 case "$COMMAND" in
+  package) cmd_package ;;
   native) cmd_native ;;
   model) select_model ;;
   test) cmd_test ;;

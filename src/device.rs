@@ -6,6 +6,9 @@
 
 use burn::prelude::Device;
 
+use crate::error::{Error, Result};
+use crate::model::ModelInfo;
+
 /// The backends a reranker can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -45,4 +48,95 @@ impl SelectedDevice {
             fallback_reason: None,
         }
     }
+}
+
+/// Which backend the caller asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevicePreference {
+    /// WebGPU when a usable adapter exists, else the CPU (the reason is recorded).
+    Auto,
+    /// WebGPU or an error.
+    WebGpu,
+    /// The CPU backend.
+    Cpu,
+}
+
+/// Chooses the device for a model: probes a real WebGPU adapter when asked to, and falls back
+/// to the CPU with the reason under [`DevicePreference::Auto`].
+pub async fn select(preference: DevicePreference, model: &ModelInfo) -> Result<SelectedDevice> {
+    if preference == DevicePreference::Cpu {
+        return Ok(SelectedDevice::cpu());
+    }
+    let attempt = match model.webgpu_blocker {
+        Some(blocker) => Err(format!(
+            "model {} cannot run on WebGPU: {blocker}",
+            model.name
+        )),
+        None => webgpu(model).await,
+    };
+    match attempt {
+        Ok(selected) => Ok(selected),
+        Err(reason) if preference == DevicePreference::Auto => Ok(SelectedDevice {
+            fallback_reason: Some(reason),
+            ..SelectedDevice::cpu()
+        }),
+        Err(reason) => Err(Error::Device(reason)),
+    }
+}
+
+/// Bytes of the largest weight the model binds as one GPU buffer: the word-embedding table.
+fn largest_binding(model: &ModelInfo) -> u64 {
+    model.vocab_size * model.hidden_size * 4
+}
+
+#[cfg(target_arch = "wasm32")]
+async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
+    use js_sys::{Function, Reflect};
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_futures::JsFuture;
+
+    let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok();
+    let navigator = get(&js_sys::global(), "navigator").unwrap_or(JsValue::UNDEFINED);
+    let gpu = get(&navigator, "gpu").filter(|g| !g.is_undefined() && !g.is_null());
+    let Some(gpu) = gpu else {
+        return Err("this browser has no WebGPU (navigator.gpu is missing)".into());
+    };
+    let request: Function = get(&gpu, "requestAdapter")
+        .and_then(|f| f.dyn_into().ok())
+        .ok_or("navigator.gpu.requestAdapter is not a function")?;
+    let promise = request
+        .call0(&gpu)
+        .map_err(|e| format!("requestAdapter threw: {e:?}"))?;
+    let adapter = JsFuture::from(js_sys::Promise::from(promise))
+        .await
+        .map_err(|e| format!("requestAdapter failed: {e:?}"))?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return Err("no WebGPU adapter is available".into());
+    }
+    let limit = get(&adapter, "limits")
+        .and_then(|l| get(&l, "maxStorageBufferBindingSize"))
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0);
+    let needed = largest_binding(model);
+    if limit < needed as f64 {
+        return Err(format!(
+            "the WebGPU adapter binds at most {limit} bytes per storage buffer, and this model's \
+             embedding table needs {needed}"
+        ));
+    }
+    let device = Device::wgpu_options()
+        .init_async()
+        .await
+        .map_err(|e| format!("WebGPU device creation failed: {e}"))?;
+    Ok(SelectedDevice {
+        backend: Backend::WebGpu,
+        device,
+        fallback_reason: None,
+    })
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
+    let _ = largest_binding(model);
+    Err("this native build has no WebGPU backend; it runs on the CPU".into())
 }

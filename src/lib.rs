@@ -18,8 +18,15 @@ pub mod engine;
 pub mod error;
 pub mod model;
 pub mod tokenize;
+#[cfg(all(target_arch = "wasm32", reranker_selected))]
+mod web;
 
-pub use device::{Backend, SelectedDevice};
+#[cfg(all(target_arch = "wasm32", not(reranker_selected)))]
+compile_error!(
+    "the wasm package needs a model: build it with ./build.sh (which sets RERANKER_MODEL_DIR)"
+);
+
+pub use device::{Backend, DevicePreference, SelectedDevice};
 pub use engine::{DEFAULT_BATCH_SIZE, LoadOptions, Ranked, RerankOptions, Reranker, Score};
 pub use error::{Error, Result, decode_utf8};
 pub use model::{CrossEncoderModel, ModelInfo};

@@ -19,6 +19,8 @@ pub struct ModelInfo {
     pub source_dir: &'static str,
     /// Rows of the word-embedding table; every token id must be below this.
     pub vocab_size: u64,
+    /// Width of the hidden states.
+    pub hidden_size: u64,
     /// `max_position_embeddings`; XLM-R offsets positions by `pad_token_id + 1`.
     pub max_positions: u64,
     /// The padding token (also the position-id offset in XLM-R).

@@ -1,0 +1,95 @@
+// The built package in Node (CPU path): fixture logits within 1e-4 of onnxruntime, rerank order,
+// topN, returned documents, typed errors, overlapping calls.
+//
+//   RERANKER_PKG=/path/to/pkg node --test tests/js/node.test.mjs
+// (./build.sh test builds the package with the tiny WebGPU-ready fixture and sets RERANKER_PKG.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+
+const pkgDir = process.env.RERANKER_PKG;
+assert.ok(pkgDir, 'set RERANKER_PKG to the package folder (./build.sh test does)');
+const { Reranker } = await import(pathToFileURL(path.join(pkgDir, 'index.js')).href);
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/reference.json'), 'utf8'));
+const TOLERANCE = 1e-4;
+
+const reranker = await Reranker.load({ device: 'cpu' });
+
+test('device is the CPU', () => {
+  assert.equal(reranker.device.backend, 'cpu');
+  assert.equal(reranker.maxLength, 512);
+});
+
+test('predict matches onnxruntime within 1e-4, one by one and batched', async () => {
+  const pairs = reference.cases.map((c) => [c.query, c.passage]);
+  for (const [i, c] of reference.cases.entries()) {
+    const [score] = await reranker.predict([pairs[i]]);
+    assert.ok(Math.abs(score - c.ort_logit) <= TOLERANCE, `pair ${i}: ${score} vs ${c.ort_logit}`);
+  }
+  const batched = await reranker.predict(pairs, { batchSize: pairs.length });
+  let worst = 0;
+  for (const [i, c] of reference.cases.entries()) {
+    worst = Math.max(worst, Math.abs(batched[i] - c.ort_batch_logit));
+  }
+  console.log(`node wasm cpu: max |logit - onnxruntime| batched = ${worst.toExponential(2)}`);
+  assert.ok(worst <= TOLERANCE);
+});
+
+test('rerank sorts by score, respects topN and returns documents unchanged', async () => {
+  const query = 'What is the capital of France?';
+  const docs = reference.cases.map((c, i) => (i % 2 ? c.passage : { text: c.passage, id: `doc-${i}` }));
+  const all = await reranker.rerank(query, docs, { returnDocuments: true });
+  assert.equal(all.length, docs.length);
+  for (let i = 1; i < all.length; i++) assert.ok(all[i - 1].score >= all[i].score);
+  for (const r of all) {
+    assert.equal(r.document, docs[r.index], 'the very same document object');
+    assert.ok(Math.abs(r.probability - 1 / (1 + Math.exp(-r.score))) < 1e-6);
+  }
+  const top = await reranker.rerank(query, docs, { topN: 3 });
+  assert.deepEqual(top.map((r) => r.index), all.slice(0, 3).map((r) => r.index));
+  assert.equal(top[0].document, undefined);
+  assert.deepEqual(await reranker.rerank(query, []), []);
+});
+
+test('bad input rejects with a typed error and the instance keeps working', async () => {
+  const cases = [
+    () => reranker.rerank('', ['a']),
+    () => reranker.rerank(42, ['a']),
+    () => reranker.rerank('q', 'not an array'),
+    () => reranker.rerank('q', [{ title: 'no text' }]),
+    () => reranker.rerank('q', ['a'], { topN: 0 }),
+    () => reranker.rerank('q', ['a'], { topN: Number.NaN }),
+    () => reranker.rerank('q', ['a'], { batchSize: -1 }),
+    () => reranker.rerank('q', ['a'], { unknownOption: 1 }),
+    () => reranker.predict([['only one']]),
+  ];
+  for (const [i, call] of cases.entries()) {
+    await assert.rejects(call, (e) => e.name === 'RerankerError' && e.code === 'INVALID_INPUT', `case ${i}`);
+  }
+  await assert.rejects(Reranker.load({ device: 'cpu', maxLength: 3 }), (e) => e.code === 'INVALID_INPUT');
+  await assert.rejects(Reranker.load({ device: 'tpu' }), (e) => e.code === 'INVALID_INPUT');
+  await assert.rejects(
+    Reranker.load({ device: 'cpu', weights: new Uint8Array([1, 2, 3]) }),
+    (e) => e.code === 'MODEL_LOAD',
+  );
+  const [score] = await reranker.predict([[reference.cases[0].query, reference.cases[0].passage]]);
+  assert.ok(Math.abs(score - reference.cases[0].ort_logit) <= TOLERANCE);
+});
+
+test('webgpu when none exists is a clear error; auto falls back with the reason', async () => {
+  await assert.rejects(Reranker.load({ device: 'webgpu' }), (e) => e.code === 'DEVICE' && /WebGPU/.test(e.message));
+  const auto = await Reranker.load({ device: 'auto' });
+  assert.equal(auto.device.backend, 'cpu');
+  assert.match(auto.device.fallbackReason, /WebGPU/);
+});
+
+test('overlapping calls on one instance all answer correctly', async () => {
+  const pairs = reference.cases.slice(0, 8).map((c) => [c.query, c.passage]);
+  const results = await Promise.all(pairs.map((p) => reranker.predict([p])));
+  for (const [i, [score]] of results.entries()) {
+    assert.ok(Math.abs(score - reference.cases[i].ort_logit) <= TOLERANCE, `call ${i}`);
+  }
+});

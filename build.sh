@@ -213,8 +213,17 @@ cmd_package() {
   say "wasm-bindgen --target web"
   "$bindgen" --target web --out-dir "$pkg" --out-name web_reranker \
     "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/web_reranker.wasm"
-  say "wasm-opt -O3"
-  "$opt" -O3 --enable-simd "$pkg/web_reranker_bg.wasm" -o "$pkg/web_reranker_bg.wasm"
+  # wasm-opt takes minutes on this module: its output is cached by the input's hash.
+  local sum cached
+  sum="$(sha256sum "$pkg/web_reranker_bg.wasm" | cut -c1-32)"
+  cached="$CACHE/wasm-opt/$sum.wasm"
+  if [ ! -f "$cached" ]; then
+    say "wasm-opt -O3"
+    mkdir -p "$CACHE/wasm-opt"
+    "$opt" -O3 --enable-simd "$pkg/web_reranker_bg.wasm" -o "$cached.part"
+    mv "$cached.part" "$cached"
+  fi
+  cp "$cached" "$pkg/web_reranker_bg.wasm"
   cp "$ROOT/js/index.js" "$ROOT/js/index.d.ts" "$pkg/"
   cp "$out/selected/model.bpk" "$pkg/model/weights.bpk"
   cp "$dir/tokenizer.json" "$pkg/model/tokenizer.json"
@@ -258,6 +267,17 @@ cmd_test() {
   cargo clippy --all-targets --features fixtures -- -D warnings
   say "cargo test"
   cargo test --features fixtures
+  local pkg="$CACHE/test-pkg" tools="$CACHE/node-tools"
+  say "building the package with the tiny WebGPU-ready fixture into $pkg"
+  "$ROOT/build.sh" --model "$ROOT/tests/fixtures/tiny-webgpu" --out "$pkg" package
+  if [ ! -d "$tools/node_modules/playwright-core" ]; then
+    mkdir -p "$tools"
+    (cd "$tools" && npm install --silent --no-audit --no-fund playwright-core@1.65.1 >&2)
+  fi
+  command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || die "the browser tests need Debian's chromium (apt-get install chromium)"
+  say "node --test: the package in Node and in headless Chromium (WebGPU, CPU, fallback)"
+  RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$tools/node_modules/playwright-core" \
+    node --test --test-concurrency=1 "$ROOT/tests/js/node.test.mjs" "$ROOT/tests/js/browser.test.mjs"
 }
 
 cmd_fixtures() {

@@ -52,9 +52,29 @@ struct JsRerankOptions {
     batch_size: Option<f64>,
 }
 
-fn options<T: for<'de> Deserialize<'de> + Default>(value: JsValue, what: &str) -> Result<T, Error> {
+fn options<T: for<'de> Deserialize<'de> + Default>(
+    value: JsValue,
+    what: &str,
+    allowed: &[&str],
+) -> Result<T, Error> {
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
+    }
+    // NOTE: serde-wasm-bindgen reads only the fields a struct declares, so a misspelt option
+    // would be ignored silently; name it instead.
+    if let Some(object) = value.dyn_ref::<Object>() {
+        for key in Object::keys(object).iter().filter_map(|k| k.as_string()) {
+            if !allowed.contains(&key.as_str()) {
+                return Err(Error::InvalidOption {
+                    name: "options",
+                    expected: "only the documented fields",
+                    value: format!(
+                        "{what}: unknown field `{key}` (known: {})",
+                        allowed.join(", ")
+                    ),
+                });
+            }
+        }
     }
     serde_wasm_bindgen::from_value(value).map_err(|e| Error::InvalidOption {
         name: "options",
@@ -116,7 +136,8 @@ impl WasmReranker {
         tokenizer_json: Vec<u8>,
         options: JsValue,
     ) -> Result<WasmReranker, JsValue> {
-        let options: JsLoadOptions = options_or_throw(options, "load options")?;
+        let options: JsLoadOptions =
+            options_or_throw(options, "load options", &["device", "maxLength"])?;
         let preference = match options.device.as_deref() {
             None | Some("auto") => DevicePreference::Auto,
             Some("webgpu") => DevicePreference::WebGpu,
@@ -172,7 +193,11 @@ impl WasmReranker {
             let docs: Array = documents
                 .dyn_into()
                 .map_err(|_| invalid("documents must be an array"))?;
-            let options: JsRerankOptions = options_or_throw(options, "rerank options")?;
+            let options: JsRerankOptions = options_or_throw(
+                options,
+                "rerank options",
+                &["topN", "returnDocuments", "batchSize"],
+            )?;
             let top_n = options
                 .top_n
                 .map(|_| count("topN", options.top_n, 1))
@@ -214,7 +239,8 @@ impl WasmReranker {
         wasm_bindgen_futures::future_to_promise(async move {
             let pairs: Vec<(String, String)> = serde_wasm_bindgen::from_value(pairs)
                 .map_err(|_| invalid("pairs must be an array of [query, passage] string pairs"))?;
-            let options: JsRerankOptions = options_or_throw(options, "predict options")?;
+            let options: JsRerankOptions =
+                options_or_throw(options, "predict options", &["batchSize"])?;
             let batch_size = count("batchSize", options.batch_size, crate::DEFAULT_BATCH_SIZE)?;
             let refs: Vec<(&str, &str)> = pairs
                 .iter()
@@ -234,6 +260,7 @@ impl WasmReranker {
 fn options_or_throw<T: for<'de> Deserialize<'de> + Default>(
     value: JsValue,
     what: &str,
+    allowed: &[&str],
 ) -> Result<T, JsValue> {
-    options(value, what).map_err(JsValue::from)
+    options(value, what, allowed).map_err(JsValue::from)
 }

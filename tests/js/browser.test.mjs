@@ -1,0 +1,87 @@
+// The built package in headless Chromium (Debian's, driven by playwright-core): (a) WebGPU
+// (SwiftShader adapter), (b) forced CPU, (c) no WebGPU at all, which must fall back and say why.
+//
+//   RERANKER_PKG=/path/to/pkg node --test tests/js/browser.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { serve } from './serve.mjs';
+
+const require = createRequire(import.meta.url);
+const { chromium } = require(process.env.PLAYWRIGHT_CORE ?? 'playwright-core');
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const TOLERANCE = 1e-4;
+let server;
+
+before(async () => {
+  assert.ok(process.env.RERANKER_PKG, 'set RERANKER_PKG (./build.sh test does)');
+  server = await serve({ root, pkg: process.env.RERANKER_PKG });
+});
+after(async () => server?.close());
+
+async function runPage({ device, webgpu }) {
+  const profile = await mkdtemp(path.join(os.tmpdir(), 'reranker-chromium-'));
+  const args = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'];
+  if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader');
+  // A fresh profile each time (the persistent-context form is how playwright takes one).
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args,
+  });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    if (webgpu === false) {
+      await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+    }
+    await page.goto(`${server.origin}/tests/browser/parity.html?device=${device}`);
+    const result = await page.evaluate(() => window.__result);
+    return { result, errors };
+  } finally {
+    await browser.close();
+    await rm(profile, { recursive: true, force: true });
+  }
+}
+
+function checkScores(label, result) {
+  assert.equal(result.error, undefined, `${label}: ${result.error}`);
+  let worst = 0;
+  result.expected.forEach((want, i) => { worst = Math.max(worst, Math.abs(result.single[i] - want)); });
+  result.expectedBatch.forEach((want, i) => { worst = Math.max(worst, Math.abs(result.batched[i] - want)); });
+  result.overlapping.forEach((got, i) => { worst = Math.max(worst, Math.abs(got - result.expected[i])); });
+  console.log(`${label}: backend ${result.device.backend}, max |logit - onnxruntime| = ${worst.toExponential(2)}`);
+  assert.ok(worst <= TOLERANCE, `${label}: ${worst}`);
+  assert.equal(result.ranked.length, 5);
+  for (let i = 1; i < result.ranked.length; i++) assert.ok(result.ranked[i - 1].score >= result.ranked[i].score);
+  // The top 5 are the 5 best predict() scores of the same (query, document) pairs, in order.
+  const order = result.rankedPairs.map((s, i) => [s, i]).sort((a, b) => b[0] - a[0]).slice(0, 5);
+  result.ranked.forEach((r, k) => {
+    assert.ok(Math.abs(r.score - order[k][0]) <= TOLERANCE, `${label}: rank ${k}`);
+  });
+}
+
+test('(a) WebGPU path', async () => {
+  const { result, errors } = await runPage({ device: 'webgpu', webgpu: true });
+  assert.deepEqual(errors, []);
+  assert.equal(result.device?.backend, 'webgpu', JSON.stringify(result));
+  checkScores('chromium webgpu', result);
+});
+
+test('(b) forced CPU path', async () => {
+  const { result, errors } = await runPage({ device: 'cpu', webgpu: true });
+  assert.deepEqual(errors, []);
+  assert.equal(result.device.backend, 'cpu');
+  checkScores('chromium cpu', result);
+});
+
+test('(c) no WebGPU: automatic fallback with the reason', async () => {
+  const { result, errors } = await runPage({ device: 'auto', webgpu: false });
+  assert.deepEqual(errors, []);
+  assert.equal(result.device.backend, 'cpu');
+  assert.match(result.device.fallbackReason, /WebGPU/);
+  checkScores('chromium fallback', result);
+});

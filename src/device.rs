@@ -85,6 +85,7 @@ pub async fn select(preference: DevicePreference, model: &ModelInfo) -> Result<S
 }
 
 /// Bytes of the largest weight the model binds as one GPU buffer: the word-embedding table.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn largest_binding(model: &ModelInfo) -> u64 {
     model.vocab_size * model.hidden_size * 4
 }
@@ -136,7 +137,6 @@ async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
-    let _ = largest_binding(model);
+async fn webgpu(_model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
     Err("this native build has no WebGPU backend; it runs on the CPU".into())
 }

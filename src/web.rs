@@ -200,7 +200,7 @@ impl WasmReranker {
             )?;
             let top_n = options
                 .top_n
-                .map(|_| count("topN", options.top_n, 1))
+                .map(|n| count("topN", Some(n), 1))
                 .transpose()?;
             let batch_size = count("batchSize", options.batch_size, crate::DEFAULT_BATCH_SIZE)?;
             let texts = docs

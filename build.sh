@@ -22,7 +22,8 @@
 #                     model hub at $MODEL_REVISION and exported into models/
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/reranker/target, outside the clone so builds
-# are reused), RERANKER_CACHE (default ~/.cache/reranker), MODEL_REVISION.
+# are reused), RERANKER_CACHE (default ~/.cache/reranker), MODEL_REVISION, RERANKER_WASM_OPT=0
+# (skip wasm-opt: a quicker, larger development build).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -217,13 +218,16 @@ cmd_package() {
   local sum cached
   sum="$(sha256sum "$pkg/web_reranker_bg.wasm" | cut -c1-32)"
   cached="$CACHE/wasm-opt/$sum.wasm"
-  if [ ! -f "$cached" ]; then
+  if [ "${RERANKER_WASM_OPT:-1}" = 0 ]; then
+    say "RERANKER_WASM_OPT=0: skipping wasm-opt (a development build: larger and slower)"
+    cached="$pkg/web_reranker_bg.wasm"
+  elif [ ! -f "$cached" ]; then
     say "wasm-opt -O3"
     mkdir -p "$CACHE/wasm-opt"
     "$opt" -O3 --enable-simd "$pkg/web_reranker_bg.wasm" -o "$cached.part"
     mv "$cached.part" "$cached"
   fi
-  cp "$cached" "$pkg/web_reranker_bg.wasm"
+  [ "$cached" = "$pkg/web_reranker_bg.wasm" ] || cp "$cached" "$pkg/web_reranker_bg.wasm"
   cp "$ROOT/js/index.js" "$ROOT/js/index.d.ts" "$pkg/"
   cp "$out/selected/model.bpk" "$pkg/model/weights.bpk"
   cp "$dir/tokenizer.json" "$pkg/model/tokenizer.json"

@@ -53,7 +53,7 @@ export interface PredictOptions {
 /** Every error the package throws: `name` is `'RerankerError'`, `code` says what kind. */
 export interface RerankerError extends Error {
   name: 'RerankerError';
-  code: 'INVALID_INPUT' | 'MODEL_LOAD' | 'INFERENCE' | 'DEVICE';
+  code: 'INVALID_INPUT' | 'MODEL_LOAD' | 'INFERENCE' | 'DEVICE' | 'DEVICE_LOST';
 }
 
 export declare class Reranker {

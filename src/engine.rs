@@ -4,7 +4,7 @@
 //! browser; on the CPU backend the future is ready at once.
 
 use burn::prelude::{Device, Int, Tensor};
-use burn::tensor::{DType, TensorData};
+use burn::tensor::{DType, ExecutionError, TensorData};
 
 use crate::batch::{PaddedBatch, plan_batches};
 use crate::device::{Backend, SelectedDevice};
@@ -237,12 +237,46 @@ impl<M: CrossEncoderModel> Reranker<M> {
                 batch.rows
             )));
         }
-        let data = logits
-            .into_data_async()
-            .await
-            .map_err(|e| Error::Inference(format!("reading logits back failed: {e:?}")))?;
+        let data = match logits.into_data_async().await {
+            Ok(data) => data,
+            Err(e) => return Err(self.readback_failure(e).await),
+        };
         Ok(data.iter::<f32>().collect())
     }
+
+    /// Says whether a failed readback means the device is gone ([`Error::DeviceLost`]) or only
+    /// this call failed ([`Error::Inference`]).
+    async fn readback_failure(&self, error: ExecutionError) -> Error {
+        if error.is_device_poisoned() {
+            return Error::DeviceLost(innermost_cause(&error));
+        }
+        if self.device.backend == Backend::WebGpu {
+            // NOTE: wgpu learns of a lost device through a callback that can arrive after the
+            // readback it broke has already failed (a destroyed device fails `mapAsync` first).
+            // A one-number readback settles it: by the time it completes the callback has run,
+            // and a device that cannot read back one number is of no use either way.
+            let probe = Tensor::<1>::zeros([1], &self.device.device);
+            if let Err(probe) = probe.into_data_async().await {
+                return Error::DeviceLost(format!(
+                    "a readback failed ({}) and so did a one-number probe ({})",
+                    innermost_cause(&error),
+                    innermost_cause(&probe)
+                ));
+            }
+        }
+        Error::Inference(format!(
+            "reading logits back failed: {}",
+            innermost_cause(&error)
+        ))
+    }
+}
+
+/// The last "Caused by:" of a backend error, without the backtrace burn appends.
+fn innermost_cause(error: &ExecutionError) -> String {
+    let reason = error.reason();
+    let reason = reason.split("\nBacktrace:").next().unwrap_or(reason);
+    let cause = reason.rsplit("Caused by:").next().unwrap_or(reason);
+    cause.trim().to_string()
 }
 
 fn check_batch_size(batch_size: usize) -> Result<()> {
@@ -254,4 +288,22 @@ fn check_batch_size(batch_size: usize) -> Result<()> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn innermost_cause_drops_the_wrappers_and_the_backtrace() {
+        let error = ExecutionError::generic(
+            "An error happened during execution\nCaused by:\n  the staging buffer could not be mapped",
+        );
+        assert_eq!(
+            innermost_cause(&error),
+            "the staging buffer could not be mapped"
+        );
+        let plain = ExecutionError::device_poisoned("Destroyed: device destroyed");
+        assert_eq!(innermost_cause(&plain), "Destroyed: device destroyed");
+    }
 }

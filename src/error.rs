@@ -47,6 +47,10 @@ pub enum Error {
     /// The requested device cannot be used.
     #[error("device: {0}")]
     Device(String),
+    /// The GPU device was lost (driver reset, device destroyed, GPU gone): every later call on it
+    /// fails. The JS wrapper reloads the model on the CPU and retries when it sees this.
+    #[error("the WebGPU device was lost: {0}")]
+    DeviceLost(String),
 }
 
 impl Error {
@@ -60,6 +64,7 @@ impl Error {
             Error::Tokenizer(_) | Error::Weights(_) => "MODEL_LOAD",
             Error::Inference(_) => "INFERENCE",
             Error::Device(_) => "DEVICE",
+            Error::DeviceLost(_) => "DEVICE_LOST",
         }
     }
 }

@@ -1,5 +1,6 @@
 // The built package in headless Chromium (Debian's, driven by playwright-core): (a) WebGPU
-// (SwiftShader adapter), (b) forced CPU, (c) no WebGPU at all, which must fall back and say why.
+// (SwiftShader adapter), (b) forced CPU, (c) no WebGPU at all, which must fall back and say why,
+// (d) the WebGPU device destroyed mid-run: the calls must still answer, on the CPU.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/browser.test.mjs
 import { test, before, after } from 'node:test';
@@ -22,7 +23,7 @@ before(async () => {
 });
 after(async () => server?.close());
 
-async function runPage({ device, webgpu }) {
+async function runPage({ device, webgpu, page: file = 'parity.html' }) {
   const profile = await mkdtemp(path.join(os.tmpdir(), 'reranker-chromium-'));
   const args = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync'];
@@ -38,7 +39,7 @@ async function runPage({ device, webgpu }) {
     if (webgpu === false) {
       await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
     }
-    await page.goto(`${server.origin}/tests/browser/parity.html?device=${device}`);
+    await page.goto(`${server.origin}/tests/browser/${file}?device=${device}`);
     const result = await page.evaluate(() => window.__result);
     return { result, errors };
   } finally {
@@ -84,4 +85,26 @@ test('(c) no WebGPU: automatic fallback with the reason', async () => {
   assert.equal(result.device.backend, 'cpu');
   assert.match(result.device.fallbackReason, /WebGPU/);
   checkScores('chromium fallback', result);
+});
+
+test('(d) WebGPU device lost mid-run: calls answer on the CPU and device says so', async () => {
+  const { result, errors } = await runPage({ device: 'webgpu', webgpu: true, page: 'device-loss.html' });
+  assert.deepEqual(errors, []);
+  assert.equal(result.error, undefined, `${result.error}\n${result.stack}`);
+  assert.equal(result.before.backend, 'webgpu');
+  assert.equal(result.lostReason, 'destroyed');
+  assert.equal(result.after.backend, 'cpu');
+  assert.match(result.after.fallbackReason, /lost/);
+  const n = result.expected.length;
+  let worst = 0;
+  const check = (got, want) => { worst = Math.max(worst, Math.abs(got - want)); };
+  result.first.forEach((got, i) => check(got, result.expected[i]));
+  assert.equal(result.batched.length, n);
+  result.batched.forEach((got, i) => check(got, result.expected[i]));
+  result.single.forEach((got, i) => check(got, result.expected[i]));
+  result.later.forEach((got, i) => check(got, result.expected[i]));
+  console.log(`device loss: ${JSON.stringify(result.after)}; max |logit - onnxruntime| = ${worst.toExponential(2)}`);
+  assert.ok(worst <= TOLERANCE, `device loss: ${worst}`);
+  assert.equal(result.ranked.length, 3);
+  for (let i = 1; i < 3; i++) assert.ok(result.ranked[i - 1].score >= result.ranked[i].score);
 });

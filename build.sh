@@ -6,6 +6,8 @@
 # Commands:
 #   package  (default) build the npm-style package in pkg/: wasm (WebGPU + CPU), JS API, types,
 #            and the model files in pkg/model/
+#   demo     build the package into www/pkg and the demo's npm dependencies into www/vendor
+#   serve    serve the demo (www/) on http://127.0.0.1:${PORT:-8080}
 #   native   build the native engine in release mode with the selected model
 #   model    only prepare the model folder (download + export the default model if needed)
 #   test     the test suite (README): fetch the real XLM-R tokenizer, fmt, clippy, cargo test
@@ -160,15 +162,21 @@ wasm_bindgen_cli() {
   echo "wasm-bindgen"
 }
 
+# Node tools the demo and the tests use, installed once into the cache (pinned versions).
+node_tool() {
+  local spec="$1" name="${1%@*}" tools="$CACHE/node-tools"
+  if [ ! -f "$tools/node_modules/$name/package.json" ] || \
+      ! grep -q "\"version\": \"${spec##*@}\"" "$tools/node_modules/$name/package.json"; then
+    say "installing $spec from npm into $tools"
+    mkdir -p "$tools"
+    (cd "$tools" && npm install --silent --no-audit --no-fund --save-exact "$spec" >&2)
+  fi
+  echo "$tools/node_modules/$name"
+}
+
 # wasm-opt from npm's binaryen (Debian's binaryen 108 breaks modules with externref tables).
 wasm_opt() {
-  local tools="$CACHE/node-tools"
-  if [ ! -x "$tools/node_modules/.bin/wasm-opt" ]; then
-    say "installing binaryen (wasm-opt) from npm into $tools"
-    mkdir -p "$tools"
-    (cd "$tools" && npm install --silent --no-audit --no-fund binaryen@132.0.0 >&2)
-  fi
-  echo "$tools/node_modules/.bin/wasm-opt"
+  echo "$(node_tool binaryen@132.0.0)/bin/wasm-opt"
 }
 
 # Builds the wasm32 cdylib; prints the build script's OUT_DIR (where the weights are).
@@ -228,12 +236,15 @@ cmd_package() {
     mv "$cached.part" "$cached"
   fi
   [ "$cached" = "$pkg/web_reranker_bg.wasm" ] || cp "$cached" "$pkg/web_reranker_bg.wasm"
-  cp "$ROOT/js/index.js" "$ROOT/js/index.d.ts" "$pkg/"
+  cp "$ROOT"/js/{index.js,core.js,worker.js,index.d.ts} "$pkg/"
   cp "$out/selected/model.bpk" "$pkg/model/weights.bpk"
   cp "$dir/tokenizer.json" "$pkg/model/tokenizer.json"
-  python3 - "$pkg" "$dir" <<'PY'
-import json, os, sys
-pkg, model = sys.argv[1], sys.argv[2]
+  local name
+  name="$(basename "$dir")"
+  [ "$name" = "${DEFAULT_REPO#*/}" ] && name="$DEFAULT_REPO"
+  python3 - "$pkg" "$dir" "$name" <<'PY'
+import hashlib, json, os, sys
+pkg, model, name = sys.argv[1], sys.argv[2], sys.argv[3]
 files = sorted(f for f in os.listdir(pkg) if os.path.isfile(os.path.join(pkg, f)))
 json.dump({
     "name": "web-reranker",
@@ -248,10 +259,33 @@ json.dump({
     "sideEffects": False,
     "license": "MIT OR Apache-2.0",
 }, open(os.path.join(pkg, "package.json"), "w"), indent=2)
-json.dump({"modelDir": os.path.basename(model.rstrip("/"))},
-          open(os.path.join(pkg, "model", "model.json"), "w"), indent=2)
+config = json.load(open(os.path.join(model, "config.json")))
+def describe(file):
+    data = open(os.path.join(pkg, "model", file), "rb").read()
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+json.dump({
+    "name": name,
+    # Test models (tests/fixtures) say so in their config.json: their scores mean nothing.
+    "randomWeights": bool(config.get("web_reranker", {}).get("random_weights", False)),
+    "files": {f: describe(f) for f in ("weights.bpk", "tokenizer.json")},
+}, open(os.path.join(pkg, "model", "model.json"), "w"), indent=2)
 PY
   say "package ready in $pkg: $(du -sh "$pkg" | cut -f1)"
+}
+
+cmd_demo() {
+  local minisearch
+  PKG_DIR="$ROOT/www/pkg" cmd_package
+  minisearch="$(node_tool minisearch@7.2.0)"
+  mkdir -p "$ROOT/www/vendor"
+  cp "$minisearch/dist/es/index.js" "$ROOT/www/vendor/minisearch.js"
+  cp "$minisearch/LICENSE.txt" "$ROOT/www/vendor/minisearch.LICENSE.txt" 2>/dev/null || true
+  say "demo ready: ./build.sh serve, then open the printed address"
+}
+
+cmd_serve() {
+  [ -f "$ROOT/www/pkg/index.js" ] || die "no demo build yet: run ./build.sh demo first"
+  exec node "$ROOT/scripts/serve.mjs" "$ROOT/www" "${PORT:-8080}"
 }
 
 cmd_native() {
@@ -271,16 +305,13 @@ cmd_test() {
   cargo clippy --all-targets --features fixtures -- -D warnings
   say "cargo test"
   cargo test --features fixtures
-  local pkg="$CACHE/test-pkg" tools="$CACHE/node-tools"
+  local pkg="$CACHE/test-pkg" playwright
   say "building the package with the tiny WebGPU-ready fixture into $pkg"
   "$ROOT/build.sh" --model "$ROOT/tests/fixtures/tiny-webgpu" --out "$pkg" package
-  if [ ! -d "$tools/node_modules/playwright-core" ]; then
-    mkdir -p "$tools"
-    (cd "$tools" && npm install --silent --no-audit --no-fund playwright-core@1.65.1 >&2)
-  fi
+  playwright="$(node_tool playwright-core@1.65.1)"
   command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || die "the browser tests need Debian's chromium (apt-get install chromium)"
   say "node --test: the package in Node and in headless Chromium (WebGPU, CPU, fallback)"
-  RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$tools/node_modules/playwright-core" \
+  RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$playwright" \
     node --test --test-concurrency=1 "$ROOT/tests/js/node.test.mjs" "$ROOT/tests/js/browser.test.mjs"
 }
 
@@ -309,7 +340,7 @@ while [ $# -gt 0 ]; do
     --checkpoint=*) CHECKPOINT_DIR="${1#*=}"; shift ;;
     --out) PKG_DIR="${2:?--out needs a folder}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    package|native|model|test|fixtures|env) COMMAND="$1"; shift ;;
+    package|demo|serve|native|model|test|fixtures|env) COMMAND="$1"; shift ;;
     *) die "unknown argument '$1' (see ./build.sh --help)" ;;
   esac
 done
@@ -317,6 +348,8 @@ done
 
 case "$COMMAND" in
   package) cmd_package ;;
+  demo) cmd_demo ;;
+  serve) cmd_serve ;;
   native) cmd_native ;;
   model) select_model ;;
   test) cmd_test ;;

@@ -1,125 +1,123 @@
-// web-reranker: the JS entry point of the package. Wraps the wasm-bindgen module
-// (`web_reranker.js` + `web_reranker_bg.wasm`) and fetches the model files.
-import init, { WasmReranker } from './web_reranker.js';
+// web-reranker: the package's entry point. `Reranker` runs the model in this thread;
+// `createReranker()` runs it in a module Web Worker (browsers) so inference never blocks the page.
+import { Reranker, rerankerError, checkOptions, page, LOAD_OPTIONS } from './core.js';
 
-const here = import.meta.url;
-let wasmReady;
+export { Reranker };
 
-/** An error shaped like the ones the wasm module throws (`name` RerankerError, a `code`). */
-function rerankerError(code, message, cause) {
-  const error = new Error(message, cause === undefined ? undefined : { cause });
-  error.name = 'RerankerError';
-  error.code = code;
-  return error;
-}
+const constructing = Symbol('WorkerReranker');
 
-/** Bytes of a source: bytes as they are, or a URL (relative to `base`) fetched or read. */
-async function bytesOf(source, base, fallbackName) {
-  if (source instanceof Uint8Array) return source;
-  if (source instanceof ArrayBuffer) return new Uint8Array(source);
-  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-  const url = new URL(source ?? fallbackName, base);
-  if (url.protocol === 'file:') {
-    // Node: fetch() has no file: URLs.
-    const { readFile } = await import(/* @vite-ignore */ 'node:fs/promises');
-    return new Uint8Array(await readFile(url));
-  }
-  const response = await fetch(url);
-  if (!response.ok) throw rerankerError('MODEL_LOAD', `cannot fetch ${url}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
-}
+/** The fields of a load option that name a place: made absolute before they go to a worker. */
+const URL_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm'];
 
-function initWasm(wasm) {
-  wasmReady ??= (async () => {
-    const module = await bytesOf(wasm, here, './web_reranker_bg.wasm');
-    await init({ module_or_path: module });
-  })();
-  return wasmReady;
-}
-
-const constructing = Symbol('Reranker');
-
-/** A multilingual cross-encoder reranker running on WebGPU or the CPU (WebAssembly). */
-export class Reranker {
-  #inner;
+/**
+ * A reranker whose model runs in a module Web Worker, so inference never blocks the page. Same
+ * surface as `Reranker`; made by `createReranker`.
+ */
+class WorkerReranker {
+  #worker;
+  #pending = new Map();
+  #nextId = 0;
   #device;
-  /** Makes a fresh `WasmReranker` on a device: fetches (or reuses) the model's sources again. */
-  #create;
-  /** The reload to the CPU in progress after a device loss, shared by the calls that saw it. */
-  #recovery = null;
+  #maxLength;
+  #dead = null;
 
-  constructor(token, inner, create) {
-    if (token !== constructing) {
-      throw new TypeError('use `await Reranker.load(options)` to make a Reranker');
+  constructor(token, worker) {
+    if (token !== constructing) throw new TypeError('use `await createReranker(options)`');
+    this.#worker = worker;
+    worker.addEventListener('message', ({ data }) => this.#receive(data));
+    // A worker that fails outside a call (a trap in an event handler, out of memory) is gone:
+    // every pending and later call rejects rather than waiting for ever.
+    worker.addEventListener('error', (event) => {
+      event.preventDefault?.();
+      this.#fail(rerankerError('INFERENCE', `the reranker's worker failed: ${event.message ?? 'unknown error'}`));
+    });
+  }
+
+  static async start(options) {
+    checkOptions(options, [...LOAD_OPTIONS, 'worker'], 'load options');
+    const { onProgress, worker: _, ...rest } = options;
+    for (const key of URL_OPTIONS) {
+      if (typeof rest[key] === 'string' || rest[key] instanceof URL) rest[key] = new URL(rest[key], page()).href;
     }
-    this.#inner = inner;
-    this.#device = inner.device;
-    this.#create = create;
-  }
-
-  /** Loads the model. See index.d.ts for the options. */
-  static async load(options = {}) {
-    await initWasm(options.wasm);
-    const base = options.baseUrl !== undefined ? new URL(options.baseUrl, globalThis.location?.href ?? here) : new URL('./model/', here);
-    // NOTE: the sources, not the bytes, are kept: after a device loss the model is fetched again
-    // (from the HTTP cache) rather than holding a second copy of the weights for the whole session.
-    const create = async (device) => {
-      const [weights, tokenizer] = await Promise.all([
-        bytesOf(options.weights, base, 'weights.bpk'),
-        bytesOf(options.tokenizer, base, 'tokenizer.json'),
-      ]);
-      return WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });
-    };
-    return new Reranker(constructing, await create(options.device), create);
-  }
-
-  /** `{ backend: 'webgpu' | 'cpu', fallbackReason?: string }`; changes to the CPU after a device loss. */
-  get device() {
-    return { ...this.#device };
-  }
-
-  /** The truncation length of a (query, document) pair, in tokens. */
-  get maxLength() {
-    return this.#inner.maxLength;
-  }
-
-  /** Ranks documents against the query, best first. */
-  rerank(query, documents, options) {
-    return this.#call((inner) => inner.rerank(query, documents, options));
-  }
-
-  /** Raw scores (logits) of `[query, passage]` pairs, in input order. */
-  async predict(pairs, options) {
-    return Array.from(await this.#call((inner) => inner.predict(pairs, options)));
-  }
-
-  /** Runs a call; if the GPU device is lost under it, moves to the CPU and runs it again there. */
-  async #call(run) {
-    for (;;) {
-      const inner = this.#inner;
-      try {
-        return await run(inner);
-      } catch (error) {
-        const stale = inner !== this.#inner; // the reranker moved while this call ran
-        if (error?.code !== 'DEVICE_LOST' || (!stale && this.#device.backend !== 'webgpu')) throw error;
-        await this.#recover(inner, error);
-      }
+    // NOTE: this exact form (`new Worker(new URL(literal, import.meta.url), { type: 'module' })`)
+    // is what bundlers recognise and emit as a worker chunk.
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    const reranker = new WorkerReranker(constructing, worker);
+    try {
+      const { maxLength } = await reranker.#send('load', [rest], onProgress);
+      reranker.#maxLength = maxLength;
+    } catch (error) {
+      reranker.dispose();
+      throw error;
     }
+    return reranker;
   }
 
-  #recover(lost, error) {
-    if (this.#inner !== lost) return undefined; // another call already moved this reranker
-    this.#recovery ??= (async () => {
-      let inner;
+  get device() { return { ...this.#device }; }
+
+  get maxLength() { return this.#maxLength; }
+
+  async rerank(query, documents, options) {
+    // Only the texts cross to the worker; the caller's documents are put back here, unchanged.
+    const texts = Array.isArray(documents)
+      ? documents.map((d) => (typeof d === 'string' ? d : d !== null && typeof d === 'object' ? { text: d.text } : null))
+      : documents;
+    const ranked = await this.#send('rerank', [query, texts, options]);
+    for (const r of ranked) if ('document' in r) r.document = documents[r.index];
+    return ranked;
+  }
+
+  predict(pairs, options) {
+    return this.#send('predict', [pairs, options]);
+  }
+
+  /** Stops the worker; pending and later calls reject with `code: 'ABORTED'`. */
+  dispose() {
+    this.#worker.terminate();
+    this.#fail(rerankerError('ABORTED', 'this reranker was disposed'));
+  }
+
+  #send(method, args, onProgress) {
+    if (this.#dead) return Promise.reject(this.#dead);
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
       try {
-        inner = await this.#create('cpu');
+        this.#worker.postMessage({ id, method, args });
       } catch (cause) {
-        throw rerankerError('DEVICE_LOST', `${error.message}, and loading the model on the CPU failed: ${cause.message}`, cause);
+        // e.g. a function or symbol where text was expected: it cannot be copied to the worker.
+        reject(rerankerError('INVALID_INPUT', `${method}: the arguments cannot be sent to the worker (${cause.message})`, cause));
+        return;
       }
-      this.#inner = inner;
-      this.#device = { backend: 'cpu', fallbackReason: `${error.message}; moved to the CPU` };
-      lost.free();
-    })().finally(() => { this.#recovery = null; });
-    return this.#recovery;
+      this.#pending.set(id, { resolve, reject, onProgress });
+    });
   }
+
+  #receive({ id, progress, value, error, device }) {
+    const call = this.#pending.get(id);
+    if (call === undefined) return;
+    if (progress !== undefined) { call.onProgress?.(progress); return; }
+    this.#pending.delete(id);
+    if (device !== undefined) this.#device = device;
+    if (error === undefined) { call.resolve(value); return; }
+    const rebuilt = new Error(error.message);
+    rebuilt.name = error.name;
+    if (error.code !== undefined) rebuilt.code = error.code;
+    call.reject(rebuilt);
+  }
+
+  #fail(error) {
+    this.#dead ??= error;
+    for (const { reject } of this.#pending.values()) reject(error);
+    this.#pending.clear();
+  }
+}
+
+/**
+ * Makes a reranker that runs in a module Web Worker where the platform has one (browsers), and in
+ * this thread otherwise (Node) or with `worker: false`. Both have the same surface.
+ */
+export async function createReranker(options = {}) {
+  checkOptions(options, [...LOAD_OPTIONS, 'worker'], 'load options');
+  const { worker = typeof Worker !== 'undefined', ...rest } = options;
+  return worker ? WorkerReranker.start(rest) : Reranker.load(rest);
 }

@@ -162,6 +162,8 @@ def make_checkpoint(out_dir: Path, vocab_size: int) -> None:
     )
     # Makes sentence-transformers return the raw logit, as this project does.
     config.sentence_transformers = {"activation_fn": "torch.nn.modules.linear.Identity"}
+    # Tells build.sh (and so the demo page) that this model's scores mean nothing.
+    config.web_reranker = {"random_weights": True}
     torch.manual_seed(1234)
     model = XLMRobertaForSequenceClassification(config)
     with torch.no_grad():

@@ -5,14 +5,10 @@
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/browser.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { serve } from './serve.mjs';
+import { serve } from '../../scripts/serve.mjs';
+import { withPage } from './chromium.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE ?? 'playwright-core');
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const TOLERANCE = 1e-4;
 let server;
@@ -24,28 +20,14 @@ before(async () => {
 after(async () => server?.close());
 
 async function runPage({ device, webgpu, page: file = 'parity.html' }) {
-  const profile = await mkdtemp(path.join(os.tmpdir(), 'reranker-chromium-'));
-  const args = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'];
-  if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader');
-  // A fresh profile each time (the persistent-context form is how playwright takes one).
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args,
-  });
-  try {
-    const page = await browser.newPage();
-    const errors = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
+  return withPage({ webgpu }, async (page, errors) => {
     if (webgpu === false) {
       await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
     }
     await page.goto(`${server.origin}/tests/browser/${file}?device=${device}`);
     const result = await page.evaluate(() => window.__result);
     return { result, errors };
-  } finally {
-    await browser.close();
-    await rm(profile, { recursive: true, force: true });
-  }
+  });
 }
 
 function checkScores(label, result) {

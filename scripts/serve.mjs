@@ -1,0 +1,53 @@
+// A tiny static server for the demo and the browser tests: everything from `root`, and `/pkg/*`
+// from a built package when `pkg` is given. Cross-origin isolated (COOP/COEP), on 127.0.0.1 only.
+//
+//   node scripts/serve.mjs ROOT [PORT]      (./build.sh serve runs it on www/)
+import http from 'node:http';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const TYPES = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript',
+  '.json': 'application/json', '.wasm': 'application/wasm', '.bpk': 'application/octet-stream',
+  '.css': 'text/css', '.ts': 'text/plain', '.tsv': 'text/tab-separated-values; charset=utf-8',
+  '.png': 'image/png', '.svg': 'image/svg+xml', '.txt': 'text/plain; charset=utf-8',
+};
+
+export async function serve({ root, pkg, port = 0, headers = {} }) {
+  const requests = [];
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    requests.push(url.pathname);
+    const mapped = pkg !== undefined && url.pathname.startsWith('/pkg/');
+    const base = mapped ? pkg : root;
+    let rel = mapped ? url.pathname.slice(5) : url.pathname.slice(1);
+    if (rel === '' || rel.endsWith('/')) rel += 'index.html';
+    const file = path.resolve(base, decodeURIComponent(rel));
+    if (file !== path.resolve(base) && !file.startsWith(path.resolve(base) + path.sep)) {
+      res.writeHead(403).end();
+      return;
+    }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, {
+        'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-embedder-policy': 'require-corp',
+        'cache-control': 'no-store',
+        ...headers,
+      });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const bound = server.address().port;
+  return { origin: `http://127.0.0.1:${bound}`, requests, close: () => new Promise((r) => server.close(r)) };
+}
+
+if (process.argv[1] && new URL(import.meta.url).pathname === path.resolve(process.argv[1])) {
+  const root = path.resolve(process.argv[2] ?? '.');
+  const { origin } = await serve({ root, port: Number(process.argv[3] ?? 8080) });
+  console.log(`serving ${root} on ${origin}/ (Ctrl-C stops)`);
+}

@@ -1,0 +1,81 @@
+// The demo page (www/) in headless Chromium with the built package: a query renders both lists,
+// reranked scores are sorted, the backend is shown, nothing is thrown, passages stay text; the
+// page stays responsive while the worker reranks 30 passages on the CPU. Saves a screenshot.
+//
+//   RERANKER_PKG=/path/to/pkg node --test tests/js/demo.test.mjs   (www/vendor from ./build.sh demo)
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { serve } from '../../scripts/serve.mjs';
+import { withPage } from './chromium.mjs';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const artifacts = process.env.RERANKER_ARTIFACTS ?? path.join(os.homedir(), '.cache/reranker/artifacts');
+let server;
+
+before(async () => {
+  assert.ok(process.env.RERANKER_PKG, 'set RERANKER_PKG (./build.sh test does)');
+  server = await serve({ root: path.join(root, 'www'), pkg: process.env.RERANKER_PKG });
+});
+after(async () => server?.close());
+
+/** Opens the demo, waits until it is ready, runs `query` by typing it, returns what it shows. */
+async function search(page, query, { k = 30 } = {}) {
+  await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 120_000 });
+  assert.equal(await page.getAttribute('body', 'data-state'), 'ready', await page.textContent('#error'));
+  await page.selectOption('#k', String(k));
+  await page.fill('#query', query);
+  await page.click('#go');
+  await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 120_000 });
+  assert.equal(await page.getAttribute('body', 'data-state'), 'done', await page.textContent('#error'));
+  return page.evaluate(() => ({
+    demo: window.__demo,
+    first: [...document.querySelectorAll('#first-stage li .text')].map((e) => e.textContent),
+    reranked: [...document.querySelectorAll('#reranked li .text')].map((e) => e.textContent),
+    backend: document.getElementById('backend').textContent,
+    testModel: !document.getElementById('test-model').hidden,
+    images: document.querySelectorAll('main img').length,
+  }));
+}
+
+test('demo: a query renders both lists, sorted scores, the backend; screenshot saved', async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    await page.goto(`${server.origin}/?device=auto`);
+    const shown = await search(page, 'Who painted the Mona Lisa?');
+    assert.ok(shown.first.length > 0, 'first stage found nothing');
+    assert.equal(shown.reranked.length, shown.first.length);
+    assert.deepEqual([...shown.reranked].sort(), [...shown.first].sort(), 'reranking changed the set');
+    assert.ok(shown.first.some((t) => /Mona Lisa|Joconde/.test(t)));
+    for (let i = 1; i < shown.demo.scores.length; i++) assert.ok(shown.demo.scores[i - 1] >= shown.demo.scores[i]);
+    assert.match(shown.backend, /CPU/);
+    assert.match(await page.textContent('#fallback'), /WebGPU/, 'the fallback reason is shown');
+    assert.equal(shown.testModel, true, 'a random-weight build must say so');
+    assert.equal(shown.images, 0);
+    assert.deepEqual(errors, []);
+    await mkdir(artifacts, { recursive: true });
+    const file = path.join(artifacts, 'demo.png');
+    await page.screenshot({ path: file, fullPage: true });
+    console.log(`demo screenshot: ${file}; ${shown.first.length} candidates reranked in ${shown.demo.rerankMs.toFixed(0)} ms`);
+  });
+});
+
+test('demo: no long task on the page while the worker reranks 30 passages on the CPU', async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    await page.goto(`${server.origin}/?device=cpu`);
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 120_000 });
+    await page.evaluate(() => {
+      window.__longTasks = [];
+      new PerformanceObserver((list) => window.__longTasks.push(...list.getEntries().map((e) => e.duration)))
+        .observe({ type: 'longtask' });
+    });
+    // A query that matches far more than 30 passages, so the reranker gets exactly 30.
+    const shown = await search(page, 'the of and in is was de la le der die el en', { k: 30 });
+    assert.equal(shown.demo.candidates, 30);
+    const longTasks = await page.evaluate(() => window.__longTasks);
+    console.log(`rerank of 30 in the worker: ${shown.demo.rerankMs.toFixed(0)} ms; long tasks on the page: ${JSON.stringify(longTasks)}`);
+    assert.ok(longTasks.every((d) => d <= 100), `long tasks over 100 ms: ${longTasks}`);
+    assert.deepEqual(errors, []);
+  });
+});

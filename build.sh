@@ -273,13 +273,18 @@ PY
   say "package ready in $pkg: $(du -sh "$pkg" | cut -f1)"
 }
 
-cmd_demo() {
+# The demo's own npm dependencies, copied into www/vendor (the page imports them by URL).
+demo_vendor() {
   local minisearch
-  PKG_DIR="$ROOT/www/pkg" cmd_package
   minisearch="$(node_tool minisearch@7.2.0)"
   mkdir -p "$ROOT/www/vendor"
   cp "$minisearch/dist/es/index.js" "$ROOT/www/vendor/minisearch.js"
-  cp "$minisearch/LICENSE.txt" "$ROOT/www/vendor/minisearch.LICENSE.txt" 2>/dev/null || true
+  cp "$minisearch/LICENSE.txt" "$ROOT/www/vendor/minisearch.LICENSE.txt"
+}
+
+cmd_demo() {
+  PKG_DIR="$ROOT/www/pkg" cmd_package
+  demo_vendor
   say "demo ready: ./build.sh serve, then open the printed address"
 }
 
@@ -310,9 +315,11 @@ cmd_test() {
   "$ROOT/build.sh" --model "$ROOT/tests/fixtures/tiny-webgpu" --out "$pkg" package
   playwright="$(node_tool playwright-core@1.65.1)"
   command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || die "the browser tests need Debian's chromium (apt-get install chromium)"
-  say "node --test: the package in Node and in headless Chromium (WebGPU, CPU, fallback)"
+  demo_vendor
+  say "node --test: the package in Node, in headless Chromium (WebGPU, CPU, fallback, device loss),"
+  say "  the demo page, and the examples (Node, Vite, plain script module)"
   RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$playwright" \
-    node --test --test-concurrency=1 "$ROOT/tests/js/node.test.mjs" "$ROOT/tests/js/browser.test.mjs"
+    node --test --test-concurrency=1 "$ROOT"/tests/js/{node,browser,demo,examples}.test.mjs
 }
 
 cmd_fixtures() {

@@ -20,7 +20,9 @@ export function rerankerError(code, message, cause) {
 export const page = () => globalThis.location?.href ?? here;
 
 /** Node's fs for `file:` URLs (fetch() has none there); never loaded in a browser. */
-const readFile = async (url) => (await import(/* @vite-ignore */ 'node:fs/promises')).readFile(url);
+// NOTE: the specifier is a variable so that bundlers leave this Node-only import alone.
+const NODE_FS = 'node:fs/promises';
+const readFile = async (url) => (await import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_FS)).readFile(url);
 
 /**
  * Bytes of a source: bytes as they are, or a URL (relative to `base`) fetched or read.

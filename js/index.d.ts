@@ -14,6 +14,26 @@ export interface LoadOptions {
   device?: 'auto' | 'webgpu' | 'cpu';
   /** Truncation length of a (query, document) pair in tokens, 4 to 512 (default 512). */
   maxLength?: number;
+  /** Called as the model files download: per file, `loaded` only grows, the last event has `loaded === total`. */
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface ProgressEvent {
+  /** `'weights.bpk'` or `'tokenizer.json'`. */
+  file: string;
+  /** Bytes received so far. */
+  loaded: number;
+  /** Bytes expected, when the server says (always set on the last event). */
+  total?: number;
+}
+
+export interface CreateOptions extends LoadOptions {
+  /**
+   * Run the model in a module Web Worker (default: `true` where `Worker` exists, i.e. browsers;
+   * Node runs it in this thread). Relative URLs are resolved against the page before they go
+   * to the worker; bytes you pass are copied to it.
+   */
+  worker?: boolean;
 }
 
 export interface DeviceInfo {
@@ -53,14 +73,42 @@ export interface PredictOptions {
 /** Every error the package throws: `name` is `'RerankerError'`, `code` says what kind. */
 export interface RerankerError extends Error {
   name: 'RerankerError';
-  code: 'INVALID_INPUT' | 'MODEL_LOAD' | 'INFERENCE' | 'DEVICE' | 'DEVICE_LOST';
+  /**
+   * `INVALID_INPUT`: a bad argument or option. `MODEL_LOAD`: a model file missing, unreadable or
+   * corrupt. `INFERENCE`: the backend failed (or the worker died). `DEVICE`: the requested backend
+   * is unusable. `DEVICE_LOST`: the GPU was lost and reloading on the CPU failed too. `ABORTED`:
+   * the reranker was disposed.
+   */
+  code: 'INVALID_INPUT' | 'MODEL_LOAD' | 'INFERENCE' | 'DEVICE' | 'DEVICE_LOST' | 'ABORTED';
 }
 
-export declare class Reranker {
+/** What both `Reranker` and the worker-backed reranker of `createReranker` offer. */
+export interface RerankerLike {
+  /** The backend in use; after a WebGPU device loss it becomes `cpu` with the reason. */
+  readonly device: DeviceInfo;
+  /** The truncation length of a pair, in tokens. */
+  readonly maxLength: number;
+  /** Ranks documents against the query, best first. */
+  rerank<D extends Document>(query: string, documents: D[], options?: RerankOptions): Promise<RerankResult<D>[]>;
+  /** Raw scores (logits) of `[query, passage]` pairs, in input order (sentence-transformers `predict`). */
+  predict(pairs: [string, string][], options?: PredictOptions): Promise<number[]>;
+  /** Frees the model (terminates the worker); later calls reject with `code: 'ABORTED'`. */
+  dispose(): void;
+}
+
+/**
+ * A reranker in a module Web Worker (browsers) so inference never blocks the page, or in this
+ * thread (Node, or `worker: false`).
+ */
+export declare function createReranker(options?: CreateOptions): Promise<RerankerLike>;
+
+/** The reranker in this thread. `createReranker` is the usual way in a page. */
+export declare class Reranker implements RerankerLike {
   private constructor();
   static load(options?: LoadOptions): Promise<Reranker>;
   readonly device: DeviceInfo;
   readonly maxLength: number;
   rerank<D extends Document>(query: string, documents: D[], options?: RerankOptions): Promise<RerankResult<D>[]>;
   predict(pairs: [string, string][], options?: PredictOptions): Promise<number[]>;
+  dispose(): void;
 }

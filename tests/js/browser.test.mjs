@@ -90,3 +90,28 @@ test('(d) WebGPU device lost mid-run: calls answer on the CPU and device says so
   assert.equal(result.ranked.length, 3);
   for (let i = 1; i < 3; i++) assert.ok(result.ranked[i - 1].score >= result.ranked[i].score);
 });
+
+test('(e) createReranker: the model in a module worker answers like the in-page one', async () => {
+  const { result, errors } = await runPage({ device: 'cpu', webgpu: false, page: 'worker.html' });
+  assert.deepEqual(errors, []);
+  assert.equal(result.error, undefined, result.error);
+  assert.equal(result.device.backend, 'cpu');
+  assert.equal(result.maxLength, 512);
+  let worst = 0;
+  result.overlapping.forEach((got, i) => { worst = Math.max(worst, Math.abs(got - result.expected[i])); });
+  console.log(`worker: max |logit - onnxruntime| = ${worst.toExponential(2)} over ${result.overlapping.length} overlapping calls`);
+  assert.ok(worst <= TOLERANCE);
+  assert.ok(Math.abs(result.after - result.expected[0]) <= TOLERANCE, 'works after errors');
+  assert.equal(result.ranked.length, 4);
+  assert.ok(result.ranked.every((r) => r.same), 'documents come back as the same objects');
+  for (let i = 1; i < 4; i++) assert.ok(result.ranked[i - 1].score >= result.ranked[i].score);
+  assert.deepEqual(result.errors.map((e) => e?.code), ['INVALID_INPUT', 'INVALID_INPUT', 'INVALID_INPUT', 'INVALID_INPUT']);
+  assert.ok(result.errors.every((e) => e.name === 'RerankerError'));
+  assert.equal(result.disposed, 'ABORTED');
+  for (const file of ['weights.bpk', 'tokenizer.json']) {
+    const mine = result.progress.filter((e) => e.file === file);
+    assert.ok(mine.length >= 1, `progress for ${file}`);
+    for (let i = 1; i < mine.length; i++) assert.ok(mine[i].loaded >= mine[i - 1].loaded);
+    assert.equal(mine.at(-1).loaded, mine.at(-1).total);
+  }
+});

@@ -11,7 +11,7 @@ import path from 'node:path';
 
 const pkgDir = process.env.RERANKER_PKG;
 assert.ok(pkgDir, 'set RERANKER_PKG to the package folder (./build.sh test does)');
-const { Reranker } = await import(pathToFileURL(path.join(pkgDir, 'index.js')).href);
+const { Reranker, createReranker } = await import(pathToFileURL(path.join(pkgDir, 'index.js')).href);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/reference.json'), 'utf8'));
 const TOLERANCE = 1e-4;
@@ -71,6 +71,8 @@ test('bad input rejects with a typed error and the instance keeps working', asyn
   }
   await assert.rejects(Reranker.load({ device: 'cpu', maxLength: 3 }), (e) => e.code === 'INVALID_INPUT');
   await assert.rejects(Reranker.load({ device: 'tpu' }), (e) => e.code === 'INVALID_INPUT');
+  await assert.rejects(Reranker.load({ devcie: 'cpu' }), (e) => e.code === 'INVALID_INPUT' && /devcie/.test(e.message));
+  await assert.rejects(createReranker({ device: 'cpu', baseUrl: 'http://127.0.0.1:9/none/' }), (e) => e.code === 'MODEL_LOAD');
   await assert.rejects(
     Reranker.load({ device: 'cpu', weights: new Uint8Array([1, 2, 3]) }),
     (e) => e.code === 'MODEL_LOAD',
@@ -92,4 +94,30 @@ test('overlapping calls on one instance all answer correctly', async () => {
   for (const [i, [score]] of results.entries()) {
     assert.ok(Math.abs(score - reference.cases[i].ort_logit) <= TOLERANCE, `call ${i}`);
   }
+});
+
+test('progress events: per file, monotone, ending at the total', async () => {
+  const events = [];
+  const bytes = await readFile(path.join(pkgDir, 'model/tokenizer.json'));
+  const loaded = await Reranker.load({ device: 'cpu', tokenizer: bytes, onProgress: (e) => events.push(e) });
+  const files = new Set(events.map((e) => e.file));
+  assert.deepEqual([...files].sort(), ['tokenizer.json', 'weights.bpk']);
+  for (const file of files) {
+    const mine = events.filter((e) => e.file === file);
+    for (let i = 1; i < mine.length; i++) assert.ok(mine[i].loaded >= mine[i - 1].loaded);
+    const last = mine.at(-1);
+    assert.equal(last.loaded, last.total);
+  }
+  assert.equal(events.find((e) => e.file === 'tokenizer.json').total, bytes.length);
+  loaded.dispose();
+});
+
+test('createReranker in Node runs in this thread with the same surface; dispose ends it', async () => {
+  const made = await createReranker({ device: 'cpu' });
+  assert.equal(made.device.backend, 'cpu');
+  const [score] = await made.predict([[reference.cases[0].query, reference.cases[0].passage]]);
+  assert.ok(Math.abs(score - reference.cases[0].ort_logit) <= TOLERANCE);
+  made.dispose();
+  await assert.rejects(made.predict([['q', 'p']]), (e) => e.code === 'ABORTED');
+  await assert.rejects(made.rerank('q', ['p']), (e) => e.code === 'ABORTED');
 });

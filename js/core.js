@@ -31,19 +31,15 @@ const readFile = async (url) => (await import(/* @vite-ignore */ /* webpackIgnor
  */
 async function bytesOf(source, base, file, onProgress) {
   const report = (loaded, total) => onProgress?.({ file, loaded, total });
+  /** The bytes, once all are here: the last progress event says so. */
+  const complete = (bytes) => { report(bytes.length, bytes.length); return bytes; };
   if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
-    const bytes = source instanceof Uint8Array ? source
+    return complete(source instanceof Uint8Array ? source
       : source instanceof ArrayBuffer ? new Uint8Array(source)
-        : new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-    report(bytes.length, bytes.length);
-    return bytes;
+        : new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
   }
   const url = new URL(source ?? file, base);
-  if (url.protocol === 'file:') {
-    const bytes = new Uint8Array(await readFile(url));
-    report(bytes.length, bytes.length);
-    return bytes;
-  }
+  if (url.protocol === 'file:') return complete(new Uint8Array(await readFile(url)));
   let response;
   try {
     response = await fetch(url);
@@ -54,11 +50,7 @@ async function bytesOf(source, base, file, onProgress) {
   // NOTE: Content-Length is the size on the wire; a compressed response grows past it, so the
   // total reported is never below what has arrived, and the last event has loaded === total.
   const length = Number(response.headers.get('content-length')) || 0;
-  if (!onProgress || !response.body) {
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    report(bytes.length, bytes.length);
-    return bytes;
-  }
+  if (!onProgress || !response.body) return complete(new Uint8Array(await response.arrayBuffer()));
   const chunks = [];
   let loaded = 0;
   report(0, length || undefined);
@@ -69,13 +61,11 @@ async function bytesOf(source, base, file, onProgress) {
     loaded += value.length;
     if (loaded < length) report(loaded, length);
   }
-  const bytes = chunks.length === 1 ? chunks[0] : new Uint8Array(loaded);
-  if (chunks.length !== 1) {
-    let at = 0;
-    for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length; }
-  }
-  report(loaded, loaded);
-  return bytes;
+  if (chunks.length === 1) return complete(chunks[0]);
+  const bytes = new Uint8Array(loaded);
+  let at = 0;
+  for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length; }
+  return complete(bytes);
 }
 
 function initWasm(wasm) {

@@ -33,9 +33,9 @@ class WorkerReranker {
     });
   }
 
+  /** `options`: load options, already checked by `createReranker`. */
   static async start(options) {
-    checkOptions(options, [...LOAD_OPTIONS, 'worker'], 'load options');
-    const { onProgress, worker: _, ...rest } = options;
+    const { onProgress, ...rest } = options;
     for (const key of URL_OPTIONS) {
       if (typeof rest[key] === 'string' || rest[key] instanceof URL) rest[key] = new URL(rest[key], page()).href;
     }

@@ -252,9 +252,9 @@ impl<M: CrossEncoderModel> Reranker<M> {
         }
         if self.device.backend == Backend::WebGpu {
             // NOTE: wgpu learns of a lost device through a callback that can arrive after the
-            // readback it broke has already failed (a destroyed device fails `mapAsync` first).
-            // A one-number readback settles it: by the time it completes the callback has run,
-            // and a device that cannot read back one number is of no use either way.
+            // readback it broke has already failed: on a destroyed device (headless Chromium) the
+            // readback, and a probe after it, failed with a plain map error before cubecl marked
+            // the device poisoned. So a device that cannot read back one number counts as lost.
             let probe = Tensor::<1>::zeros([1], &self.device.device);
             if let Err(probe) = probe.into_data_async().await {
                 return Error::DeviceLost(format!(

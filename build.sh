@@ -236,7 +236,7 @@ cmd_package() {
     mv "$cached.part" "$cached"
   fi
   [ "$cached" = "$pkg/web_reranker_bg.wasm" ] || cp "$cached" "$pkg/web_reranker_bg.wasm"
-  cp "$ROOT"/js/{index.js,core.js,worker.js,index.d.ts} "$pkg/"
+  cp "$ROOT"/js/{index.js,core.js,errors.js,worker.js,index.d.ts} "$pkg/"
   cp "$out/selected/model.bpk" "$pkg/model/weights.bpk"
   cp "$dir/tokenizer.json" "$pkg/model/tokenizer.json"
   local name
@@ -319,7 +319,7 @@ cmd_test() {
   say "node --test: the package in Node, in headless Chromium (WebGPU, CPU, fallback, device loss),"
   say "  the demo page, and the examples (Node, Vite, plain script module)"
   RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$playwright" \
-    node --test --test-concurrency=1 "$ROOT"/tests/js/{node,browser,demo,examples}.test.mjs
+    node --test --test-concurrency=1 "$ROOT"/tests/js/{node,robustness,browser,demo,examples}.test.mjs
 }
 
 cmd_fixtures() {

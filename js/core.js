@@ -2,19 +2,28 @@
 // (`web_reranker.js` + `web_reranker_bg.wasm`) and fetches the model files. `index.js` is the
 // package's entry point; `worker.js` runs this same class in a Web Worker.
 import init, { WasmReranker } from './web_reranker.js';
+import { RerankerError, fromWasm, takeSignal, abortable, aborted } from './errors.js';
 
 // NOTE: `here`, not `import.meta.url`, where bundlers must not treat a URL as an asset (model/ is
 // a folder served beside the package, not bundled).
 const here = import.meta.url;
 let wasmReady;
+/** The wasm instance's exports, once started. */
+let wasmExports;
 
-/** An error shaped like the ones the wasm module throws (`name` RerankerError, a `code`). */
+/** Bytes of the WebAssembly memory (it only grows); 0 before the first load. For tests and monitoring. */
+export const wasmMemoryBytes = () => wasmExports?.memory.buffer.byteLength ?? 0;
+
+/** A `RerankerError` with `code`, and the error that caused it if any. */
 export function rerankerError(code, message, cause) {
-  const error = new Error(message, cause === undefined ? undefined : { cause });
-  error.name = 'RerankerError';
-  error.code = code;
-  return error;
+  return new RerankerError(code, message, cause === undefined ? undefined : { cause });
 }
+
+/**
+ * Set once the wasm instance has trapped (a Rust abort: an allocation that failed past every
+ * check, a bug). Its memory may be half-written, so no reranker of this module runs again.
+ */
+let trapped = null;
 
 /** Where the page is: relative URLs the caller gives are resolved against it. */
 export const page = () => globalThis.location?.href ?? here;
@@ -68,6 +77,57 @@ async function bytesOf(source, base, file, onProgress) {
   return complete(bytes);
 }
 
+/** The manifest (`model.json`) beside the model files, or null when the folder has none. */
+async function manifestOf(base) {
+  const url = new URL('model.json', base);
+  let text;
+  try {
+    if (url.protocol === 'file:') {
+      text = new TextDecoder().decode(await readFile(url));
+    } else {
+      const response = await fetch(url);
+      if (response.status === 404) return null;
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      text = await response.text();
+    }
+  } catch (cause) {
+    if (cause?.code === 'ENOENT') return null;
+    throw rerankerError('MODEL_LOAD', `cannot read the model manifest ${url}: ${cause.message}`, cause);
+  }
+  let manifest;
+  try {
+    manifest = JSON.parse(text);
+  } catch (cause) {
+    throw rerankerError('INTEGRITY', `the model manifest ${url} is not JSON: ${cause.message}`, cause);
+  }
+  if (manifest === null || typeof manifest.files !== 'object' || manifest.files === null) {
+    throw rerankerError('INTEGRITY', `the model manifest ${url} has no \`files\``);
+  }
+  return manifest;
+}
+
+const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+
+/**
+ * Checks a file against its manifest entry (`{ size, sha256 }`): a missing entry, another size or
+ * another digest is an `INTEGRITY` error, and the file is never used.
+ */
+async function verify(bytes, manifest, file) {
+  const entry = manifest.files[file];
+  if (entry === undefined) throw rerankerError('INTEGRITY', `the model manifest does not list ${file}`);
+  if (bytes.length !== entry.size) {
+    throw rerankerError('INTEGRITY', `${file} is ${bytes.length} bytes, the manifest says ${entry.size} (truncated or replaced)`);
+  }
+  // NOTE: crypto.subtle exists only in secure contexts (https, localhost); elsewhere the size is
+  // all that can be checked.
+  const subtle = globalThis.crypto?.subtle;
+  if (subtle === undefined) return;
+  const digest = hex(await subtle.digest('SHA-256', bytes));
+  if (digest !== entry.sha256) {
+    throw rerankerError('INTEGRITY', `${file} has sha256 ${digest}, the manifest says ${entry.sha256} (corrupt or replaced)`);
+  }
+}
+
 function initWasm(wasm) {
   wasmReady ??= (async () => {
     // NOTE: a literal `new URL(..., import.meta.url)` so that bundlers emit the .wasm file.
@@ -75,14 +135,14 @@ function initWasm(wasm) {
       : wasm !== undefined ? new URL(wasm, page()) : new URL('./web_reranker_bg.wasm', import.meta.url);
     // A URL in a browser lets wasm-bindgen compile while downloading (instantiateStreaming).
     const module = url === null ? wasm : url.protocol === 'file:' ? await readFile(url) : url;
-    await init({ module_or_path: module });
+    wasmExports = await init({ module_or_path: module });
   })();
   wasmReady.catch(() => { wasmReady = undefined; }); // a failed start may be retried
   return wasmReady;
 }
 
 const constructing = Symbol('Reranker');
-export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'device', 'maxLength', 'onProgress'];
+export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'device', 'maxLength', 'onProgress', 'verify'];
 
 /** Rejects a misspelt option rather than ignoring it. */
 export function checkOptions(options, known, what) {
@@ -119,16 +179,35 @@ export class Reranker {
   /** Loads the model. See index.d.ts for the options. */
   static async load(options = {}) {
     checkOptions(options, LOAD_OPTIONS, 'load options');
-    await initWasm(options.wasm);
+    if (trapped !== null) throw trapped;
+    try {
+      await initWasm(options.wasm);
+    } catch (cause) {
+      throw rerankerError('MODEL_LOAD', `cannot load the WebAssembly module: ${cause.message}`, cause);
+    }
     const base = options.baseUrl !== undefined ? new URL(options.baseUrl, page()) : new URL('./model/', here);
+    const { verify: check = true } = options;
+    if (typeof check !== 'boolean') throw rerankerError('INVALID_INPUT', 'verify must be a boolean');
+    // Files read from the model folder under their own names are checked against its manifest.
+    const fromFolder = (source) => source === undefined;
+    const manifest = check && (fromFolder(options.weights) || fromFolder(options.tokenizer)) ? await manifestOf(base) : null;
+    const fetchChecked = async (source, file, onProgress) => {
+      const bytes = await bytesOf(source, base, file, onProgress);
+      if (manifest !== null && fromFolder(source)) await verify(bytes, manifest, file);
+      return bytes;
+    };
     // NOTE: the sources, not the bytes, are kept: after a device loss the model is fetched again
     // (from the HTTP cache) rather than holding a second copy of the weights for the whole session.
     const create = async (device, onProgress) => {
       const [weights, tokenizer] = await Promise.all([
-        bytesOf(options.weights, base, 'weights.bpk', onProgress),
-        bytesOf(options.tokenizer, base, 'tokenizer.json', onProgress),
+        fetchChecked(options.weights, 'weights.bpk', onProgress),
+        fetchChecked(options.tokenizer, 'tokenizer.json', onProgress),
       ]);
-      return WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });
+      try {
+        return await WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });
+      } catch (error) {
+        throw failure(error);
+      }
     };
     return new Reranker(constructing, await create(options.device, options.onProgress), create);
   }
@@ -143,14 +222,16 @@ export class Reranker {
     return this.#maxLength;
   }
 
-  /** Ranks documents against the query, best first. */
-  rerank(query, documents, options) {
-    return this.#call((inner) => inner.rerank(query, documents, options));
+  /** Ranks documents against the query, best first. `options.signal` cancels it. */
+  async rerank(query, documents, options) {
+    const [signal, rest] = takeSignal(options);
+    return abortable(this.#call((inner) => inner.rerank(query, documents, rest, signal), signal), signal);
   }
 
-  /** Raw scores (logits) of `[query, passage]` pairs, in input order. */
+  /** Raw scores (logits) of `[query, passage]` pairs, in input order. `options.signal` cancels it. */
   async predict(pairs, options) {
-    return Array.from(await this.#call((inner) => inner.predict(pairs, options)));
+    const [signal, rest] = takeSignal(options);
+    return Array.from(await abortable(this.#call((inner) => inner.predict(pairs, rest, signal), signal), signal));
   }
 
   /** Frees the model's memory; later calls reject with `code: 'ABORTED'`. */
@@ -160,13 +241,17 @@ export class Reranker {
   }
 
   /** Runs a call; if the GPU device is lost under it, moves to the CPU and runs it again there. */
-  async #call(run) {
+  async #call(run, signal) {
     for (;;) {
       const inner = this.#inner;
       if (inner === null) throw rerankerError('ABORTED', 'this reranker was disposed');
+      if (trapped !== null) throw trapped;
+      if (signal?.aborted) throw aborted(signal);
       try {
         return await run(inner);
-      } catch (error) {
+      } catch (raw) {
+        const error = failure(raw);
+        if (error.code === 'ABORTED' && signal?.aborted) throw aborted(signal);
         const stale = inner !== this.#inner; // the reranker moved while this call ran
         if (error?.code !== 'DEVICE_LOST' || (!stale && this.#device.backend !== 'webgpu')) throw error;
         await this.#recover(inner, error);
@@ -181,6 +266,7 @@ export class Reranker {
       try {
         inner = await this.#create('cpu');
       } catch (cause) {
+        if (cause === trapped) throw cause;
         throw rerankerError('DEVICE_LOST', `${error.message}, and loading the model on the CPU failed: ${cause.message}`, cause);
       }
       if (this.#inner === null) { inner.free(); return; } // disposed meanwhile
@@ -192,3 +278,13 @@ export class Reranker {
   }
 }
 
+
+/** A `RerankerError` for what a wasm call threw; a trap also marks the instance unusable. */
+function failure(error) {
+  if (error instanceof WebAssembly.RuntimeError) {
+    trapped ??= rerankerError('INFERENCE', `the WebAssembly instance trapped (${error.message}) and cannot run again: `
+      + 'load the package anew (createReranker() runs it in a worker, which is restarted by itself)', error);
+    return trapped;
+  }
+  return fromWasm(error);
+}

@@ -1,8 +1,9 @@
 // web-reranker: the package's entry point. `Reranker` runs the model in this thread;
 // `createReranker()` runs it in a module Web Worker (browsers) so inference never blocks the page.
 import { Reranker, rerankerError, checkOptions, page, LOAD_OPTIONS } from './core.js';
+import { RerankerError, CODES, takeSignal, aborted } from './errors.js';
 
-export { Reranker };
+export { Reranker, RerankerError, CODES };
 
 const constructing = Symbol('WorkerReranker');
 
@@ -44,7 +45,7 @@ class WorkerReranker {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     const reranker = new WorkerReranker(constructing, worker);
     try {
-      const { maxLength } = await reranker.#send('load', [rest], onProgress);
+      const { maxLength } = await reranker.#send('load', [rest], { onProgress });
       reranker.#maxLength = maxLength;
     } catch (error) {
       reranker.dispose();
@@ -58,17 +59,19 @@ class WorkerReranker {
   get maxLength() { return this.#maxLength; }
 
   async rerank(query, documents, options) {
+    const [signal, rest] = takeSignal(options);
     // Only the texts cross to the worker; the caller's documents are put back here, unchanged.
     const texts = Array.isArray(documents)
       ? documents.map((d) => (typeof d === 'string' ? d : d !== null && typeof d === 'object' ? { text: d.text } : null))
       : documents;
-    const ranked = await this.#send('rerank', [query, texts, options]);
+    const ranked = await this.#send('rerank', [query, texts, rest], { signal });
     for (const r of ranked) if ('document' in r) r.document = documents[r.index];
     return ranked;
   }
 
-  predict(pairs, options) {
-    return this.#send('predict', [pairs, options]);
+  async predict(pairs, options) {
+    const [signal, rest] = takeSignal(options);
+    return this.#send('predict', [pairs, rest], { signal });
   }
 
   /** Stops the worker; pending and later calls reject with `code: 'ABORTED'`. */
@@ -77,8 +80,13 @@ class WorkerReranker {
     this.#fail(rerankerError('ABORTED', 'this reranker was disposed'));
   }
 
-  #send(method, args, onProgress) {
+  /**
+   * Sends a call to the worker. `signal` rejects it at once with `ABORTED` and tells the worker,
+   * which stops it before its next batch.
+   */
+  #send(method, args, { onProgress, signal } = {}) {
     if (this.#dead) return Promise.reject(this.#dead);
+    if (signal?.aborted) return Promise.reject(aborted(signal));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       try {
@@ -88,7 +96,14 @@ class WorkerReranker {
         reject(rerankerError('INVALID_INPUT', `${method}: the arguments cannot be sent to the worker (${cause.message})`, cause));
         return;
       }
-      this.#pending.set(id, { resolve, reject, onProgress });
+      const onAbort = () => {
+        this.#pending.delete(id);
+        this.#worker.postMessage({ id, method: 'cancel' });
+        reject(aborted(signal));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = (then) => (value) => { signal?.removeEventListener('abort', onAbort); then(value); };
+      this.#pending.set(id, { resolve: settle(resolve), reject: settle(reject), onProgress });
     });
   }
 
@@ -99,10 +114,8 @@ class WorkerReranker {
     this.#pending.delete(id);
     if (device !== undefined) this.#device = device;
     if (error === undefined) { call.resolve(value); return; }
-    const rebuilt = new Error(error.message);
-    rebuilt.name = error.name;
-    if (error.code !== undefined) rebuilt.code = error.code;
-    call.reject(rebuilt);
+    call.reject(CODES.includes(error.code) ? new RerankerError(error.code, error.message)
+      : rerankerError('INFERENCE', `the reranker's worker failed: ${error.message}`));
   }
 
   #fail(error) {

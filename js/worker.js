@@ -4,10 +4,18 @@
 import { Reranker } from './core.js';
 
 let reranker;
+/** The AbortController of each call in progress, by id: the page's `cancel` message aborts it. */
+const calls = new Map();
 
 const plain = (error) => ({ name: error?.name ?? 'Error', message: error?.message ?? String(error), code: error?.code });
 
 self.addEventListener('message', async ({ data: { id, method, args } }) => {
+  if (method === 'cancel') { calls.get(id)?.abort(); return; }
+  const controller = new AbortController();
+  calls.set(id, controller);
+  // Options that are not an object go on as they are, for the reranker to reject.
+  const withSignal = (options) => (options === undefined || options === null ? { signal: controller.signal }
+    : typeof options === 'object' && !Array.isArray(options) ? { ...options, signal: controller.signal } : options);
   try {
     let value;
     if (method === 'load') {
@@ -16,14 +24,18 @@ self.addEventListener('message', async ({ data: { id, method, args } }) => {
     } else if (reranker === undefined) {
       throw new Error('the worker has no model yet');
     } else if (method === 'rerank') {
-      value = await reranker.rerank(...args);
+      const [query, documents, options] = args;
+      value = await reranker.rerank(query, documents, withSignal(options));
     } else if (method === 'predict') {
-      value = await reranker.predict(...args);
+      const [pairs, options] = args;
+      value = await reranker.predict(pairs, withSignal(options));
     } else {
       throw new Error(`unknown method ${method}`);
     }
     self.postMessage({ id, value, device: reranker.device });
   } catch (error) {
     self.postMessage({ id, error: plain(error), device: reranker?.device });
+  } finally {
+    calls.delete(id);
   }
 });

@@ -48,14 +48,27 @@ impl PaddedBatch {
     }
 }
 
-/// Splits pair indices into batches of at most `batch_size`, longest pairs first, so that pairs
-/// of similar length share a batch. Every index in `0..lengths.len()` appears exactly once.
-pub fn plan_batches(lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
-    let batch_size = batch_size.max(1);
+/// Splits pair indices into batches, longest pairs first, so that pairs of similar length share
+/// a batch. A batch holds at most `batch_size` rows, and at most `rows_for_width(width)` where
+/// `width` is its longest pair (a memory bound; at least one row is always allowed). Every index
+/// in `0..lengths.len()` appears exactly once.
+pub fn plan_batches(
+    lengths: &[usize],
+    batch_size: usize,
+    rows_for_width: impl Fn(usize) -> usize,
+) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..lengths.len()).collect();
     // Stable: equal lengths keep input order, so the plan is deterministic.
     order.sort_by(|&a, &b| lengths[b].cmp(&lengths[a]));
-    order.chunks(batch_size).map(<[usize]>::to_vec).collect()
+    let mut plan = Vec::new();
+    let mut rest = order.as_slice();
+    while let Some(&longest) = rest.first() {
+        let rows = batch_size.min(rows_for_width(lengths[longest])).max(1);
+        let (batch, tail) = rest.split_at(rows.min(rest.len()));
+        plan.push(batch.to_vec());
+        rest = tail;
+    }
+    plan
 }
 
 #[cfg(test)]
@@ -74,12 +87,26 @@ mod tests {
     #[test]
     fn plan_covers_every_index_once_longest_first() {
         let lengths = [5, 50, 7, 50, 3, 20, 9];
-        let plan = plan_batches(&lengths, 3);
+        let plan = plan_batches(&lengths, 3, |_| usize::MAX);
         assert_eq!(plan, vec![vec![1, 3, 5], vec![6, 2, 0], vec![4]]);
         let mut all: Vec<usize> = plan.concat();
         all.sort_unstable();
         assert_eq!(all, (0..lengths.len()).collect::<Vec<_>>());
-        assert!(plan_batches(&[], 4).is_empty());
-        assert_eq!(plan_batches(&[1, 2], 0), vec![vec![1], vec![0]]);
+        assert!(plan_batches(&[], 4, |_| 4).is_empty());
+        assert_eq!(plan_batches(&[1, 2], 0, |_| 4), vec![vec![1], vec![0]]);
+    }
+
+    #[test]
+    fn memory_bound_shrinks_batches_of_long_pairs_only() {
+        // Pairs of 40+ tokens may share a batch with one other; shorter ones fill batch_size.
+        let rows_for = |width: usize| if width >= 40 { 2 } else { usize::MAX };
+        let lengths = [50, 45, 44, 41, 10, 9, 8, 7, 6];
+        let plan = plan_batches(&lengths, 4, rows_for);
+        assert_eq!(
+            plan,
+            vec![vec![0, 1], vec![2, 3], vec![4, 5, 6, 7], vec![8]]
+        );
+        // A bound of zero rows still makes progress, one pair at a time.
+        assert_eq!(plan_batches(&[3, 3], 8, |_| 0), vec![vec![0], vec![1]]);
     }
 }

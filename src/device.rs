@@ -4,6 +4,8 @@
 //! two this project ships (WebGPU and the CPU `flex` backend) and [`SelectedDevice`] records which
 //! one a reranker runs on and, after a fallback, why.
 
+use std::sync::{Arc, Mutex};
+
 use burn::prelude::Device;
 
 use crate::error::{Error, Result};
@@ -37,6 +39,8 @@ pub struct SelectedDevice {
     pub device: Device,
     /// Set when a preferred backend could not be used and this one was taken instead.
     pub fallback_reason: Option<String>,
+    /// Errors the device reported on its own; never any on the CPU.
+    pub faults: DeviceFaults,
 }
 
 impl SelectedDevice {
@@ -46,7 +50,31 @@ impl SelectedDevice {
             backend: Backend::Cpu,
             device: Device::flex(),
             fallback_reason: None,
+            faults: DeviceFaults::default(),
         }
+    }
+}
+
+/// Errors a GPU reports outside any call (WebGPU's `uncapturederror`: a failed validation, an
+/// allocation it refused), kept so the engine can stop trusting the device instead of trapping.
+///
+/// NOTE: cubecl installs a handler that panics on such an error, and a panic in wasm traps the
+/// whole instance (every later call on it, CPU ones included, is dead). [`select`] replaces that
+/// handler with [`DeviceFaults::record`].
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFaults(Arc<Mutex<Option<String>>>);
+
+impl DeviceFaults {
+    /// Records an error; the first one is kept.
+    pub fn record(&self, error: String) {
+        if let Ok(mut first) = self.0.lock() {
+            first.get_or_insert(error);
+        }
+    }
+
+    /// The first error recorded, if any.
+    pub fn first(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|first| first.clone())
     }
 }
 
@@ -125,14 +153,20 @@ async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String
              embedding table needs {needed}"
         ));
     }
-    let device = Device::wgpu_options()
-        .init_async()
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup_async()
         .await
         .map_err(|e| format!("WebGPU device creation failed: {e}"))?;
+    let faults = DeviceFaults::default();
+    let record = faults.clone();
+    setup
+        .device
+        .on_uncaptured_error(Arc::new(move |error| record.record(error.to_string())));
     Ok(SelectedDevice {
         backend: Backend::WebGpu,
         device,
         fallback_reason: None,
+        faults,
     })
 }
 

@@ -3,6 +3,10 @@
 //! Every result is read back with `into_data_async`, the only readback that works on WebGPU in a
 //! browser; on the CPU backend the future is ready at once.
 
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
 use burn::prelude::{Device, Int, Tensor};
 use burn::tensor::{DType, ExecutionError, TensorData};
 
@@ -14,6 +18,24 @@ use crate::tokenize::{DEFAULT_MAX_LENGTH, PairTokenizer, TokenizerMode};
 
 /// sentence-transformers' default `batch_size` for `predict`.
 pub const DEFAULT_BATCH_SIZE: usize = 32;
+
+/// Pairs tokenized at a time. Batches are planned within such a window, so no batch holds more.
+///
+/// NOTE: tokenizing window by window keeps memory flat however many documents a call passes
+/// (10,000 documents cost what 256 do, plus their scores).
+pub const WINDOW: usize = 256;
+
+/// Bytes the largest activation of one batch may take (f32 attention scores or feed-forward).
+///
+/// NOTE: 128 MiB is WebGPU's default `maxStorageBufferBindingSize`, the binding every adapter
+/// allows; on the CPU it keeps a batch's peak memory to a few hundred MB. A caller's batch size
+/// is an upper bound: long pairs run in smaller batches (10 rows of 512 tokens for the real
+/// model), so no batch size makes an impossible allocation.
+pub const ACTIVATION_BUDGET: u64 = 128 << 20;
+
+/// What the CPU may hold per batch, as a multiple of its largest activation: the scores, their
+/// softmax and the tensors around them are alive together.
+const LIVE_ACTIVATIONS: u64 = 4;
 
 /// Options fixed when a reranker is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +97,86 @@ impl Default for RerankOptions {
             top_n: None,
             batch_size: DEFAULT_BATCH_SIZE,
         }
+    }
+}
+
+/// What the caller of a long call can do while it runs.
+pub trait CallControl {
+    /// Asked before each window and each batch: the call stops with [`Error::Aborted`] once this
+    /// is true.
+    fn cancelled(&self) -> bool;
+
+    /// Awaited between batches. NOTE: on the CPU backend nothing else in a call ever waits, so
+    /// without this a browser (or a worker) could not even deliver the abort that should stop it.
+    fn between_batches(&self) -> Pin<Box<dyn Future<Output = ()> + '_>>;
+}
+
+/// A call that runs to the end without pausing.
+pub struct Uncontrolled;
+
+impl CallControl for Uncontrolled {
+    fn cancelled(&self) -> bool {
+        false
+    }
+
+    fn between_batches(&self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        Box::pin(std::future::ready(()))
+    }
+}
+
+/// The (query, passage) pairs of a call, read a window at a time.
+///
+/// NOTE: texts are fetched as the engine reaches them, so a caller's 10,000 documents are never
+/// all copied (into the wasm heap, say) at once.
+pub trait Pairs {
+    /// How many pairs there are.
+    fn count(&self) -> usize;
+    /// Pair `index` (below `count()`), or why it is not a pair of texts.
+    fn pair(&self, index: usize) -> Result<(Cow<'_, str>, Cow<'_, str>)>;
+}
+
+impl Pairs for [(&str, &str)] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn pair(&self, index: usize) -> Result<(Cow<'_, str>, Cow<'_, str>)> {
+        let (query, passage) = self[index];
+        Ok((Cow::Borrowed(query), Cow::Borrowed(passage)))
+    }
+}
+
+/// The documents of a `rerank` call, read a window at a time (see [`Pairs`]).
+pub trait Documents {
+    /// How many documents there are.
+    fn count(&self) -> usize;
+    /// The text of document `index` (below `count()`), or why it has none.
+    fn text(&self, index: usize) -> Result<Cow<'_, str>>;
+}
+
+impl Documents for [&str] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn text(&self, index: usize) -> Result<Cow<'_, str>> {
+        Ok(Cow::Borrowed(self[index]))
+    }
+}
+
+/// Each document paired with one query.
+struct Against<'a, D: Documents + ?Sized> {
+    query: &'a str,
+    documents: &'a D,
+}
+
+impl<D: Documents + ?Sized> Pairs for Against<'_, D> {
+    fn count(&self) -> usize {
+        self.documents.count()
+    }
+
+    fn pair(&self, index: usize) -> Result<(Cow<'_, str>, Cow<'_, str>)> {
+        Ok((Cow::Borrowed(self.query), self.documents.text(index)?))
     }
 }
 
@@ -140,13 +242,34 @@ impl<M: CrossEncoderModel> Reranker<M> {
 
     /// Scores (query, passage) pairs in input order, like sentence-transformers' `predict`.
     pub async fn predict(&self, pairs: &[(&str, &str)], batch_size: usize) -> Result<Vec<Score>> {
+        self.predict_until(pairs, batch_size, &Uncontrolled).await
+    }
+
+    /// [`Reranker::predict`] over any [`Pairs`], under a [`CallControl`]: it may pause between
+    /// batches and stop with [`Error::Aborted`].
+    pub async fn predict_until(
+        &self,
+        pairs: &(impl Pairs + ?Sized),
+        batch_size: usize,
+        control: &dyn CallControl,
+    ) -> Result<Vec<Score>> {
         check_batch_size(batch_size)?;
-        let encoded = pairs
-            .iter()
-            .map(|(q, p)| self.tokenizer.encode_pair(q, p).map(|e| e.ids))
-            .collect::<Result<Vec<_>>>()?;
-        let logits = self.score_ids(&encoded, batch_size).await?;
-        Ok(logits.into_iter().map(Score::from_logit).collect())
+        let count = pairs.count();
+        let mut scores = Vec::with_capacity(count);
+        for start in (0..count).step_by(WINDOW) {
+            if control.cancelled() {
+                return Err(Error::Aborted);
+            }
+            let encoded = (start..count.min(start + WINDOW))
+                .map(|i| {
+                    let (query, passage) = pairs.pair(i)?;
+                    Ok(self.tokenizer.encode_pair(&query, &passage)?.ids)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let logits = self.score_until(&encoded, batch_size, control).await?;
+            scores.extend(logits.into_iter().map(Score::from_logit));
+        }
+        Ok(scores)
     }
 
     /// Ranks `documents` against `query`, best first, like sentence-transformers' `rank`.
@@ -158,6 +281,18 @@ impl<M: CrossEncoderModel> Reranker<M> {
         documents: &[&str],
         options: RerankOptions,
     ) -> Result<Vec<Ranked>> {
+        self.rerank_until(query, documents, options, &Uncontrolled)
+            .await
+    }
+
+    /// [`Reranker::rerank`] over any [`Documents`], under a [`CallControl`].
+    pub async fn rerank_until(
+        &self,
+        query: &str,
+        documents: &(impl Documents + ?Sized),
+        options: RerankOptions,
+        control: &dyn CallControl,
+    ) -> Result<Vec<Ranked>> {
         if query.trim().is_empty() {
             return Err(Error::EmptyQuery);
         }
@@ -168,8 +303,10 @@ impl<M: CrossEncoderModel> Reranker<M> {
                 value: "0".into(),
             });
         }
-        let pairs: Vec<(&str, &str)> = documents.iter().map(|d| (query, *d)).collect();
-        let scores = self.predict(&pairs, options.batch_size).await?;
+        let pairs = Against { query, documents };
+        let scores = self
+            .predict_until(&pairs, options.batch_size, control)
+            .await?;
         let mut ranked: Vec<Ranked> = scores
             .into_iter()
             .enumerate()
@@ -185,6 +322,15 @@ impl<M: CrossEncoderModel> Reranker<M> {
 
     /// Runs the model on already-tokenized pairs; logits come back in input order.
     pub async fn score_ids(&self, encoded: &[Vec<u32>], batch_size: usize) -> Result<Vec<f32>> {
+        self.score_until(encoded, batch_size, &Uncontrolled).await
+    }
+
+    async fn score_until(
+        &self,
+        encoded: &[Vec<u32>],
+        batch_size: usize,
+        control: &dyn CallControl,
+    ) -> Result<Vec<f32>> {
         check_batch_size(batch_size)?;
         let vocab = M::INFO.vocab_size;
         let limit = M::INFO.max_sequence_length();
@@ -206,7 +352,18 @@ impl<M: CrossEncoderModel> Reranker<M> {
         }
         let lengths: Vec<usize> = encoded.iter().map(Vec::len).collect();
         let mut logits = vec![0.0f32; encoded.len()];
-        for indices in plan_batches(&lengths, batch_size) {
+        let rows_for_width =
+            |width| (ACTIVATION_BUDGET / M::INFO.largest_activation_per_row(width).max(1)) as usize;
+        for (n, indices) in plan_batches(&lengths, batch_size, rows_for_width)
+            .into_iter()
+            .enumerate()
+        {
+            if n > 0 {
+                control.between_batches().await;
+            }
+            if control.cancelled() {
+                return Err(Error::Aborted);
+            }
             let rows: Vec<&[u32]> = indices.iter().map(|&i| encoded[i].as_slice()).collect();
             let batch = PaddedBatch::new(&rows, self.tokenizer.pad_id());
             let values = self.run_batch(batch).await?;
@@ -218,6 +375,15 @@ impl<M: CrossEncoderModel> Reranker<M> {
     }
 
     async fn run_batch(&self, batch: PaddedBatch) -> Result<Vec<f32>> {
+        self.check_faults()?;
+        if self.device.backend == Backend::Cpu {
+            let live = LIVE_ACTIVATIONS
+                * batch.rows as u64
+                * M::INFO.largest_activation_per_row(batch.width);
+            ensure_memory(live, || {
+                format!("a batch of {} pairs of {} tokens", batch.rows, batch.width)
+            })?;
+        }
         let device: &Device = &self.device.device;
         let shape = [batch.rows, batch.width];
         // NOTE: ids and mask are created as int32 on every backend: WGSL has no 64-bit integers.
@@ -241,7 +407,20 @@ impl<M: CrossEncoderModel> Reranker<M> {
             Ok(data) => data,
             Err(e) => return Err(self.readback_failure(e).await),
         };
+        // NOTE: an error the device reported while this batch ran may mean its outputs were
+        // never written; the check happens after the readback because WebGPU reports it late.
+        self.check_faults()?;
         Ok(data.iter::<f32>().collect())
+    }
+
+    /// Fails once the device has reported an error of its own: its results are not trusted.
+    fn check_faults(&self) -> Result<()> {
+        match self.device.faults.first() {
+            Some(fault) => Err(Error::DeviceLost(format!(
+                "it reported an error ({fault}), so its results can no longer be trusted"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Says whether a failed readback means the device is gone ([`Error::DeviceLost`]) or only
@@ -279,6 +458,22 @@ fn innermost_cause(error: &ExecutionError) -> String {
     cause.trim().to_string()
 }
 
+/// Makes sure `bytes` can be allocated now, so that running out of memory is an
+/// [`Error::OutOfMemory`] rather than an abort (which in wasm kills the instance).
+///
+/// NOTE: the probe is given back at once; the allocator keeps the memory it grew for the batch.
+fn ensure_memory(bytes: u64, what: impl FnOnce() -> String) -> Result<()> {
+    let failed = |bytes| Error::OutOfMemory {
+        what: what(),
+        bytes,
+    };
+    let Ok(size) = usize::try_from(bytes) else {
+        return Err(failed(usize::MAX));
+    };
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(size).map_err(|_| failed(size))
+}
+
 fn check_batch_size(batch_size: usize) -> Result<()> {
     if batch_size == 0 {
         return Err(Error::InvalidOption {
@@ -293,6 +488,17 @@ fn check_batch_size(batch_size: usize) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_that_cannot_exist_is_an_error_not_an_abort() {
+        assert_eq!(ensure_memory(1 << 20, || "a small batch".into()), Ok(()));
+        let huge = ensure_memory(u64::MAX / 2, || "an absurd batch".into());
+        assert!(
+            matches!(&huge, Err(Error::OutOfMemory { what, .. }) if what == "an absurd batch"),
+            "{huge:?}"
+        );
+        assert_eq!(huge.unwrap_err().code(), "OUT_OF_MEMORY");
+    }
 
     #[test]
     fn innermost_cause_drops_the_wrappers_and_the_backtrace() {

@@ -27,6 +27,9 @@ pub enum Error {
         /// What was given.
         value: String,
     },
+    /// An argument of the wrong type or shape (a query that is not a string, a pair of three).
+    #[error("{0}")]
+    InvalidArgument(String),
     /// Input bytes that must be text are not UTF-8.
     #[error("{what} is not valid UTF-8 (first bad byte at offset {valid_up_to})")]
     InvalidUtf8 {
@@ -51,6 +54,17 @@ pub enum Error {
     /// fails. The JS wrapper reloads the model on the CPU and retries when it sees this.
     #[error("the WebGPU device was lost: {0}")]
     DeviceLost(String),
+    /// The caller cancelled the call (an `AbortSignal` fired); checked between batches.
+    #[error("the call was aborted")]
+    Aborted,
+    /// Memory for a batch could not be had: the wasm heap (4 GiB at most) or the process is full.
+    #[error("out of memory: {what} needs {bytes} bytes that could not be allocated")]
+    OutOfMemory {
+        /// What the memory was for.
+        what: String,
+        /// How much was asked for.
+        bytes: usize,
+    },
 }
 
 impl Error {
@@ -60,11 +74,14 @@ impl Error {
             Error::EmptyQuery
             | Error::MaxLength { .. }
             | Error::InvalidOption { .. }
+            | Error::InvalidArgument(_)
             | Error::InvalidUtf8 { .. } => "INVALID_INPUT",
             Error::Tokenizer(_) | Error::Weights(_) => "MODEL_LOAD",
             Error::Inference(_) => "INFERENCE",
             Error::Device(_) => "DEVICE",
             Error::DeviceLost(_) => "DEVICE_LOST",
+            Error::Aborted => "ABORTED",
+            Error::OutOfMemory { .. } => "OUT_OF_MEMORY",
         }
     }
 }

@@ -27,7 +27,10 @@ compile_error!(
 );
 
 pub use device::{Backend, DevicePreference, SelectedDevice};
-pub use engine::{DEFAULT_BATCH_SIZE, LoadOptions, Ranked, RerankOptions, Reranker, Score};
+pub use engine::{
+    CallControl, DEFAULT_BATCH_SIZE, Documents, LoadOptions, Pairs, Ranked, RerankOptions,
+    Reranker, Score, Uncontrolled,
+};
 pub use error::{Error, Result, decode_utf8};
 pub use model::{CrossEncoderModel, ModelInfo};
 pub use tokenize::{DEFAULT_MAX_LENGTH, EncodedPair, PairTokenizer, TokenizerMode};

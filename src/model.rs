@@ -21,6 +21,10 @@ pub struct ModelInfo {
     pub vocab_size: u64,
     /// Width of the hidden states.
     pub hidden_size: u64,
+    /// Attention heads per layer.
+    pub num_attention_heads: u64,
+    /// Width of the feed-forward layer.
+    pub intermediate_size: u64,
     /// `max_position_embeddings`; XLM-R offsets positions by `pad_token_id + 1`.
     pub max_positions: u64,
     /// The padding token (also the position-id offset in XLM-R).
@@ -33,6 +37,15 @@ impl ModelInfo {
     /// The longest sequence (special tokens included) the position table allows: 512 for XLM-R.
     pub fn max_sequence_length(&self) -> usize {
         (self.max_positions.saturating_sub(self.pad_token_id + 1)) as usize
+    }
+
+    /// Bytes of the largest activation one row of `width` tokens makes: the attention scores
+    /// (`heads × width²`) or the feed-forward layer (`width × intermediate`), in f32.
+    pub fn largest_activation_per_row(&self, width: usize) -> u64 {
+        let width = width as u64;
+        let attention = self.num_attention_heads * width * width;
+        let feed_forward = width * self.intermediate_size.max(self.hidden_size);
+        attention.max(feed_forward) * 4
     }
 }
 

@@ -19,6 +19,10 @@ pub const PAIR_SPECIAL_TOKENS: usize = 4;
 /// sentence-transformers' default for this model (the tokenizer's `model_max_length`).
 pub const DEFAULT_MAX_LENGTH: usize = 512;
 
+/// A text longer than `max_length ×` this many bytes is tokenized from a prefix (see
+/// [`PairTokenizer::sufficient_prefix`]).
+const PREFIX_BYTES_PER_TOKEN: usize = 8;
+
 /// How a `tokenizer.json` is interpreted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TokenizerMode {
@@ -125,15 +129,70 @@ impl PairTokenizer {
 
     /// Encodes one pair: `<s> query </s></s> passage </s>`, truncated `longest_first`.
     ///
-    /// Empty texts are kept (as sentence-transformers keeps them).
+    /// Empty texts are kept (as sentence-transformers keeps them). A very long text (a 1 MB
+    /// document) is tokenized only as far as truncation can reach; the ids are the same as
+    /// [`PairTokenizer::encode_pair_exact`]'s.
     pub fn encode_pair(&self, query: &str, passage: &str) -> Result<EncodedPair> {
+        let query = self.sufficient_prefix(query)?;
+        let passage = self.sufficient_prefix(passage)?;
+        self.encode_pair_exact(query, passage)
+    }
+
+    /// [`PairTokenizer::encode_pair`] that tokenizes every character of both texts.
+    ///
+    /// NOTE: tokenizers' own pair encoding keeps every truncated-away window of both texts and
+    /// pairs each window of one with each of the other: two 1 MB texts make hundreds of thousands
+    /// of encodings. Here each text is encoded alone, cut to `max_length` (which changes nothing,
+    /// as [`PairTokenizer::sufficient_prefix`] explains), its windows dropped, and only then are
+    /// the two truncated `longest_first` and given their special tokens. The unit tests check the
+    /// ids against tokenizers' pair encoding.
+    pub fn encode_pair_exact(&self, query: &str, passage: &str) -> Result<EncodedPair> {
+        let single = |text: &str| {
+            let mut encoding = self
+                .tokenizer
+                .encode(text, false)
+                .map_err(|e| Error::Tokenizer(format!("cannot encode pair: {e}")))?;
+            encoding.take_overflowing();
+            Ok::<_, Error>(encoding)
+        };
+        let (query, passage) = (single(query)?, single(passage)?);
         let encoding = self
             .tokenizer
-            .encode((query, passage), true)
+            .post_process(query, Some(passage), true)
             .map_err(|e| Error::Tokenizer(format!("cannot encode pair: {e}")))?;
         Ok(EncodedPair {
             ids: encoding.get_ids().to_vec(),
         })
+    }
+
+    /// A prefix of `text` whose pair encoding is the same as the whole text's, or `text` itself.
+    ///
+    /// NOTE: `longest_first` keeps the first tokens of each text, and how many it keeps depends
+    /// on a text's length only while that length is below `max_length` (tokenizers' truncation:
+    /// the shorter text keeps `min(n, max/2)` or all of itself, the longer one the rest). So a
+    /// prefix with at least `max_length` tokens of its own gives the same ids, provided its tokens
+    /// are the whole text's first tokens: it is cut before ASCII whitespace that follows a
+    /// non-space character, where the pre-tokenizer splits words anyway (the normaliser keeps
+    /// ASCII whitespace whitespace). A text with no such place (Chinese, Japanese without spaces)
+    /// is tokenized whole.
+    pub fn sufficient_prefix<'t>(&self, text: &'t str) -> Result<&'t str> {
+        let mut size = self.max_length.saturating_mul(PREFIX_BYTES_PER_TOKEN);
+        while size.saturating_mul(2) <= text.len() {
+            let Some(cut) = word_boundary_from(text, size) else {
+                break;
+            };
+            let prefix = &text[..cut];
+            let tokens = self
+                .tokenizer
+                .encode(prefix, false)
+                .map_err(|e| Error::Tokenizer(format!("cannot encode text: {e}")))?
+                .len();
+            if tokens >= self.max_length {
+                return Ok(prefix);
+            }
+            size = size.saturating_mul(4);
+        }
+        Ok(text)
     }
 
     /// Encodes one text with its special tokens, `<s> text </s>`, truncated to `max_length`.
@@ -144,6 +203,21 @@ impl PairTokenizer {
             .map_err(|e| Error::Tokenizer(format!("cannot encode text: {e}")))?;
         Ok(encoding.get_ids().to_vec())
     }
+}
+
+/// The first byte offset at or after `from` where ASCII whitespace follows a non-whitespace
+/// character.
+fn word_boundary_from(text: &str, from: usize) -> Option<usize> {
+    let start = (from..=text.len()).find(|&i| text.is_char_boundary(i))?;
+    // A cut at the very start would be no prefix at all.
+    let mut previous = text[..start].chars().next_back().unwrap_or(' ');
+    for (offset, c) in text[start..].char_indices() {
+        if c.is_ascii_whitespace() && !previous.is_whitespace() {
+            return Some(start + offset);
+        }
+        previous = c;
+    }
+    None
 }
 
 /// Rewrites an XLM-R (sentencepiece Unigram) pipeline the way transformers' `XLMRobertaTokenizer`
@@ -231,6 +305,105 @@ mod tests {
             PairTokenizer::from_bytes(b"{\"model\": 3}", TokenizerMode::AsWritten),
             Err(Error::Tokenizer(_))
         ));
+    }
+
+    /// Text of `n` words from a mix of scripts, repeated spaces and newlines.
+    fn words(n: usize) -> String {
+        let words = [
+            "alpha",
+            "beta",
+            "gamma",
+            "δέλτα",
+            "эпсилон",
+            "数据",
+            "x\u{301}",
+            "  ",
+            "\n",
+        ];
+        (0..n)
+            .map(|i| words[(i * 7 + i / 3) % words.len()])
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn pair_encoding_equals_tokenizers_own() {
+        let mut t = tiny();
+        // NOTE: tokenizers pairs every overflow window of one text with every window of the other,
+        // so its reference is affordable only for modest texts (the reason ours does not).
+        let (short, medium, long) = (words(3), words(300), words(1_000));
+        for max_length in [8, 64, 512] {
+            t.set_max_length(max_length, 512).unwrap();
+            let pairs = [
+                (&short, &short),
+                (&short, &long),
+                (&long, &short),
+                (&medium, &long),
+                (&long, &medium),
+                (&long, &long),
+            ];
+            let affordable = if max_length < 64 {
+                &pairs[..3]
+            } else {
+                &pairs[..]
+            };
+            for &(q, p) in affordable {
+                let theirs = t.tokenizer.encode((q.as_str(), p.as_str()), true).unwrap();
+                let ours = t.encode_pair_exact(q, p).unwrap().ids;
+                assert_eq!(ours, theirs.get_ids(), "max_length {max_length}");
+            }
+        }
+    }
+
+    #[test]
+    fn long_texts_give_the_ids_of_the_whole_text() {
+        let mut t = tiny();
+        let long = words(60_000);
+        assert!(long.len() > 300_000);
+        for max_length in [8, 64, 512] {
+            t.set_max_length(max_length, 512).unwrap();
+            let prefix = t.sufficient_prefix(&long).unwrap();
+            assert!(
+                prefix.len() < long.len() / 10,
+                "{max_length}: {}",
+                prefix.len()
+            );
+            for (q, p) in [
+                ("short query", long.as_str()),
+                (long.as_str(), "short"),
+                (&long, &long),
+            ] {
+                assert_eq!(
+                    t.encode_pair(q, p).unwrap(),
+                    t.encode_pair_exact(q, p).unwrap(),
+                    "max_length {max_length}"
+                );
+            }
+        }
+        // No ASCII space to cut at: the whole text is used.
+        let cjk = "数据".repeat(20_000);
+        assert_eq!(t.sufficient_prefix(&cjk).unwrap().len(), cjk.len());
+        // Short texts are never cut.
+        assert_eq!(t.sufficient_prefix("a b c").unwrap(), "a b c");
+    }
+
+    #[test]
+    fn word_boundaries_are_before_ascii_whitespace_after_a_word() {
+        assert_eq!(word_boundary_from("ab cd  ef", 0), Some(2));
+        assert_eq!(
+            word_boundary_from(" ab", 0),
+            None,
+            "no word ends before a space"
+        );
+        assert_eq!(word_boundary_from("ab cd  ef", 3), Some(5));
+        assert_eq!(word_boundary_from("ab cd  ef", 6), None);
+        assert_eq!(word_boundary_from("ab cd  ef", 4), Some(5));
+        assert_eq!(
+            word_boundary_from("δδ δ", 1),
+            Some(4),
+            "from inside a character"
+        );
+        assert_eq!(word_boundary_from("", 0), None);
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! wasm-bindgen object across an `await` ("recursive use of an object"); they are run one at a
 //! time through a FIFO lock.
 
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
 use futures_util::lock::Mutex;
@@ -14,10 +17,29 @@ use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
 use crate::device::{self, DevicePreference};
-use crate::engine::{LoadOptions, RerankOptions, Reranker};
+use crate::engine::{CallControl, Documents, LoadOptions, Pairs, RerankOptions, Reranker};
 use crate::error::Error;
 use crate::model::CrossEncoderModel;
 use crate::model::selected::Model;
+
+unsafe extern "C" {
+    /// The constructors of static registrations (`inventory`, which cubecl's IR uses), made by
+    /// wasm-ld.
+    fn __wasm_call_ctors();
+}
+
+/// Runs once, when the module is instantiated.
+///
+/// NOTE: a module that never calls `__wasm_call_ctors` itself counts as a "command" for wasm-ld,
+/// which then wraps *every* export (malloc, the externref table, each method) in a call of all
+/// constructors: about a millisecond per crossing, several per document. Calling them here,
+/// once, makes it a library module. Measured: 256 short pairs took ~1.1 s in Node before.
+#[wasm_bindgen(start)]
+fn start() {
+    // SAFETY: called once, at instantiation, before any other export; the constructors only
+    // register statics.
+    unsafe { __wasm_call_ctors() }
+}
 
 /// The single place where a core error becomes a JS exception.
 impl From<Error> for JsValue {
@@ -30,11 +52,7 @@ impl From<Error> for JsValue {
 }
 
 fn invalid(what: &str) -> Error {
-    Error::InvalidOption {
-        name: "argument",
-        expected: "see the TypeScript types",
-        value: what.to_string(),
-    }
+    Error::InvalidArgument(what.to_string())
 }
 
 #[derive(Deserialize, Default)]
@@ -83,30 +101,31 @@ fn options<T: for<'de> Deserialize<'de> + Default>(
     })
 }
 
-/// A positive integer option given as a JS number.
+/// A positive integer option given as a JS number; values past `usize` saturate (a `topN` larger
+/// than the list means all of it).
 fn count(name: &'static str, value: Option<f64>, default: usize) -> Result<usize, Error> {
+    const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
     match value {
         None => Ok(default),
-        Some(v) if v.is_finite() && v >= 1.0 && v.fract() == 0.0 && v <= 1e9 => Ok(v as usize),
+        Some(v) if v >= 1.0 && v.fract() == 0.0 && v <= MAX_SAFE_INTEGER => Ok(v as usize),
         Some(v) => Err(Error::InvalidOption {
             name,
-            expected: "a whole number of at least 1",
+            expected: "a whole number from 1 to Number.MAX_SAFE_INTEGER",
             value: v.to_string(),
         }),
     }
 }
 
-/// The text of a document: the string itself, or the `text` field of an object.
-fn document_text(doc: &JsValue, index: usize) -> Result<String, Error> {
-    if let Some(s) = doc.as_string() {
-        return Ok(s);
+/// The JS string holding a document's text: the document itself, or its `text` field.
+fn document_text(doc: &JsValue, index: usize) -> Result<JsValue, Error> {
+    if doc.is_string() {
+        return Ok(doc.clone());
     }
     if doc.is_object() {
-        if let Some(s) = Reflect::get(doc, &"text".into())
-            .ok()
-            .and_then(|t| t.as_string())
-        {
-            return Ok(s);
+        if let Ok(text) = Reflect::get(doc, &"text".into()) {
+            if text.is_string() {
+                return Ok(text);
+            }
         }
     }
     Err(Error::InvalidOption {
@@ -114,6 +133,90 @@ fn document_text(doc: &JsValue, index: usize) -> Result<String, Error> {
         expected: "strings or objects with a string `text` field",
         value: format!("document {index} is neither"),
     })
+}
+
+/// A JS string as Rust text. NOTE: lone UTF-16 surrogates, which UTF-8 cannot hold, become
+/// U+FFFD (wasm-bindgen's conversion), as they would in a `TextEncoder`.
+fn rust_text(value: &JsValue) -> String {
+    value.as_string().unwrap_or_default()
+}
+
+/// The documents of a `rerank` call, copied into wasm a window at a time.
+struct JsDocuments(Array);
+
+impl Documents for JsDocuments {
+    fn count(&self) -> usize {
+        self.0.length() as usize
+    }
+
+    fn text(&self, index: usize) -> Result<Cow<'_, str>, Error> {
+        let text = document_text(&self.0.get(index as u32), index)?;
+        Ok(Cow::Owned(rust_text(&text)))
+    }
+}
+
+/// The `[query, passage]` pairs of a `predict` call, copied into wasm a window at a time.
+struct JsPairs(Array);
+
+impl JsPairs {
+    /// The two strings of pair `index`, or why it is not a pair of strings.
+    fn strings(&self, index: usize) -> Result<(JsValue, JsValue), Error> {
+        let pair = self.0.get(index as u32);
+        let bad = || {
+            invalid(&format!(
+                "pair {index} is not a [query, passage] pair of strings"
+            ))
+        };
+        let pair: Array = pair.dyn_into().map_err(|_| bad())?;
+        let (query, passage) = (pair.get(0), pair.get(1));
+        if pair.length() != 2 || !query.is_string() || !passage.is_string() {
+            return Err(bad());
+        }
+        Ok((query, passage))
+    }
+}
+
+impl Pairs for JsPairs {
+    fn count(&self) -> usize {
+        self.0.length() as usize
+    }
+
+    fn pair(&self, index: usize) -> Result<(Cow<'_, str>, Cow<'_, str>), Error> {
+        let (query, passage) = self.strings(index)?;
+        Ok((
+            Cow::Owned(rust_text(&query)),
+            Cow::Owned(rust_text(&passage)),
+        ))
+    }
+}
+
+/// A JS call's control: its `AbortSignal` (or `undefined`), and a pause between batches that
+/// lets the event loop run (the abort event, a worker's messages, a page's input).
+struct JsControl {
+    signal: JsValue,
+}
+
+impl CallControl for JsControl {
+    fn cancelled(&self) -> bool {
+        self.signal.is_object()
+            && Reflect::get(&self.signal, &"aborted".into()).is_ok_and(|a| a.is_truthy())
+    }
+
+    fn between_batches(&self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        // NOTE: a macrotask (setTimeout 0), not a microtask: only then do events get their turn.
+        let set_timeout = Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+        let Some(set_timeout) = set_timeout else {
+            return Box::pin(std::future::ready(()));
+        };
+        let tick = js_sys::Promise::new(&mut |resolve, _| {
+            let _ = set_timeout.call2(&JsValue::UNDEFINED, &resolve, &0.into());
+        });
+        Box::pin(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(tick).await;
+        })
+    }
 }
 
 struct Shared {
@@ -183,8 +286,15 @@ impl WasmReranker {
         self.shared.engine.tokenizer().max_length()
     }
 
-    /// Ranks documents (strings or `{text}` objects) against the query, best first.
-    pub fn rerank(&self, query: JsValue, documents: JsValue, options: JsValue) -> js_sys::Promise {
+    /// Ranks documents (strings or `{text}` objects) against the query, best first. `signal`: an
+    /// `AbortSignal` (or `undefined`), looked at between batches.
+    pub fn rerank(
+        &self,
+        query: JsValue,
+        documents: JsValue,
+        options: JsValue,
+        signal: JsValue,
+    ) -> js_sys::Promise {
         let shared = self.shared.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             let query = query
@@ -203,16 +313,20 @@ impl WasmReranker {
                 .map(|n| count("topN", Some(n), 1))
                 .transpose()?;
             let batch_size = count("batchSize", options.batch_size, crate::DEFAULT_BATCH_SIZE)?;
-            let texts = docs
-                .iter()
-                .enumerate()
-                .map(|(i, d)| document_text(&d, i))
-                .collect::<Result<Vec<_>, _>>()?;
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            // Every document is checked before any runs; texts are copied a window at a time.
+            for (i, doc) in docs.iter().enumerate() {
+                document_text(&doc, i)?;
+            }
+            let documents = JsDocuments(docs.clone());
             let _turn = shared.queue.lock().await;
             let ranked = shared
                 .engine
-                .rerank(&query, &refs, RerankOptions { top_n, batch_size })
+                .rerank_until(
+                    &query,
+                    &documents,
+                    RerankOptions { top_n, batch_size },
+                    &JsControl { signal },
+                )
                 .await?;
             let out = Array::new();
             for r in ranked {
@@ -233,21 +347,25 @@ impl WasmReranker {
         })
     }
 
-    /// Raw scores of `[query, passage]` pairs, in input order.
-    pub fn predict(&self, pairs: JsValue, options: JsValue) -> js_sys::Promise {
+    /// Raw scores of `[query, passage]` pairs, in input order. `signal` as for `rerank`.
+    pub fn predict(&self, pairs: JsValue, options: JsValue, signal: JsValue) -> js_sys::Promise {
         let shared = self.shared.clone();
         wasm_bindgen_futures::future_to_promise(async move {
-            let pairs: Vec<(String, String)> = serde_wasm_bindgen::from_value(pairs)
+            let pairs: Array = pairs
+                .dyn_into()
                 .map_err(|_| invalid("pairs must be an array of [query, passage] string pairs"))?;
             let options: JsRerankOptions =
                 options_or_throw(options, "predict options", &["batchSize"])?;
             let batch_size = count("batchSize", options.batch_size, crate::DEFAULT_BATCH_SIZE)?;
-            let refs: Vec<(&str, &str)> = pairs
-                .iter()
-                .map(|(q, p)| (q.as_str(), p.as_str()))
-                .collect();
+            let pairs = JsPairs(pairs);
+            for i in 0..pairs.count() {
+                pairs.strings(i)?;
+            }
             let _turn = shared.queue.lock().await;
-            let scores = shared.engine.predict(&refs, batch_size).await?;
+            let scores = shared
+                .engine
+                .predict_until(&pairs, batch_size, &JsControl { signal })
+                .await?;
             let out = js_sys::Float64Array::new_with_length(scores.len() as u32);
             for (i, s) in scores.iter().enumerate() {
                 out.set_index(i as u32, f64::from(s.logit));

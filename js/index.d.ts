@@ -16,6 +16,12 @@ export interface LoadOptions {
   maxLength?: number;
   /** Called as the model files download: per file, `loaded` only grows, the last event has `loaded === total`. */
   onProgress?: (event: ProgressEvent) => void;
+  /**
+   * Check files read from the model folder against its `model.json` (size and sha256) before
+   * use; a mismatch rejects with `code: 'INTEGRITY'` (default true; a folder without
+   * `model.json` loads unchecked).
+   */
+  verify?: boolean;
 }
 
 export interface ProgressEvent {
@@ -50,8 +56,10 @@ export interface RerankOptions {
   topN?: number;
   /** Put each input document in its result as `document` (default false). */
   returnDocuments?: boolean;
-  /** Pairs per model call (default 32). */
+  /** Pairs per model call (default 32; long pairs may run in smaller batches, never larger than 256). */
   batchSize?: number;
+  /** Cancels the call: it rejects with `code: 'ABORTED'` at once and stops before its next batch. */
+  signal?: AbortSignal;
 }
 
 export interface RerankResult<D extends Document = Document> {
@@ -66,20 +74,32 @@ export interface RerankResult<D extends Document = Document> {
 }
 
 export interface PredictOptions {
-  /** Pairs per model call (default 32). */
+  /** Pairs per model call (default 32; long pairs may run in smaller batches, never larger than 256). */
   batchSize?: number;
+  /** Cancels the call: it rejects with `code: 'ABORTED'` at once and stops before its next batch. */
+  signal?: AbortSignal;
 }
 
-/** Every error the package throws: `name` is `'RerankerError'`, `code` says what kind. */
-export interface RerankerError extends Error {
-  name: 'RerankerError';
-  /**
-   * `INVALID_INPUT`: a bad argument or option. `MODEL_LOAD`: a model file missing, unreadable or
-   * corrupt. `INFERENCE`: the backend failed (or the worker died). `DEVICE`: the requested backend
-   * is unusable. `DEVICE_LOST`: the GPU was lost and reloading on the CPU failed too. `ABORTED`:
-   * the reranker was disposed.
-   */
-  code: 'INVALID_INPUT' | 'MODEL_LOAD' | 'INFERENCE' | 'DEVICE' | 'DEVICE_LOST' | 'ABORTED';
+/**
+ * `INVALID_INPUT`: a bad argument or option. `MODEL_LOAD`: a model file or the `.wasm` missing,
+ * unreadable or not a usable model. `INTEGRITY`: a model file differs from its `model.json`
+ * entry (size or sha256), or the manifest is broken. `DEVICE`: the requested backend is
+ * unusable. `DEVICE_LOST`: the GPU was lost (or reported an error) and reloading on the CPU
+ * failed too. `ABORTED`: the call's signal fired, or the reranker was disposed. `OUT_OF_MEMORY`:
+ * memory for a batch could not be had. `INFERENCE`: the backend failed, the worker died, or the
+ * WebAssembly instance trapped.
+ */
+export type RerankerErrorCode =
+  | 'INVALID_INPUT' | 'MODEL_LOAD' | 'INTEGRITY' | 'DEVICE' | 'DEVICE_LOST' | 'ABORTED' | 'OUT_OF_MEMORY' | 'INFERENCE';
+
+/** Every code a `RerankerError` can carry. */
+export declare const CODES: readonly RerankerErrorCode[];
+
+/** Every error the package throws (rejects with): `name` is `'RerankerError'`, `code` says what kind. */
+export declare class RerankerError extends Error {
+  constructor(code: RerankerErrorCode, message: string, options?: { cause?: unknown });
+  readonly name: 'RerankerError';
+  readonly code: RerankerErrorCode;
 }
 
 /** What both `Reranker` and the worker-backed reranker of `createReranker` offer. */

@@ -1,6 +1,9 @@
 // The built package in headless Chromium (Debian's, driven by playwright-core): (a) WebGPU
 // (SwiftShader adapter), (b) forced CPU, (c) no WebGPU at all, which must fall back and say why,
-// (d) the WebGPU device destroyed mid-run: the calls must still answer, on the CPU.
+// (d) the WebGPU device destroyed mid-run: the calls must still answer, on the CPU; (e) the
+// worker API; (f) a WebGPU validation error mid-run (which cubecl's handler turns into a trap):
+// calls answer on the CPU; (g) a strict Content-Security-Policy. Every page's requests are logged:
+// the package fetches nothing but its own files and the model.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/browser.test.mjs
 import { test, before, after } from 'node:test';
@@ -19,14 +22,32 @@ before(async () => {
 });
 after(async () => server?.close());
 
-async function runPage({ device, webgpu, page: file = 'parity.html' }) {
+/** What the package may fetch (under /pkg/): its modules, its wasm and its model files. */
+const PACKAGE_FILES = ['index.js', 'core.js', 'errors.js', 'worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
+  'model/weights.bpk', 'model/tokenizer.json', 'model/model.json'];
+
+/** Asserts every request went to the test server, and under /pkg/ only to the package's files. */
+function checkRequests(label, requests, origin) {
+  const foreign = requests.filter((url) => !url.startsWith(`${origin}/`));
+  assert.deepEqual(foreign, [], `${label}: requests off the page's origin`);
+  const pkg = requests.map((url) => new URL(url).pathname).filter((p) => p.startsWith('/pkg/')).map((p) => p.slice(5));
+  const unexpected = pkg.filter((p) => !PACKAGE_FILES.includes(p));
+  assert.deepEqual(unexpected, [], `${label}: unexpected package requests`);
+  assert.ok(pkg.includes('model/weights.bpk') && pkg.includes('web_reranker_bg.wasm'), `${label}: ${pkg}`);
+}
+
+async function runPage({ device, webgpu, page: file = 'parity.html', origin = server.origin }) {
   return withPage({ webgpu }, async (page, errors) => {
+    // The context reports the requests of the page and of its workers.
+    const requests = [];
+    page.context().on('request', (request) => requests.push(request.url()));
     if (webgpu === false) {
       await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
     }
-    await page.goto(`${server.origin}/tests/browser/${file}?device=${device}`);
+    await page.goto(`${origin}/tests/browser/${file}?device=${device}`);
     const result = await page.evaluate(() => window.__result);
-    return { result, errors };
+    checkRequests(file, requests, origin);
+    return { result, errors, requests };
   });
 }
 
@@ -113,5 +134,45 @@ test('(e) createReranker: the model in a module worker answers like the in-page 
     assert.ok(mine.length >= 1, `progress for ${file}`);
     for (let i = 1; i < mine.length; i++) assert.ok(mine[i].loaded >= mine[i - 1].loaded);
     assert.equal(mine.at(-1).loaded, mine.at(-1).total);
+  }
+});
+
+test('(f) a WebGPU validation error mid-run: no trap; calls answer on the CPU and device says why', async () => {
+  const { result, errors } = await runPage({ device: 'webgpu', webgpu: true, page: 'gpu-error.html' });
+  assert.deepEqual(errors, []);
+  assert.equal(result.error, undefined, `${result.error}\n${result.stack}`);
+  assert.equal(result.before.backend, 'webgpu');
+  assert.ok(result.events.length >= 1, 'the device reported the error');
+  assert.equal(result.after.backend, 'cpu');
+  assert.match(result.after.fallbackReason, /reported an error/);
+  let worst = 0;
+  const check = (got, want) => { worst = Math.max(worst, Math.abs(got - want)); };
+  result.first.forEach((got, i) => check(got, result.expected[i]));
+  assert.equal(result.batched.length, result.expected.length);
+  result.batched.forEach((got, i) => check(got, result.expected[i]));
+  result.later.forEach((got, i) => check(got, result.expected[i]));
+  console.log(`gpu validation error: ${JSON.stringify(result.after)}; max |logit - onnxruntime| = ${worst.toExponential(2)}`);
+  assert.ok(worst <= TOLERANCE, `gpu error: ${worst}`);
+  assert.equal(result.ranked.length, 3);
+});
+
+test("(g) a page whose CSP is script-src 'self' 'wasm-unsafe-eval': in-page and worker both work", async () => {
+  const strict = await serve({
+    root, pkg: process.env.RERANKER_PKG,
+    headers: { 'content-security-policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'" },
+  });
+  try {
+    const { result, errors } = await runPage({ device: 'cpu', webgpu: false, page: 'csp.html', origin: strict.origin });
+    assert.deepEqual(errors, []);
+    assert.equal(result.error, undefined, `${result.error} ${result.violations}`);
+    assert.deepEqual(result.violations, []);
+    let worst = 0;
+    result.expected.forEach((want, i) => {
+      worst = Math.max(worst, Math.abs(result.page[i] - want), Math.abs(result.worker[i] - want));
+    });
+    console.log(`csp: in-page and worker max |logit - onnxruntime| = ${worst.toExponential(2)}`);
+    assert.ok(worst <= TOLERANCE);
+  } finally {
+    await strict.close();
   }
 });

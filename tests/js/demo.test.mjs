@@ -79,3 +79,31 @@ test('demo: no long task on the page while the worker reranks 30 passages on the
     assert.deepEqual(errors, []);
   });
 });
+
+test('demo: hostile passages (<img onerror>, <script>) are shown as text and never run', async () => {
+  const hostile = [
+    '<img src=x onerror="window.__pwned = (window.__pwned || 0) + 1"> Eiffel Tower hostile image',
+    '<script>window.__pwned = 1</script> Eiffel Tower hostile script',
+    '<a href="javascript:window.__pwned=1">Eiffel Tower hostile link</a>',
+    '<svg onload="window.__pwned = 1"></svg> Eiffel Tower hostile svg',
+  ];
+  const tsv = ['lang\ttopic\ttext', 'en\teiffel\tThe Eiffel Tower in Paris was completed in 1889.',
+    ...hostile.map((text) => `en\teiffel\t${text}`)].join('\n');
+  await withPage({ webgpu: false }, async (page, errors) => {
+    await page.route('**/data/passages.tsv', (route) => route.fulfill({ body: tsv, contentType: 'text/tab-separated-values' }));
+    await page.goto(`${server.origin}/?device=cpu`);
+    const shown = await search(page, 'Eiffel Tower hostile', { k: 10 });
+    for (const text of hostile) {
+      assert.ok(shown.first.includes(text), `first stage shows the raw text: ${text}`);
+      assert.ok(shown.reranked.includes(text), `reranked list shows the raw text: ${text}`);
+    }
+    await page.waitForTimeout(200); // an image error or svg load would have fired by now
+    const found = await page.evaluate(() => ({
+      pwned: window.__pwned,
+      elements: document.querySelectorAll('main img, main script, main svg, main a[href^="javascript:"]').length,
+    }));
+    assert.equal(found.pwned, undefined, 'a passage ran code');
+    assert.equal(found.elements, 0, 'a passage became markup');
+    assert.deepEqual(errors, []);
+  });
+});

@@ -236,7 +236,7 @@ cmd_package() {
     mv "$cached.part" "$cached"
   fi
   [ "$cached" = "$pkg/web_reranker_bg.wasm" ] || cp "$cached" "$pkg/web_reranker_bg.wasm"
-  cp "$ROOT"/js/{index.js,core.js,errors.js,worker.js,index.d.ts} "$pkg/"
+  cp "$ROOT"/js/{index.js,core.js,errors.js,adapters.js,worker.js,index.d.ts} "$pkg/"
   cp "$out/selected/model.bpk" "$pkg/model/weights.bpk"
   cp "$dir/tokenizer.json" "$pkg/model/tokenizer.json"
   local name
@@ -316,10 +316,15 @@ cmd_test() {
   playwright="$(node_tool playwright-core@1.65.1)"
   command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || die "the browser tests need Debian's chromium (apt-get install chromium)"
   demo_vendor
-  say "node --test: the package in Node, in headless Chromium (WebGPU, CPU, fallback, device loss),"
-  say "  the demo page, and the examples (Node, Vite, plain script module)"
-  RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$playwright" \
-    node --test --test-concurrency=1 "$ROOT"/tests/js/{node,robustness,browser,demo,examples}.test.mjs
+  # The search libraries the adapters are tested on (real npm packages, not mocks).
+  node_tool @orama/orama@3.1.18 >/dev/null
+  node_tool pagefind@1.6.0 >/dev/null
+  say "node --test: the package in Node (API, robustness + fuzz, search adapters), in headless"
+  say "  Chromium (WebGPU, CPU, fallback, device loss, GPU error, CSP), the demo page, the Pagefind"
+  say "  example site, and the examples (Node, Vite, plain script module)"
+  RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$playwright" NODE_TOOLS="$CACHE/node-tools" \
+    node --test --test-concurrency=1 \
+    "$ROOT"/tests/js/{node,robustness,adapters,browser,demo,site,examples}.test.mjs
 }
 
 cmd_fixtures() {
@@ -328,6 +333,7 @@ cmd_fixtures() {
   tok="$("$ROOT/scripts/fetch_xlmr_tokenizer.sh")"
   "$py" "$ROOT/scripts/make_texts.py"
   "$py" "$ROOT/scripts/make_fixtures.py" --xlmr-tokenizer "$tok"
+  "$py" "$ROOT/scripts/make_chunking_reference.py"
 }
 
 cmd_env() {

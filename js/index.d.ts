@@ -60,6 +60,12 @@ export interface RerankOptions {
   batchSize?: number;
   /** Cancels the call: it rejects with `code: 'ABORTED'` at once and stops before its next batch. */
   signal?: AbortSignal;
+  /**
+   * Long documents: score each as the best of up to this many consecutive windows that fit
+   * `maxLength` with the query, instead of truncating it (Cohere's `max_chunks_per_doc`). Off by
+   * default. See the README's "Long documents".
+   */
+  maxChunksPerDoc?: number;
 }
 
 export interface RerankResult<D extends Document = Document> {
@@ -132,3 +138,73 @@ export declare class Reranker implements RerankerLike {
   predict(pairs: [string, string][], options?: PredictOptions): Promise<number[]>;
   dispose(): void;
 }
+
+/** How many of the first results the adapters rerank unless `topK` says otherwise (30). */
+export declare const DEFAULT_TOP_K: number;
+
+/** Options of the search adapters: what to rerank, and what `rerank` takes. */
+export interface AdapterOptions {
+  /** Rerank the first `topK` results (default 30); the rest follow in their original order. */
+  topK?: number;
+  batchSize?: number;
+  signal?: AbortSignal;
+  /** Score long pages as their best window (see `RerankOptions.maxChunksPerDoc`). */
+  maxChunksPerDoc?: number;
+}
+
+export interface RerankResultsOptions<R> extends AdapterOptions {
+  /** The text of a result (may be async). */
+  getText: (result: R) => string | Promise<string>;
+  /** Return `{ result, score }` entries instead of the results alone. */
+  withScores?: boolean;
+}
+
+/** A result with its reranker score (`undefined` past `topK`). */
+export interface Scored<R> {
+  result: R;
+  score: number | undefined;
+}
+
+/**
+ * Reranks the first `topK` of a search library's results and puts them first; the rest keep
+ * their order. The result objects are yours, unchanged.
+ */
+export declare function rerankResults<R>(reranker: RerankerLike, query: string, results: R[],
+  options: RerankResultsOptions<R> & { withScores: true }): Promise<Scored<R>[]>;
+export declare function rerankResults<R>(reranker: RerankerLike, query: string, results: R[],
+  options: RerankResultsOptions<R>): Promise<R[]>;
+
+/** MiniSearch `search()` results, reranked; text from stored `fields` (default `['title', 'text']`). */
+export declare function rerankMiniSearch<R extends { id: unknown }>(reranker: RerankerLike, query: string, results: R[],
+  options?: AdapterOptions & { fields?: string[]; getText?: (result: R) => string | Promise<string> }): Promise<R[]>;
+
+/** An Orama `search()` result with its `hits` reranked (the same hit objects). */
+export declare function rerankOrama<S extends { hits: { document: Record<string, unknown> }[] }>(reranker: RerankerLike,
+  query: string, searchResult: S,
+  options?: AdapterOptions & { fields?: string[]; getText?: (hit: S['hits'][number]) => string | Promise<string> }): Promise<S>;
+
+/** An Orama plugin (`create({ schema, plugins: [oramaReranker(reranker)] })`): every full-text search comes back reranked. */
+export declare function oramaReranker(reranker: RerankerLike,
+  options?: AdapterOptions & { fields?: string[] }): { name: string; afterSearch: (...args: unknown[]) => Promise<void> };
+
+/** A Pagefind search result (`pagefind.search(q).results[i]`). */
+export interface PagefindResult {
+  id: string;
+  data(): Promise<PagefindData>;
+  [key: string]: unknown;
+}
+export interface PagefindData {
+  url: string;
+  content: string;
+  meta: { title?: string; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+/**
+ * Pagefind results reranked: `data()` is loaded for the first `topK` only; text is the page's
+ * title and content (or your `getText(data, result)`). Entries past `topK` have no `data`/`score`.
+ */
+export declare function rerankPagefind(reranker: RerankerLike, query: string,
+  search: { results: PagefindResult[] } | PagefindResult[],
+  options?: AdapterOptions & { getText?: (data: PagefindData, result: PagefindResult) => string }):
+  Promise<{ result: PagefindResult; data?: PagefindData; score?: number }[]>;

@@ -4,6 +4,7 @@ import { Reranker, rerankerError, checkOptions, page, LOAD_OPTIONS } from './cor
 import { RerankerError, CODES, takeSignal, aborted } from './errors.js';
 
 export { Reranker, RerankerError, CODES };
+export { rerankResults, rerankMiniSearch, rerankOrama, oramaReranker, rerankPagefind, DEFAULT_TOP_K } from './adapters.js';
 
 const constructing = Symbol('WorkerReranker');
 

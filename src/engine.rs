@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::future::Future;
+use std::ops::Range;
 use std::pin::Pin;
 
 use burn::prelude::{Device, Int, Tensor};
@@ -89,6 +90,10 @@ pub struct RerankOptions {
     pub top_n: Option<usize>,
     /// Pairs per model call; must be at least 1.
     pub batch_size: usize,
+    /// Score a long document as the best of up to this many windows that each fit `max_length`
+    /// with the query ([`PairTokenizer::encode_chunks`]), instead of truncating it. Off (`None`)
+    /// by default, as in sentence-transformers.
+    pub max_chunks_per_doc: Option<usize>,
 }
 
 impl Default for RerankOptions {
@@ -96,6 +101,7 @@ impl Default for RerankOptions {
         Self {
             top_n: None,
             batch_size: DEFAULT_BATCH_SIZE,
+            max_chunks_per_doc: None,
         }
     }
 }
@@ -254,19 +260,32 @@ impl<M: CrossEncoderModel> Reranker<M> {
         control: &dyn CallControl,
     ) -> Result<Vec<Score>> {
         check_batch_size(batch_size)?;
-        let count = pairs.count();
-        let mut scores = Vec::with_capacity(count);
-        for start in (0..count).step_by(WINDOW) {
-            if control.cancelled() {
-                return Err(Error::Aborted);
-            }
-            let encoded = (start..count.min(start + WINDOW))
+        self.by_windows(pairs.count(), control, async |window: Range<usize>| {
+            let encoded = window
                 .map(|i| {
                     let (query, passage) = pairs.pair(i)?;
                     Ok(self.tokenizer.encode_pair(&query, &passage)?.ids)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let logits = self.score_until(&encoded, batch_size, control).await?;
+            self.score_until(&encoded, batch_size, control).await
+        })
+        .await
+    }
+
+    /// Scores `0..count` a [`WINDOW`] at a time with `score_window`, asking `control` before each
+    /// window; the scores come back in order.
+    async fn by_windows(
+        &self,
+        count: usize,
+        control: &dyn CallControl,
+        mut score_window: impl AsyncFnMut(Range<usize>) -> Result<Vec<f32>>,
+    ) -> Result<Vec<Score>> {
+        let mut scores = Vec::with_capacity(count);
+        for start in (0..count).step_by(WINDOW) {
+            if control.cancelled() {
+                return Err(Error::Aborted);
+            }
+            let logits = score_window(start..count.min(start + WINDOW)).await?;
             scores.extend(logits.into_iter().map(Score::from_logit));
         }
         Ok(scores)
@@ -303,10 +322,17 @@ impl<M: CrossEncoderModel> Reranker<M> {
                 value: "0".into(),
             });
         }
-        let pairs = Against { query, documents };
-        let scores = self
-            .predict_until(&pairs, options.batch_size, control)
-            .await?;
+        let scores = match options.max_chunks_per_doc {
+            None => {
+                let pairs = Against { query, documents };
+                self.predict_until(&pairs, options.batch_size, control)
+                    .await?
+            }
+            Some(max_chunks) => {
+                self.best_chunks(query, documents, max_chunks, options.batch_size, control)
+                    .await?
+            }
+        };
         let mut ranked: Vec<Ranked> = scores
             .into_iter()
             .enumerate()
@@ -318,6 +344,55 @@ impl<M: CrossEncoderModel> Reranker<M> {
             ranked.truncate(n);
         }
         Ok(ranked)
+    }
+
+    /// Each document's best chunk score (see [`RerankOptions::max_chunks_per_doc`]), a window of
+    /// documents at a time.
+    async fn best_chunks(
+        &self,
+        query: &str,
+        documents: &(impl Documents + ?Sized),
+        max_chunks: usize,
+        batch_size: usize,
+        control: &dyn CallControl,
+    ) -> Result<Vec<Score>> {
+        check_batch_size(batch_size)?;
+        self.by_windows(documents.count(), control, async |window: Range<usize>| {
+            let (start, len) = (window.start, window.len());
+            let mut chunks = Vec::new();
+            let mut owner = Vec::new();
+            for index in window {
+                let text = documents.text(index)?;
+                for chunk in self.tokenizer.encode_chunks(query, &text, max_chunks)? {
+                    chunks.push(chunk.ids);
+                    owner.push(index - start);
+                }
+            }
+            let logits = self.score_until(&chunks, batch_size, control).await?;
+            let mut best = vec![f32::NEG_INFINITY; len];
+            for (doc, logit) in owner.into_iter().zip(logits) {
+                best[doc] = best[doc].max(logit);
+            }
+            Ok(best)
+        })
+        .await
+    }
+
+    /// The logit of each chunk of one (query, document) pair, in document order: what a
+    /// chunked [`Reranker::rerank`] takes the maximum of.
+    pub async fn chunk_scores(
+        &self,
+        query: &str,
+        document: &str,
+        max_chunks: usize,
+    ) -> Result<Vec<f32>> {
+        let chunks: Vec<Vec<u32>> = self
+            .tokenizer
+            .encode_chunks(query, document, max_chunks)?
+            .into_iter()
+            .map(|c| c.ids)
+            .collect();
+        self.score_ids(&chunks, DEFAULT_BATCH_SIZE).await
     }
 
     /// Runs the model on already-tokenized pairs; logits come back in input order.

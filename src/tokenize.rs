@@ -176,23 +176,83 @@ impl PairTokenizer {
     /// ASCII whitespace whitespace). A text with no such place (Chinese, Japanese without spaces)
     /// is tokenized whole.
     pub fn sufficient_prefix<'t>(&self, text: &'t str) -> Result<&'t str> {
-        let mut size = self.max_length.saturating_mul(PREFIX_BYTES_PER_TOKEN);
+        self.prefix_with_tokens(text, self.max_length)
+    }
+
+    /// A prefix of `text` (cut as [`PairTokenizer::sufficient_prefix`] cuts) whose tokens are
+    /// the first `needed` tokens of the whole text, or `text` itself.
+    fn prefix_with_tokens<'t>(&self, text: &'t str, needed: usize) -> Result<&'t str> {
+        let mut size = needed.max(1).saturating_mul(PREFIX_BYTES_PER_TOKEN);
         while size.saturating_mul(2) <= text.len() {
             let Some(cut) = word_boundary_from(text, size) else {
                 break;
             };
             let prefix = &text[..cut];
-            let tokens = self
-                .tokenizer
-                .encode(prefix, false)
-                .map_err(|e| Error::Tokenizer(format!("cannot encode text: {e}")))?
-                .len();
-            if tokens >= self.max_length {
+            if self.text_ids(prefix)?.len() >= needed {
                 return Ok(prefix);
             }
             size = size.saturating_mul(4);
         }
         Ok(text)
+    }
+
+    /// Every token id of `text`, without special tokens or truncation.
+    ///
+    /// NOTE: the tokenizer truncates to `max_length`; with stride 0 its overflow windows are the
+    /// rest of the text, in order, so they are appended rather than tokenizing anew.
+    fn text_ids(&self, text: &str) -> Result<Vec<u32>> {
+        let encoding = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| Error::Tokenizer(format!("cannot encode text: {e}")))?;
+        let mut ids = encoding.get_ids().to_vec();
+        for window in encoding.get_overflowing() {
+            ids.extend_from_slice(window.get_ids());
+        }
+        Ok(ids)
+    }
+
+    /// Encodes a pair as up to `max_chunks` pairs that each fit `max_length`: the query with
+    /// consecutive windows of the passage, `<s> q </s></s> window </s>` (Cohere's
+    /// `max_chunks_per_doc`; a document scores as its best chunk).
+    ///
+    /// A pair that fits as it is gives one chunk, equal to [`PairTokenizer::encode_pair`]. Else
+    /// the query keeps at most half the room (`(max_length − 4) / 2` tokens, its first ones) and
+    /// the passage is cut into windows of the rest, in order, no overlap; tokens past
+    /// `max_chunks` windows are not read.
+    pub fn encode_chunks(
+        &self,
+        query: &str,
+        passage: &str,
+        max_chunks: usize,
+    ) -> Result<Vec<EncodedPair>> {
+        if max_chunks == 0 {
+            return Err(Error::InvalidOption {
+                name: "max_chunks_per_doc",
+                expected: "at least 1",
+                value: "0".into(),
+            });
+        }
+        let room = self.max_length - PAIR_SPECIAL_TOKENS;
+        let mut query_ids = self.text_ids(self.sufficient_prefix(query)?)?;
+        let budget = room.saturating_mul(max_chunks.saturating_add(1));
+        let mut passage_ids = self.text_ids(self.prefix_with_tokens(passage, budget)?)?;
+        if query_ids.len() + passage_ids.len() <= room {
+            return Ok(vec![self.encode_pair_exact(query, passage)?]);
+        }
+        query_ids.truncate(room / 2);
+        let width = room - query_ids.len();
+        passage_ids.truncate(width.saturating_mul(max_chunks));
+        let pair = |window: &[u32]| {
+            let mut ids = Vec::with_capacity(self.max_length);
+            ids.push(0);
+            ids.extend_from_slice(&query_ids);
+            ids.extend_from_slice(&[2, 2]);
+            ids.extend_from_slice(window);
+            ids.push(2);
+            EncodedPair { ids }
+        };
+        Ok(passage_ids.chunks(width).map(pair).collect())
     }
 
     /// Encodes one text with its special tokens, `<s> text </s>`, truncated to `max_length`.
@@ -404,6 +464,41 @@ mod tests {
             "from inside a character"
         );
         assert_eq!(word_boundary_from("", 0), None);
+    }
+
+    #[test]
+    fn chunks_cover_the_passage_in_order_and_fit() {
+        let mut t = tiny();
+        t.set_max_length(64, 512).unwrap();
+        let long = words(2_000);
+        let all = t.text_ids(&long).unwrap();
+        let query = t.text_ids("alpha beta").unwrap();
+        let chunks = t.encode_chunks("alpha beta", &long, 1_000).unwrap();
+        let width = 60 - query.len();
+        assert_eq!(chunks.len(), all.len().div_ceil(width));
+        let mut rebuilt = Vec::new();
+        for chunk in &chunks {
+            assert!(chunk.ids.len() <= 64);
+            assert_eq!(
+                chunk.ids[..query.len() + 1],
+                [&[0], query.as_slice()].concat()
+            );
+            assert_eq!(chunk.ids[query.len() + 1..query.len() + 3], [2, 2]);
+            assert_eq!(*chunk.ids.last().unwrap(), 2);
+            rebuilt.extend_from_slice(&chunk.ids[query.len() + 3..chunk.ids.len() - 1]);
+        }
+        assert_eq!(rebuilt, all, "the windows are the passage, in order");
+        // Capped, and a pair that fits is one chunk equal to the plain encoding.
+        assert_eq!(t.encode_chunks("alpha beta", &long, 3).unwrap().len(), 3);
+        assert_eq!(
+            t.encode_chunks("alpha", "beta gamma", 3).unwrap(),
+            vec![t.encode_pair("alpha", "beta gamma").unwrap()]
+        );
+        assert!(t.encode_chunks("alpha", "beta", 0).is_err());
+        // A long query keeps half the room.
+        let chunks = t.encode_chunks(&long, &long, 2).unwrap();
+        assert_eq!(chunks[0].ids[1..31], all[..30]);
+        assert_eq!(chunks[0].ids.len(), 64);
     }
 
     #[test]

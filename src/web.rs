@@ -68,6 +68,7 @@ struct JsRerankOptions {
     top_n: Option<f64>,
     return_documents: Option<bool>,
     batch_size: Option<f64>,
+    max_chunks_per_doc: Option<f64>,
 }
 
 fn options<T: for<'de> Deserialize<'de> + Default>(
@@ -306,13 +307,17 @@ impl WasmReranker {
             let options: JsRerankOptions = options_or_throw(
                 options,
                 "rerank options",
-                &["topN", "returnDocuments", "batchSize"],
+                &["topN", "returnDocuments", "batchSize", "maxChunksPerDoc"],
             )?;
             let top_n = options
                 .top_n
                 .map(|n| count("topN", Some(n), 1))
                 .transpose()?;
             let batch_size = count("batchSize", options.batch_size, crate::DEFAULT_BATCH_SIZE)?;
+            let max_chunks_per_doc = options
+                .max_chunks_per_doc
+                .map(|n| count("maxChunksPerDoc", Some(n), 1))
+                .transpose()?;
             // Every document is checked before any runs; texts are copied a window at a time.
             for (i, doc) in docs.iter().enumerate() {
                 document_text(&doc, i)?;
@@ -324,7 +329,11 @@ impl WasmReranker {
                 .rerank_until(
                     &query,
                     &documents,
-                    RerankOptions { top_n, batch_size },
+                    RerankOptions {
+                        top_n,
+                        batch_size,
+                        max_chunks_per_doc,
+                    },
                     &JsControl { signal },
                 )
                 .await?;

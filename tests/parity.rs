@@ -213,6 +213,7 @@ fn rerank_orders_by_score_and_respects_top_n() {
         RerankOptions {
             top_n: Some(3),
             batch_size: 4,
+            ..Default::default()
         },
     ))
     .unwrap();
@@ -360,4 +361,55 @@ fn weights_decode_into_the_model_and_bad_weights_are_errors() {
         matches!(err, Error::Tokenizer(ref m) if m.contains("do not belong together")),
         "{err}"
     );
+}
+
+#[test]
+fn chunked_documents_match_python_window_by_window() {
+    let reference = load_json(&folder("tiny-webgpu").join("chunking.json"));
+    for case in reference["cases"].as_array().unwrap() {
+        let max_length = case["max_length"].as_u64().unwrap() as usize;
+        let max_chunks = case["max_chunks"].as_u64().unwrap() as usize;
+        let (query, document) = (
+            case["query"].as_str().unwrap(),
+            case["document"].as_str().unwrap(),
+        );
+        let reranker: Reranker<fixture_webgpu::Model> =
+            load("tiny-webgpu", fixture_webgpu::WEIGHTS_PATH, max_length);
+        let chunks = reranker
+            .tokenizer()
+            .encode_chunks(query, document, max_chunks)
+            .unwrap();
+        let expected: Vec<Vec<u32>> = case["chunk_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(ids)
+            .collect();
+        let got: Vec<Vec<u32>> = chunks.into_iter().map(|c| c.ids).collect();
+        assert_eq!(got, expected, "chunk boundaries at max_length {max_length}");
+        let logits =
+            pollster::block_on(reranker.chunk_scores(query, document, max_chunks)).unwrap();
+        for (got, want) in logits.iter().zip(case["chunk_logits"].as_array().unwrap()) {
+            let want = want.as_f64().unwrap() as f32;
+            assert!((got - want).abs() <= TOLERANCE, "{got} vs {want}");
+        }
+        let ranked = pollster::block_on(reranker.rerank(
+            query,
+            &[document, "an unrelated short passage"],
+            RerankOptions {
+                max_chunks_per_doc: Some(max_chunks),
+                batch_size: 3,
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+        let score = ranked.iter().find(|r| r.index == 0).unwrap().score.logit;
+        let best = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let want = case["score"].as_f64().unwrap() as f32;
+        assert!(
+            (score - best).abs() <= 1e-6,
+            "the document scores as its best chunk"
+        );
+        assert!((score - want).abs() <= TOLERANCE, "{score} vs {want}");
+    }
 }

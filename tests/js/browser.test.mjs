@@ -23,7 +23,7 @@ before(async () => {
 after(async () => server?.close());
 
 /** What the package may fetch (under /pkg/): its modules, its wasm and its model files. */
-const PACKAGE_FILES = ['index.js', 'core.js', 'errors.js', 'worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
+const PACKAGE_FILES = ['index.js', 'core.js', 'errors.js', 'adapters.js', 'worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
   'model/weights.bpk', 'model/tokenizer.json', 'model/model.json'];
 
 /** Asserts every request went to the test server, and under /pkg/ only to the package's files. */

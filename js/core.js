@@ -109,12 +109,11 @@ async function manifestOf(base) {
 const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
 
 /**
- * Checks a file against its manifest entry (`{ size, sha256 }`): a missing entry, another size or
+ * Checks a file against its manifest entry (`{ size, sha256 }`, known to exist): another size or
  * another digest is an `INTEGRITY` error, and the file is never used.
  */
 async function verify(bytes, manifest, file) {
   const entry = manifest.files[file];
-  if (entry === undefined) throw rerankerError('INTEGRITY', `the model manifest does not list ${file}`);
   if (bytes.length !== entry.size) {
     throw rerankerError('INTEGRITY', `${file} is ${bytes.length} bytes, the manifest says ${entry.size} (truncated or replaced)`);
   }
@@ -191,6 +190,11 @@ export class Reranker {
     // Files read from the model folder under their own names are checked against its manifest.
     const fromFolder = (source) => source === undefined;
     const manifest = check && (fromFolder(options.weights) || fromFolder(options.tokenizer)) ? await manifestOf(base) : null;
+    for (const [source, file] of [[options.weights, 'weights.bpk'], [options.tokenizer, 'tokenizer.json']]) {
+      if (manifest !== null && fromFolder(source) && manifest.files[file] === undefined) {
+        throw rerankerError('INTEGRITY', `the model manifest does not list ${file}`);
+      }
+    }
     const fetchChecked = async (source, file, onProgress) => {
       const bytes = await bytesOf(source, base, file, onProgress);
       if (manifest !== null && fromFolder(source)) await verify(bytes, manifest, file);

@@ -67,15 +67,21 @@ test('demo: no long task on the page while the worker reranks 30 passages on the
     await page.waitForSelector('body[data-state="ready"]', { timeout: 120_000 });
     await page.evaluate(() => {
       window.__longTasks = [];
-      new PerformanceObserver((list) => window.__longTasks.push(...list.getEntries().map((e) => e.duration)))
+      new PerformanceObserver((list) => window.__longTasks.push(...list.getEntries()
+        .map((e) => ({ start: e.startTime, duration: e.duration }))))
         .observe({ type: 'longtask' });
     });
     // A query that matches far more than 30 passages, so the reranker gets exactly 30.
     const shown = await search(page, 'the of and in is was de la le der die el en', { k: 30 });
     assert.equal(shown.demo.candidates, 30);
     const longTasks = await page.evaluate(() => window.__longTasks);
-    console.log(`rerank of 30 in the worker: ${shown.demo.rerankMs.toFixed(0)} ms; long tasks on the page: ${JSON.stringify(longTasks)}`);
-    assert.ok(longTasks.every((d) => d <= 100), `long tasks over 100 ms: ${longTasks}`);
+    // NOTE: only the time the worker reranks counts; the page's own first stage (MiniSearch) and
+    // rendering before it are the demo's work, not the reranker's.
+    const { rerankStart, rerankMs } = shown.demo;
+    const during = longTasks.filter((t) => t.start + t.duration > rerankStart && t.start < rerankStart + rerankMs);
+    console.log(`rerank of 30 in the worker: ${rerankMs.toFixed(0)} ms; long tasks on the page during it: `
+      + `${JSON.stringify(during.map((t) => Math.round(t.duration)))} (all: ${JSON.stringify(longTasks.map((t) => Math.round(t.duration)))})`);
+    assert.ok(during.every((t) => t.duration <= 100), `long tasks over 100 ms while reranking: ${JSON.stringify(during)}`);
     assert.deepEqual(errors, []);
   });
 });

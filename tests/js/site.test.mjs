@@ -61,6 +61,15 @@ test('example site: Pagefind finds, the reranker reorders its top 10, the page s
     assert.equal(items.length, order.length);
     assert.ok(items[0].startsWith(`${head[0].title}:`));
     console.log(`# site: "${query}": Pagefind ${order.length} results; reranked top 10: ${head.map((r) => r.url).join(' ')}`);
+    // A query Pagefind finds nothing for: no results, no error.
+    await page.fill('#query', 'zzqxv');
+    await page.click('#go');
+    await page.waitForFunction(() => ['done', 'error'].includes(window.__site.state) && window.__site.query === 'zzqxv',
+      null, { timeout: 60_000 });
+    const empty = await page.evaluate(() => window.__site);
+    assert.equal(empty.error, undefined, empty.error);
+    assert.deepEqual(empty.shown, []);
+    assert.equal(await page.$$eval('#results li', (lis) => lis.length), 0);
     assert.deepEqual(errors, []);
   });
   reference.dispose();

@@ -77,18 +77,41 @@ async function bytesOf(source, base, file, onProgress) {
   return complete(bytes);
 }
 
-/** The manifest (`model.json`) beside the model files, or null when the folder has none. */
-async function manifestOf(base) {
+/** The Cache API store for model files (keyed by content hash), or null where there is none. */
+const CACHE_NAME = 'web-reranker-models-v1';
+async function openCache() {
+  try {
+    return globalThis.caches === undefined ? null : await globalThis.caches.open(CACHE_NAME);
+  } catch {
+    return null; // storage disabled (an opaque origin, a private mode): downloads still work
+  }
+}
+
+/** Best effort: a full quota or a closed store must not fail a load that has its bytes. */
+const ignoreFailure = (promise) => promise.catch(() => undefined);
+
+/**
+ * The manifest (`model.json`) beside the model files, or null when the folder has none. With a
+ * cache, the last manifest read is kept there and used when the network is unreachable.
+ */
+async function manifestOf(base, cache) {
   const url = new URL('model.json', base);
   let text;
   try {
     if (url.protocol === 'file:') {
       text = new TextDecoder().decode(await readFile(url));
     } else {
-      const response = await fetch(url);
+      let response;
+      try {
+        response = await fetch(url);
+      } catch (offline) {
+        response = await cache?.match(url.href);
+        if (response === undefined) throw offline;
+      }
       if (response.status === 404) return null;
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       text = await response.text();
+      if (cache) await ignoreFailure(cache.put(url.href, new Response(text)));
     }
   } catch (cause) {
     if (cause?.code === 'ENOENT') return null;
@@ -141,7 +164,7 @@ function initWasm(wasm) {
 }
 
 const constructing = Symbol('Reranker');
-export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'device', 'maxLength', 'onProgress', 'verify'];
+export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'device', 'maxLength', 'onProgress', 'verify', 'cache'];
 
 /** Rejects a misspelt option rather than ignoring it. */
 export function checkOptions(options, known, what) {
@@ -185,19 +208,38 @@ export class Reranker {
       throw rerankerError('MODEL_LOAD', `cannot load the WebAssembly module: ${cause.message}`, cause);
     }
     const base = options.baseUrl !== undefined ? new URL(options.baseUrl, page()) : new URL('./model/', here);
-    const { verify: check = true } = options;
+    const { verify: check = true, cache: caching = true } = options;
     if (typeof check !== 'boolean') throw rerankerError('INVALID_INPUT', 'verify must be a boolean');
-    // Files read from the model folder under their own names are checked against its manifest.
+    if (typeof caching !== 'boolean') throw rerankerError('INVALID_INPUT', 'cache must be a boolean');
+    // Files read from the model folder under their own names are checked against its manifest
+    // and, in a browser, kept in the Cache API under their sha256.
     const fromFolder = (source) => source === undefined;
-    const manifest = check && (fromFolder(options.weights) || fromFolder(options.tokenizer)) ? await manifestOf(base) : null;
+    const anyFromFolder = fromFolder(options.weights) || fromFolder(options.tokenizer);
+    const cache = check && caching && anyFromFolder ? await openCache() : null;
+    const manifest = check && anyFromFolder ? await manifestOf(base, cache) : null;
     for (const [source, file] of [[options.weights, 'weights.bpk'], [options.tokenizer, 'tokenizer.json']]) {
       if (manifest !== null && fromFolder(source) && manifest.files[file] === undefined) {
         throw rerankerError('INTEGRITY', `the model manifest does not list ${file}`);
       }
     }
     const fetchChecked = async (source, file, onProgress) => {
+      if (manifest === null || !fromFolder(source)) return bytesOf(source, base, file, onProgress);
+      const { sha256 } = manifest.files[file];
+      const key = cache !== null && typeof sha256 === 'string' ? new URL(`${file}?sha256=${sha256}`, base).href : null;
+      const hit = key === null ? undefined : await ignoreFailure(cache.match(key));
+      if (hit !== undefined) {
+        const bytes = new Uint8Array(await hit.arrayBuffer());
+        try {
+          await verify(bytes, manifest, file);
+          onProgress?.({ file, loaded: bytes.length, total: bytes.length });
+          return bytes;
+        } catch {
+          await ignoreFailure(cache.delete(key)); // a damaged copy is dropped and fetched anew
+        }
+      }
       const bytes = await bytesOf(source, base, file, onProgress);
-      if (manifest !== null && fromFolder(source)) await verify(bytes, manifest, file);
+      await verify(bytes, manifest, file);
+      if (key !== null) await ignoreFailure(cache.put(key, new Response(bytes)));
       return bytes;
     };
     // NOTE: the sources, not the bytes, are kept: after a device loss the model is fetched again

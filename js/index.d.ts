@@ -22,6 +22,12 @@ export interface LoadOptions {
    * `model.json` loads unchecked).
    */
   verify?: boolean;
+  /**
+   * Keep the checked model files in the Cache API under their sha256 (default true, browsers):
+   * a second load reads them from there without downloading, and works offline (the manifest
+   * is read from the network when it can be, else from the cache). Needs `verify`.
+   */
+  cache?: boolean;
 }
 
 export interface ProgressEvent {

@@ -2,7 +2,8 @@
 // (SwiftShader adapter), (b) forced CPU, (c) no WebGPU at all, which must fall back and say why,
 // (d) the WebGPU device destroyed mid-run: the calls must still answer, on the CPU; (e) the
 // worker API; (f) a WebGPU validation error mid-run (which cubecl's handler turns into a trap):
-// calls answer on the CPU; (g) a strict Content-Security-Policy. Every page's requests are logged:
+// calls answer on the CPU; (g) a strict Content-Security-Policy; (h) model files from the Cache
+// API, offline. Every page's requests are logged:
 // the package fetches nothing but its own files and the model.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/browser.test.mjs
@@ -175,4 +176,46 @@ test("(g) a page whose CSP is script-src 'self' 'wasm-unsafe-eval': in-page and 
   } finally {
     await strict.close();
   }
+});
+
+test('(h) model files are cached by sha256: a second load needs no download and works offline', async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    const modelRequests = [];
+    page.context().on('request', (r) => { if (r.url().includes('/pkg/model/')) modelRequests.push(new URL(r.url()).pathname); });
+    await page.goto(`${server.origin}/tests/browser/cache.html`);
+    await page.waitForFunction(() => window.__api !== undefined);
+    const expected = await page.evaluate(() => window.__api.expected);
+    const check = (label, result) => {
+      assert.equal(result.error, undefined, `${label}: ${result.error}`);
+      assert.ok(Math.abs(result.score - expected) <= TOLERANCE, `${label}: ${result.score} vs ${expected}`);
+    };
+    const first = await page.evaluate(() => window.__api.load());
+    check('first load', first);
+    assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/tokenizer.json', '/pkg/model/weights.bpk']);
+    const keys = await page.evaluate(() => window.__api.cached());
+    assert.equal(keys.filter((k) => /\/(weights\.bpk|tokenizer\.json)\?sha256=[0-9a-f]{64}$/.test(k)).length, 2, JSON.stringify(keys));
+
+    // Offline: every request for a model file fails.
+    modelRequests.length = 0;
+    await page.route('**/pkg/model/**', (route) => route.abort('internetdisconnected'));
+    const offline = await page.evaluate(() => window.__api.load());
+    check('offline load from the cache', offline);
+    assert.deepEqual(modelRequests, ['/pkg/model/model.json'], 'only the manifest was tried (then read from the cache)');
+    for (const file of ['weights.bpk', 'tokenizer.json']) {
+      const events = offline.progress.filter((e) => e.file === file);
+      assert.equal(events.length, 1);
+      assert.equal(events[0].loaded, events[0].total);
+    }
+    const uncached = await page.evaluate(() => window.__api.load({ cache: false }));
+    assert.equal(uncached.code, 'MODEL_LOAD', 'without the cache, offline fails: the cache is what served it');
+
+    // A damaged cached copy is found by its hash, dropped and downloaded anew.
+    await page.unroute('**/pkg/model/**');
+    await page.evaluate(() => window.__api.damage('weights.bpk'));
+    modelRequests.length = 0;
+    check('load after damage', await page.evaluate(() => window.__api.load()));
+    assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/weights.bpk']);
+    console.log(`cache: offline load answered from the Cache API (${keys.length} entries); a damaged copy was refetched`);
+    assert.deepEqual(errors, []);
+  });
 });

@@ -1,6 +1,7 @@
-// The package used three ways, each from a clean install of the built package's npm tarball:
+// The package used four ways, each from a clean install of the built package's npm tarball:
 // Node (tests/examples/node), a Vite app (tests/examples/vite: built by Vite, run in Chromium),
-// and a plain <script type="module"> page (tests/examples/script-tag, in Chromium).
+// a plain <script type="module"> page (tests/examples/script-tag, in Chromium), and TypeScript
+// (tests/examples/typescript: the shipped types checked with `tsc --strict`).
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/examples.test.mjs   (needs npm and the registry)
 import { test, before, after } from 'node:test';
@@ -83,5 +84,16 @@ test('plain <script type="module">: the package imported by URL', async () => {
     await checkPage(`${server.origin}/script-tag/index.html`);
   } finally {
     await server.close();
+  }
+});
+
+test('TypeScript: the shipped types check a typical use with tsc --strict, and reject wrong options', async () => {
+  const dir = path.join(work, 'typescript');
+  npm(dir, 'install', tarball);
+  // Any type error fails, an unused @ts-expect-error included; tsc prints them on stdout.
+  try {
+    execFileSync(path.join(dir, 'node_modules/.bin/tsc'), ['-p', '.'], { cwd: dir, encoding: 'utf8' });
+  } catch (error) {
+    assert.fail(`tsc: ${error.stdout}${error.stderr}`);
   }
 });

@@ -1,0 +1,43 @@
+// TypeScript: the package's types, as a site would use them (checked with `tsc --strict`). The
+// lines marked as expected errors must stay errors: the types are not looser than the API.
+import {
+  createReranker, RerankerError, CODES, rerankResults, rerankPagefind,
+  type RerankerLike, type RerankResult, type RerankerErrorCode, type DeviceInfo,
+} from 'web-reranker';
+
+interface Page { url: string; title: string; body: string }
+
+export async function search(query: string, pages: Page[], signal: AbortSignal): Promise<Page[]> {
+  const reranker: RerankerLike = await createReranker({
+    device: 'auto', maxLength: 512, verify: true, cache: true,
+    onProgress: ({ file, loaded, total }) => console.log(file, loaded, total ?? '?'),
+  });
+  const device: DeviceInfo = reranker.device;
+  console.log(device.backend, device.fallbackReason ?? '');
+  const docs = pages.map((p) => ({ text: `${p.title}\n${p.body}`, page: p }));
+  const ranked: RerankResult<(typeof docs)[number]>[] = await reranker.rerank(query, docs, {
+    topN: 10, returnDocuments: true, batchSize: 16, signal, maxChunksPerDoc: 4,
+  });
+  const scores: number[] = await reranker.predict(pages.map((p) => [query, p.body]));
+  console.log(scores.length, ranked.map((r) => r.document?.page.url));
+  const ordered: Page[] = await rerankResults(reranker, query, pages, { getText: (p) => p.body, topK: 20, signal });
+  const scored = await rerankResults(reranker, query, pages, { getText: async (p) => p.body, withScores: true });
+  const first: number | undefined = scored[0]?.score;
+  const pagefind = await rerankPagefind(reranker, query, { results: [] }, { topK: 5 });
+  console.log(first, pagefind.map((e) => e.data?.url));
+  try {
+    // @ts-expect-error: no such backend
+    await createReranker({ device: 'tpu' });
+    // @ts-expect-error: topN is a number
+    await reranker.rerank(query, docs, { topN: '3' });
+    // @ts-expect-error: misspelt option
+    await reranker.rerank(query, docs, { top_n: 3 });
+  } catch (error) {
+    if (error instanceof RerankerError) {
+      const code: RerankerErrorCode = error.code;
+      console.log(code, CODES.includes(code));
+    }
+  }
+  reranker.dispose();
+  return ordered;
+}

@@ -299,7 +299,7 @@ export class Reranker {
         const error = failure(raw);
         if (error.code === 'ABORTED' && signal?.aborted) throw aborted(signal);
         const stale = inner !== this.#inner; // the reranker moved while this call ran
-        if (error?.code !== 'DEVICE_LOST' || (!stale && this.#device.backend !== 'webgpu')) throw error;
+        if (error.code !== 'DEVICE_LOST' || (!stale && this.#device.backend !== 'webgpu')) throw error;
         await this.#recover(inner, error);
       }
     }
@@ -324,12 +324,11 @@ export class Reranker {
   }
 }
 
-
 /** A `RerankerError` for what a wasm call threw; a trap also marks the instance unusable. */
 function failure(error) {
   if (error instanceof WebAssembly.RuntimeError) {
     trapped ??= rerankerError('INFERENCE', `the WebAssembly instance trapped (${error.message}) and cannot run again: `
-      + 'load the package anew (createReranker() runs it in a worker, which is restarted by itself)', error);
+      + 'reload the page, or make a new reranker with createReranker() (each one runs in a worker of its own)', error);
     return trapped;
   }
   return fromWasm(error);

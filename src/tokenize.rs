@@ -237,22 +237,21 @@ impl PairTokenizer {
         let mut query_ids = self.text_ids(self.sufficient_prefix(query)?)?;
         let budget = room.saturating_mul(max_chunks.saturating_add(1));
         let mut passage_ids = self.text_ids(self.prefix_with_tokens(passage, budget)?)?;
+        // `<s> q </s></s> window </s>`; the ids of <s> and </s> are checked when the file loads.
+        let pair = |query: &[u32], window: &[u32]| EncodedPair {
+            ids: [&[0], query, &[2, 2], window, &[2]].concat(),
+        };
         if query_ids.len() + passage_ids.len() <= room {
-            return Ok(vec![self.encode_pair_exact(query, passage)?]);
+            // Both texts are whole here (a prefix is taken only past `room` tokens).
+            return Ok(vec![pair(&query_ids, &passage_ids)]);
         }
         query_ids.truncate(room / 2);
         let width = room - query_ids.len();
         passage_ids.truncate(width.saturating_mul(max_chunks));
-        let pair = |window: &[u32]| {
-            let mut ids = Vec::with_capacity(self.max_length);
-            ids.push(0);
-            ids.extend_from_slice(&query_ids);
-            ids.extend_from_slice(&[2, 2]);
-            ids.extend_from_slice(window);
-            ids.push(2);
-            EncodedPair { ids }
-        };
-        Ok(passage_ids.chunks(width).map(pair).collect())
+        Ok(passage_ids
+            .chunks(width)
+            .map(|window| pair(&query_ids, window))
+            .collect())
     }
 
     /// Encodes one text with its special tokens, `<s> text </s>`, truncated to `max_length`.

@@ -15,6 +15,7 @@ use crate::batch::{PaddedBatch, plan_batches};
 use crate::device::{Backend, SelectedDevice};
 use crate::error::{Error, Result};
 use crate::model::CrossEncoderModel;
+use crate::weights::{self, Precision, WordEmbeddings};
 use crate::tokenize::{DEFAULT_MAX_LENGTH, PairTokenizer, TokenizerMode};
 
 /// sentence-transformers' default `batch_size` for `predict`.
@@ -189,6 +190,9 @@ impl<D: Documents + ?Sized> Pairs for Against<'_, D> {
 /// A loaded cross-encoder with its tokenizer, on one device.
 pub struct Reranker<M: CrossEncoderModel> {
     model: M,
+    /// The word-embedding table, on the CPU: only the rows of a batch go to the device.
+    word_embeddings: WordEmbeddings,
+    precision: Precision,
     tokenizer: PairTokenizer,
     device: SelectedDevice,
 }
@@ -197,6 +201,7 @@ impl<M: CrossEncoderModel> std::fmt::Debug for Reranker<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reranker")
             .field("model", &M::INFO.name)
+            .field("precision", &self.precision.name())
             .field("tokenizer", &self.tokenizer)
             .field("backend", &self.device.backend)
             .finish()
@@ -204,7 +209,8 @@ impl<M: CrossEncoderModel> std::fmt::Debug for Reranker<M> {
 }
 
 impl<M: CrossEncoderModel> Reranker<M> {
-    /// Builds a reranker from the bytes of its weights (`.bpk`) and `tokenizer.json`.
+    /// Builds a reranker from the bytes of its weights (`weights-f32.bpk` or `weights-int8.bpk`,
+    /// see [`crate::weights`]) and `tokenizer.json`.
     pub fn new(
         weights: Vec<u8>,
         tokenizer_json: &[u8],
@@ -228,9 +234,11 @@ impl<M: CrossEncoderModel> Reranker<M> {
             )));
         }
         tokenizer.set_max_length(options.max_length, M::INFO.max_sequence_length())?;
-        let model = M::from_weights(weights, &device.device)?;
+        let loaded = weights::load::<M>(weights, &device.device)?;
         Ok(Self {
-            model,
+            model: loaded.model,
+            word_embeddings: loaded.word_embeddings,
+            precision: loaded.precision,
             tokenizer,
             device,
         })
@@ -239,6 +247,11 @@ impl<M: CrossEncoderModel> Reranker<M> {
     /// The tokenizer in use.
     pub fn tokenizer(&self) -> &PairTokenizer {
         &self.tokenizer
+    }
+
+    /// How the loaded weights were stored (f32, or compact int8).
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// The device the model runs on, and why it was chosen.
@@ -461,6 +474,14 @@ impl<M: CrossEncoderModel> Reranker<M> {
         }
         let device: &Device = &self.device.device;
         let shape = [batch.rows, batch.width];
+        let mut rows = Vec::new();
+        let token_ids: Vec<u32> = batch.input_ids.iter().map(|&id| id as u32).collect();
+        self.word_embeddings.gather(&token_ids, &mut rows)?;
+        let width = self.word_embeddings.width();
+        let word_embeddings = Tensor::<3>::from_data(
+            TensorData::new(rows, [batch.rows, batch.width, width]),
+            device,
+        );
         // NOTE: ids and mask are created as int32 on every backend: WGSL has no 64-bit integers.
         let ids = Tensor::<2, Int>::from_data(
             TensorData::new(batch.input_ids, shape),
@@ -470,7 +491,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
             TensorData::new(batch.attention_mask, shape),
             (device, DType::I32),
         );
-        let logits = self.model.logits(ids, mask);
+        let logits = self.model.logits(ids, mask, word_embeddings);
         let dims = logits.dims();
         if dims != [batch.rows, 1] {
             return Err(Error::Inference(format!(

@@ -6,6 +6,8 @@
 //! * [`tokenize`]: pair encoding exactly as sentence-transformers' `CrossEncoder` does it;
 //! * [`batch`]: length-sorted batches padded to their own longest pair;
 //! * [`model`]: the fence around the generated model code and the [`CrossEncoderModel`] trait;
+//! * [`weights`]: the f32 and compact int8 weight files ([`quant`]), and the word-embedding
+//!   table that stays on the CPU;
 //! * [`device`]: the backend seam (WebGPU or CPU);
 //! * [`engine`]: [`Reranker::predict`] and [`Reranker::rerank`];
 //! * [`error`]: the one error type, with stable codes.
@@ -17,7 +19,9 @@ pub mod device;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod quant;
 pub mod tokenize;
+pub mod weights;
 #[cfg(all(target_arch = "wasm32", reranker_selected))]
 mod web;
 
@@ -33,4 +37,5 @@ pub use engine::{
 };
 pub use error::{Error, Result, decode_utf8};
 pub use model::{CrossEncoderModel, ModelInfo};
+pub use weights::{Precision, WordEmbeddings};
 pub use tokenize::{DEFAULT_MAX_LENGTH, EncodedPair, PairTokenizer, TokenizerMode};

@@ -3,12 +3,11 @@
 //! build.rs imports ONNX files with burn-onnx into `OUT_DIR`; this module is the only place that
 //! `include!`s that code. Each imported model becomes a submodule holding the generated `Model`
 //! and an impl of [`CrossEncoderModel`], the one interface the engine uses.
+//!
+//! build.rs cuts the word-embedding table out of each graph (it stays on the CPU, see
+//! [`crate::weights`]), so a generated model takes the gathered rows as its third input.
 
 use burn::prelude::{Device, Int, Tensor};
-use burn::tensor::Bytes;
-use burn_store::{BurnpackStore, ModuleSnapshot};
-
-use crate::error::Error;
 
 /// What build.rs read from a model folder's `config.json` and from the generated code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,42 +56,15 @@ pub trait CrossEncoderModel: burn::module::Module + Sized {
     /// The module with its parameters declared but not loaded.
     fn empty(device: &Device) -> Self;
 
-    /// `input_ids` and `attention_mask` are `[batch, sequence]`; the result is `[batch, 1]`.
-    fn logits(&self, input_ids: Tensor<2, Int>, attention_mask: Tensor<2, Int>) -> Tensor<2>;
-
-    /// Loads weights from the bytes of a burnpack (`.bpk`) file written by build.rs.
-    ///
-    /// NOTE: the generated `Model::from_bytes` panics on a bad file, and a panic kills a wasm
-    /// instance for good; this goes through the store so every failure is an [`Error`]. The
-    /// bytes are moved into the store, not copied.
-    fn from_weights(bytes: Vec<u8>, device: &Device) -> Result<Self, Error> {
-        if bytes.is_empty() {
-            return Err(Error::Weights("the weights file is empty".into()));
-        }
-        let mut model = Self::empty(device);
-        let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes)));
-        let result = model.load_from(&mut store).map_err(|e| {
-            Error::Weights(format!(
-                "not a usable weights file for {}: {e}",
-                Self::INFO.name
-            ))
-        })?;
-        if !result.is_success() || !result.unused.is_empty() {
-            return Err(Error::Weights(format!(
-                "weights do not match model {}: {} missing, {} unexpected, {} errors{}",
-                Self::INFO.name,
-                result.missing.len(),
-                result.unused.len(),
-                result.errors.len(),
-                result
-                    .errors
-                    .first()
-                    .map(|e| format!(" (first: {e})"))
-                    .unwrap_or_default()
-            )));
-        }
-        Ok(model)
-    }
+    /// `input_ids` and `attention_mask` are `[batch, sequence]`, `word_embeddings` (the rows of
+    /// the table for those ids, gathered on the CPU) `[batch, sequence, hidden]`; the result is
+    /// `[batch, 1]`.
+    fn logits(
+        &self,
+        input_ids: Tensor<2, Int>,
+        attention_mask: Tensor<2, Int>,
+        word_embeddings: Tensor<3>,
+    ) -> Tensor<2>;
 }
 
 macro_rules! imported_model {

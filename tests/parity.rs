@@ -122,12 +122,12 @@ fn check_form<M: CrossEncoderModel>(form: &str, weights_path: &str) {
 
 #[test]
 fn webgpu_form_matches_reference() {
-    check_form::<fixture_webgpu::Model>("tiny-webgpu", fixture_webgpu::WEIGHTS_PATH);
+    check_form::<fixture_webgpu::Model>("tiny-webgpu", fixture_webgpu::WEIGHTS_F32_PATH);
 }
 
 #[test]
 fn hub_form_matches_reference() {
-    check_form::<fixture_hub::Model>("tiny-hub", fixture_hub::WEIGHTS_PATH);
+    check_form::<fixture_hub::Model>("tiny-hub", fixture_hub::WEIGHTS_F32_PATH);
 }
 
 #[test]
@@ -136,7 +136,7 @@ fn settable_max_length_matches_reference() {
     let short = &reference["short"];
     let max_length = short["max_length"].as_u64().unwrap() as usize;
     let reranker: Reranker<fixture_webgpu::Model> =
-        load("tiny-webgpu", fixture_webgpu::WEIGHTS_PATH, max_length);
+        load("tiny-webgpu", fixture_webgpu::WEIGHTS_F32_PATH, max_length);
     let cases = short["cases"].as_array().unwrap();
     let scores = pollster::block_on(reranker.predict(&pairs(cases), 8)).unwrap();
     for (i, (case, score)) in cases.iter().zip(scores).enumerate() {
@@ -168,7 +168,7 @@ fn webgpu_readiness_is_detected() {
     );
 
     // Asking for WebGPU with a model that cannot run there is a clear error, before any loading.
-    let weights = std::fs::read(fixture_hub::WEIGHTS_PATH).unwrap();
+    let weights = std::fs::read(fixture_hub::WEIGHTS_F32_PATH).unwrap();
     let tokenizer = std::fs::read(folder("tiny-hub").join("tokenizer.json")).unwrap();
     let webgpu = SelectedDevice {
         backend: Backend::WebGpu,
@@ -184,7 +184,7 @@ fn webgpu_readiness_is_detected() {
 #[test]
 fn rerank_orders_by_score_and_respects_top_n() {
     let reranker: Reranker<fixture_webgpu::Model> =
-        load("tiny-webgpu", fixture_webgpu::WEIGHTS_PATH, 512);
+        load("tiny-webgpu", fixture_webgpu::WEIGHTS_F32_PATH, 512);
     let reference = reference("tiny-webgpu");
     let cases = reference["cases"].as_array().unwrap();
     let query = "What is the capital of France?";
@@ -232,7 +232,7 @@ fn rerank_orders_by_score_and_respects_top_n() {
 #[test]
 fn bad_input_is_a_typed_error() {
     let reranker: Reranker<fixture_webgpu::Model> =
-        load("tiny-webgpu", fixture_webgpu::WEIGHTS_PATH, 512);
+        load("tiny-webgpu", fixture_webgpu::WEIGHTS_F32_PATH, 512);
     let docs = ["a passage"];
     let run = |q: &str, o: RerankOptions| pollster::block_on(reranker.rerank(q, &docs, o));
     assert_eq!(run("", RerankOptions::default()), Err(Error::EmptyQuery));
@@ -272,7 +272,7 @@ fn bad_input_is_a_typed_error() {
     assert!(matches!(empty_ids, Err(Error::InvalidOption { .. })));
 
     // max_length below the four special tokens, or above the position table.
-    let weights = std::fs::read(fixture_webgpu::WEIGHTS_PATH).unwrap();
+    let weights = std::fs::read(fixture_webgpu::WEIGHTS_F32_PATH).unwrap();
     let tokenizer = std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap();
     for max_length in [0, 3, 513] {
         let options = LoadOptions {
@@ -311,7 +311,7 @@ fn bad_input_is_a_typed_error() {
 
 #[test]
 fn weights_decode_into_the_model_and_bad_weights_are_errors() {
-    let weights = std::fs::read(fixture_webgpu::WEIGHTS_PATH).unwrap();
+    let weights = std::fs::read(fixture_webgpu::WEIGHTS_F32_PATH).unwrap();
     let tokenizer = std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap();
     let load = |bytes: Vec<u8>| {
         Reranker::<fixture_webgpu::Model>::new(
@@ -333,7 +333,7 @@ fn weights_decode_into_the_model_and_bad_weights_are_errors() {
         ),
         (
             "the other form's weights",
-            std::fs::read(fixture_hub::WEIGHTS_PATH).unwrap(),
+            std::fs::read(fixture_hub::WEIGHTS_F32_PATH).unwrap(),
         ),
     ];
     for (what, bytes) in cases {
@@ -374,7 +374,7 @@ fn chunked_documents_match_python_window_by_window() {
             case["document"].as_str().unwrap(),
         );
         let reranker: Reranker<fixture_webgpu::Model> =
-            load("tiny-webgpu", fixture_webgpu::WEIGHTS_PATH, max_length);
+            load("tiny-webgpu", fixture_webgpu::WEIGHTS_F32_PATH, max_length);
         let chunks = reranker
             .tokenizer()
             .encode_chunks(query, document, max_chunks)

@@ -1,0 +1,330 @@
+//! Reading a weights file (`weights-f32.bpk` or `weights-int8.bpk`, both written by build.rs).
+//!
+//! Both are burnpack containers. The compact one stores large matrices as int8 tensors, each
+//! with an f32 `<name>.scale` tensor and a `quantized.<name>` metadata entry saying whether the
+//! scales run along rows or columns (see [`crate::quant`]). Loading splits a file in two:
+//!
+//! * the transformer's tensors, dequantized to f32 one at a time and applied to the module;
+//! * the word-embedding table, which stays on the CPU as it was stored (int8 + scales, or f32)
+//!   and is read row by row for the tokens of each batch ([`WordEmbeddings::gather`]).
+//!
+//! Every inconsistency (a wrong dtype, a scale count that does not match, a missing or extra
+//! tensor) is an [`Error::Weights`], never a panic: the bytes come from the network.
+
+use std::collections::{BTreeMap, HashMap};
+
+use burn::prelude::Device;
+use burn::tensor::Bytes;
+use burn_store::ModuleSnapshot;
+use burn_store::burn_pack::{DType, Reader, Tensor as PackTensor};
+
+use crate::error::{Error, Result};
+use crate::model::CrossEncoderModel;
+use crate::quant::{self, ScaleAxis};
+
+/// Name of the word-embedding table in a weights file (and of the model input it feeds).
+pub const WORD_EMBEDDINGS: &str = "word_embeddings";
+
+/// How a weights file stores its large matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// Every tensor in f32: the exported model's exact numbers.
+    F32,
+    /// int8 word embeddings (scale per row) and linear layers (scale per output column).
+    Int8,
+}
+
+impl Precision {
+    /// The name used in files and options (`"f32"`, `"int8"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
+        }
+    }
+}
+
+/// The word-embedding table, kept on the CPU in its stored form.
+pub struct WordEmbeddings {
+    rows: usize,
+    width: usize,
+    storage: Storage,
+}
+
+enum Storage {
+    /// Little-endian f32 bytes (a view into the loaded file).
+    F32(Bytes),
+    /// int8 values (a view into the loaded file) and one scale per row.
+    Int8 { values: Bytes, scales: Vec<f32> },
+}
+
+impl std::fmt::Debug for WordEmbeddings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WordEmbeddings")
+            .field("rows", &self.rows)
+            .field("width", &self.width)
+            .field("precision", &self.precision().name())
+            .finish()
+    }
+}
+
+impl WordEmbeddings {
+    /// Rows (the vocabulary size).
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Width of a row (the hidden size).
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// How the table is stored.
+    pub fn precision(&self) -> Precision {
+        match self.storage {
+            Storage::F32(_) => Precision::F32,
+            Storage::Int8 { .. } => Precision::Int8,
+        }
+    }
+
+    /// Appends the f32 rows of `ids` to `out`, in order (`ids.len() × width` values).
+    pub fn gather(&self, ids: &[u32], out: &mut Vec<f32>) -> Result<()> {
+        if let Some(bad) = ids.iter().find(|&&id| id as usize >= self.rows) {
+            return Err(Error::InvalidOption {
+                name: "token ids",
+                expected: "ids below the model's vocabulary size",
+                value: format!("id {bad}"),
+            });
+        }
+        out.reserve(ids.len() * self.width);
+        let width = self.width;
+        for &id in ids {
+            let start = id as usize * width;
+            match &self.storage {
+                Storage::F32(bytes) => out.extend(
+                    bytes[start * 4..(start + width) * 4]
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                ),
+                Storage::Int8 { values, scales } => {
+                    let scale = scales[id as usize];
+                    out.extend(
+                        values[start..start + width]
+                            .iter()
+                            .map(|&q| quant::dequantize_one(q as i8, scale)),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A loaded model: the module on its device and the table on the CPU.
+pub struct Loaded<M> {
+    /// The transformer, its parameters set.
+    pub model: M,
+    /// The word-embedding table.
+    pub word_embeddings: WordEmbeddings,
+    /// How the file stored its weights.
+    pub precision: Precision,
+}
+
+/// Loads a weights file written by build.rs for model `M`. The bytes are moved, not copied; the
+/// table keeps a view into them.
+pub fn load<M: CrossEncoderModel>(bytes: Vec<u8>, device: &Device) -> Result<Loaded<M>> {
+    let name = M::INFO.name;
+    let bad = |why: String| Error::Weights(format!("not a usable weights file for {name}: {why}"));
+    if bytes.is_empty() {
+        return Err(Error::Weights("the weights file is empty".into()));
+    }
+    let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| bad(e.to_string()))?;
+    let metadata = reader.metadata().clone();
+    let precision = match metadata.get("web_reranker.precision").map(String::as_str) {
+        Some("f32") => Precision::F32,
+        Some("int8") => Precision::Int8,
+        other => {
+            return Err(bad(format!(
+                "it says it holds {} weights; expected a weights-f32.bpk or weights-int8.bpk \
+                 written by this version's build",
+                other.unwrap_or("unknown")
+            )));
+        }
+    };
+    let mut tensors: BTreeMap<String, PackTensor> = reader
+        .into_tensors()
+        .map_err(|e| bad(e.to_string()))?
+        .into_iter()
+        .map(|t| (t.name.clone(), t))
+        .collect();
+    let axes: HashMap<&str, ScaleAxis> = metadata
+        .iter()
+        .filter_map(|(key, value)| Some((key.strip_prefix("quantized.")?, value)))
+        .map(|(tensor, axis)| {
+            ScaleAxis::from_name(axis)
+                .map(|axis| (tensor, axis))
+                .ok_or_else(|| bad(format!("unknown scale axis {axis:?} for {tensor}")))
+        })
+        .collect::<Result<_>>()?;
+
+    let table = tensors
+        .remove(WORD_EMBEDDINGS)
+        .ok_or_else(|| bad("it has no word-embedding table".into()))?;
+    let word_embeddings = read_table(table, &mut tensors, axes.get(WORD_EMBEDDINGS).copied())
+        .map_err(|why| bad(format!("{WORD_EMBEDDINGS}: {why}")))?;
+    if word_embeddings.rows as u64 != M::INFO.vocab_size
+        || word_embeddings.width as u64 != M::INFO.hidden_size
+    {
+        return Err(bad(format!(
+            "its word-embedding table is {}×{}, the model's is {}×{}",
+            word_embeddings.rows, word_embeddings.width, M::INFO.vocab_size, M::INFO.hidden_size
+        )));
+    }
+
+    let mut module_tensors = Vec::with_capacity(tensors.len());
+    let names: Vec<String> = tensors.keys().cloned().collect();
+    for tensor_name in names {
+        let Some(tensor) = tensors.remove(&tensor_name) else {
+            continue; // a scale already taken by its matrix
+        };
+        let axis = axes.get(tensor_name.as_str()).copied();
+        let tensor = to_f32(tensor, &mut tensors, axis)
+            .map_err(|why| bad(format!("{tensor_name}: {why}")))?;
+        module_tensors.push(tensor);
+    }
+
+    let mut model = M::empty(device);
+    let result = model.apply(module_tensors, None, None, false);
+    if !result.is_success() || !result.unused.is_empty() || !result.missing.is_empty() {
+        return Err(Error::Weights(format!(
+            "weights do not match model {name}: {} missing, {} unexpected, {} errors{}",
+            result.missing.len(),
+            result.unused.len(),
+            result.errors.len(),
+            result
+                .errors
+                .first()
+                .map(|e| format!(" (first: {e})"))
+                .or_else(|| result.missing.first().map(|m| format!(" (first missing: {m:?})")))
+                .or_else(|| result.unused.first().map(|u| format!(" (first unexpected: {u})")))
+                .unwrap_or_default()
+        )));
+    }
+    Ok(Loaded {
+        model,
+        word_embeddings,
+        precision,
+    })
+}
+
+/// The `[rows, columns]` of a matrix, or why it is not one.
+fn matrix(tensor: &PackTensor) -> std::result::Result<(usize, usize), String> {
+    match tensor.shape.to_vec().as_slice() {
+        &[rows, columns] if rows > 0 && columns > 0 => Ok((rows, columns)),
+        other => Err(format!("expected a matrix, found shape {other:?}")),
+    }
+}
+
+/// Takes the `.scale` tensor of a quantized matrix out of `rest` and checks it.
+fn take_scales(
+    tensor: &PackTensor,
+    rest: &mut BTreeMap<String, PackTensor>,
+    axis: ScaleAxis,
+) -> std::result::Result<Vec<f32>, String> {
+    let (rows, columns) = matrix(tensor)?;
+    let scale = rest
+        .remove(&format!("{}.scale", tensor.name))
+        .ok_or("it is int8 but has no scales")?;
+    let want = axis.scale_count(rows, columns);
+    if scale.dtype != DType::F32 || scale.shape.to_vec() != [want] {
+        return Err(format!(
+            "its scales are {:?} {:?}, expected f32 [{want}]",
+            scale.dtype,
+            scale.shape.to_vec()
+        ));
+    }
+    let bytes = scale.to_bytes().map_err(|e| e.to_string())?;
+    let scales: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if scales.iter().any(|s| !s.is_finite() || *s < 0.0) {
+        return Err("a scale is negative or not finite".into());
+    }
+    Ok(scales)
+}
+
+fn read_table(
+    table: PackTensor,
+    rest: &mut BTreeMap<String, PackTensor>,
+    axis: Option<ScaleAxis>,
+) -> std::result::Result<WordEmbeddings, String> {
+    let (rows, width) = matrix(&table)?;
+    let storage = match (table.dtype, axis) {
+        (DType::F32, None) => Storage::F32(checked_bytes(&table, rows * width * 4)?),
+        (DType::I8, Some(ScaleAxis::Rows)) => {
+            let scales = take_scales(&table, rest, ScaleAxis::Rows)?;
+            Storage::Int8 {
+                values: checked_bytes(&table, rows * width)?,
+                scales,
+            }
+        }
+        (dtype, axis) => {
+            return Err(format!(
+                "stored as {dtype:?} with scales along {:?}; expected f32, or int8 per row",
+                axis.map(ScaleAxis::name)
+            ));
+        }
+    };
+    Ok(WordEmbeddings {
+        rows,
+        width,
+        storage,
+    })
+}
+
+fn checked_bytes(tensor: &PackTensor, len: usize) -> std::result::Result<Bytes, String> {
+    let bytes = tensor.to_bytes().map_err(|e| e.to_string())?;
+    if bytes.len() != len {
+        return Err(format!("holds {} bytes, expected {len}", bytes.len()));
+    }
+    Ok(bytes)
+}
+
+/// A tensor as it is stored, or a quantized one dequantized to f32 with its scales.
+fn to_f32(
+    tensor: PackTensor,
+    rest: &mut BTreeMap<String, PackTensor>,
+    axis: Option<ScaleAxis>,
+) -> std::result::Result<PackTensor, String> {
+    match (tensor.dtype, axis) {
+        // Not quantized: f32 weights, and the model's integer constants, go to the module as
+        // they are; `apply` checks their dtype and shape against the module's.
+        (_, None) => Ok(tensor),
+        (DType::I8, Some(axis)) => {
+            let scales = take_scales(&tensor, rest, axis)?;
+            let (rows, columns) = matrix(&tensor)?;
+            let values = checked_bytes(&tensor, rows * columns)?;
+            let quantized: &[i8] = bytemuck_i8(&values);
+            let mut out = vec![0.0f32; rows * columns];
+            quant::dequantize_into(quantized, &scales, columns, axis, &mut out);
+            Ok(PackTensor::new(
+                tensor.name,
+                DType::F32,
+                vec![rows, columns],
+                tensor.param_id,
+                Bytes::from_elems(out),
+            ))
+        }
+        (dtype, Some(axis)) => Err(format!(
+            "stored as {dtype:?} but listed as quantized along {}",
+            axis.name()
+        )),
+    }
+}
+
+/// Reinterprets bytes as i8 (same size and alignment).
+fn bytemuck_i8(bytes: &[u8]) -> &[i8] {
+    // SAFETY: u8 and i8 have the same size and alignment, and every bit pattern is valid.
+    unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<i8>(), bytes.len()) }
+}

@@ -237,7 +237,7 @@ cmd_package() {
   fi
   [ "$cached" = "$pkg/web_reranker_bg.wasm" ] || cp "$cached" "$pkg/web_reranker_bg.wasm"
   cp "$ROOT"/js/{index.js,core.js,errors.js,adapters.js,worker.js,index.d.ts} "$pkg/"
-  cp "$out/selected/model.bpk" "$pkg/model/weights.bpk"
+  cp "$out/selected/weights-int8.bpk" "$out/selected/weights-f32.bpk" "$pkg/model/"
   cp "$dir/tokenizer.json" "$pkg/model/tokenizer.json"
   local name
   name="$(basename "$dir")"
@@ -267,7 +267,7 @@ json.dump({
     "name": name,
     # Test models (tests/fixtures) say so in their config.json: their scores mean nothing.
     "randomWeights": bool(config.get("web_reranker", {}).get("random_weights", False)),
-    "files": {f: describe(f) for f in ("weights.bpk", "tokenizer.json")},
+    "files": {f: describe(f) for f in ("weights-int8.bpk", "weights-f32.bpk", "tokenizer.json")},
 }, open(os.path.join(pkg, "model", "model.json"), "w"), indent=2)
 PY
   say "package ready in $pkg: $(du -sh "$pkg" | cut -f1)"

@@ -164,7 +164,10 @@ function initWasm(wasm) {
 }
 
 const constructing = Symbol('Reranker');
-export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'device', 'maxLength', 'onProgress', 'verify', 'cache'];
+export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'device', 'maxLength', 'onProgress', 'verify', 'cache', 'precision'];
+
+/** The weights files a model folder holds, by `precision`. */
+export const WEIGHTS_FILES = { int8: 'weights-int8.bpk', f32: 'weights-f32.bpk' };
 
 /** Rejects a misspelt option rather than ignoring it. */
 export function checkOptions(options, known, what) {
@@ -183,6 +186,7 @@ export class Reranker {
   #inner;
   #device;
   #maxLength;
+  #precision;
   /** Makes a fresh `WasmReranker` on a device: fetches (or reuses) the model's sources again. */
   #create;
   /** The reload to the CPU in progress after a device loss, shared by the calls that saw it. */
@@ -195,6 +199,7 @@ export class Reranker {
     this.#inner = inner;
     this.#device = inner.device;
     this.#maxLength = inner.maxLength;
+    this.#precision = inner.precision;
     this.#create = create;
   }
 
@@ -211,13 +216,18 @@ export class Reranker {
     const { verify: check = true, cache: caching = true } = options;
     if (typeof check !== 'boolean') throw rerankerError('INVALID_INPUT', 'verify must be a boolean');
     if (typeof caching !== 'boolean') throw rerankerError('INVALID_INPUT', 'cache must be a boolean');
+    const { precision = 'int8' } = options;
+    const weightsFile = WEIGHTS_FILES[precision];
+    if (typeof precision !== 'string' || !Object.hasOwn(WEIGHTS_FILES, precision)) {
+      throw rerankerError('INVALID_INPUT', `precision must be 'int8' or 'f32', not ${JSON.stringify(precision) ?? String(precision)}`);
+    }
     // Files read from the model folder under their own names are checked against its manifest
     // and, in a browser, kept in the Cache API under their sha256.
     const fromFolder = (source) => source === undefined;
     const anyFromFolder = fromFolder(options.weights) || fromFolder(options.tokenizer);
     const cache = check && caching && anyFromFolder ? await openCache() : null;
     const manifest = check && anyFromFolder ? await manifestOf(base, cache) : null;
-    for (const [source, file] of [[options.weights, 'weights.bpk'], [options.tokenizer, 'tokenizer.json']]) {
+    for (const [source, file] of [[options.weights, weightsFile], [options.tokenizer, 'tokenizer.json']]) {
       if (manifest !== null && fromFolder(source) && manifest.files[file] === undefined) {
         throw rerankerError('INTEGRITY', `the model manifest does not list ${file}`);
       }
@@ -246,7 +256,7 @@ export class Reranker {
     // (from the HTTP cache) rather than holding a second copy of the weights for the whole session.
     const create = async (device, onProgress) => {
       const [weights, tokenizer] = await Promise.all([
-        fetchChecked(options.weights, 'weights.bpk', onProgress),
+        fetchChecked(options.weights, weightsFile, onProgress),
         fetchChecked(options.tokenizer, 'tokenizer.json', onProgress),
       ]);
       try {
@@ -261,6 +271,11 @@ export class Reranker {
   /** `{ backend: 'webgpu' | 'cpu', fallbackReason?: string }`; changes to the CPU after a device loss. */
   get device() {
     return { ...this.#device };
+  }
+
+  /** How the loaded weights are stored: `'int8'` (compact, the default) or `'f32'`. */
+  get precision() {
+    return this.#precision;
   }
 
   /** The truncation length of a (query, document) pair, in tokens. */

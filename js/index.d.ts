@@ -2,9 +2,15 @@
 export type Source = string | URL | ArrayBuffer | ArrayBufferView;
 
 export interface LoadOptions {
-  /** Folder holding `weights.bpk` and `tokenizer.json` (default: the package's `model/`). */
+  /** Folder holding the weights, `tokenizer.json` and `model.json` (default: the package's `model/`). */
   baseUrl?: string | URL;
-  /** The weights file (default `weights.bpk` under `baseUrl`). */
+  /**
+   * Which weights to load from `baseUrl`: `'int8'` (default, `weights-int8.bpk`: int8 word
+   * embeddings and linear layers, about a quarter of the size) or `'f32'` (`weights-f32.bpk`:
+   * the exported model's exact numbers). Either way the model computes in f32.
+   */
+  precision?: Precision;
+  /** The weights file, overriding `precision` (its own header says which precision it holds). */
   weights?: Source;
   /** The `tokenizer.json` (default `tokenizer.json` under `baseUrl`). */
   tokenizer?: Source;
@@ -30,8 +36,11 @@ export interface LoadOptions {
   cache?: boolean;
 }
 
+/** How weights are stored: compact int8 (with f32 scales) or f32. */
+export type Precision = 'int8' | 'f32';
+
 export interface ProgressEvent {
-  /** `'weights.bpk'` or `'tokenizer.json'`. */
+  /** `'weights-int8.bpk'`, `'weights-f32.bpk'` or `'tokenizer.json'`. */
   file: string;
   /** Bytes received so far. */
   loaded: number;
@@ -120,6 +129,8 @@ export interface RerankerLike {
   readonly device: DeviceInfo;
   /** The truncation length of a pair, in tokens. */
   readonly maxLength: number;
+  /** How the loaded weights are stored. */
+  readonly precision: Precision;
   /** Ranks documents against the query, best first. */
   rerank<D extends Document>(query: string, documents: D[], options?: RerankOptions): Promise<RerankResult<D>[]>;
   /** Raw scores (logits) of `[query, passage]` pairs, in input order (sentence-transformers `predict`). */
@@ -140,6 +151,8 @@ export declare class Reranker implements RerankerLike {
   static load(options?: LoadOptions): Promise<Reranker>;
   readonly device: DeviceInfo;
   readonly maxLength: number;
+  /** How the loaded weights are stored. */
+  readonly precision: Precision;
   rerank<D extends Document>(query: string, documents: D[], options?: RerankOptions): Promise<RerankResult<D>[]>;
   predict(pairs: [string, string][], options?: PredictOptions): Promise<number[]>;
   dispose(): void;

@@ -21,6 +21,7 @@ class WorkerReranker {
   #nextId = 0;
   #device;
   #maxLength;
+  #precision;
   #dead = null;
 
   constructor(token, worker) {
@@ -46,8 +47,9 @@ class WorkerReranker {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     const reranker = new WorkerReranker(constructing, worker);
     try {
-      const { maxLength } = await reranker.#send('load', [rest], { onProgress });
+      const { maxLength, precision } = await reranker.#send('load', [rest], { onProgress });
       reranker.#maxLength = maxLength;
+      reranker.#precision = precision;
     } catch (error) {
       reranker.dispose();
       throw error;
@@ -58,6 +60,8 @@ class WorkerReranker {
   get device() { return { ...this.#device }; }
 
   get maxLength() { return this.#maxLength; }
+
+  get precision() { return this.#precision; }
 
   async rerank(query, documents, options) {
     const [signal, rest] = takeSignal(options);

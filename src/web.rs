@@ -281,6 +281,12 @@ impl WasmReranker {
         out.into()
     }
 
+    /// How the loaded weights were stored: `'int8'` (compact) or `'f32'`.
+    #[wasm_bindgen(getter)]
+    pub fn precision(&self) -> String {
+        self.shared.engine.precision().name().to_string()
+    }
+
     /// The truncation length in tokens.
     #[wasm_bindgen(getter, js_name = maxLength)]
     pub fn max_length(&self) -> usize {

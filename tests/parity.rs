@@ -413,3 +413,149 @@ fn chunked_documents_match_python_window_by_window() {
         assert!((score - want).abs() <= TOLERANCE, "{score} vs {want}");
     }
 }
+
+/// Scores every (query, passage) of `lists` with one reranker, list after list.
+fn score_lists<M: CrossEncoderModel>(
+    reranker: &Reranker<M>,
+    lists: &[(String, Vec<String>)],
+) -> Vec<f32> {
+    let pairs: Vec<(&str, &str)> = lists
+        .iter()
+        .flat_map(|(q, ps)| ps.iter().map(move |p| (q.as_str(), p.as_str())))
+        .collect();
+    pollster::block_on(reranker.predict(&pairs, 32))
+        .unwrap()
+        .iter()
+        .map(|s| s.logit)
+        .collect()
+}
+
+#[test]
+fn compact_weights_rank_like_f32() {
+    use common::agreement::{agreement, ranked_lists};
+    let texts = load_json(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/multilingual_texts.json"));
+    let lists = ranked_lists(&texts, 60, 8);
+    let exact: Reranker<fixture_webgpu::Model> =
+        load("tiny-webgpu", fixture_webgpu::WEIGHTS_F32_PATH, 128);
+    let compact: Reranker<fixture_webgpu::Model> =
+        load("tiny-webgpu", fixture_webgpu::WEIGHTS_INT8_PATH, 128);
+    assert_eq!(exact.precision(), web_reranker::Precision::F32);
+    assert_eq!(compact.precision(), web_reranker::Precision::Int8);
+    let result = agreement(&score_lists(&exact, &lists), &score_lists(&compact, &lists), 8);
+    eprintln!("tiny-webgpu int8 vs f32: {result}");
+
+    assert!(result.spearman >= 0.99, "{result}");
+    assert!(result.top1 >= 0.85, "{result}");
+
+    // The int8 weights compute what onnxruntime computes with the same quantization applied to
+    // the ONNX initializers in numpy (scripts/make_compact_reference.py): one pair at a time and
+    // as one padded batch.
+    let compact_ref = load_json(&folder("tiny-webgpu").join("compact.json"));
+    let reference = reference("tiny-webgpu");
+    let cases = reference["cases"].as_array().unwrap();
+    let expected = compact_ref["cases"].as_array().unwrap();
+    let compact512: Reranker<fixture_webgpu::Model> =
+        load("tiny-webgpu", fixture_webgpu::WEIGHTS_INT8_PATH, 512);
+    let all = pairs(cases);
+    let mut worst = (0.0f32, 0.0f32, 0.0f32);
+    let batched = pollster::block_on(compact512.predict(&all, all.len())).unwrap();
+    for (i, (case, want)) in cases.iter().zip(expected).enumerate() {
+        assert_eq!(case_ids(&compact512, case), ids(&want["ids"]), "ids of pair {i}");
+        let one = pollster::block_on(compact512.predict(&[all[i]], 1)).unwrap()[0].logit;
+        let single = (one - f(&want["ort_int8_logit"])).abs();
+        let batch = (batched[i].logit - f(&want["ort_int8_batch_logit"])).abs();
+        assert!(single <= TOLERANCE && batch <= TOLERANCE, "pair {i}: {single:.2e} {batch:.2e}");
+        let vs_f32 = (one - f(&case["ort_logit"])).abs();
+        worst = (worst.0.max(single), worst.1.max(batch), worst.2.max(vs_f32));
+    }
+    eprintln!(
+        "tiny-webgpu int8: max |Δ| vs onnxruntime-int8 {:.2e} one at a time, {:.2e} batched; \
+         vs onnxruntime f32 {:.2e}",
+        worst.0, worst.1, worst.2
+    );
+}
+
+#[test]
+fn inconsistent_compact_weights_are_errors() {
+    use burn_store::burn_pack::{Bytes, DType, Reader, Tensor, Writer};
+    let tokenizer = std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap();
+    let good = std::fs::read(fixture_webgpu::WEIGHTS_INT8_PATH).unwrap();
+    let reader = Reader::from_bytes(Bytes::from_bytes_vec(good)).unwrap();
+    let metadata = reader.metadata().clone();
+    let tensors = reader.into_tensors().unwrap();
+    // Rewrites the file with `edit` applied to its tensors and metadata.
+    let rewrite = |edit: &dyn Fn(&mut Vec<Tensor>, &mut Vec<(String, String)>)| {
+        let mut tensors = tensors.clone();
+        let mut meta: Vec<(String, String)> = metadata.clone().into_iter().collect();
+        edit(&mut tensors, &mut meta);
+        let mut writer = Writer::new(tensors);
+        for (k, v) in &meta {
+            writer = writer.with_metadata(k, v);
+        }
+        writer.into_bytes().unwrap().to_vec()
+    };
+    let load = |bytes: Vec<u8>| {
+        Reranker::<fixture_webgpu::Model>::new(
+            bytes,
+            &tokenizer,
+            SelectedDevice::cpu(),
+            LoadOptions::default(),
+        )
+    };
+    assert!(load(rewrite(&|_, _| {})).is_ok(), "the rewritten file itself loads");
+    let scale = |t: &Tensor| t.name == "linear1.weight.scale";
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "no precision",
+            rewrite(&|_, m| m.retain(|(k, _)| k != "web_reranker.precision")),
+            "expected a weights-f32.bpk",
+        ),
+        (
+            "scales missing",
+            rewrite(&|t, _| t.retain(|t| !scale(t))),
+            "has no scales",
+        ),
+        (
+            "scales of the wrong length",
+            rewrite(&|t, _| {
+                let i = t.iter().position(scale).unwrap();
+                t[i] = Tensor::new(t[i].name.clone(), DType::F32, vec![3], None, Bytes::from_elems(vec![1.0f32; 3]));
+            }),
+            "expected f32",
+        ),
+        (
+            "a negative scale",
+            rewrite(&|t, _| {
+                let i = t.iter().position(scale).unwrap();
+                let n = t[i].shape.to_vec()[0];
+                t[i] = Tensor::new(t[i].name.clone(), DType::F32, vec![n], None, Bytes::from_elems(vec![-1.0f32; n]));
+            }),
+            "negative or not finite",
+        ),
+        (
+            "an unknown axis",
+            rewrite(&|_, m| m.push(("quantized.linear2.weight".into(), "diagonal".into()))),
+            "unknown scale axis",
+        ),
+        (
+            "no word embeddings",
+            rewrite(&|t, _| t.retain(|t| !t.name.starts_with("word_embeddings"))),
+            "no word-embedding table",
+        ),
+        (
+            "a layer missing",
+            rewrite(&|t, _| t.retain(|t| !t.name.starts_with("linear3."))),
+            "missing",
+        ),
+    ];
+    for (what, bytes, message) in cases {
+        match load(bytes) {
+            Err(e @ Error::Weights(_)) => {
+                assert_eq!(e.code(), "MODEL_LOAD");
+                assert!(e.to_string().contains(message), "{what}: {e}");
+            }
+            Err(other) => panic!("{what}: wrong error {other}"),
+            Ok(_) => panic!("{what}: loaded"),
+        }
+    }
+}

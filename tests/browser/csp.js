@@ -2,11 +2,12 @@
 // WebAssembly compilation, nothing more: in-page Reranker and the worker of createReranker both
 // load and score. CSP violations are collected. Reports to window.__result.
 import { Reranker, createReranker } from '/pkg/index.js';
+import { fixture } from '/tests/browser/fixture.js';
 
 const violations = [];
 document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.violatedDirective} ${e.blockedURI}`));
 window.__result = (async () => {
-  const reference = await (await fetch('/tests/fixtures/tiny-webgpu/reference.json')).json();
+  const reference = await fixture();
   const pairs = reference.cases.slice(0, 4).map((c) => [c.query, c.passage]);
   const inPage = await Reranker.load({ device: 'cpu' });
   const page = await inPage.predict(pairs);
@@ -14,5 +15,5 @@ window.__result = (async () => {
   const worker = await inWorker.predict(pairs);
   inWorker.dispose();
   document.getElementById('log').textContent = 'done';
-  return { page, worker, violations, expected: reference.cases.slice(0, 4).map((c) => c.ort_logit) };
+  return { page, worker, violations, expected: reference.cases.slice(0, 4).map((c) => c.expected) };
 })().catch((e) => ({ error: `${e.name}: ${e.message}`, code: e.code, violations }));

@@ -4,6 +4,7 @@
 // NOTE: the page cannot otherwise reach the device wgpu made; this module patches
 // requestDevice when imported, before the package creates its device.
 import { Reranker } from '/pkg/index.js';
+import { fixture } from '/tests/browser/fixture.js';
 
 export const devices = [];
 const requestDevice = GPUAdapter.prototype.requestDevice;
@@ -17,7 +18,7 @@ export const log = (line) => { document.getElementById('log').textContent += lin
 
 /** A reranker on WebGPU that has answered once: `{ reference, reranker, before, pairs, first }`. */
 export async function warmOnWebGpu() {
-  const reference = await (await fetch('/tests/fixtures/tiny-webgpu/reference.json')).json();
+  const reference = await fixture();
   const reranker = await Reranker.load({ device: 'webgpu' });
   const before = reranker.device;
   const pairs = reference.cases.map((c) => [c.query, c.passage]);

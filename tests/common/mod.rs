@@ -18,3 +18,6 @@ pub fn ids(v: &Value) -> Vec<u32> {
         .map(|x| x.as_u64().unwrap() as u32)
         .collect()
 }
+
+#[allow(dead_code)]
+pub mod agreement;

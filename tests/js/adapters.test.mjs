@@ -110,7 +110,8 @@ test('Orama: rerankOrama and the afterSearch plugin rerank its hits, same hit ob
 
 test('chunked long documents score as Python\'s best window (per-window logits: tests/parity.rs)', async () => {
   for (const c of chunking.cases) {
-    const local = await Reranker.load({ device: 'cpu', maxLength: c.max_length });
+    // chunking.json is onnxruntime on the f32 model.
+    const local = await Reranker.load({ device: 'cpu', maxLength: c.max_length, precision: 'f32' });
     const [chunked] = await local.rerank(c.query, [c.document], { maxChunksPerDoc: c.max_chunks });
     assert.ok(Math.abs(chunked.score - c.score) <= TOLERANCE, `${chunked.score} vs ${c.score}`);
     const [plain] = await local.rerank(c.query, [c.document]);

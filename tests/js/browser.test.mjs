@@ -25,7 +25,7 @@ after(async () => server?.close());
 
 /** What the package may fetch (under /pkg/): its modules, its wasm and its model files. */
 const PACKAGE_FILES = ['index.js', 'core.js', 'errors.js', 'adapters.js', 'worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
-  'model/weights.bpk', 'model/tokenizer.json', 'model/model.json'];
+  'model/weights-int8.bpk', 'model/weights-f32.bpk', 'model/tokenizer.json', 'model/model.json'];
 
 /** Asserts every request went to the test server, and under /pkg/ only to the package's files. */
 function checkRequests(label, requests, origin) {
@@ -34,10 +34,12 @@ function checkRequests(label, requests, origin) {
   const pkg = requests.map((url) => new URL(url).pathname).filter((p) => p.startsWith('/pkg/')).map((p) => p.slice(5));
   const unexpected = pkg.filter((p) => !PACKAGE_FILES.includes(p));
   assert.deepEqual(unexpected, [], `${label}: unexpected package requests`);
-  assert.ok(pkg.includes('model/weights.bpk') && pkg.includes('web_reranker_bg.wasm'), `${label}: ${pkg}`);
+  const weights = pkg.filter((p) => p.startsWith('model/weights-'));
+  assert.equal(weights.length, 1, `${label}: one weights file, ${weights}`);
+  assert.ok(pkg.includes('web_reranker_bg.wasm'), `${label}: ${pkg}`);
 }
 
-async function runPage({ device, webgpu, page: file = 'parity.html', origin = server.origin }) {
+async function runPage({ device, webgpu, page: file = 'parity.html', origin = server.origin, precision }) {
   return withPage({ webgpu }, async (page, errors) => {
     // The context reports the requests of the page and of its workers.
     const requests = [];
@@ -45,7 +47,7 @@ async function runPage({ device, webgpu, page: file = 'parity.html', origin = se
     if (webgpu === false) {
       await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
     }
-    await page.goto(`${origin}/tests/browser/${file}?device=${device}`);
+    await page.goto(`${origin}/tests/browser/${file}?device=${device}${precision ? `&precision=${precision}` : ''}`);
     const result = await page.evaluate(() => window.__result);
     checkRequests(file, requests, origin);
     return { result, errors, requests };
@@ -69,18 +71,21 @@ function checkScores(label, result) {
   });
 }
 
-test('(a) WebGPU path', async () => {
-  const { result, errors } = await runPage({ device: 'webgpu', webgpu: true });
-  assert.deepEqual(errors, []);
-  assert.equal(result.device?.backend, 'webgpu', JSON.stringify(result));
-  checkScores('chromium webgpu', result);
-});
+for (const precision of ['int8', 'f32']) {
+  test(`(a) WebGPU path, ${precision} weights`, async () => {
+    const { result, errors, requests } = await runPage({ device: 'webgpu', webgpu: true, precision });
+    assert.deepEqual(errors, []);
+    assert.equal(result.device?.backend, 'webgpu', JSON.stringify(result));
+    assert.ok(requests.some((url) => url.endsWith(`/pkg/model/weights-${precision}.bpk`)));
+    checkScores(`chromium webgpu ${precision}`, result);
+  });
+}
 
-test('(b) forced CPU path', async () => {
-  const { result, errors } = await runPage({ device: 'cpu', webgpu: true });
+test('(b) forced CPU path, f32 weights', async () => {
+  const { result, errors } = await runPage({ device: 'cpu', webgpu: true, precision: 'f32' });
   assert.deepEqual(errors, []);
   assert.equal(result.device.backend, 'cpu');
-  checkScores('chromium cpu', result);
+  checkScores('chromium cpu f32', result);
 });
 
 test('(c) no WebGPU: automatic fallback with the reason', async () => {
@@ -130,7 +135,7 @@ test('(e) createReranker: the model in a module worker answers like the in-page 
   assert.deepEqual(result.errors.map((e) => e?.code), ['INVALID_INPUT', 'INVALID_INPUT', 'INVALID_INPUT', 'INVALID_INPUT']);
   assert.ok(result.errors.every((e) => e.name === 'RerankerError'));
   assert.equal(result.disposed, 'ABORTED');
-  for (const file of ['weights.bpk', 'tokenizer.json']) {
+  for (const file of ['weights-int8.bpk', 'tokenizer.json']) {
     const mine = result.progress.filter((e) => e.file === file);
     assert.ok(mine.length >= 1, `progress for ${file}`);
     for (let i = 1; i < mine.length; i++) assert.ok(mine[i].loaded >= mine[i - 1].loaded);
@@ -191,9 +196,9 @@ test('(h) model files are cached by sha256: a second load needs no download and 
     };
     const first = await page.evaluate(() => window.__api.load());
     check('first load', first);
-    assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/tokenizer.json', '/pkg/model/weights.bpk']);
+    assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/tokenizer.json', '/pkg/model/weights-int8.bpk']);
     const keys = await page.evaluate(() => window.__api.cached());
-    assert.equal(keys.filter((k) => /\/(weights\.bpk|tokenizer\.json)\?sha256=[0-9a-f]{64}$/.test(k)).length, 2, JSON.stringify(keys));
+    assert.equal(keys.filter((k) => /\/(weights-int8\.bpk|tokenizer\.json)\?sha256=[0-9a-f]{64}$/.test(k)).length, 2, JSON.stringify(keys));
 
     // Offline: every request for a model file fails.
     modelRequests.length = 0;
@@ -201,7 +206,7 @@ test('(h) model files are cached by sha256: a second load needs no download and 
     const offline = await page.evaluate(() => window.__api.load());
     check('offline load from the cache', offline);
     assert.deepEqual(modelRequests, ['/pkg/model/model.json'], 'only the manifest was tried (then read from the cache)');
-    for (const file of ['weights.bpk', 'tokenizer.json']) {
+    for (const file of ['weights-int8.bpk', 'tokenizer.json']) {
       const events = offline.progress.filter((e) => e.file === file);
       assert.equal(events.length, 1);
       assert.equal(events[0].loaded, events[0].total);
@@ -211,10 +216,10 @@ test('(h) model files are cached by sha256: a second load needs no download and 
 
     // A damaged cached copy is found by its hash, dropped and downloaded anew.
     await page.unroute('**/pkg/model/**');
-    await page.evaluate(() => window.__api.damage('weights.bpk'));
+    await page.evaluate(() => window.__api.damage('weights-int8.bpk'));
     modelRequests.length = 0;
     check('load after damage', await page.evaluate(() => window.__api.load()));
-    assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/weights.bpk']);
+    assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/weights-int8.bpk']);
     console.log(`cache: offline load answered from the Cache API (${keys.length} entries); a damaged copy was refetched`);
     assert.deepEqual(errors, []);
   });

@@ -1,5 +1,6 @@
-// The built package in Node (CPU path): fixture logits within 1e-4 of onnxruntime, rerank order,
-// topN, returned documents, typed errors, overlapping calls.
+// The built package in Node (CPU path): fixture logits within 1e-4 of onnxruntime (f32 weights
+// against the f32 model, the default int8 weights against onnxruntime on the same int8
+// quantization), rerank order, topN, returned documents, typed errors, overlapping calls.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/node.test.mjs
 // (./build.sh test builds the package with the tiny WebGPU-ready fixture and sets RERANKER_PKG.)
@@ -14,28 +15,43 @@ assert.ok(pkgDir, 'set RERANKER_PKG to the package folder (./build.sh test does)
 const { Reranker, createReranker } = await import(pathToFileURL(path.join(pkgDir, 'index.js')).href);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/reference.json'), 'utf8'));
+const compact = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/compact.json'), 'utf8'));
+// What each case should score with the default (int8) weights.
+for (const [i, c] of reference.cases.entries()) c.int8 = compact.cases[i].ort_int8_logit;
 const TOLERANCE = 1e-4;
 
 const reranker = await Reranker.load({ device: 'cpu' });
 
-test('device is the CPU', () => {
+test('device is the CPU; the default weights are int8', () => {
   assert.equal(reranker.device.backend, 'cpu');
   assert.equal(reranker.maxLength, 512);
+  assert.equal(reranker.precision, 'int8');
 });
 
-test('predict matches onnxruntime within 1e-4, one by one and batched', async () => {
-  const pairs = reference.cases.map((c) => [c.query, c.passage]);
-  for (const [i, c] of reference.cases.entries()) {
-    const [score] = await reranker.predict([pairs[i]]);
-    assert.ok(Math.abs(score - c.ort_logit) <= TOLERANCE, `pair ${i}: ${score} vs ${c.ort_logit}`);
+for (const precision of ['f32', 'int8']) {
+  test(`predict with ${precision} weights matches onnxruntime within 1e-4, one by one and batched`, async () => {
+    const model = await Reranker.load({ device: 'cpu', precision });
+    assert.equal(model.precision, precision);
+    const [single, batch] = precision === 'f32' ? ['ort_logit', 'ort_batch_logit'] : ['ort_int8_logit', 'ort_int8_batch_logit'];
+    const expected = precision === 'f32' ? reference.cases : compact.cases;
+    const pairs = reference.cases.map((c) => [c.query, c.passage]);
+    for (const [i, c] of expected.entries()) {
+      const [score] = await model.predict([pairs[i]]);
+      assert.ok(Math.abs(score - c[single]) <= TOLERANCE, `pair ${i}: ${score} vs ${c[single]}`);
+    }
+    const batched = await model.predict(pairs, { batchSize: pairs.length });
+    let worst = 0;
+    for (const [i, c] of expected.entries()) worst = Math.max(worst, Math.abs(batched[i] - c[batch]));
+    console.log(`node wasm cpu, ${precision} weights: max |logit - onnxruntime| batched = ${worst.toExponential(2)}`);
+    assert.ok(worst <= TOLERANCE);
+    model.dispose();
+  });
+}
+
+test('an unknown precision is a typed error', async () => {
+  for (const precision of ['fp16', 'F32', 8, null]) {
+    await assert.rejects(Reranker.load({ device: 'cpu', precision }), (e) => e.code === 'INVALID_INPUT' && /precision/.test(e.message));
   }
-  const batched = await reranker.predict(pairs, { batchSize: pairs.length });
-  let worst = 0;
-  for (const [i, c] of reference.cases.entries()) {
-    worst = Math.max(worst, Math.abs(batched[i] - c.ort_batch_logit));
-  }
-  console.log(`node wasm cpu: max |logit - onnxruntime| batched = ${worst.toExponential(2)}`);
-  assert.ok(worst <= TOLERANCE);
 });
 
 test('rerank sorts by score, respects topN and returns documents unchanged', async () => {
@@ -78,7 +94,7 @@ test('bad input rejects with a typed error and the instance keeps working', asyn
     (e) => e.code === 'MODEL_LOAD',
   );
   const [score] = await reranker.predict([[reference.cases[0].query, reference.cases[0].passage]]);
-  assert.ok(Math.abs(score - reference.cases[0].ort_logit) <= TOLERANCE);
+  assert.ok(Math.abs(score - reference.cases[0].int8) <= TOLERANCE);
 });
 
 test('webgpu when none exists is a clear error; auto falls back with the reason', async () => {
@@ -92,7 +108,7 @@ test('overlapping calls on one instance all answer correctly', async () => {
   const pairs = reference.cases.slice(0, 8).map((c) => [c.query, c.passage]);
   const results = await Promise.all(pairs.map((p) => reranker.predict([p])));
   for (const [i, [score]] of results.entries()) {
-    assert.ok(Math.abs(score - reference.cases[i].ort_logit) <= TOLERANCE, `call ${i}`);
+    assert.ok(Math.abs(score - reference.cases[i].int8) <= TOLERANCE, `call ${i}`);
   }
 });
 
@@ -101,7 +117,7 @@ test('progress events: per file, monotone, ending at the total', async () => {
   const bytes = await readFile(path.join(pkgDir, 'model/tokenizer.json'));
   const loaded = await Reranker.load({ device: 'cpu', tokenizer: bytes, onProgress: (e) => events.push(e) });
   const files = new Set(events.map((e) => e.file));
-  assert.deepEqual([...files].sort(), ['tokenizer.json', 'weights.bpk']);
+  assert.deepEqual([...files].sort(), ['tokenizer.json', 'weights-int8.bpk']);
   for (const file of files) {
     const mine = events.filter((e) => e.file === file);
     for (let i = 1; i < mine.length; i++) assert.ok(mine[i].loaded >= mine[i - 1].loaded);
@@ -115,8 +131,9 @@ test('progress events: per file, monotone, ending at the total', async () => {
 test('createReranker in Node runs in this thread with the same surface; dispose ends it', async () => {
   const made = await createReranker({ device: 'cpu' });
   assert.equal(made.device.backend, 'cpu');
+  assert.equal(made.precision, 'int8');
   const [score] = await made.predict([[reference.cases[0].query, reference.cases[0].passage]]);
-  assert.ok(Math.abs(score - reference.cases[0].ort_logit) <= TOLERANCE);
+  assert.ok(Math.abs(score - reference.cases[0].int8) <= TOLERANCE);
   made.dispose();
   await assert.rejects(made.predict([['q', 'p']]), (e) => e.code === 'ABORTED');
   await assert.rejects(made.rerank('q', ['p']), (e) => e.code === 'ABORTED');

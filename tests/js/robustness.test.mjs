@@ -17,15 +17,18 @@ const { Reranker, RerankerError, CODES, createReranker } = await import(pathToFi
 const { wasmMemoryBytes } = await import(pathToFileURL(path.join(pkgDir, 'core.js')).href);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/reference.json'), 'utf8'));
+const compact = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/compact.json'), 'utf8'));
 const TOLERANCE = 1e-4;
 
 const reranker = await Reranker.load({ device: 'cpu' });
 const [firstCase] = reference.cases;
+/** onnxruntime's logit for the first case with the default (int8) weights. */
+const firstExpected = compact.cases[0].ort_int8_logit;
 
 /** A valid call still gives onnxruntime's logit: the instance survived whatever came before. */
 async function stillExact(target = reranker) {
   const [score] = await target.predict([[firstCase.query, firstCase.passage]]);
-  assert.ok(Math.abs(score - firstCase.ort_logit) <= TOLERANCE, `${score} vs ${firstCase.ort_logit}`);
+  assert.ok(Math.abs(score - firstExpected) <= TOLERANCE, `${score} vs ${firstExpected}`);
 }
 
 const typed = (code) => (e) => {
@@ -135,7 +138,7 @@ test('AbortSignal: rejects with ABORTED between batches; the instance stays usab
   const [score] = await next;
   const waited = performance.now() - start;
   console.log(`# abort: a full run takes ${full.toFixed(0)} ms; the call behind an aborted one answered after ${waited.toFixed(0)} ms`);
-  assert.ok(Math.abs(score - firstCase.ort_logit) <= TOLERANCE);
+  assert.ok(Math.abs(score - firstExpected) <= TOLERANCE);
   assert.ok(waited < full / 2, `the aborted call ran on: ${waited} ms vs ${full} ms for all of it`);
   // rerank honours it too, and so does the createReranker surface.
   const made = await createReranker({ device: 'cpu' });
@@ -149,7 +152,7 @@ test('integrity: a flipped byte, a truncated file or a wrong manifest is rejecte
   try {
     const base = pathToFileURL(`${dir}/`).href;
     const reset = () => cp(path.join(pkgDir, 'model'), dir, { recursive: true });
-    const weights = path.join(dir, 'weights.bpk');
+    const weights = path.join(dir, 'weights-int8.bpk');
     await reset();
     const good = await Reranker.load({ device: 'cpu', baseUrl: base });
     await stillExact(good);
@@ -175,9 +178,9 @@ test('integrity: a flipped byte, a truncated file or a wrong manifest is rejecte
     await writeFile(manifestPath, '{"files": ');
     await assert.rejects(Reranker.load({ device: 'cpu', baseUrl: base }), typed('INTEGRITY'));
     const unlisted = JSON.parse(await readFile(path.join(pkgDir, 'model/model.json'), 'utf8'));
-    delete unlisted.files['weights.bpk'];
+    delete unlisted.files['weights-int8.bpk'];
     await writeFile(manifestPath, JSON.stringify(unlisted));
-    await assert.rejects(Reranker.load({ device: 'cpu', baseUrl: base }), (e) => typed('INTEGRITY')(e) && /does not list weights\.bpk/.test(e.message));
+    await assert.rejects(Reranker.load({ device: 'cpu', baseUrl: base }), (e) => typed('INTEGRITY')(e) && /does not list weights-int8\.bpk/.test(e.message));
 
     // A folder without a manifest (a model of your own) loads unchecked.
     await reset();

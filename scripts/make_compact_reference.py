@@ -1,0 +1,102 @@
+"""onnxruntime reference for the compact (int8) weights, made independently of the Rust code.
+
+The compact weights quantize, symmetric int8 with absmax / 127 scales (round half away from
+zero): the word-embedding table with a scale per row, and every linear layer's weight with at
+least 16 rows and columns with a scale per output channel. This script applies that rule to
+the ONNX initializers itself (numpy), dequantizes them back into the graph, and runs the result
+with onnxruntime. For the tiny WebGPU fixture it writes ``tests/fixtures/tiny-webgpu/compact.json``
+(committed): the logits of the reference pairs one at a time and as one padded batch. The Rust
+and JavaScript tests check the int8 weights against these numbers, and the f32 weights against
+``reference.json``.
+
+    ~/.cache/reranker/export-venv/bin/python scripts/make_compact_reference.py [MODEL_DIR] [--out FILE]
+
+With another model folder (the full-shape model, say) it prints how far int8 moves the
+reference pairs' logits instead of writing a fixture.
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_fixtures import ort_logits  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT / "tests/fixtures/tiny-webgpu"
+
+
+def quantize(w: np.ndarray, axis: int) -> np.ndarray:
+    """Quantizes and dequantizes ``w`` with one scale per slice along ``axis`` (0: per row)."""
+    reduce = 1 - axis
+    scale = np.abs(w).max(axis=reduce, keepdims=True) / np.float32(127.0)
+    safe = np.where(scale == 0, np.float32(1.0), scale)
+    q = np.clip(np.sign(w) * np.floor(np.abs(w) / safe + 0.5), -127, 127)
+    return (q.astype(np.float32) * scale).astype(np.float32)
+
+
+def compact_model(model: onnx.ModelProto, vocab: int, hidden: int) -> tuple[onnx.ModelProto, list[str]]:
+    inits = {i.name: i for i in model.graph.initializer}
+    axes: dict[str, int] = {}
+    for init in model.graph.initializer:
+        if list(init.dims) == [vocab, hidden]:
+            axes[init.name] = 0  # word embeddings: per row (token)
+    for node in model.graph.node:
+        if node.op_type not in ("MatMul", "Gemm") or len(node.input) < 2 or node.input[1] not in inits:
+            continue
+        dims = list(inits[node.input[1]].dims)
+        if len(dims) != 2 or min(dims) < 16:
+            continue
+        trans_b = any(a.name == "transB" and a.i == 1 for a in node.attribute)
+        # Scale per output channel: MatMul's B is [in, out] (per column); Gemm's transposed B
+        # is [out, in] (per row).
+        axes[node.input[1]] = 0 if trans_b else 1
+    for name, axis in axes.items():
+        w = numpy_helper.to_array(inits[name]).astype(np.float32)
+        inits[name].CopyFrom(numpy_helper.from_array(quantize(w, axis), name))
+    return model, sorted(axes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model_dir", nargs="?", type=Path, default=FIXTURE)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    config = json.loads((args.model_dir / "config.json").read_text())
+    model = onnx.load(str(args.model_dir / "model.onnx"))
+    compact, quantized = compact_model(model, config["vocab_size"], config["hidden_size"])
+    reference = json.loads((args.model_dir / "reference.json").read_text()) if (args.model_dir / "reference.json").exists() else None
+    if reference is None:
+        sys.exit(f"{args.model_dir} has no reference.json with pairs to score")
+    rows = [case["ids"] for case in reference["cases"]]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "compact.onnx"
+        onnx.save(compact, str(path))
+        single, batch = ort_logits(path, rows, np.int32)
+    f32 = [case["ort_logit"] for case in reference["cases"]]
+    worst = max(abs(a - b) for a, b in zip(single, f32))
+    print(f"{len(quantized)} tensors quantized; int8 vs f32 onnxruntime, max |Δlogit| {worst:.3e}")
+    out = args.out or (args.model_dir / "compact.json" if args.model_dir == FIXTURE else None)
+    if out is None:
+        return
+    import onnxruntime
+
+    json.dump({
+        "made_by": "scripts/make_compact_reference.py",
+        "versions": {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__, "numpy": np.__version__},
+        "model_sha256": hashlib.sha256((args.model_dir / "model.onnx").read_bytes()).hexdigest(),
+        "quantized": quantized,
+        "cases": [{"ids": ids, "ort_int8_logit": s, "ort_int8_batch_logit": b} for ids, s, b in zip(rows, single, batch)],
+    }, open(out, "w"), indent=1)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

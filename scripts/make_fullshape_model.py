@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Write a full-shape random-weight cross-encoder model folder, for benchmarks and accuracy.
+
+Same shapes as cross-encoder/mmarco-mMiniLMv2-L12-H384-v1 (12 layers, hidden 384, 12 heads, FFN
+1536, vocab 250002, 514 positions, one label), transformers' own random initialisation (seeded),
+exported in the WebGPU-ready form by scripts/export_onnx.py, with the real XLM-R tokenizer.json.
+Its scores mean nothing (config.json says so); it exists because the real model cannot be
+downloaded here, and it is never committed (about 470 MB).
+
+    python scripts/make_fullshape_model.py OUT_DIR --tokenizer TOKENIZER_JSON
+
+`./build.sh fullshape` runs it with the cached tokenizer into $RERANKER_CACHE/models/fullshape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--tokenizer", type=Path, required=True, help="the real XLM-R tokenizer.json")
+    parser.add_argument("--seed", type=int, default=20261127)
+    args = parser.parse_args(argv)
+
+    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+
+    config = XLMRobertaConfig(
+        vocab_size=250002,
+        hidden_size=384,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=1536,
+        max_position_embeddings=514,
+        type_vocab_size=1,
+        num_labels=1,
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        layer_norm_eps=1e-5,
+        hidden_act="gelu",
+    )
+    config.sentence_transformers = {"activation_fn": "torch.nn.modules.linear.Identity"}
+    config.web_reranker = {"random_weights": True}
+    torch.manual_seed(args.seed)
+    model = XLMRobertaForSequenceClassification(config).eval()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        shutil.copy(args.tokenizer, Path(tmp) / "tokenizer.json")
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "export_onnx.py"), tmp, str(args.out / "model.onnx"),
+             "--form", "webgpu"],
+            check=True,
+        )
+        shutil.copy(Path(tmp) / "config.json", args.out / "config.json")
+    shutil.copy(args.tokenizer, args.out / "tokenizer.json")
+    json.dump({"seed": args.seed, "made_by": "scripts/make_fullshape_model.py"},
+              open(args.out / "fullshape.json", "w"), indent=2)
+    print(f"full-shape random model written to {args.out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

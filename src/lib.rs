@@ -21,9 +21,9 @@ pub mod error;
 pub mod model;
 pub mod quant;
 pub mod tokenize;
-pub mod weights;
 #[cfg(all(target_arch = "wasm32", reranker_selected))]
 mod web;
+pub mod weights;
 
 #[cfg(all(target_arch = "wasm32", not(reranker_selected)))]
 compile_error!(
@@ -37,5 +37,5 @@ pub use engine::{
 };
 pub use error::{Error, Result, decode_utf8};
 pub use model::{CrossEncoderModel, ModelInfo};
-pub use weights::{Precision, WordEmbeddings};
 pub use tokenize::{DEFAULT_MAX_LENGTH, EncodedPair, PairTokenizer, TokenizerMode};
+pub use weights::{Precision, WordEmbeddings};

@@ -114,7 +114,10 @@ mod tests {
             dequantize_into(&q, &scales, 3, axis, &mut back);
             for (i, (&v, &b)) in values.iter().zip(&back).enumerate() {
                 let scale = scales[slice_of(i, 3, axis)];
-                assert!((v - b).abs() <= scale / 2.0 + 1e-7, "{axis:?} {i}: {v} vs {b}");
+                assert!(
+                    (v - b).abs() <= scale / 2.0 + 1e-7,
+                    "{axis:?} {i}: {v} vs {b}"
+                );
             }
         }
         let (q, scales) = quantize(&values, 2, 3, ScaleAxis::Rows);

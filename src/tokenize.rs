@@ -9,8 +9,13 @@
 //! sentence-transformers' ids; [`TokenizerMode::AsWritten`] runs the file exactly as it is (ids
 //! equal to Python `tokenizers` on the same file).
 
+pub mod compact;
+
 use serde_json::{Value, json};
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::models::unigram::Unigram;
+use tokenizers::{
+    AddedToken, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+};
 
 use crate::error::{Error, Result};
 
@@ -59,10 +64,18 @@ impl std::fmt::Debug for PairTokenizer {
 }
 
 impl PairTokenizer {
-    /// Loads a `tokenizer.json` from its bytes.
-    pub fn from_bytes(json: &[u8], mode: TokenizerMode) -> Result<Self> {
-        let mut value: Value = serde_json::from_slice(json)
-            .map_err(|e| Error::Tokenizer(format!("tokenizer.json is not valid JSON: {e}")))?;
+    /// Loads a `tokenizer.json`, or its compact form `tokenizer.bin` ([`compact`]), from its
+    /// bytes; the first bytes say which.
+    pub fn from_bytes(bytes: &[u8], mode: TokenizerMode) -> Result<Self> {
+        let (mut value, vocab) = if compact::is_compact(bytes) {
+            let (value, vocab) = compact::decode(bytes)
+                .map_err(|e| Error::Tokenizer(format!("not a usable tokenizer.bin: {e}")))?;
+            (value, Some(vocab))
+        } else {
+            let value = serde_json::from_slice(bytes)
+                .map_err(|e| Error::Tokenizer(format!("tokenizer.json is not valid JSON: {e}")))?;
+            (value, None)
+        };
         if mode == TokenizerMode::SentenceTransformers {
             as_sentence_transformers_runs_it(&mut value);
         }
@@ -70,8 +83,12 @@ impl PairTokenizer {
         // silently change ids.
         value["padding"] = Value::Null;
         value["truncation"] = Value::Null;
-        let tokenizer: Tokenizer = serde_json::from_value(value)
-            .map_err(|e| Error::Tokenizer(format!("not a tokenizers tokenizer.json: {e}")))?;
+        let not_a_tokenizer =
+            |e: String| Error::Tokenizer(format!("not a tokenizers tokenizer.json: {e}"));
+        let tokenizer: Tokenizer = match vocab {
+            None => serde_json::from_value(value).map_err(|e| not_a_tokenizer(e.to_string()))?,
+            Some(vocab) => with_vocabulary(value, vocab).map_err(not_a_tokenizer)?,
+        };
         for (token, id) in [("<s>", 0), ("<pad>", 1), ("</s>", 2)] {
             match tokenizer.token_to_id(token) {
                 Some(found) if found == id => {}
@@ -316,6 +333,30 @@ fn as_sentence_transformers_runs_it(tokenizer: &mut Value) {
     tokenizer["pre_tokenizer"] =
         json!({"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, metaspace]});
     tokenizer["decoder"] = metaspace;
+}
+
+/// Builds the tokenizer of a `tokenizer.bin`: its JSON (with an empty vocabulary) and the
+/// vocabulary it stored apart.
+///
+/// NOTE: this mirrors what deserializing a whole `tokenizer.json` does: the same
+/// `Unigram::from(vocab, unk_id, byte_fallback)`, then the added tokens added to the finished
+/// tokenizer (they look their ids up in the model, so the real model must be in place first).
+fn with_vocabulary(
+    mut value: Value,
+    vocab: Vec<(String, f64)>,
+) -> std::result::Result<Tokenizer, String> {
+    let unk_id = value["model"]["unk_id"].as_u64().map(|id| id as usize);
+    let byte_fallback = value["model"]["byte_fallback"].as_bool().unwrap_or(false);
+    let unigram = Unigram::from(vocab, unk_id, byte_fallback).map_err(|e| e.to_string())?;
+    let added: Vec<AddedToken> =
+        serde_json::from_value(value["added_tokens"].take()).map_err(|e| e.to_string())?;
+    value["added_tokens"] = json!([]);
+    // A one-piece stand-in, replaced by the real model below.
+    value["model"] = json!({ "type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0]] });
+    let mut tokenizer: Tokenizer = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    tokenizer.with_model(unigram);
+    tokenizer.add_tokens(&added);
+    Ok(tokenizer)
 }
 
 #[cfg(test)]

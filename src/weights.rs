@@ -138,7 +138,8 @@ pub fn load<M: CrossEncoderModel>(bytes: Vec<u8>, device: &Device) -> Result<Loa
     if bytes.is_empty() {
         return Err(Error::Weights("the weights file is empty".into()));
     }
-    let reader = Reader::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| bad(e.to_string()))?;
+    let reader =
+        Reader::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| bad(e.to_string()))?;
     let metadata = reader.metadata().clone();
     let precision = match metadata.get("web_reranker.precision").map(String::as_str) {
         Some("f32") => Precision::F32,
@@ -177,7 +178,10 @@ pub fn load<M: CrossEncoderModel>(bytes: Vec<u8>, device: &Device) -> Result<Loa
     {
         return Err(bad(format!(
             "its word-embedding table is {}×{}, the model's is {}×{}",
-            word_embeddings.rows, word_embeddings.width, M::INFO.vocab_size, M::INFO.hidden_size
+            word_embeddings.rows,
+            word_embeddings.width,
+            M::INFO.vocab_size,
+            M::INFO.hidden_size
         )));
     }
 
@@ -205,8 +209,14 @@ pub fn load<M: CrossEncoderModel>(bytes: Vec<u8>, device: &Device) -> Result<Loa
                 .errors
                 .first()
                 .map(|e| format!(" (first: {e})"))
-                .or_else(|| result.missing.first().map(|m| format!(" (first missing: {m:?})")))
-                .or_else(|| result.unused.first().map(|u| format!(" (first unexpected: {u})")))
+                .or_else(|| result
+                    .missing
+                    .first()
+                    .map(|m| format!(" (first missing: {m:?})")))
+                .or_else(|| result
+                    .unused
+                    .first()
+                    .map(|u| format!(" (first unexpected: {u})")))
                 .unwrap_or_default()
         )));
     }

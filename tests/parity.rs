@@ -433,7 +433,9 @@ fn score_lists<M: CrossEncoderModel>(
 #[test]
 fn compact_weights_rank_like_f32() {
     use common::agreement::{agreement, ranked_lists};
-    let texts = load_json(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/multilingual_texts.json"));
+    let texts = load_json(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/multilingual_texts.json"),
+    );
     let lists = ranked_lists(&texts, 60, 8);
     let exact: Reranker<fixture_webgpu::Model> =
         load("tiny-webgpu", fixture_webgpu::WEIGHTS_F32_PATH, 128);
@@ -441,7 +443,11 @@ fn compact_weights_rank_like_f32() {
         load("tiny-webgpu", fixture_webgpu::WEIGHTS_INT8_PATH, 128);
     assert_eq!(exact.precision(), web_reranker::Precision::F32);
     assert_eq!(compact.precision(), web_reranker::Precision::Int8);
-    let result = agreement(&score_lists(&exact, &lists), &score_lists(&compact, &lists), 8);
+    let result = agreement(
+        &score_lists(&exact, &lists),
+        &score_lists(&compact, &lists),
+        8,
+    );
     eprintln!("tiny-webgpu int8 vs f32: {result}");
 
     assert!(result.spearman >= 0.99, "{result}");
@@ -460,11 +466,18 @@ fn compact_weights_rank_like_f32() {
     let mut worst = (0.0f32, 0.0f32, 0.0f32);
     let batched = pollster::block_on(compact512.predict(&all, all.len())).unwrap();
     for (i, (case, want)) in cases.iter().zip(expected).enumerate() {
-        assert_eq!(case_ids(&compact512, case), ids(&want["ids"]), "ids of pair {i}");
+        assert_eq!(
+            case_ids(&compact512, case),
+            ids(&want["ids"]),
+            "ids of pair {i}"
+        );
         let one = pollster::block_on(compact512.predict(&[all[i]], 1)).unwrap()[0].logit;
         let single = (one - f(&want["ort_int8_logit"])).abs();
         let batch = (batched[i].logit - f(&want["ort_int8_batch_logit"])).abs();
-        assert!(single <= TOLERANCE && batch <= TOLERANCE, "pair {i}: {single:.2e} {batch:.2e}");
+        assert!(
+            single <= TOLERANCE && batch <= TOLERANCE,
+            "pair {i}: {single:.2e} {batch:.2e}"
+        );
         let vs_f32 = (one - f(&case["ort_logit"])).abs();
         worst = (worst.0.max(single), worst.1.max(batch), worst.2.max(vs_f32));
     }
@@ -484,9 +497,10 @@ fn inconsistent_compact_weights_are_errors() {
     let metadata = reader.metadata().clone();
     let tensors = reader.into_tensors().unwrap();
     // Rewrites the file with `edit` applied to its tensors and metadata.
-    let rewrite = |edit: &dyn Fn(&mut Vec<Tensor>, &mut Vec<(String, String)>)| {
+    type Metadata = Vec<(String, String)>;
+    let rewrite = |edit: &dyn Fn(&mut Vec<Tensor>, &mut Metadata)| {
         let mut tensors = tensors.clone();
-        let mut meta: Vec<(String, String)> = metadata.clone().into_iter().collect();
+        let mut meta: Metadata = metadata.clone().into_iter().collect();
         edit(&mut tensors, &mut meta);
         let mut writer = Writer::new(tensors);
         for (k, v) in &meta {
@@ -502,7 +516,10 @@ fn inconsistent_compact_weights_are_errors() {
             LoadOptions::default(),
         )
     };
-    assert!(load(rewrite(&|_, _| {})).is_ok(), "the rewritten file itself loads");
+    assert!(
+        load(rewrite(&|_, _| {})).is_ok(),
+        "the rewritten file itself loads"
+    );
     let scale = |t: &Tensor| t.name == "linear1.weight.scale";
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
@@ -519,7 +536,13 @@ fn inconsistent_compact_weights_are_errors() {
             "scales of the wrong length",
             rewrite(&|t, _| {
                 let i = t.iter().position(scale).unwrap();
-                t[i] = Tensor::new(t[i].name.clone(), DType::F32, vec![3], None, Bytes::from_elems(vec![1.0f32; 3]));
+                t[i] = Tensor::new(
+                    t[i].name.clone(),
+                    DType::F32,
+                    vec![3],
+                    None,
+                    Bytes::from_elems(vec![1.0f32; 3]),
+                );
             }),
             "expected f32",
         ),
@@ -528,7 +551,13 @@ fn inconsistent_compact_weights_are_errors() {
             rewrite(&|t, _| {
                 let i = t.iter().position(scale).unwrap();
                 let n = t[i].shape.to_vec()[0];
-                t[i] = Tensor::new(t[i].name.clone(), DType::F32, vec![n], None, Bytes::from_elems(vec![-1.0f32; n]));
+                t[i] = Tensor::new(
+                    t[i].name.clone(),
+                    DType::F32,
+                    vec![n],
+                    None,
+                    Bytes::from_elems(vec![-1.0f32; n]),
+                );
             }),
             "negative or not finite",
         ),

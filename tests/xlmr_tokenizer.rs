@@ -55,11 +55,30 @@ fn real_tokenizer_ids_equal_python() {
     let pairs = reference["pairs"].as_array().unwrap();
     let pair_max = reference["pair_max_length"].as_u64().unwrap() as usize;
 
-    for (mode, key) in [
-        (TokenizerMode::AsWritten, "raw"),
-        (TokenizerMode::SentenceTransformers, "st"),
+    // The compact tokenizer.bin the package ships must give the very same ids.
+    let compact = web_reranker::tokenize::compact::encode(&bytes).unwrap();
+    assert!(
+        compact.len() * 3 < bytes.len(),
+        "tokenizer.bin is {} bytes, tokenizer.json {}",
+        compact.len(),
+        bytes.len()
+    );
+    for (mode, key, file) in [
+        (TokenizerMode::AsWritten, "raw", &bytes),
+        (TokenizerMode::SentenceTransformers, "st", &bytes),
+        (TokenizerMode::AsWritten, "raw", &compact),
+        (TokenizerMode::SentenceTransformers, "st", &compact),
     ] {
-        let mut tokenizer = PairTokenizer::from_bytes(&bytes, mode).unwrap();
+        let key_label = format!(
+            "{key} from {}",
+            if file.len() == bytes.len() {
+                "tokenizer.json"
+            } else {
+                "tokenizer.bin"
+            }
+        );
+        let key_label = key_label.as_str();
+        let mut tokenizer = PairTokenizer::from_bytes(file, mode).unwrap();
         assert_eq!(tokenizer.vocab_size(), 250_002);
         let expected = &reference["ids"][key];
         let singles = expected["single"].as_array().unwrap();
@@ -72,7 +91,7 @@ fn real_tokenizer_ids_equal_python() {
         }
         assert!(
             mismatches.is_empty(),
-            "{key}: {} texts differ from Python, first {:?}",
+            "{key_label}: {} texts differ from Python, first {:?}",
             mismatches.len(),
             &mismatches[..mismatches.len().min(10)]
         );
@@ -85,8 +104,27 @@ fn real_tokenizer_ids_equal_python() {
             assert_eq!(
                 tokenizer.encode_pair(a, b).unwrap().ids,
                 ids(want),
-                "{key}: pair {i} {a:?} / {b:?}"
+                "{key_label}: pair {i} {a:?} / {b:?}"
             );
         }
+    }
+}
+
+#[test]
+fn damaged_compact_tokenizers_are_errors() {
+    let bytes = std::fs::read(tokenizer_path()).unwrap();
+    let compact = web_reranker::tokenize::compact::encode(&bytes).unwrap();
+    let mut flipped_length = compact.clone();
+    flipped_length[8] ^= 0x40; // the JSON part's length
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("truncated", compact[..compact.len() - 1000].to_vec()),
+        ("only the magic", compact[..8].to_vec()),
+        ("a wrong JSON length", flipped_length),
+        ("bytes after the end", [compact.as_slice(), b"xx"].concat()),
+    ];
+    for (what, bad) in cases {
+        let err = PairTokenizer::from_bytes(&bad, TokenizerMode::SentenceTransformers).unwrap_err();
+        assert_eq!(err.code(), "MODEL_LOAD", "{what}: {err}");
+        assert!(err.to_string().contains("tokenizer.bin"), "{what}: {err}");
     }
 }

@@ -81,7 +81,11 @@ pub fn spearman(a: &[f32], b: &[f32]) -> f64 {
     let (ra, rb) = (ranks(a), ranks(b));
     let n = ra.len() as f64;
     let mean = (n + 1.0) / 2.0;
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - mean) * (y - mean)).sum();
+    let cov: f64 = ra
+        .iter()
+        .zip(&rb)
+        .map(|(x, y)| (x - mean) * (y - mean))
+        .sum();
     let var_a: f64 = ra.iter().map(|x| (x - mean).powi(2)).sum();
     let var_b: f64 = rb.iter().map(|y| (y - mean).powi(2)).sum();
     cov / (var_a * var_b).sqrt()

@@ -25,7 +25,7 @@ after(async () => server?.close());
 
 /** What the package may fetch (under /pkg/): its modules, its wasm and its model files. */
 const PACKAGE_FILES = ['index.js', 'core.js', 'errors.js', 'adapters.js', 'worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
-  'model/weights-int8.bpk', 'model/weights-f32.bpk', 'model/tokenizer.json', 'model/model.json'];
+  'model/weights-int8.bpk', 'model/weights-f32.bpk', 'model/tokenizer.bin', 'model/model.json'];
 
 /** Asserts every request went to the test server, and under /pkg/ only to the package's files. */
 function checkRequests(label, requests, origin) {
@@ -135,7 +135,7 @@ test('(e) createReranker: the model in a module worker answers like the in-page 
   assert.deepEqual(result.errors.map((e) => e?.code), ['INVALID_INPUT', 'INVALID_INPUT', 'INVALID_INPUT', 'INVALID_INPUT']);
   assert.ok(result.errors.every((e) => e.name === 'RerankerError'));
   assert.equal(result.disposed, 'ABORTED');
-  for (const file of ['weights-int8.bpk', 'tokenizer.json']) {
+  for (const file of ['weights-int8.bpk', 'tokenizer.bin']) {
     const mine = result.progress.filter((e) => e.file === file);
     assert.ok(mine.length >= 1, `progress for ${file}`);
     for (let i = 1; i < mine.length; i++) assert.ok(mine[i].loaded >= mine[i - 1].loaded);
@@ -196,9 +196,9 @@ test('(h) model files are cached by sha256: a second load needs no download and 
     };
     const first = await page.evaluate(() => window.__api.load());
     check('first load', first);
-    assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/tokenizer.json', '/pkg/model/weights-int8.bpk']);
+    assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/tokenizer.bin', '/pkg/model/weights-int8.bpk']);
     const keys = await page.evaluate(() => window.__api.cached());
-    assert.equal(keys.filter((k) => /\/(weights-int8\.bpk|tokenizer\.json)\?sha256=[0-9a-f]{64}$/.test(k)).length, 2, JSON.stringify(keys));
+    assert.equal(keys.filter((k) => /\/(weights-int8\.bpk|tokenizer\.bin)\?sha256=[0-9a-f]{64}$/.test(k)).length, 2, JSON.stringify(keys));
 
     // Offline: every request for a model file fails.
     modelRequests.length = 0;
@@ -206,7 +206,7 @@ test('(h) model files are cached by sha256: a second load needs no download and 
     const offline = await page.evaluate(() => window.__api.load());
     check('offline load from the cache', offline);
     assert.deepEqual(modelRequests, ['/pkg/model/model.json'], 'only the manifest was tried (then read from the cache)');
-    for (const file of ['weights-int8.bpk', 'tokenizer.json']) {
+    for (const file of ['weights-int8.bpk', 'tokenizer.bin']) {
       const events = offline.progress.filter((e) => e.file === file);
       assert.equal(events.length, 1);
       assert.equal(events[0].loaded, events[0].total);

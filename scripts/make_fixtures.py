@@ -142,15 +142,17 @@ def train_tiny_tokenizer(real_path: Path, texts: list[str], out_dir: Path) -> Pa
     return path
 
 
-def make_checkpoint(out_dir: Path, vocab_size: int) -> None:
-    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+def random_cross_encoder_config(vocab_size: int, hidden: int, layers: int, heads: int, ffn: int):
+    """An XLM-R cross-encoder config (one label, XLM-R's special ids, 514 positions) that says
+    its weights are random."""
+    from transformers import XLMRobertaConfig
 
     config = XLMRobertaConfig(
         vocab_size=vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=64,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=ffn,
         max_position_embeddings=REAL_MAX_LENGTH + 2,
         type_vocab_size=1,
         num_labels=1,
@@ -164,6 +166,13 @@ def make_checkpoint(out_dir: Path, vocab_size: int) -> None:
     config.sentence_transformers = {"activation_fn": "torch.nn.modules.linear.Identity"}
     # Tells build.sh (and so the demo page) that this model's scores mean nothing.
     config.web_reranker = {"random_weights": True}
+    return config
+
+
+def make_checkpoint(out_dir: Path, vocab_size: int) -> None:
+    from transformers import XLMRobertaForSequenceClassification
+
+    config = random_cross_encoder_config(vocab_size, hidden=32, layers=2, heads=4, ffn=64)
     torch.manual_seed(1234)
     model = XLMRobertaForSequenceClassification(config)
     with torch.no_grad():

@@ -34,25 +34,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seed", type=int, default=20261127)
     args = parser.parse_args(argv)
 
-    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+    from transformers import XLMRobertaForSequenceClassification
 
-    config = XLMRobertaConfig(
-        vocab_size=250002,
-        hidden_size=384,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=1536,
-        max_position_embeddings=514,
-        type_vocab_size=1,
-        num_labels=1,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        layer_norm_eps=1e-5,
-        hidden_act="gelu",
-    )
-    config.sentence_transformers = {"activation_fn": "torch.nn.modules.linear.Identity"}
-    config.web_reranker = {"random_weights": True}
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_fixtures import random_cross_encoder_config
+
+    config = random_cross_encoder_config(250002, hidden=384, layers=12, heads=12, ffn=1536)
     torch.manual_seed(args.seed)
     model = XLMRobertaForSequenceClassification(config).eval()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -74,6 +74,13 @@ pub fn quantize(
     (quantized, scales)
 }
 
+/// Reads little-endian f32 values (a weights file's bytes; any alignment).
+pub fn f32_le(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
+
 /// The value of one quantized element.
 #[inline]
 pub fn dequantize_one(q: i8, scale: f32) -> f32 {

@@ -101,11 +101,9 @@ impl WordEmbeddings {
         for &id in ids {
             let start = id as usize * width;
             match &self.storage {
-                Storage::F32(bytes) => out.extend(
-                    bytes[start * 4..(start + width) * 4]
-                        .chunks_exact(4)
-                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-                ),
+                Storage::F32(bytes) => {
+                    out.extend(quant::f32_le(&bytes[start * 4..(start + width) * 4]));
+                }
                 Storage::Int8 { values, scales } => {
                     let scale = scales[id as usize];
                     out.extend(
@@ -254,10 +252,7 @@ fn take_scales(
         ));
     }
     let bytes = scale.to_bytes().map_err(|e| e.to_string())?;
-    let scales: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
+    let scales: Vec<f32> = quant::f32_le(&bytes).collect();
     if scales.iter().any(|s| !s.is_finite() || *s < 0.0) {
         return Err("a scale is negative or not finite".into());
     }

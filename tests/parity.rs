@@ -35,6 +35,14 @@ fn load<M: CrossEncoderModel>(form: &str, weights_path: &str, max_length: usize)
     Reranker::new(weights, &tokenizer, SelectedDevice::cpu(), options).unwrap()
 }
 
+/// The tiny WebGPU fixture from the bytes of a weights file, on the CPU.
+fn load_webgpu_fixture(
+    weights: Vec<u8>,
+    tokenizer: &[u8],
+) -> web_reranker::Result<Reranker<fixture_webgpu::Model>> {
+    Reranker::new(weights, tokenizer, SelectedDevice::cpu(), LoadOptions::default())
+}
+
 /// Our ids for a reference case's (query, passage).
 fn case_ids<M: CrossEncoderModel>(reranker: &Reranker<M>, case: &Value) -> Vec<u32> {
     let (query, passage) = (
@@ -313,14 +321,7 @@ fn bad_input_is_a_typed_error() {
 fn weights_decode_into_the_model_and_bad_weights_are_errors() {
     let weights = std::fs::read(fixture_webgpu::WEIGHTS_F32_PATH).unwrap();
     let tokenizer = std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap();
-    let load = |bytes: Vec<u8>| {
-        Reranker::<fixture_webgpu::Model>::new(
-            bytes,
-            &tokenizer,
-            SelectedDevice::cpu(),
-            LoadOptions::default(),
-        )
-    };
+    let load = |bytes: Vec<u8>| load_webgpu_fixture(bytes, &tokenizer);
     assert!(load(weights.clone()).is_ok());
 
     let cases: Vec<(&str, Vec<u8>)> = vec![
@@ -508,14 +509,7 @@ fn inconsistent_compact_weights_are_errors() {
         }
         writer.into_bytes().unwrap().to_vec()
     };
-    let load = |bytes: Vec<u8>| {
-        Reranker::<fixture_webgpu::Model>::new(
-            bytes,
-            &tokenizer,
-            SelectedDevice::cpu(),
-            LoadOptions::default(),
-        )
-    };
+    let load = |bytes: Vec<u8>| load_webgpu_fixture(bytes, &tokenizer);
     assert!(
         load(rewrite(&|_, _| {})).is_ok(),
         "the rewritten file itself loads"

@@ -14,6 +14,7 @@
 #   fixtures regenerate every committed fixture (needs the Python export environment)
 #   accuracy compact (int8) vs f32 weights on a full-shape random model, the quantizer on trained
 #            MiniLM weights, sizes, and tokenizer load time (prints the README's tables)
+#   bench-native  the native engine vs onnxruntime on the full-shape model (BENCHMARKS.md)
 #   env      print the toolchains build.sh found (Rust, wasm32 target, Python)
 #
 # Model selection (never a silent fallback to a random model):
@@ -383,6 +384,12 @@ cmd_accuracy() {
   cargo run --release --example tokenizer_load -- "$tok" 5
 }
 
+cmd_bench_native() {
+  local dir
+  dir="$(fullshape_model)"
+  CARGO_TARGET_DIR="$CACHE/target-fullshape" "$(python_env)" "$ROOT/scripts/bench_native.py" "$dir" "${RUNS:-5}"
+}
+
 cmd_env() {
   echo "cargo:        $(command -v cargo) ($(cargo --version))"
   echo "target dir:   $CARGO_TARGET_DIR"
@@ -400,7 +407,7 @@ while [ $# -gt 0 ]; do
     --checkpoint=*) CHECKPOINT_DIR="${1#*=}"; shift ;;
     --out) PKG_DIR="${2:?--out needs a folder}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    package|demo|serve|native|model|test|fixtures|accuracy|env) COMMAND="$1"; shift ;;
+    package|demo|serve|native|model|test|fixtures|accuracy|bench-native|env) COMMAND="$1"; shift ;;
     *) die "unknown argument '$1' (see ./build.sh --help)" ;;
   esac
 done
@@ -415,5 +422,6 @@ case "$COMMAND" in
   test) cmd_test ;;
   fixtures) cmd_fixtures ;;
   accuracy) cmd_accuracy ;;
+  bench-native) cmd_bench_native ;;
   env) cmd_env ;;
 esac

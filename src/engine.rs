@@ -440,9 +440,8 @@ impl<M: CrossEncoderModel> Reranker<M> {
         }
         let lengths: Vec<usize> = encoded.iter().map(Vec::len).collect();
         let mut logits = vec![0.0f32; encoded.len()];
-        let rows_for_width =
-            |width| (ACTIVATION_BUDGET / M::INFO.largest_activation_per_row(width).max(1)) as usize;
-        for (n, indices) in plan_batches(&lengths, batch_size, rows_for_width)
+        for (n, indices) in self
+            .batch_plan(&lengths, batch_size)
             .into_iter()
             .enumerate()
         {
@@ -460,6 +459,14 @@ impl<M: CrossEncoderModel> Reranker<M> {
             }
         }
         Ok(logits)
+    }
+
+    /// The batches pairs of these token lengths run in (indices into `lengths`): sorted by
+    /// length, at most `batch_size` rows, fewer for long pairs (the activation budget).
+    pub fn batch_plan(&self, lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
+        let rows_for_width =
+            |width| (ACTIVATION_BUDGET / M::INFO.largest_activation_per_row(width).max(1)) as usize;
+        plan_batches(lengths, batch_size, rows_for_width)
     }
 
     async fn run_batch(&self, batch: PaddedBatch) -> Result<Vec<f32>> {

@@ -40,7 +40,12 @@ fn load_webgpu_fixture(
     weights: Vec<u8>,
     tokenizer: &[u8],
 ) -> web_reranker::Result<Reranker<fixture_webgpu::Model>> {
-    Reranker::new(weights, tokenizer, SelectedDevice::cpu(), LoadOptions::default())
+    Reranker::new(
+        weights,
+        tokenizer,
+        SelectedDevice::cpu(),
+        LoadOptions::default(),
+    )
 }
 
 /// Our ids for a reference case's (query, passage).

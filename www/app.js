@@ -82,6 +82,8 @@ async function main() {
   const started = performance.now();
   const reranker = await createReranker({
     device: params.get('device') ?? 'auto',
+    // ?precision=f32 loads the exact f32 weights (four times the download) instead of int8.
+    precision: params.get('precision') ?? undefined,
     worker: params.get('worker') !== '0',
     onProgress: ({ file, loaded, total }) => {
       $('progress').max = total ?? loaded ?? 1;
@@ -97,7 +99,7 @@ async function main() {
     $('fallback').textContent = fallbackReason ? `— ${fallbackReason}` : '';
   };
   showDevice();
-  $('timings').textContent = `model loaded in ${loadMs.toFixed(0)} ms`;
+  $('timings').textContent = `model loaded in ${loadMs.toFixed(0)} ms (${reranker.precision} weights)`;
 
   async function run(query) {
     $('error').hidden = true;

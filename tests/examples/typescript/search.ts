@@ -2,18 +2,19 @@
 // lines marked as expected errors must stay errors: the types are not looser than the API.
 import {
   createReranker, RerankerError, CODES, rerankResults, rerankPagefind,
-  type RerankerLike, type RerankResult, type RerankerErrorCode, type DeviceInfo,
+  type RerankerLike, type RerankResult, type RerankerErrorCode, type DeviceInfo, type Precision,
 } from 'web-reranker';
 
 interface Page { url: string; title: string; body: string }
 
 export async function search(query: string, pages: Page[], signal: AbortSignal): Promise<Page[]> {
   const reranker: RerankerLike = await createReranker({
-    device: 'auto', maxLength: 512, verify: true, cache: true,
+    device: 'auto', maxLength: 512, verify: true, cache: true, precision: 'int8',
     onProgress: ({ file, loaded, total }) => console.log(file, loaded, total ?? '?'),
   });
   const device: DeviceInfo = reranker.device;
-  console.log(device.backend, device.fallbackReason ?? '');
+  const precision: Precision = reranker.precision;
+  console.log(device.backend, device.fallbackReason ?? '', precision);
   const docs = pages.map((p) => ({ text: `${p.title}\n${p.body}`, page: p }));
   const ranked: RerankResult<(typeof docs)[number]>[] = await reranker.rerank(query, docs, {
     topN: 10, returnDocuments: true, batchSize: 16, signal, maxChunksPerDoc: 4,
@@ -28,6 +29,8 @@ export async function search(query: string, pages: Page[], signal: AbortSignal):
   try {
     // @ts-expect-error: no such backend
     await createReranker({ device: 'tpu' });
+    // @ts-expect-error: no such precision
+    await createReranker({ precision: 'fp16' });
     // @ts-expect-error: topN is a number
     await reranker.rerank(query, docs, { topN: '3' });
     // @ts-expect-error: misspelt option

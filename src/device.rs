@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use burn::prelude::Device;
 
+use crate::engine::ACTIVATION_BUDGET;
 use crate::error::{Error, Result};
 use crate::model::ModelInfo;
 
@@ -112,10 +113,14 @@ pub async fn select(preference: DevicePreference, model: &ModelInfo) -> Result<S
     }
 }
 
-/// Bytes of the largest weight the model binds as one GPU buffer: the word-embedding table.
+/// Bytes of the largest buffer the model binds on the device: its largest weight (the
+/// word-embedding table stays on the CPU, see `crate::weights`), or a batch's largest
+/// activation, which the engine caps at [`ACTIVATION_BUDGET`] (WebGPU's guaranteed 128 MiB).
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn largest_binding(model: &ModelInfo) -> u64 {
-    model.vocab_size * model.hidden_size * 4
+    let hidden = model.hidden_size;
+    let weight = (hidden * model.intermediate_size.max(hidden)).max(model.max_positions * hidden);
+    (weight * 4).max(ACTIVATION_BUDGET)
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -149,8 +154,8 @@ async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String
     let needed = largest_binding(model);
     if limit < needed as f64 {
         return Err(format!(
-            "the WebGPU adapter binds at most {limit} bytes per storage buffer, and this model's \
-             embedding table needs {needed}"
+            "the WebGPU adapter binds at most {limit} bytes per storage buffer, and this model \
+             needs {needed}"
         ));
     }
     let (device, setup) = Device::wgpu_options()
@@ -173,4 +178,33 @@ async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String
 #[cfg(not(target_arch = "wasm32"))]
 async fn webgpu(_model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
     Err("this native build has no WebGPU backend; it runs on the CPU".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_word_embeddings_are_not_a_device_binding() {
+        // The real model's shapes: the 250002 × 384 table (384 MB) stays on the CPU, so the
+        // largest binding is a batch's activation budget, which every WebGPU adapter allows.
+        let real = ModelInfo {
+            name: "real",
+            source_dir: "",
+            vocab_size: 250_002,
+            hidden_size: 384,
+            num_attention_heads: 12,
+            intermediate_size: 1536,
+            max_positions: 514,
+            pad_token_id: 1,
+            webgpu_blocker: None,
+        };
+        assert_eq!(largest_binding(&real), ACTIVATION_BUDGET);
+        let wide = ModelInfo {
+            hidden_size: 8192,
+            intermediate_size: 32768,
+            ..real
+        };
+        assert_eq!(largest_binding(&wide), 8192 * 32768 * 4);
+    }
 }

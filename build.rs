@@ -39,10 +39,7 @@ mod compact_tokenizer;
 #[path = "src/quant.rs"]
 #[allow(dead_code)]
 mod quant;
-use quant::ScaleAxis;
-
-/// The graph input the word-embedding rows come in through (and their tensor in the weights).
-const WORD_EMBEDDINGS: &str = "word_embeddings";
+use quant::{PRECISION_KEY, Precision, QUANTIZED_PREFIX, ScaleAxis, WORD_EMBEDDINGS, scale_name};
 
 /// Facts about one imported model, written into its `glue.rs`.
 struct Imported {
@@ -280,11 +277,9 @@ fn compact_axis(name: &str, shape: &[usize]) -> Option<ScaleAxis> {
 /// Writes `weights-f32.bpk` and `weights-int8.bpk` from burn-onnx's `model.bpk` and the table.
 fn write_weights(target: &Path, table: Vec<u8>, vocab: u64, hidden: u64) {
     let generated = target.join("model.bpk");
-    let read = || {
-        Reader::from_file(&generated)
-            .and_then(Reader::into_tensors)
-            .unwrap_or_else(|e| fail(format!("cannot read {generated:?}: {e}")))
-    };
+    let tensors = Reader::from_file(&generated)
+        .and_then(Reader::into_tensors)
+        .unwrap_or_else(|e| fail(format!("cannot read {generated:?}: {e}")));
     let table = PackTensor::new(
         WORD_EMBEDDINGS.to_string(),
         DType::F32,
@@ -293,17 +288,19 @@ fn write_weights(target: &Path, table: Vec<u8>, vocab: u64, hidden: u64) {
         Bytes::from_bytes_vec(table),
     );
 
-    let mut exact = read();
+    // NOTE: read once for both files; a clone of a file view reads at most that tensor (the
+    // transformer's, never the table, which is added to each list on its own).
+    let mut exact = tensors.clone();
     exact.push(table.clone());
     Writer::new(exact)
-        .with_metadata("web_reranker.precision", "f32")
+        .with_metadata(PRECISION_KEY, Precision::F32.name())
         .overwrite(true)
         .write_to_file(target.join("weights-f32.bpk"))
         .unwrap_or_else(|e| fail(format!("cannot write weights-f32.bpk: {e}")));
 
     let mut compact = Vec::new();
     let mut writer_metadata = Vec::new();
-    for tensor in read().into_iter().chain([table]) {
+    for tensor in tensors.into_iter().chain([table]) {
         let shape = tensor.shape.to_vec();
         match (tensor.dtype, compact_axis(&tensor.name, &shape)) {
             (DType::F32, Some(axis)) => {
@@ -315,9 +312,9 @@ fn write_weights(target: &Path, table: Vec<u8>, vocab: u64, hidden: u64) {
                 let q: Vec<u8> = q.into_iter().map(|v| v as u8).collect();
                 let scales: Vec<u8> = scales.iter().flat_map(|s| s.to_le_bytes()).collect();
                 let count = axis.scale_count(shape[0], shape[1]);
-                writer_metadata.push((format!("quantized.{}", tensor.name), axis.name()));
+                writer_metadata.push((format!("{QUANTIZED_PREFIX}{}", tensor.name), axis.name()));
                 compact.push(PackTensor::new(
-                    format!("{}.scale", tensor.name),
+                    scale_name(&tensor.name),
                     DType::F32,
                     vec![count],
                     None,
@@ -334,7 +331,7 @@ fn write_weights(target: &Path, table: Vec<u8>, vocab: u64, hidden: u64) {
             _ => compact.push(tensor),
         }
     }
-    let mut writer = Writer::new(compact).with_metadata("web_reranker.precision", "int8");
+    let mut writer = Writer::new(compact).with_metadata(PRECISION_KEY, Precision::Int8.name());
     for (key, value) in &writer_metadata {
         writer = writer.with_metadata(key, value);
     }

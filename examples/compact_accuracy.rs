@@ -41,10 +41,7 @@ fn main() {
             LoadOptions::default(),
         )
         .unwrap();
-        let pairs: Vec<(&str, &str)> = lists
-            .iter()
-            .flat_map(|(q, ps)| ps.iter().map(move |p| (q.as_str(), p.as_str())))
-            .collect();
+        let pairs = agreement::pairs(&lists);
         let scores = pollster::block_on(reranker.predict(&pairs, 32)).unwrap();
         eprintln!(
             "scored {} pairs with {path} in {:.1?}",

@@ -223,10 +223,10 @@ export class Reranker {
     if (typeof check !== 'boolean') throw rerankerError('INVALID_INPUT', 'verify must be a boolean');
     if (typeof caching !== 'boolean') throw rerankerError('INVALID_INPUT', 'cache must be a boolean');
     const { precision = 'int8' } = options;
-    const weightsFile = WEIGHTS_FILES[precision];
     if (typeof precision !== 'string' || !Object.hasOwn(WEIGHTS_FILES, precision)) {
       throw rerankerError('INVALID_INPUT', `precision must be 'int8' or 'f32', not ${JSON.stringify(precision) ?? String(precision)}`);
     }
+    const weightsFile = WEIGHTS_FILES[precision];
     // Files read from the model folder under their own names are checked against its manifest
     // and, in a browser, kept in the Cache API under their sha256.
     const fromFolder = (source) => source === undefined;

@@ -6,8 +6,51 @@
 //! for the linear layers (per output channel). A value is `q * scale` with `q` in -127..=127 and
 //! `scale = max |x| / 127` over its slice, so the largest value of every slice is exact.
 //!
+//! The names a weights file uses are defined here too ([`WORD_EMBEDDINGS`], [`PRECISION_KEY`],
+//! [`QUANTIZED_PREFIX`], [`scale_name`]): build.rs writes them, `crate::weights` reads them.
+//!
 //! NOTE: this file has no dependencies because build.rs includes it too (`#[path]`): the same
 //! code writes the weights at build time and reads them at load time.
+
+/// Name of the word-embedding table in a weights file (and of the model input it feeds).
+pub const WORD_EMBEDDINGS: &str = "word_embeddings";
+
+/// Metadata key holding the file's [`Precision`] name.
+pub const PRECISION_KEY: &str = "web_reranker.precision";
+
+/// Metadata key prefix: `quantized.<tensor>` holds the [`ScaleAxis`] name of an int8 tensor.
+pub const QUANTIZED_PREFIX: &str = "quantized.";
+
+/// The f32 tensor holding the scales of int8 tensor `tensor`.
+pub fn scale_name(tensor: &str) -> String {
+    format!("{tensor}.scale")
+}
+
+/// How a weights file stores its large matrices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// Every tensor in f32: the exported model's exact numbers.
+    F32,
+    /// int8 word embeddings (scale per row) and linear layers (scale per output column).
+    Int8,
+}
+
+impl Precision {
+    /// The name used in files and options (`"f32"`, `"int8"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::Int8 => "int8",
+        }
+    }
+
+    /// The inverse of [`Precision::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Precision::F32, Precision::Int8]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+}
 
 /// Which slices of a `[rows, columns]` matrix share a scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -20,29 +20,8 @@ use burn_store::burn_pack::{DType, Reader, Tensor as PackTensor};
 
 use crate::error::{Error, Result};
 use crate::model::CrossEncoderModel;
-use crate::quant::{self, ScaleAxis};
-
-/// Name of the word-embedding table in a weights file (and of the model input it feeds).
-pub const WORD_EMBEDDINGS: &str = "word_embeddings";
-
-/// How a weights file stores its large matrices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precision {
-    /// Every tensor in f32: the exported model's exact numbers.
-    F32,
-    /// int8 word embeddings (scale per row) and linear layers (scale per output column).
-    Int8,
-}
-
-impl Precision {
-    /// The name used in files and options (`"f32"`, `"int8"`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::Int8 => "int8",
-        }
-    }
-}
+use crate::quant::{self, PRECISION_KEY, QUANTIZED_PREFIX, ScaleAxis, scale_name};
+pub use crate::quant::{Precision, WORD_EMBEDDINGS};
 
 /// The word-embedding table, kept on the CPU in its stored form.
 pub struct WordEmbeddings {
@@ -139,16 +118,13 @@ pub fn load<M: CrossEncoderModel>(bytes: Vec<u8>, device: &Device) -> Result<Loa
     let reader =
         Reader::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| bad(e.to_string()))?;
     let metadata = reader.metadata().clone();
-    let precision = match metadata.get("web_reranker.precision").map(String::as_str) {
-        Some("f32") => Precision::F32,
-        Some("int8") => Precision::Int8,
-        other => {
-            return Err(bad(format!(
-                "it says it holds {} weights; expected a weights-f32.bpk or weights-int8.bpk \
-                 written by this version's build",
-                other.unwrap_or("unknown")
-            )));
-        }
+    let stated = metadata.get(PRECISION_KEY).map(String::as_str);
+    let Some(precision) = stated.and_then(Precision::from_name) else {
+        return Err(bad(format!(
+            "it says it holds {} weights; expected a weights-f32.bpk or weights-int8.bpk \
+             written by this version's build",
+            stated.unwrap_or("unknown")
+        )));
     };
     let mut tensors: BTreeMap<String, PackTensor> = reader
         .into_tensors()
@@ -158,7 +134,7 @@ pub fn load<M: CrossEncoderModel>(bytes: Vec<u8>, device: &Device) -> Result<Loa
         .collect();
     let axes: HashMap<&str, ScaleAxis> = metadata
         .iter()
-        .filter_map(|(key, value)| Some((key.strip_prefix("quantized.")?, value)))
+        .filter_map(|(key, value)| Some((key.strip_prefix(QUANTIZED_PREFIX)?, value)))
         .map(|(tensor, axis)| {
             ScaleAxis::from_name(axis)
                 .map(|axis| (tensor, axis))
@@ -241,7 +217,7 @@ fn take_scales(
 ) -> std::result::Result<Vec<f32>, String> {
     let (rows, columns) = matrix(tensor)?;
     let scale = rest
-        .remove(&format!("{}.scale", tensor.name))
+        .remove(&scale_name(&tensor.name))
         .ok_or("it is int8 but has no scales")?;
     let want = axis.scale_count(rows, columns);
     if scale.dtype != DType::F32 || scale.shape.to_vec() != [want] {

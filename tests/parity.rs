@@ -425,10 +425,7 @@ fn score_lists<M: CrossEncoderModel>(
     reranker: &Reranker<M>,
     lists: &[(String, Vec<String>)],
 ) -> Vec<f32> {
-    let pairs: Vec<(&str, &str)> = lists
-        .iter()
-        .flat_map(|(q, ps)| ps.iter().map(move |p| (q.as_str(), p.as_str())))
-        .collect();
+    let pairs = common::agreement::pairs(lists);
     pollster::block_on(reranker.predict(&pairs, 32))
         .unwrap()
         .iter()

@@ -25,6 +25,14 @@ pub fn ranked_lists(texts: &Value, lists: usize, per_list: usize) -> Vec<(String
         .collect()
 }
 
+/// Every (query, passage) of `lists`, list after list: the layout [`agreement`] expects.
+pub fn pairs(lists: &[(String, Vec<String>)]) -> Vec<(&str, &str)> {
+    lists
+        .iter()
+        .flat_map(|(q, ps)| ps.iter().map(move |p| (q.as_str(), p.as_str())))
+        .collect()
+}
+
 /// Agreement of `other` with `reference`, both laid out list after list.
 #[derive(Debug, Clone, Copy)]
 pub struct Agreement {

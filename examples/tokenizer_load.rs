@@ -1,5 +1,6 @@
 //! Time and peak memory of loading the tokenizer, from `tokenizer.json` and from the compact
-//! `tokenizer.bin` (what the package ships), natively.
+//! `tokenizer.bin` (what the package ships), natively; and, as the peer in the same run,
+//! `tokenizers`' own `Tokenizer` (its Unigram model) loading the same `tokenizer.json`.
 //!
 //!     cargo run --release --example tokenizer_load -- tokenizer.json [RUNS]
 
@@ -41,7 +42,7 @@ static ALLOCATOR: Counting = Counting;
 
 /// Loads `runs` times (each dropped before the next); prints the best time, the peak heap
 /// growth during a load and what a loaded tokenizer keeps.
-fn measure(label: &str, runs: usize, load: impl Fn() -> PairTokenizer) {
+fn measure<T>(label: &str, runs: usize, load: impl Fn() -> T) {
     let (mut best, mut peak, mut kept) = (f64::MAX, 0, 0);
     for _ in 0..runs {
         let base = LIVE.load(Ordering::Relaxed);
@@ -78,12 +79,60 @@ fn main() {
         || PairTokenizer::from_bytes(&json, TokenizerMode::SentenceTransformers).unwrap();
     let from_bin =
         || PairTokenizer::from_bytes(&compact, TokenizerMode::SentenceTransformers).unwrap();
-    measure("tokenizer.json", runs, from_json);
-    measure("tokenizer.bin ", runs, from_bin);
+    measure("tokenizers' Tokenizer, tokenizer.json", runs, || {
+        tokenizers::Tokenizer::from_bytes(&json).unwrap()
+    });
+    measure("ours, tokenizer.json", runs, from_json);
+    measure("ours, tokenizer.bin", runs, from_bin);
     let (a, b) = (from_json(), from_bin());
     let text = "Wie hoch ist die Zugspitze? The Zugspitze is 2,962 m high. 東京は日本の首都です。";
     assert_eq!(
         a.encode_pair(text, text).unwrap().ids,
         b.encode_pair(text, text).unwrap().ids
+    );
+
+    // Encoding speed on the committed multilingual texts, the file as written by both (the same
+    // ids); `tokenizers` caches each word's pieces, so its later passes are cache hits.
+    let texts: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/multilingual_texts.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let texts: Vec<&str> = texts["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["text"].as_str().unwrap())
+        .collect();
+    let theirs = tokenizers::Tokenizer::from_bytes(&json).unwrap();
+    let ours = PairTokenizer::from_bytes(&compact, TokenizerMode::AsWritten).unwrap();
+    let time = |encode: &dyn Fn(&str) -> Vec<u32>| {
+        let passes: Vec<f64> = (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                for text in &texts {
+                    std::hint::black_box(encode(text));
+                }
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        (passes[0], passes.iter().copied().fold(f64::MAX, f64::min))
+    };
+    let (their_first, their_best) = time(&|t| theirs.encode(t, true).unwrap().get_ids().to_vec());
+    let (our_first, our_best) = time(&|t| ours.encode_single(t).unwrap());
+    for text in &texts {
+        assert_eq!(
+            theirs.encode(*text, true).unwrap().get_ids(),
+            ours.encode_single(text).unwrap(),
+            "{text:?}"
+        );
+    }
+    println!(
+        "encoding {} texts: tokenizers' first pass {their_first:.0} ms, best {their_best:.0} ms; \
+         ours first pass {our_first:.0} ms, best {our_best:.0} ms",
+        texts.len()
     );
 }

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use burn::prelude::{Device, Int, Tensor};
 use burn::tensor::{DType, ExecutionError, TensorData};
 
-use crate::batch::{PaddedBatch, plan_batches};
+use crate::batch::{BatchSplit, PaddedBatch, plan_batches};
 use crate::device::{Backend, SelectedDevice};
 use crate::error::{Error, Result};
 use crate::model::CrossEncoderModel;
@@ -462,11 +462,19 @@ impl<M: CrossEncoderModel> Reranker<M> {
     }
 
     /// The batches pairs of these token lengths run in (indices into `lengths`): sorted by
-    /// length, at most `batch_size` rows, fewer for long pairs (the activation budget).
+    /// length, at most `batch_size` rows, fewer for long pairs (the activation budget); on the
+    /// CPU cut where padding costs least, on WebGPU into full batches (fewer shapes).
     pub fn batch_plan(&self, lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
         let rows_for_width =
             |width| (ACTIVATION_BUDGET / M::INFO.largest_activation_per_row(width).max(1)) as usize;
-        plan_batches(lengths, batch_size, rows_for_width)
+        // NOTE: on WebGPU a batch of a new shape may compile new pipelines, so smaller, better
+        // fitting batches are not obviously cheaper there; that is unmeasured, so it keeps full
+        // batches.
+        let split = match self.device.backend {
+            Backend::Cpu => BatchSplit::LeastPadding,
+            Backend::WebGpu => BatchSplit::Fill,
+        };
+        plan_batches(lengths, batch_size, rows_for_width, split)
     }
 
     async fn run_batch(&self, batch: PaddedBatch) -> Result<Vec<f32>> {

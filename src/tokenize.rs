@@ -10,12 +10,18 @@
 //! equal to Python `tokenizers` on the same file).
 
 pub mod compact;
+pub mod unigram;
 
 use serde_json::{Value, json};
-use tokenizers::models::unigram::Unigram;
+use tokenizers::decoders::DecoderWrapper;
+use tokenizers::normalizers::NormalizerWrapper;
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
+use tokenizers::processors::PostProcessorWrapper;
 use tokenizers::{
-    AddedToken, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy,
+    AddedToken, TokenizerImpl, TruncationDirection, TruncationParams, TruncationStrategy,
 };
+
+use self::unigram::{FlatUnigram, FlatVocabulary};
 
 use crate::error::{Error, Result};
 
@@ -45,6 +51,16 @@ pub struct EncodedPair {
     pub ids: Vec<u32>,
 }
 
+/// `tokenizers`' pipeline (normaliser, pre-tokenizer, post-processor, added tokens) around our
+/// own Unigram model ([`unigram`]).
+type Tokenizer = TokenizerImpl<
+    FlatUnigram,
+    NormalizerWrapper,
+    PreTokenizerWrapper,
+    PostProcessorWrapper,
+    DecoderWrapper,
+>;
+
 /// Tokenizes (query, passage) pairs for a cross-encoder.
 #[derive(Clone)]
 pub struct PairTokenizer {
@@ -67,28 +83,22 @@ impl PairTokenizer {
     /// Loads a `tokenizer.json`, or its compact form `tokenizer.bin` ([`compact`]), from its
     /// bytes; the first bytes say which.
     pub fn from_bytes(bytes: &[u8], mode: TokenizerMode) -> Result<Self> {
-        let (mut value, vocab) = if compact::is_compact(bytes) {
-            let (value, vocab) = compact::decode(bytes)
-                .map_err(|e| Error::Tokenizer(format!("not a usable tokenizer.bin: {e}")))?;
-            (value, Some(vocab))
+        let (mut value, vocabulary) = if compact::is_compact(bytes) {
+            compact::decode(bytes)
+                .map_err(|e| Error::Tokenizer(format!("not a usable tokenizer.bin: {e}")))?
         } else {
-            let value = serde_json::from_slice(bytes)
+            let mut value: Value = serde_json::from_slice(bytes)
                 .map_err(|e| Error::Tokenizer(format!("tokenizer.json is not valid JSON: {e}")))?;
-            (value, None)
+            let vocabulary = json_vocabulary(&mut value).map_err(|e| {
+                Error::Tokenizer(format!("not an XLM-R (Unigram) tokenizer.json: {e}"))
+            })?;
+            (value, vocabulary)
         };
         if mode == TokenizerMode::SentenceTransformers {
             as_sentence_transformers_runs_it(&mut value);
         }
-        // NOTE: padding and truncation are ours to set per call; a file's own settings would
-        // silently change ids.
-        value["padding"] = Value::Null;
-        value["truncation"] = Value::Null;
-        let not_a_tokenizer =
-            |e: String| Error::Tokenizer(format!("not a tokenizers tokenizer.json: {e}"));
-        let tokenizer: Tokenizer = match vocab {
-            None => serde_json::from_value(value).map_err(|e| not_a_tokenizer(e.to_string()))?,
-            Some(vocab) => with_vocabulary(value, vocab).map_err(not_a_tokenizer)?,
-        };
+        let tokenizer = assemble(value, vocabulary)
+            .map_err(|e| Error::Tokenizer(format!("not a tokenizers tokenizer.json: {e}")))?;
         for (token, id) in [("<s>", 0), ("<pad>", 1), ("</s>", 2)] {
             match tokenizer.token_to_id(token) {
                 Some(found) if found == id => {}
@@ -335,26 +345,57 @@ fn as_sentence_transformers_runs_it(tokenizer: &mut Value) {
     tokenizer["decoder"] = metaspace;
 }
 
-/// Builds the tokenizer of a `tokenizer.bin`: its JSON (with an empty vocabulary) and the
-/// vocabulary it stored apart.
+/// Takes a Unigram `model.vocab` out of a parsed `tokenizer.json` (leaving it empty).
+fn json_vocabulary(value: &mut Value) -> std::result::Result<FlatVocabulary, String> {
+    if value["model"]["type"] != "Unigram" {
+        return Err(format!("its model is {}", value["model"]["type"]));
+    }
+    let Value::Array(entries) = value["model"]["vocab"].take() else {
+        return Err("model.vocab is not an array".into());
+    };
+    let mut vocabulary = FlatVocabulary::with_capacity(entries.len(), entries.len() * 8);
+    for (id, entry) in entries.iter().enumerate() {
+        let (Some(piece), Some(score)) = (entry[0].as_str(), entry[1].as_f64()) else {
+            return Err(format!("vocabulary entry {id} is not [piece, score]"));
+        };
+        vocabulary.push(piece, score)?;
+    }
+    Ok(vocabulary)
+}
+
+/// Builds the tokenizer from a `tokenizer.json` whose vocabulary was taken out.
 ///
-/// NOTE: this mirrors what deserializing a whole `tokenizer.json` does: the same
-/// `Unigram::from(vocab, unk_id, byte_fallback)`, then the added tokens added to the finished
-/// tokenizer (they look their ids up in the model, so the real model must be in place first).
-fn with_vocabulary(
+/// NOTE: this is what deserializing a whole `tokenizer.json` does (`tokenizers`'
+/// `serialization.rs`), with our model in place of theirs: each part of the pipeline from its
+/// JSON, then the added tokens added to the finished tokenizer (they look their ids up in the
+/// model). Padding and truncation are left out: they are ours to set per call, and a file's own
+/// settings would silently change ids.
+fn assemble(
     mut value: Value,
-    vocab: Vec<(String, f64)>,
+    vocabulary: FlatVocabulary,
 ) -> std::result::Result<Tokenizer, String> {
+    if value["model"]["type"] != "Unigram" {
+        return Err(format!(
+            "only Unigram (sentencepiece) models, not {}",
+            value["model"]["type"]
+        ));
+    }
     let unk_id = value["model"]["unk_id"].as_u64().map(|id| id as usize);
     let byte_fallback = value["model"]["byte_fallback"].as_bool().unwrap_or(false);
-    let unigram = Unigram::from(vocab, unk_id, byte_fallback).map_err(|e| e.to_string())?;
-    let added: Vec<AddedToken> =
-        serde_json::from_value(value["added_tokens"].take()).map_err(|e| e.to_string())?;
-    value["added_tokens"] = json!([]);
-    // A one-piece stand-in, replaced by the real model below.
-    value["model"] = json!({ "type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0]] });
-    let mut tokenizer: Tokenizer = serde_json::from_value(value).map_err(|e| e.to_string())?;
-    tokenizer.with_model(unigram);
+    let model = FlatUnigram::new(vocabulary, unk_id, byte_fallback)?;
+    fn part<T: serde::de::DeserializeOwned>(
+        value: &mut Value,
+        key: &str,
+    ) -> std::result::Result<Option<T>, String> {
+        serde_json::from_value(value[key].take()).map_err(|e| format!("its {key}: {e}"))
+    }
+    let mut tokenizer = Tokenizer::new(model);
+    tokenizer
+        .with_normalizer(part::<NormalizerWrapper>(&mut value, "normalizer")?)
+        .with_pre_tokenizer(part::<PreTokenizerWrapper>(&mut value, "pre_tokenizer")?)
+        .with_post_processor(part::<PostProcessorWrapper>(&mut value, "post_processor")?)
+        .with_decoder(part::<DecoderWrapper>(&mut value, "decoder")?);
+    let added: Vec<AddedToken> = part(&mut value, "added_tokens")?.unwrap_or_default();
     tokenizer.add_tokens(&added);
     Ok(tokenizer)
 }

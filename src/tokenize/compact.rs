@@ -87,8 +87,57 @@ pub fn encode(json: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// A Unigram vocabulary as flat arrays, in id order: what `tokenizer.bin` stores.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FlatVocabulary {
+    /// Every piece's UTF-8 bytes, concatenated.
+    pub text: Vec<u8>,
+    /// End offset of each piece in `text` (piece `i` starts where piece `i − 1` ends).
+    pub ends: Vec<u32>,
+    /// Each piece's score (a log probability).
+    pub scores: Vec<f64>,
+}
+
+impl FlatVocabulary {
+    /// An empty vocabulary with room for `count` pieces of `bytes` bytes in all.
+    pub fn with_capacity(count: usize, bytes: usize) -> Self {
+        Self {
+            text: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(count),
+            scores: Vec::with_capacity(count),
+        }
+    }
+
+    /// Appends a piece.
+    pub fn push(&mut self, piece: &str, score: f64) -> Result<(), String> {
+        self.text.extend_from_slice(piece.as_bytes());
+        let end = u32::try_from(self.text.len())
+            .map_err(|_| "the vocabulary's pieces exceed 4 GiB".to_string())?;
+        self.ends.push(end);
+        self.scores.push(score);
+        Ok(())
+    }
+
+    /// Number of pieces.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are no pieces.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The bytes of piece `id`.
+    pub fn piece(&self, id: u32) -> &[u8] {
+        let id = id as usize;
+        let start = if id == 0 { 0 } else { self.ends[id - 1] };
+        &self.text[start as usize..self.ends[id] as usize]
+    }
+}
+
 /// Splits a `tokenizer.bin` into its JSON (with an empty `model.vocab`) and the vocabulary.
-pub fn decode(bytes: &[u8]) -> Result<(Value, Vec<(String, f64)>), String> {
+pub fn decode(bytes: &[u8]) -> Result<(Value, FlatVocabulary), String> {
     let mut at = MAGIC.len();
     if !is_compact(bytes) {
         return Err("not a tokenizer.bin".into());
@@ -112,13 +161,14 @@ pub fn decode(bytes: &[u8]) -> Result<(Value, Vec<(String, f64)>), String> {
         .chunks_exact(8)
         .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
         .collect();
-    let mut lengths = Vec::with_capacity(count);
+    let mut ends = Vec::with_capacity(count);
+    let mut end = 0u32;
     for _ in 0..count {
-        let mut len = 0usize;
+        let mut len = 0u32;
         let mut shift = 0;
         loop {
             let byte = take(1)?[0];
-            len |= usize::from(byte & 0x7f) << shift;
+            len |= u32::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
                 break;
             }
@@ -127,16 +177,13 @@ pub fn decode(bytes: &[u8]) -> Result<(Value, Vec<(String, f64)>), String> {
                 return Err("a piece length does not fit".into());
             }
         }
-        lengths.push(len);
+        end = end.checked_add(len).ok_or("the pieces exceed 4 GiB")?;
+        ends.push(end);
     }
-    let mut vocab = Vec::with_capacity(count);
-    for (id, (len, score)) in lengths.into_iter().zip(scores).enumerate() {
-        let piece =
-            std::str::from_utf8(take(len)?).map_err(|e| format!("piece {id} is not UTF-8: {e}"))?;
-        vocab.push((piece.to_string(), score));
-    }
+    // UTF-8 is checked piece by piece when the model is built.
+    let text = take(end as usize)?.to_vec();
     if at != bytes.len() {
         return Err(format!("{} bytes after the vocabulary", bytes.len() - at));
     }
-    Ok((value, vocab))
+    Ok((value, FlatVocabulary { text, ends, scores }))
 }

@@ -15,6 +15,7 @@
 #   accuracy compact (int8) vs f32 weights on a full-shape random model, the quantizer on trained
 #            MiniLM weights, sizes, and tokenizer load time (prints the README's tables)
 #   bench-native  the native engine vs onnxruntime on the full-shape model (BENCHMARKS.md)
+#   bench-browser our wasm CPU path vs Transformers.js in Chromium; cold start (BENCHMARKS.md)
 #   env      print the toolchains build.sh found (Rust, wasm32 target, Python)
 #
 # Model selection (never a silent fallback to a random model):
@@ -390,6 +391,24 @@ cmd_bench_native() {
   CARGO_TARGET_DIR="$CACHE/target-fullshape" "$(python_env)" "$ROOT/scripts/bench_native.py" "$dir" "${RUNS:-5}"
 }
 
+# Benchmarks 2 and 3 (BENCHMARKS.md): our package for the full-shape model against
+# Transformers.js on the same weights, in headless Chromium.
+cmd_bench_browser() {
+  local dir tjs pkg="$CACHE/bench-pkg" playwright
+  dir="$(fullshape_model)"
+  tjs="$CACHE/models/fullshape-transformersjs"
+  if [ ! -f "$tjs/onnx/model_quantized.onnx" ]; then
+    say "making the Transformers.js folder of the full-shape model in $tjs"
+    "$(python_env)" "$ROOT/scripts/make_transformersjs_model.py" "$dir" "$tjs" >&2
+  fi
+  "$ROOT/build.sh" --model "$dir" --out "$pkg" package
+  playwright="$(node_tool playwright-core@1.65.1)"
+  # NOTE: its Node backend (onnxruntime-node) is not needed and downloads binaries at install.
+  ONNXRUNTIME_NODE_INSTALL=skip node_tool @huggingface/transformers@4.3.2 >/dev/null
+  PLAYWRIGHT_CORE="$playwright" node "$ROOT/scripts/bench_browser.mjs" --pkg "$pkg" --tjs-model "$tjs" \
+    --runs "${RUNS:-3}" --node-tools "$CACHE/node-tools" --out "$CACHE/bench-browser.json"
+}
+
 cmd_env() {
   echo "cargo:        $(command -v cargo) ($(cargo --version))"
   echo "target dir:   $CARGO_TARGET_DIR"
@@ -407,7 +426,7 @@ while [ $# -gt 0 ]; do
     --checkpoint=*) CHECKPOINT_DIR="${1#*=}"; shift ;;
     --out) PKG_DIR="${2:?--out needs a folder}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    package|demo|serve|native|model|test|fixtures|accuracy|bench-native|env) COMMAND="$1"; shift ;;
+    package|demo|serve|native|model|test|fixtures|accuracy|bench-native|bench-browser|env) COMMAND="$1"; shift ;;
     *) die "unknown argument '$1' (see ./build.sh --help)" ;;
   esac
 done
@@ -423,5 +442,6 @@ case "$COMMAND" in
   fixtures) cmd_fixtures ;;
   accuracy) cmd_accuracy ;;
   bench-native) cmd_bench_native ;;
+  bench-browser) cmd_bench_browser ;;
   env) cmd_env ;;
 esac

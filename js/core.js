@@ -197,8 +197,9 @@ export class Reranker {
   #create;
   /** The reload to the CPU in progress after a device loss, shared by the calls that saw it. */
   #recovery = null;
+  #loadTimings;
 
-  constructor(token, inner, create) {
+  constructor(token, inner, create, loadTimings) {
     if (token !== constructing) {
       throw new TypeError('use `await Reranker.load(options)` to make a Reranker');
     }
@@ -207,17 +208,20 @@ export class Reranker {
     this.#maxLength = inner.maxLength;
     this.#precision = inner.precision;
     this.#create = create;
+    this.#loadTimings = loadTimings;
   }
 
   /** Loads the model. See index.d.ts for the options. */
   static async load(options = {}) {
     checkOptions(options, LOAD_OPTIONS, 'load options');
     if (trapped !== null) throw trapped;
+    const started = performance.now();
     try {
       await initWasm(options.wasm);
     } catch (cause) {
       throw rerankerError('MODEL_LOAD', `cannot load the WebAssembly module: ${cause.message}`, cause);
     }
+    const wasmMs = performance.now() - started;
     const base = options.baseUrl !== undefined ? new URL(options.baseUrl, page()) : new URL('./model/', here);
     const { verify: check = true, cache: caching = true } = options;
     if (typeof check !== 'boolean') throw rerankerError('INVALID_INPUT', 'verify must be a boolean');
@@ -260,18 +264,28 @@ export class Reranker {
     };
     // NOTE: the sources, not the bytes, are kept: after a device loss the model is fetched again
     // (from the HTTP cache) rather than holding a second copy of the weights for the whole session.
+    let filesMs = 0;
     const create = async (device, onProgress) => {
+      const fetching = performance.now();
       const [weights, tokenizer] = await Promise.all([
         fetchChecked(options.weights, weightsFile, onProgress),
         fetchChecked(options.tokenizer, TOKENIZER_FILE, onProgress),
       ]);
+      filesMs = performance.now() - fetching;
       try {
         return await WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });
       } catch (error) {
         throw failure(error);
       }
     };
-    return new Reranker(constructing, await create(options.device, options.onProgress), create);
+    const inner = await create(options.device, options.onProgress);
+    const loadTimings = { wasmMs, filesMs, ...inner.loadTimings, totalMs: performance.now() - started };
+    return new Reranker(constructing, inner, create, loadTimings);
+  }
+
+  /** Where the load's time went, in milliseconds (see index.d.ts). */
+  get loadTimings() {
+    return { ...this.#loadTimings };
   }
 
   /** `{ backend: 'webgpu' | 'cpu', fallbackReason?: string }`; changes to the CPU after a device loss. */

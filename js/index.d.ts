@@ -126,6 +126,26 @@ export declare class RerankerError extends Error {
   readonly code: RerankerErrorCode;
 }
 
+/**
+ * Where a load's time went, in milliseconds, measured where the model runs (the worker, for
+ * `createReranker`). A cold start is mostly `filesMs` (download, or the Cache API on a later
+ * visit) and `weightsMs`.
+ */
+export interface LoadTimings {
+  /** Compiling and starting the WebAssembly module (0 when this thread already had it). */
+  wasmMs: number;
+  /** Getting the weights and the tokenizer (network or Cache API) and checking their sha256. */
+  filesMs: number;
+  /** Choosing the device: probing WebGPU's adapter (`device: 'auto'` or `'webgpu'`). */
+  deviceMs: number;
+  /** Building the tokenizer from `tokenizer.bin`. */
+  tokenizerMs: number;
+  /** Reading the weights into the model (dequantizing int8, uploading to the GPU). */
+  weightsMs: number;
+  /** The whole load. */
+  totalMs: number;
+}
+
 /** What both `Reranker` and the worker-backed reranker of `createReranker` offer. */
 export interface RerankerLike {
   /** The backend in use; after a WebGPU device loss it becomes `cpu` with the reason. */
@@ -134,6 +154,8 @@ export interface RerankerLike {
   readonly maxLength: number;
   /** How the loaded weights are stored. */
   readonly precision: Precision;
+  /** Where the load's time went. */
+  readonly loadTimings: LoadTimings;
   /** Ranks documents against the query, best first. */
   rerank<D extends Document>(query: string, documents: D[], options?: RerankOptions): Promise<RerankResult<D>[]>;
   /** Raw scores (logits) of `[query, passage]` pairs, in input order (sentence-transformers `predict`). */
@@ -156,6 +178,7 @@ export declare class Reranker implements RerankerLike {
   readonly maxLength: number;
   /** How the loaded weights are stored. */
   readonly precision: Precision;
+  readonly loadTimings: LoadTimings;
   rerank<D extends Document>(query: string, documents: D[], options?: RerankOptions): Promise<RerankResult<D>[]>;
   predict(pairs: [string, string][], options?: PredictOptions): Promise<number[]>;
   dispose(): void;

@@ -22,6 +22,7 @@ class WorkerReranker {
   #device;
   #maxLength;
   #precision;
+  #loadTimings;
   #dead = null;
 
   constructor(token, worker) {
@@ -47,7 +48,8 @@ class WorkerReranker {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     const reranker = new WorkerReranker(constructing, worker);
     try {
-      const { maxLength, precision } = await reranker.#send('load', [rest], { onProgress });
+      const { maxLength, precision, loadTimings } = await reranker.#send('load', [rest], { onProgress });
+      reranker.#loadTimings = loadTimings;
       reranker.#maxLength = maxLength;
       reranker.#precision = precision;
     } catch (error) {
@@ -62,6 +64,8 @@ class WorkerReranker {
   get maxLength() { return this.#maxLength; }
 
   get precision() { return this.#precision; }
+  /** Where the load's time went in the worker, in milliseconds. */
+  get loadTimings() { return { ...this.#loadTimings }; }
 
   async rerank(query, documents, options) {
     const [signal, rest] = takeSignal(options);

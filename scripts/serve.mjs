@@ -1,5 +1,6 @@
 // A tiny static server for the demo and the browser tests: everything from `root`, and `/pkg/*`
-// from a built package when `pkg` is given. Cross-origin isolated (COOP/COEP), on 127.0.0.1 only.
+// from a built package when `pkg` is given (more folders with `mounts`: { '/prefix/': dir }).
+// Cross-origin isolated (COOP/COEP), on 127.0.0.1 only.
 //
 //   node scripts/serve.mjs ROOT [PORT]      (./build.sh serve runs it on www/)
 import http from 'node:http';
@@ -13,14 +14,14 @@ const TYPES = {
   '.png': 'image/png', '.svg': 'image/svg+xml', '.txt': 'text/plain; charset=utf-8',
 };
 
-export async function serve({ root, pkg, port = 0, headers = {} }) {
+export async function serve({ root, pkg, mounts = {}, port = 0, headers = {} }) {
   const requests = [];
+  const folders = Object.entries({ ...mounts, ...(pkg === undefined ? {} : { '/pkg/': pkg }) });
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     requests.push(url.pathname);
-    const mapped = pkg !== undefined && url.pathname.startsWith('/pkg/');
-    const base = mapped ? pkg : root;
-    let rel = mapped ? url.pathname.slice(5) : url.pathname.slice(1);
+    const [prefix, base] = folders.find(([p]) => url.pathname.startsWith(p)) ?? ['/', root];
+    let rel = url.pathname.slice(prefix.length);
     if (rel === '' || rel.endsWith('/')) rel += 'index.html';
     const file = path.resolve(base, decodeURIComponent(rel));
     if (file !== path.resolve(base) && !file.startsWith(path.resolve(base) + path.sep)) {

@@ -46,6 +46,11 @@ pub struct LoadOptions {
     pub max_length: usize,
     /// How the tokenizer file is interpreted.
     pub tokenizer_mode: TokenizerMode,
+    /// A monotonic clock in milliseconds; when set, the load records [`LoadTimings`].
+    ///
+    /// NOTE: a function, not `std::time::Instant`: wasm32-unknown-unknown has no clock of its
+    /// own, so the wasm binding passes the host's `performance.now`.
+    pub clock: Option<fn() -> f64>,
 }
 
 impl Default for LoadOptions {
@@ -53,8 +58,18 @@ impl Default for LoadOptions {
         Self {
             max_length: DEFAULT_MAX_LENGTH,
             tokenizer_mode: TokenizerMode::SentenceTransformers,
+            clock: None,
         }
     }
+}
+
+/// Where a load's time went, in milliseconds (see [`LoadOptions::clock`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LoadTimings {
+    /// Building the tokenizer from its file.
+    pub tokenizer_ms: f64,
+    /// Reading the weights file into the model (dequantizing int8, uploading to the device).
+    pub weights_ms: f64,
 }
 
 /// The score of one pair.
@@ -195,6 +210,7 @@ pub struct Reranker<M: CrossEncoderModel> {
     precision: Precision,
     tokenizer: PairTokenizer,
     device: SelectedDevice,
+    load_timings: Option<LoadTimings>,
 }
 
 impl<M: CrossEncoderModel> std::fmt::Debug for Reranker<M> {
@@ -224,6 +240,8 @@ impl<M: CrossEncoderModel> Reranker<M> {
                 M::INFO.name
             )));
         }
+        let now = || options.clock.map_or(0.0, |clock| clock());
+        let started = now();
         let mut tokenizer = PairTokenizer::from_bytes(tokenizer_json, options.tokenizer_mode)?;
         if tokenizer.vocab_size() as u64 > M::INFO.vocab_size {
             return Err(Error::Tokenizer(format!(
@@ -234,14 +252,25 @@ impl<M: CrossEncoderModel> Reranker<M> {
             )));
         }
         tokenizer.set_max_length(options.max_length, M::INFO.max_sequence_length())?;
+        let tokenized = now();
         let loaded = weights::load::<M>(weights, &device.device)?;
+        let load_timings = options.clock.map(|_| LoadTimings {
+            tokenizer_ms: tokenized - started,
+            weights_ms: now() - tokenized,
+        });
         Ok(Self {
             model: loaded.model,
             word_embeddings: loaded.word_embeddings,
             precision: loaded.precision,
             tokenizer,
             device,
+            load_timings,
         })
+    }
+
+    /// Where the load's time went, when it was given a clock.
+    pub fn load_timings(&self) -> Option<LoadTimings> {
+        self.load_timings
     }
 
     /// The tokenizer in use.

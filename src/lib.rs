@@ -32,7 +32,7 @@ compile_error!(
 
 pub use device::{Backend, DevicePreference, SelectedDevice};
 pub use engine::{
-    CallControl, DEFAULT_BATCH_SIZE, Documents, LoadOptions, Pairs, Ranked, RerankOptions,
+    CallControl, DEFAULT_BATCH_SIZE, Documents, LoadOptions, LoadTimings, Pairs, Ranked, RerankOptions,
     Reranker, Score, Uncontrolled,
 };
 pub use error::{Error, Result, decode_utf8};

@@ -41,6 +41,13 @@ fn start() {
     unsafe { __wasm_call_ctors() }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// `performance.now()`: windows, workers and Node all have it.
+    #[wasm_bindgen(js_namespace = performance, js_name = now)]
+    fn performance_now() -> f64;
+}
+
 /// The single place where a core error becomes a JS exception.
 impl From<Error> for JsValue {
     fn from(error: Error) -> JsValue {
@@ -222,6 +229,8 @@ impl CallControl for JsControl {
 
 struct Shared {
     engine: Reranker<Model>,
+    /// Milliseconds spent choosing the device (the WebGPU probe).
+    device_ms: f64,
     queue: Mutex<()>,
 }
 
@@ -255,15 +264,21 @@ impl WasmReranker {
                 .into());
             }
         };
-        let mut load = LoadOptions::default();
+        let mut load = LoadOptions {
+            clock: Some(performance_now),
+            ..LoadOptions::default()
+        };
         if let Some(max_length) = options.max_length {
             load.max_length = max_length;
         }
+        let started = performance_now();
         let selected = device::select(preference, &Model::INFO).await?;
+        let device_ms = performance_now() - started;
         let engine = Reranker::<Model>::new(weights, &tokenizer_json, selected, load)?;
         Ok(WasmReranker {
             shared: Rc::new(Shared {
                 engine,
+                device_ms,
                 queue: Mutex::new(()),
             }),
         })
@@ -285,6 +300,22 @@ impl WasmReranker {
     #[wasm_bindgen(getter)]
     pub fn precision(&self) -> String {
         self.shared.engine.precision().name().to_string()
+    }
+
+    /// Milliseconds of this load: `{ deviceMs, tokenizerMs, weightsMs }` (choosing the device,
+    /// building the tokenizer, reading the weights into the model).
+    #[wasm_bindgen(getter, js_name = loadTimings)]
+    pub fn load_timings(&self) -> JsValue {
+        let timings = self.shared.engine.load_timings().unwrap_or_default();
+        let out = Object::new();
+        for (key, ms) in [
+            ("deviceMs", self.shared.device_ms),
+            ("tokenizerMs", timings.tokenizer_ms),
+            ("weightsMs", timings.weights_ms),
+        ] {
+            let _ = Reflect::set(&out, &key.into(), &ms.into());
+        }
+        out.into()
     }
 
     /// The truncation length in tokens.

@@ -124,6 +124,8 @@ test('(e) createReranker: the model in a module worker answers like the in-page 
   assert.equal(result.error, undefined, result.error);
   assert.equal(result.device.backend, 'cpu');
   assert.equal(result.maxLength, 512);
+  assert.ok(result.loadTimings.tokenizerMs > 0 && result.loadTimings.totalMs >= result.loadTimings.weightsMs,
+    `the worker's load timings come through: ${JSON.stringify(result.loadTimings)}`);
   let worst = 0;
   result.overlapping.forEach((got, i) => { worst = Math.max(worst, Math.abs(got - result.expected[i])); });
   console.log(`worker: max |logit - onnxruntime| = ${worst.toExponential(2)} over ${result.overlapping.length} overlapping calls`);

@@ -28,6 +28,17 @@ test('device is the CPU; the default weights are int8', () => {
   assert.equal(reranker.precision, 'int8');
 });
 
+test('loadTimings says where the load went: every step, none negative, together within the total', () => {
+  const t = reranker.loadTimings;
+  assert.deepEqual(Object.keys(t).sort(), ['deviceMs', 'filesMs', 'tokenizerMs', 'totalMs', 'wasmMs', 'weightsMs']);
+  for (const [key, ms] of Object.entries(t)) assert.ok(Number.isFinite(ms) && ms >= 0, `${key}: ${ms}`);
+  assert.ok(t.tokenizerMs > 0 && t.weightsMs > 0 && t.filesMs > 0, JSON.stringify(t));
+  const parts = t.wasmMs + t.filesMs + t.deviceMs + t.tokenizerMs + t.weightsMs;
+  assert.ok(parts <= t.totalMs + 1e-6, JSON.stringify(t));
+  t.totalMs = -1; // a copy
+  assert.notEqual(reranker.loadTimings.totalMs, -1);
+});
+
 for (const precision of ['f32', 'int8']) {
   test(`predict with ${precision} weights matches onnxruntime within 1e-4, one by one and batched`, async () => {
     const model = await Reranker.load({ device: 'cpu', precision });

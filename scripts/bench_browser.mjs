@@ -1,0 +1,112 @@
+// Benchmark 2 and 3 of BENCHMARKS.md, in headless Chromium on this machine:
+//  * throughput: our wasm CPU path against Transformers.js (onnxruntime-web, wasm, one thread as
+//    ours) on the same full-shape model and the same (query, passage) pairs, in one page session:
+//    our int8 against its q8, our f32 against its fp32;
+//  * cold start: time to the first result in a fresh profile (empty cache) and after a reload
+//    (warm cache), with our load's breakdown.
+//
+//   node scripts/bench_browser.mjs --pkg PKG --tjs-model DIR [--runs N] [--out results.json]
+//
+// PKG is our package built for the full-shape model; DIR its Transformers.js folder
+// (scripts/make_transformersjs_model.py). `./build.sh bench-browser` makes both and runs this.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { serve } from './serve.mjs';
+import { withPage } from '../tests/js/chromium.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    pkg: { type: 'string' }, 'tjs-model': { type: 'string' }, runs: { type: 'string', default: '3' },
+    out: { type: 'string' }, 'node-tools': { type: 'string', default: path.join(process.env.HOME, '.cache/reranker/node-tools') },
+    only: { type: 'string' },
+  },
+});
+if (!args.pkg || !args['tjs-model']) throw new Error('usage: bench_browser.mjs --pkg PKG --tjs-model DIR [--runs N] [--out FILE]');
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const modules = path.join(args['node-tools'], 'node_modules');
+const runs = Number(args.runs);
+const server = await serve({
+  root: path.join(root, 'scripts/bench_browser'),
+  pkg: path.resolve(args.pkg),
+  mounts: {
+    '/tjs/': path.join(modules, '@huggingface/transformers/dist'),
+    '/ort/': path.join(modules, 'onnxruntime-web/dist'),
+    '/models/fullshape/': path.resolve(args['tjs-model']),
+    '/data/': path.join(root, 'tests/data'),
+  },
+});
+const report = { date: new Date().toISOString(), runs, chromium: null, throughput: [], coldStart: [] };
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const open = async (page) => {
+  await page.goto(`${server.origin}/`);
+  await page.waitForFunction(() => window.benchReady === true);
+  report.chromium ??= await page.evaluate(() => navigator.userAgent);
+};
+
+try {
+  if (args.only !== 'cold') {
+    await withPage({}, async (page, errors) => {
+      page.setDefaultTimeout(0);
+      await open(page);
+      for (const set of ['snippets', 'mixed']) {
+        const pairs = [
+          ['int8', 'q8'],
+          ['f32', 'fp32'],
+        ];
+        for (const [ours, theirs] of pairs) {
+          const result = await page.evaluate(async ({ set, ours, theirs, runs }) => {
+            const { query, sets } = await bench.inputs();
+            const passages = sets[set];
+            const out = { set, passages: passages.length };
+            const mine = await bench.loadOurs(ours);
+            const timedOurs = await bench.timed(() => mine.reranker.predict(passages.map((p) => [query, p])), runs);
+            out.ours = { precision: ours, loadMs: mine.ms, ms: timedOurs.ms, loadTimings: mine.loadTimings };
+            mine.reranker.dispose();
+            const theirsLoaded = await bench.loadTjs(theirs);
+            out.theirs = { dtype: theirs, loadMs: theirsLoaded.ms };
+            for (const batching of ['one call', 'sorted batches of 16']) {
+              const t = await bench.timed(() => bench.tjsLogits(theirsLoaded, query, passages, batching), runs);
+              out.theirs[batching] = t.ms;
+              const diff = Math.max(...t.result.logits.map((l, i) => Math.abs(l - timedOurs.result[i])));
+              out.theirs[`${batching}: max |Δlogit| vs ours`] = diff;
+              if (t.result.tokens !== null) out.tokens = t.result.tokens;
+            }
+            await theirsLoaded.model.dispose();
+            return out;
+          }, { set, ours, theirs, runs });
+          const ourMs = median(result.ours.ms);
+          const line = [`${set} (${result.passages} passages, ${result.tokens} tokens): ours ${ours} ${ourMs.toFixed(0)} ms`];
+          for (const batching of ['one call', 'sorted batches of 16']) {
+            const theirMs = median(result.theirs[batching]);
+            line.push(`Transformers.js ${theirs} (${batching}) ${theirMs.toFixed(0)} ms → ours ${(theirMs / ourMs).toFixed(2)}× its throughput`
+              + ` (max |Δlogit| ${result.theirs[`${batching}: max |Δlogit| vs ours`].toExponential(1)})`);
+          }
+          console.log(line.join('\n    '));
+          report.throughput.push(result);
+        }
+      }
+      if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+    });
+  }
+  if (args.only !== 'throughput') {
+    for (const [lib, precision] of [['ours', 'int8'], ['tjs', 'q8'], ['ours', 'f32'], ['tjs', 'fp32']]) {
+      await withPage({}, async (page, errors) => {
+        page.setDefaultTimeout(0);
+        const visits = [];
+        for (const visit of ['empty cache', 'warm cache']) {
+          await open(page);
+          const r = await page.evaluate(({ lib, precision }) => bench.firstResult(lib, precision), { lib, precision });
+          visits.push({ visit, ...r, logits: undefined });
+          console.log(`cold start, ${lib === 'ours' ? 'ours' : 'Transformers.js'} ${precision}, ${visit}: first result at ${r.totalMs.toFixed(0)} ms `
+            + `(load ${r.loadMs.toFixed(0)} ms, first rerank of 10 ${r.firstMs.toFixed(0)} ms) ${JSON.stringify(r.detail, (k, v) => typeof v === 'number' ? Math.round(v) : v)}`);
+        }
+        if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
+        report.coldStart.push({ lib, precision, visits });
+      });
+    }
+  }
+} finally {
+  await server.close();
+}
+if (args.out) await writeFile(args.out, JSON.stringify(report, null, 2));

@@ -1,0 +1,109 @@
+// The browser benchmark's page side (scripts/bench_browser.mjs drives it): our wasm CPU path and
+// Transformers.js (onnxruntime-web, wasm) on the same model, the same pairs, in one page session.
+import { Reranker } from '/pkg/index.js';
+
+let transformers = null;
+async function tjs() {
+  if (transformers === null) {
+    transformers = await import('/tjs/transformers.js');
+    const { env } = transformers;
+    env.allowRemoteModels = false;
+    env.localModelPath = '/models/';
+    env.backends.onnx.wasm.wasmPaths = '/ort/';
+    // One thread, as ours: the same work on the same core.
+    env.backends.onnx.wasm.numThreads = 1;
+  }
+  return transformers;
+}
+
+/** The benchmark's inputs: a query and two sets of 30 passages from the committed texts. */
+export async function inputs() {
+  const { texts } = await (await fetch('/data/multilingual_texts.json')).json();
+  const all = texts.map((t) => t.text);
+  const query = 'Wie hoch ist die Zugspitze und wann wurde sie zuerst bestiegen?';
+  // As examples/bench_native.rs builds its mixed set: 1 to 24 consecutive texts.
+  const mixed = Array.from({ length: 30 }, (_, i) => {
+    const start = (i * 53) % (all.length - 30);
+    return all.slice(start, start + 1 + ((i * 7) % 24)).join(' ');
+  });
+  // Search-result snippets: 1 to 3 texts.
+  const snippets = Array.from({ length: 30 }, (_, i) => {
+    const start = (i * 71) % (all.length - 3);
+    return all.slice(start, start + 1 + (i % 3)).join(' ');
+  });
+  return { query, sets: { snippets, mixed } };
+}
+
+const now = () => performance.now();
+
+/** Loads ours (in this thread, CPU); returns the time and where it went. */
+export async function loadOurs(precision) {
+  const start = now();
+  const reranker = await Reranker.load({ device: 'cpu', precision });
+  return { reranker, ms: now() - start, loadTimings: reranker.loadTimings };
+}
+
+export async function loadTjs(dtype) {
+  const { AutoTokenizer, AutoModelForSequenceClassification } = await tjs();
+  const start = now();
+  const tokenizer = await AutoTokenizer.from_pretrained('fullshape');
+  const tokenizerMs = now() - start;
+  const model = await AutoModelForSequenceClassification.from_pretrained('fullshape', { dtype, device: 'wasm' });
+  return { tokenizer, model, ms: now() - start, tokenizerMs };
+}
+
+/** Logits of (query, passage) pairs with Transformers.js: one padded call, or length-sorted batches. */
+export async function tjsLogits({ tokenizer, model }, query, passages, batching) {
+  const run = async (subset) => {
+    const inputs = tokenizer(new Array(subset.length).fill(query), { text_pair: subset, padding: true, truncation: true, max_length: 512 });
+    const { logits } = await model(inputs);
+    return Array.from(logits.data);
+  };
+  if (batching === 'one call') return { logits: await run(passages), tokens: null };
+  const lengths = passages.map((p) => tokenizer(query, { text_pair: p, truncation: true, max_length: 512 }).input_ids.size);
+  const order = passages.map((_, i) => i).sort((a, b) => lengths[b] - lengths[a]);
+  const logits = new Array(passages.length);
+  for (let at = 0; at < order.length; at += 16) {
+    const batch = order.slice(at, at + 16);
+    const got = await run(batch.map((i) => passages[i]));
+    batch.forEach((i, k) => { logits[i] = got[k]; });
+  }
+  return { logits, tokens: lengths.reduce((a, b) => a + b, 0) };
+}
+
+/** Times `runs` calls of `call` after one warm-up; returns the times and the last result. */
+export async function timed(call, runs) {
+  let result = await call();
+  const ms = [];
+  for (let i = 0; i < runs; i++) {
+    const start = now();
+    result = await call();
+    ms.push(now() - start);
+  }
+  return { ms, result };
+}
+
+/** Cold start: time to the first result, from this page's start. */
+export async function firstResult(lib, precision) {
+  const t0 = now();
+  const { query, sets } = await inputs();
+  const passages = sets.snippets.slice(0, 10);
+  let loaded; let first; let logits; let detail;
+  if (lib === 'ours') {
+    loaded = await loadOurs(precision);
+    const start = now();
+    logits = await loaded.reranker.predict(passages.map((p) => [query, p]));
+    first = now() - start;
+    detail = loaded.loadTimings;
+  } else {
+    loaded = await loadTjs(precision);
+    const start = now();
+    logits = (await tjsLogits(loaded, query, passages, 'one call')).logits;
+    first = now() - start;
+    detail = { tokenizerMs: loaded.tokenizerMs };
+  }
+  return { pageStartMs: t0, loadMs: loaded.ms, firstMs: first, totalMs: now(), detail, logits };
+}
+
+window.bench = { inputs, loadOurs, loadTjs, tjsLogits, timed, firstResult };
+window.benchReady = true;

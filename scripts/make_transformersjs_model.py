@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Write the full-shape random model as a Transformers.js model folder, for the browser benchmark.
+
+The weights are the ones scripts/make_fullshape_model.py makes (same config, same seed), exported
+the way the hub's ONNX files are (int64 inputs, opset 14: scripts/export_onnx.py --form hub), and
+quantized the way Transformers.js makes its `q8` file: onnxruntime's dynamic quantization with
+int8 weights (its `scripts/quantize.py` picks QInt8 for models without Conv).
+
+    python scripts/make_transformersjs_model.py FULLSHAPE_DIR OUT_DIR
+
+writes OUT_DIR/{config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx,
+onnx/model_quantized.onnx}, and checks that its f32 file computes what FULLSHAPE_DIR/model.onnx
+computes (the same weights).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 2:
+        raise SystemExit(__doc__)
+    fullshape, out = Path(argv[0]), Path(argv[1])
+    made = json.loads((fullshape / "fullshape.json").read_text())
+
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import XLMRobertaForSequenceClassification
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_fixtures import random_cross_encoder_config
+
+    config = random_cross_encoder_config(250002, hidden=384, layers=12, heads=12, ffn=1536)
+    torch.manual_seed(made["seed"])
+    model = XLMRobertaForSequenceClassification(config).eval()
+    (out / "onnx").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        shutil.copy(fullshape / "tokenizer.json", Path(tmp) / "tokenizer.json")
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "export_onnx.py"), tmp, str(out / "onnx" / "model.onnx"),
+             "--form", "hub"],
+            check=True,
+        )
+        shutil.copy(Path(tmp) / "config.json", out / "config.json")
+    shutil.copy(fullshape / "tokenizer.json", out / "tokenizer.json")
+    (out / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "XLMRobertaTokenizer", "model_max_length": 512,
+        "bos_token": "<s>", "eos_token": "</s>", "sep_token": "</s>", "cls_token": "<s>",
+        "unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>",
+    }, indent=2))
+    quantize_dynamic(str(out / "onnx" / "model.onnx"), str(out / "onnx" / "model_quantized.onnx"),
+                     weight_type=QuantType.QInt8)
+
+    # The same weights as the folder our engine is built from.
+    rng = np.random.default_rng(0)
+    ids = rng.integers(5, 250002, size=(2, 24))
+    ids[:, 0], ids[:, -1] = 0, 2
+    mask = np.ones_like(ids)
+    ours = ort.InferenceSession(str(fullshape / "model.onnx"), providers=["CPUExecutionProvider"]).run(
+        ["logits"], {"input_ids": ids.astype(np.int32), "attention_mask": mask.astype(np.int32)})[0]
+    theirs = ort.InferenceSession(str(out / "onnx" / "model.onnx"), providers=["CPUExecutionProvider"]).run(
+        ["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+    diff = float(np.max(np.abs(ours - theirs)))
+    if diff > 1e-5:
+        raise SystemExit(f"not the same weights: max |Δlogit| = {diff:.3g}")
+    sizes = {p.name: p.stat().st_size for p in (out / "onnx").iterdir()}
+    print(f"Transformers.js folder written to {out}: {sizes}; same logits as {fullshape} within {diff:.1e}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

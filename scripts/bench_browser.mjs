@@ -3,9 +3,11 @@
 //    ours) on the same full-shape model and the same (query, passage) pairs, in one page session:
 //    our int8 against its q8, our f32 against its fp32;
 //  * cold start: time to the first result in a fresh profile (empty cache) and after a reload
-//    (warm cache), with our load's breakdown.
+//    (warm cache), with our load's breakdown;
+//  * WebGPU on SwiftShader (correctness-level): first call and later calls, 1 and 8 pairs.
 //
 //   node scripts/bench_browser.mjs --pkg PKG --tjs-model DIR [--runs N] [--out results.json]
+//                                  [--only throughput|cold|webgpu]
 //
 // PKG is our package built for the full-shape model; DIR its Transformers.js folder
 // (scripts/make_transformersjs_model.py). `./build.sh bench-browser` makes both and runs this.
@@ -45,7 +47,7 @@ const open = async (page) => {
 };
 
 try {
-  if (args.only !== 'cold') {
+  if (args.only === undefined || args.only === 'throughput') {
     await withPage({}, async (page, errors) => {
       page.setDefaultTimeout(0);
       await open(page);
@@ -89,7 +91,19 @@ try {
       if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
     });
   }
-  if (args.only !== 'throughput') {
+  if (args.only === undefined || args.only === 'webgpu') {
+    for (const lib of ['ours', 'tjs']) {
+      await withPage({ webgpu: true }, async (page, errors) => {
+        page.setDefaultTimeout(0);
+        await open(page);
+        const r = await page.evaluate((lib) => bench.webgpu(lib, 2).catch((e) => ({ lib, error: String(e) })), lib);
+        console.log(`WebGPU (SwiftShader), ${lib === 'ours' ? 'ours int8' : 'Transformers.js q8'}: `
+          + JSON.stringify(r, (k, v) => typeof v === 'number' ? Math.round(v) : v));
+        report.webgpu = [...(report.webgpu ?? []), { ...r, pageErrors: errors }];
+      });
+    }
+  }
+  if (args.only === undefined || args.only === 'cold') {
     for (const [lib, precision] of [['ours', 'int8'], ['tjs', 'q8'], ['ours', 'f32'], ['tjs', 'fp32']]) {
       await withPage({}, async (page, errors) => {
         page.setDefaultTimeout(0);

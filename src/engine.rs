@@ -40,7 +40,7 @@ pub const ACTIVATION_BUDGET: u64 = 128 << 20;
 const LIVE_ACTIVATIONS: u64 = 4;
 
 /// Options fixed when a reranker is made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct LoadOptions {
     /// Truncation length of a pair, special tokens included (4 ..= the model's 512).
     pub max_length: usize,

@@ -32,8 +32,8 @@ compile_error!(
 
 pub use device::{Backend, DevicePreference, SelectedDevice};
 pub use engine::{
-    CallControl, DEFAULT_BATCH_SIZE, Documents, LoadOptions, LoadTimings, Pairs, Ranked, RerankOptions,
-    Reranker, Score, Uncontrolled,
+    CallControl, DEFAULT_BATCH_SIZE, Documents, LoadOptions, LoadTimings, Pairs, Ranked,
+    RerankOptions, Reranker, Score, Uncontrolled,
 };
 pub use error::{Error, Result, decode_utf8};
 pub use model::{CrossEncoderModel, ModelInfo};

@@ -597,3 +597,39 @@ fn inconsistent_compact_weights_are_errors() {
         }
     }
 }
+
+/// A monotonic millisecond clock for [`LoadOptions::clock`].
+fn millis() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+        * 1e3
+}
+
+#[test]
+fn a_load_with_a_clock_records_where_its_time_went() {
+    let weights = std::fs::read(fixture_webgpu::WEIGHTS_INT8_PATH).unwrap();
+    let tokenizer = std::fs::read(fixture_webgpu::TOKENIZER_BIN_PATH).unwrap();
+    let before = millis();
+    let timed: Reranker<fixture_webgpu::Model> = Reranker::new(
+        weights.clone(),
+        &tokenizer,
+        SelectedDevice::cpu(),
+        LoadOptions {
+            clock: Some(millis),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    let elapsed = millis() - before;
+    let t = timed.load_timings().expect("a clock was given");
+    assert!(t.tokenizer_ms > 0.0 && t.weights_ms > 0.0, "{t:?}");
+    assert!(
+        t.tokenizer_ms + t.weights_ms <= elapsed,
+        "{t:?} in {elapsed} ms"
+    );
+    let untimed = load_webgpu_fixture(weights, &tokenizer).unwrap();
+    assert_eq!(untimed.load_timings(), None);
+}

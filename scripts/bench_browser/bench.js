@@ -8,6 +8,7 @@ async function tjs() {
     transformers = await import('/tjs/transformers.js');
     const { env } = transformers;
     env.allowRemoteModels = false;
+    env.allowLocalModels = true;
     env.localModelPath = '/models/';
     env.backends.onnx.wasm.wasmPaths = '/ort/';
     // One thread, as ours: the same work on the same core.
@@ -105,5 +106,43 @@ export async function firstResult(lib, precision) {
   return { pageStartMs: t0, loadMs: loaded.ms, firstMs: first, totalMs: now(), detail, logits };
 }
 
-window.bench = { inputs, loadOurs, loadTjs, tjsLogits, timed, firstResult };
+/**
+ * WebGPU timing (SwiftShader here, so correctness-level): the first call (pipelines compile) and
+ * the calls after it, for 1 and 8 snippets.
+ */
+export async function webgpu(lib, runs) {
+  const { query, sets } = await inputs();
+  const out = { lib };
+  const start = now();
+  let predict;
+  let dispose;
+  if (lib === 'ours') {
+    const reranker = await Reranker.load({ device: 'webgpu', precision: 'int8' });
+    out.device = reranker.device;
+    out.loadTimings = reranker.loadTimings;
+    predict = (passages) => reranker.predict(passages.map((p) => [query, p]));
+    dispose = () => reranker.dispose();
+  } else {
+    const { AutoTokenizer, AutoModelForSequenceClassification } = await tjs();
+    const tokenizer = await AutoTokenizer.from_pretrained('fullshape');
+    const model = await AutoModelForSequenceClassification.from_pretrained('fullshape', { dtype: 'q8', device: 'webgpu' });
+    predict = async (passages) => (await tjsLogits({ tokenizer, model }, query, passages, 'one call')).logits;
+    dispose = () => model.dispose();
+  }
+  out.loadMs = now() - start;
+  for (const n of [1, 8]) {
+    const passages = sets.snippets.slice(0, n);
+    const ms = [];
+    for (let i = 0; i <= runs; i++) {
+      const t = now();
+      await predict(passages);
+      ms.push(now() - t);
+    }
+    out[`${n} pairs`] = { firstMs: ms[0], laterMs: ms.slice(1) };
+  }
+  await dispose();
+  return out;
+}
+
+window.bench = { inputs, loadOurs, loadTjs, tjsLogits, timed, firstResult, webgpu };
 window.benchReady = true;

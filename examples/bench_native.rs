@@ -9,8 +9,10 @@
 //! thread (burn-flex without rayon). Each case is run once to warm up, then RUNS times.
 
 #[cfg(reranker_selected)]
+mod common;
+
+#[cfg(reranker_selected)]
 fn main() {
-    use std::path::Path;
     use std::time::Instant;
 
     use web_reranker::model::selected::{INFO, Model, TOKENIZER_BIN_PATH, WEIGHTS_F32_PATH};
@@ -48,17 +50,7 @@ fn main() {
             })
             .collect()
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let texts: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(root.join("tests/data/multilingual_texts.json")).unwrap(),
-    )
-    .unwrap();
-    let texts: Vec<&str> = texts["texts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["text"].as_str().unwrap())
-        .collect();
+    let texts = common::multilingual_texts();
     // Passage i joins 1 + (i * 7) % 24 consecutive texts: from a line to a few hundred tokens.
     let query = "Wie hoch ist die Zugspitze und wann wurde sie zuerst bestiegen?";
     let mixed: Vec<Vec<u32>> = (0..30)

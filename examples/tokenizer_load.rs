@@ -10,6 +10,8 @@ use std::time::Instant;
 
 use web_reranker::{PairTokenizer, TokenizerMode};
 
+mod common;
+
 /// Counts live heap bytes and their peak.
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -93,20 +95,7 @@ fn main() {
 
     // Encoding speed on the committed multilingual texts, the file as written by both (the same
     // ids); `tokenizers` caches each word's pieces, so its later passes are cache hits.
-    let texts: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/data/multilingual_texts.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let texts: Vec<&str> = texts["texts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["text"].as_str().unwrap())
-        .collect();
+    let texts = common::multilingual_texts();
     let theirs = tokenizers::Tokenizer::from_bytes(&json).unwrap();
     let ours = PairTokenizer::from_bytes(&compact, TokenizerMode::AsWritten).unwrap();
     let time = |encode: &dyn Fn(&str) -> Vec<u32>| {
@@ -125,7 +114,7 @@ fn main() {
     let (our_first, our_best) = time(&|t| ours.encode_single(t).unwrap());
     for text in &texts {
         assert_eq!(
-            theirs.encode(*text, true).unwrap().get_ids(),
+            theirs.encode(text.as_str(), true).unwrap().get_ids(),
             ours.encode_single(text).unwrap(),
             "{text:?}"
         );

@@ -39,7 +39,11 @@ const server = await serve({
   },
 });
 const report = { date: new Date().toISOString(), runs, chromium: null, throughput: [], coldStart: [] };
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
 const open = async (page) => {
   await page.goto(`${server.origin}/`);
   await page.waitForFunction(() => window.benchReady === true);

@@ -83,7 +83,7 @@ impl PairTokenizer {
     /// Loads a `tokenizer.json`, or its compact form `tokenizer.bin` ([`compact`]), from its
     /// bytes; the first bytes say which.
     pub fn from_bytes(bytes: &[u8], mode: TokenizerMode) -> Result<Self> {
-        let (mut value, vocabulary) = if compact::is_compact(bytes) {
+        let (mut value, vocabulary, order) = if compact::is_compact(bytes) {
             compact::decode(bytes)
                 .map_err(|e| Error::Tokenizer(format!("not a usable tokenizer.bin: {e}")))?
         } else {
@@ -92,12 +92,12 @@ impl PairTokenizer {
             let vocabulary = json_vocabulary(&mut value).map_err(|e| {
                 Error::Tokenizer(format!("not an XLM-R (Unigram) tokenizer.json: {e}"))
             })?;
-            (value, vocabulary)
+            (value, vocabulary, None)
         };
         if mode == TokenizerMode::SentenceTransformers {
             as_sentence_transformers_runs_it(&mut value);
         }
-        let tokenizer = assemble(value, vocabulary)
+        let tokenizer = assemble(value, vocabulary, order)
             .map_err(|e| Error::Tokenizer(format!("not a tokenizers tokenizer.json: {e}")))?;
         for (token, id) in [("<s>", 0), ("<pad>", 1), ("</s>", 2)] {
             match tokenizer.token_to_id(token) {
@@ -373,6 +373,7 @@ fn json_vocabulary(value: &mut Value) -> std::result::Result<FlatVocabulary, Str
 fn assemble(
     mut value: Value,
     vocabulary: FlatVocabulary,
+    order: Option<Vec<u32>>,
 ) -> std::result::Result<Tokenizer, String> {
     if value["model"]["type"] != "Unigram" {
         return Err(format!(
@@ -382,7 +383,7 @@ fn assemble(
     }
     let unk_id = value["model"]["unk_id"].as_u64().map(|id| id as usize);
     let byte_fallback = value["model"]["byte_fallback"].as_bool().unwrap_or(false);
-    let model = FlatUnigram::new(vocabulary, unk_id, byte_fallback)?;
+    let model = FlatUnigram::new(vocabulary, order, unk_id, byte_fallback)?;
     fn part<T: serde::de::DeserializeOwned>(
         value: &mut Value,
         key: &str,

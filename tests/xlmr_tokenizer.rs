@@ -57,8 +57,9 @@ fn real_tokenizer_ids_equal_python() {
 
     // The compact tokenizer.bin the package ships must give the very same ids.
     let compact = web_reranker::tokenize::compact::encode(&bytes).unwrap();
+    // A third of the JSON, plus 4 bytes a piece for the stored byte order.
     assert!(
-        compact.len() * 3 < bytes.len(),
+        compact.len() * 5 < bytes.len() * 2,
         "tokenizer.bin is {} bytes, tokenizer.json {}",
         compact.len(),
         bytes.len()
@@ -127,4 +128,42 @@ fn damaged_compact_tokenizers_are_errors() {
         assert_eq!(err.code(), "MODEL_LOAD", "{what}: {err}");
         assert!(err.to_string().contains("tokenizer.bin"), "{what}: {err}");
     }
+}
+
+#[test]
+fn version_1_files_load_and_a_bad_stored_order_is_an_error() {
+    let bytes = std::fs::read(tokenizer_path()).unwrap();
+    let v2 = web_reranker::tokenize::compact::encode(&bytes).unwrap();
+    assert!(v2.starts_with(b"WRTOKEN2"));
+    // Version 1: the same file without its byte order (u32 count + count ids at the end).
+    let order_start = {
+        let mut at = v2.len();
+        loop {
+            at -= 4;
+            let count = u32::from_le_bytes(v2[at..at + 4].try_into().unwrap()) as usize;
+            if at + 4 + 4 * count == v2.len() {
+                break at;
+            }
+        }
+    };
+    let v1 = [b"WRTOKEN1".as_slice(), &v2[8..order_start]].concat();
+    let text = "Wie hoch ist die Zugspitze? 東京は日本の首都です。 காற்று ோ";
+    let ids = |file: &[u8]| {
+        PairTokenizer::from_bytes(file, TokenizerMode::SentenceTransformers)
+            .unwrap()
+            .encode_pair(text, text)
+            .unwrap()
+            .ids
+    };
+    assert_eq!(ids(&v1), ids(&v2));
+    assert_eq!(ids(&bytes), ids(&v2));
+    // Two ids of the stored order swapped.
+    let mut swapped = v2.clone();
+    let (a, b) = (order_start + 4 + 4 * 1000, order_start + 4 + 4 * 1001);
+    let (x, y) = (swapped[a..a + 4].to_vec(), swapped[b..b + 4].to_vec());
+    swapped[a..a + 4].copy_from_slice(&y);
+    swapped[b..b + 4].copy_from_slice(&x);
+    let err = PairTokenizer::from_bytes(&swapped, TokenizerMode::SentenceTransformers).unwrap_err();
+    assert_eq!(err.code(), "MODEL_LOAD", "{err}");
+    assert!(err.to_string().contains("byte order"), "{err}");
 }

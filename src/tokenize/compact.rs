@@ -5,30 +5,36 @@
 //! everything else as JSON and stores the vocabulary as raw scores and length-prefixed UTF-8:
 //!
 //! ```text
-//! b"WRTOKEN1"                 magic (8 bytes)
+//! b"WRTOKEN2"                 magic (8 bytes)
 //! u32 LE  n                   length of the JSON below
 //! n bytes                     tokenizer.json with model.vocab = []
 //! u32 LE  count               vocabulary size
 //! count × f64 LE              scores, in id order
 //! count × LEB128              byte length of each piece
 //! the pieces' UTF-8 bytes, concatenated
+//! u32 LE  m                   number of distinct pieces
+//! m × u32 LE                  their ids in byte order of the pieces (of equal pieces, the last)
 //! ```
 //!
-//! The same vocabulary goes into the same `Unigram::from`, so ids are identical (tested on the
-//! real tokenizer against Python's ids). Scores stay f64: XLM-R's are not all f32-exact, and
-//! Viterbi must see the values the JSON has.
+//! The ids are identical to `tokenizers`' Unigram on the same vocabulary (tested on the real
+//! tokenizer against Python's ids). Scores stay f64: XLM-R's are not all f32-exact, and
+//! Viterbi must see the values the JSON has. The byte order is what our Unigram model searches
+//! ([`super::unigram`]); storing it saves sorting 250002 pieces at every load, and the loader
+//! checks it rather than trusting it. Version 1 files (`WRTOKEN1`, no byte order) still load.
 //!
 //! NOTE: this file depends on serde_json only, because build.rs includes it too (`#[path]`) to
 //! write `tokenizer.bin` next to the weights.
 
 use serde_json::Value;
 
-/// The first bytes of a `tokenizer.bin`.
-pub const MAGIC: &[u8; 8] = b"WRTOKEN1";
+/// The first bytes of a `tokenizer.bin` this build writes.
+pub const MAGIC: &[u8; 8] = b"WRTOKEN2";
+/// The first bytes of a version 1 `tokenizer.bin` (no stored byte order).
+pub const MAGIC_V1: &[u8; 8] = b"WRTOKEN1";
 
 /// Whether `bytes` are a `tokenizer.bin` (rather than JSON).
 pub fn is_compact(bytes: &[u8]) -> bool {
-    bytes.starts_with(MAGIC)
+    bytes.starts_with(MAGIC) || bytes.starts_with(MAGIC_V1)
 }
 
 /// Encodes a Unigram `tokenizer.json` as `tokenizer.bin`.
@@ -61,16 +67,18 @@ pub fn encode(json: &[u8]) -> Result<Vec<u8>, String> {
             .map_err(|e| e.to_string())?
             .to_le_bytes(),
     );
-    let mut pieces = Vec::with_capacity(vocab.len());
+    let mut vocabulary = FlatVocabulary::with_capacity(vocab.len(), json.len() / 4);
     for (id, entry) in vocab.iter().enumerate() {
         let (Some(piece), Some(score)) = (entry[0].as_str(), entry[1].as_f64()) else {
             return Err(format!("vocabulary entry {id} is not [piece, score]"));
         };
         out.extend_from_slice(&score.to_le_bytes());
-        pieces.push(piece);
+        vocabulary.push(piece, score)?;
     }
-    for piece in &pieces {
-        let mut len = piece.len();
+    let mut start = 0;
+    for &end in &vocabulary.ends {
+        let mut len = end - start;
+        start = end;
         loop {
             let byte = (len & 0x7f) as u8;
             len >>= 7;
@@ -81,8 +89,11 @@ pub fn encode(json: &[u8]) -> Result<Vec<u8>, String> {
             out.push(byte | 0x80);
         }
     }
-    for piece in &pieces {
-        out.extend_from_slice(piece.as_bytes());
+    out.extend_from_slice(&vocabulary.text);
+    let order = vocabulary.byte_order();
+    out.extend_from_slice(&(order.len() as u32).to_le_bytes());
+    for id in order {
+        out.extend_from_slice(&id.to_le_bytes());
     }
     Ok(out)
 }
@@ -128,6 +139,24 @@ impl FlatVocabulary {
         self.ends.is_empty()
     }
 
+    /// The ids of the distinct pieces in byte order of their pieces; of equal pieces, the last
+    /// id (the one a token → id map filled in id order keeps).
+    pub fn byte_order(&self) -> Vec<u32> {
+        let mut sorted: Vec<u32> = (0..self.len() as u32).collect();
+        // NOTE: stable, so equal pieces stay in id order and the last of each run is kept.
+        sorted.sort_by(|&a, &b| self.piece(a).cmp(self.piece(b)));
+        let mut unique = Vec::with_capacity(sorted.len());
+        for (i, &id) in sorted.iter().enumerate() {
+            let next_is_equal = sorted
+                .get(i + 1)
+                .is_some_and(|&next| self.piece(next) == self.piece(id));
+            if !next_is_equal {
+                unique.push(id);
+            }
+        }
+        unique
+    }
+
     /// The bytes of piece `id`.
     pub fn piece(&self, id: u32) -> &[u8] {
         let id = id as usize;
@@ -136,8 +165,9 @@ impl FlatVocabulary {
     }
 }
 
-/// Splits a `tokenizer.bin` into its JSON (with an empty `model.vocab`) and the vocabulary.
-pub fn decode(bytes: &[u8]) -> Result<(Value, FlatVocabulary), String> {
+/// Splits a `tokenizer.bin` into its JSON (with an empty `model.vocab`), the vocabulary and, in
+/// version 2, the stored byte order (unchecked: [`super::unigram`] checks it).
+pub fn decode(bytes: &[u8]) -> Result<(Value, FlatVocabulary, Option<Vec<u32>>), String> {
     let mut at = MAGIC.len();
     if !is_compact(bytes) {
         return Err("not a tokenizer.bin".into());
@@ -182,8 +212,15 @@ pub fn decode(bytes: &[u8]) -> Result<(Value, FlatVocabulary), String> {
     }
     // UTF-8 is checked piece by piece when the model is built.
     let text = take(end as usize)?.to_vec();
+    let order = if bytes.starts_with(MAGIC) {
+        let distinct = u32_at(take(4)?);
+        let ids = take(distinct.checked_mul(4).ok_or("the byte order overflows")?)?;
+        Some(ids.chunks_exact(4).map(|b| u32_at(b) as u32).collect())
+    } else {
+        None
+    };
     if at != bytes.len() {
         return Err(format!("{} bytes after the vocabulary", bytes.len() - at));
     }
-    Ok((value, FlatVocabulary { text, ends, scores }))
+    Ok((value, FlatVocabulary { text, ends, scores }, order))
 }

@@ -62,9 +62,12 @@ struct BestPath {
 }
 
 impl FlatUnigram {
-    /// Builds the model; `unk_id` and `byte_fallback` as in `tokenizer.json`'s `model`.
+    /// Builds the model; `unk_id` and `byte_fallback` as in `tokenizer.json`'s `model`. `order`
+    /// is [`FlatVocabulary::byte_order`] as `tokenizer.bin` stores it (checked), or `None` to
+    /// sort here.
     pub fn new(
         vocabulary: FlatVocabulary,
+        order: Option<Vec<u32>>,
         unk_id: Option<usize>,
         byte_fallback: bool,
     ) -> Result<Self, String> {
@@ -111,28 +114,22 @@ impl FlatUnigram {
             .iter()
             .copied()
             .fold(f64::INFINITY, f64::min);
-        let mut sorted: Vec<u32> = (0..count as u32).collect();
-        // NOTE: stable, so equal pieces stay in id order and the last of each run is the id that
-        // `tokenizers`' token → id map ends up with.
-        sorted.sort_by(|&a, &b| vocabulary.piece(a).cmp(vocabulary.piece(b)));
-        let mut unique = Vec::with_capacity(sorted.len());
-        for (i, &id) in sorted.iter().enumerate() {
-            let next_is_equal = sorted
-                .get(i + 1)
-                .is_some_and(|&next| vocabulary.piece(next) == vocabulary.piece(id));
-            if !next_is_equal {
-                unique.push(id);
+        let sorted = match order {
+            None => vocabulary.byte_order(),
+            Some(order) => {
+                check_byte_order(&vocabulary, &order)?;
+                order
             }
-        }
+        };
         let mut by_first_byte = vec![0u32; 257];
-        for &id in &unique {
+        for &id in &sorted {
             if let Some(&first) = vocabulary.piece(id).first() {
                 by_first_byte[usize::from(first) + 1] += 1;
             }
         }
         // The empty piece (if any) sorts before every other.
         by_first_byte[0] = u32::from(
-            unique
+            sorted
                 .first()
                 .is_some_and(|&id| vocabulary.piece(id).is_empty()),
         );
@@ -145,7 +142,7 @@ impl FlatUnigram {
             tables: Arc::new(Tables {
                 vocabulary,
                 by_first_byte,
-                sorted: unique,
+                sorted,
                 min_score,
                 unk_id: unk_id.map(|id| id as u32),
                 byte_fallback,
@@ -262,6 +259,34 @@ impl FlatUnigram {
     }
 }
 
+/// Checks that `order` is what [`FlatVocabulary::byte_order`] would compute: ids in range, their
+/// pieces strictly increasing, and every id left out a duplicate of a later id that is in.
+fn check_byte_order(vocabulary: &FlatVocabulary, order: &[u32]) -> Result<(), String> {
+    let count = vocabulary.len();
+    let bad = || "the stored byte order does not match the pieces".to_string();
+    if order.iter().any(|&id| id as usize >= count) {
+        return Err(bad());
+    }
+    if order
+        .windows(2)
+        .any(|w| vocabulary.piece(w[0]) >= vocabulary.piece(w[1]))
+    {
+        return Err(bad());
+    }
+    let mut listed = vec![false; count];
+    for &id in order {
+        listed[id as usize] = true;
+    }
+    for (id, _) in listed.iter().enumerate().filter(|(_, listed)| !**listed) {
+        let piece = vocabulary.piece(id as u32);
+        match order.binary_search_by(|&other| vocabulary.piece(other).cmp(piece)) {
+            Ok(at) if order[at] as usize > id => {}
+            _ => return Err(bad()),
+        }
+    }
+    Ok(())
+}
+
 /// The first index in `lo..hi` where `below` is false (`below` true then false over the range).
 fn partition(mut lo: usize, mut hi: usize, below: impl Fn(usize) -> bool) -> usize {
     while lo < hi {
@@ -362,7 +387,7 @@ mod tests {
         }
         let owned = pieces.iter().map(|(p, s)| (p.to_string(), *s)).collect();
         (
-            FlatUnigram::new(vocabulary, unk_id, fallback).unwrap(),
+            FlatUnigram::new(vocabulary, None, unk_id, fallback).unwrap(),
             Unigram::from(owned, unk_id, fallback).unwrap(),
         )
     }
@@ -503,22 +528,57 @@ mod tests {
     fn inconsistent_vocabularies_are_errors() {
         let mut v = FlatVocabulary::default();
         v.push("a", 0.0).unwrap();
-        assert!(FlatUnigram::new(v.clone(), Some(1), false).is_err());
+        assert!(FlatUnigram::new(v.clone(), None, Some(1), false).is_err());
         let mut bad = v.clone();
         bad.scores.push(1.0);
-        assert!(FlatUnigram::new(bad, None, false).is_err());
+        assert!(FlatUnigram::new(bad, None, None, false).is_err());
         let mut bad = v.clone();
         bad.ends[0] = 5;
-        assert!(FlatUnigram::new(bad, None, false).is_err());
+        assert!(FlatUnigram::new(bad, None, None, false).is_err());
         let mut bad = FlatVocabulary::default();
         bad.push("é", 0.0).unwrap();
         bad.ends[0] = 1;
         bad.ends.push(2);
         bad.scores.push(0.0);
         assert!(
-            FlatUnigram::new(bad, None, false).is_err(),
+            FlatUnigram::new(bad, None, None, false).is_err(),
             "a piece split inside a character"
         );
-        assert!(FlatUnigram::new(FlatVocabulary::default(), Some(0), false).is_err());
+        assert!(FlatUnigram::new(FlatVocabulary::default(), None, Some(0), false).is_err());
+    }
+
+    #[test]
+    fn a_stored_byte_order_is_checked() {
+        let mut v = FlatVocabulary::default();
+        for (piece, score) in [
+            ("b", 0.0),
+            ("a", -1.0),
+            ("ab", -2.0),
+            ("a", -3.0),
+            ("c", -4.0),
+        ] {
+            v.push(piece, score).unwrap();
+        }
+        let order = v.byte_order();
+        assert_eq!(
+            order,
+            [3, 2, 0, 4],
+            "a before ab before b before c; of the two a, the last"
+        );
+        let built = FlatUnigram::new(v.clone(), Some(order.clone()), None, false).unwrap();
+        let sorted_here = FlatUnigram::new(v.clone(), None, None, false).unwrap();
+        assert_eq!(built.tables.sorted, sorted_here.tables.sorted);
+        for bad in [
+            vec![2, 3, 0, 4],    // out of order
+            vec![3, 2, 0],       // a piece left out
+            vec![1, 2, 0, 4],    // the first of two equal pieces
+            vec![3, 2, 0, 4, 4], // repeated
+            vec![3, 2, 0, 9],    // no such id
+        ] {
+            assert!(
+                FlatUnigram::new(v.clone(), Some(bad.clone()), None, false).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

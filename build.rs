@@ -17,7 +17,7 @@
 //!   tensors stay f32 (see [`compact_axis`]). Loading dequantizes the transformer weights; the
 //!   model computes in f32.
 //! * `tokenizer.bin`: `tokenizer.json` with its vocabulary in binary (`src/tokenize/compact.rs`),
-//!   a third of the size and faster to load, with identical ids.
+//!   about a third of the size and faster to load, with identical ids.
 //! * `glue.rs`: the `CrossEncoderModel` impl with the facts read from `config.json` and from the
 //!   generated code.
 //!

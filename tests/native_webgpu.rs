@@ -45,16 +45,17 @@ fn native_wgpu_matches_onnxruntime() {
         ..LoadOptions::default()
     };
     let weights = std::fs::read(WEIGHTS_F32_PATH).unwrap();
-    let reranker = Reranker::<Model>::new(weights, &tokenizer, selected.clone(), options).unwrap();
+    let reranker = Reranker::<Model>::new(weights, &tokenizer, selected, options).unwrap();
     let encoded: Vec<Vec<u32>> = cases.iter().map(|c| ids(&c["ids"])).collect();
 
     // One padded batch of every case (13 .. 512 tokens), in full batches (WebGPU's default),
     // then cut for the least padding: both agree with onnxruntime's batched run.
     let full = pollster::block_on(reranker.score_ids(&encoded, encoded.len())).unwrap();
+    // A second `select` hands out the device already open (cubecl cannot open it twice).
     let least = Reranker::<Model>::new(
         std::fs::read(WEIGHTS_F32_PATH).unwrap(),
         &tokenizer,
-        selected.clone(),
+        gpu(),
         LoadOptions {
             batch_split: Some(BatchSplit::LeastPadding),
             ..options
@@ -86,7 +87,7 @@ fn native_wgpu_matches_onnxruntime() {
     let int8 = Reranker::<Model>::new(
         std::fs::read(WEIGHTS_INT8_PATH).unwrap(),
         &tokenizer,
-        selected,
+        gpu(),
         options,
     )
     .unwrap();

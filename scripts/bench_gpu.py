@@ -21,6 +21,8 @@ import time
 
 import torch
 
+from bench_batches import padded_batches
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,15 +67,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for case in ours["cases"]:
         rows = case["rows"]
-        feeds = []
-        for batch in case["batches"]:
-            width = max(len(rows[i]) for i in batch)
-            ids = torch.ones((len(batch), width), dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, i in enumerate(batch):
-                ids[r, : len(rows[i])] = torch.tensor(rows[i])
-                mask[r, : len(rows[i])] = 1
-            feeds.append((ids.to(device), mask.to(device)))
+        feeds = [(torch.from_numpy(ids).long().to(device), torch.from_numpy(mask).long().to(device))
+                 for _, ids, mask in padded_batches(case)]
 
         def run() -> float:
             sync()

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from bench_batches import padded_batches
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,15 +50,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for case in ours["cases"]:
         rows = case["rows"]
-        feeds = []
-        for batch in case["batches"]:
-            width = max(len(rows[i]) for i in batch)
-            ids = np.ones((len(batch), width), dtype=np.int32)
-            mask = np.zeros((len(batch), width), dtype=np.int32)
-            for r, i in enumerate(batch):
-                ids[r, : len(rows[i])] = rows[i]
-                mask[r, : len(rows[i])] = 1
-            feeds.append((batch, {"input_ids": ids, "attention_mask": mask}))
+        feeds = [(batch, {"input_ids": ids, "attention_mask": mask})
+                 for batch, ids, mask in padded_batches(case)]
 
         def run() -> tuple[float, np.ndarray]:
             logits = np.zeros(len(rows), dtype=np.float32)

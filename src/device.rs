@@ -213,7 +213,7 @@ async fn wgpu_device() -> std::result::Result<(SelectedDevice, u64), String> {
     let info = setup.adapter.get_info();
     let adapter =
         Some(format!("{} ({:?})", info.name, info.backend)).filter(|_| !info.name.is_empty());
-    let limit = u64::from(setup.device.limits().max_storage_buffer_binding_size);
+    let limit = setup.device.limits().max_storage_buffer_binding_size;
     let selected = SelectedDevice {
         backend: Backend::WebGpu,
         device,

@@ -186,6 +186,13 @@ fn check_binding_limit(limit: f64, model: &ModelInfo) -> std::result::Result<(),
 #[cfg(any(target_arch = "wasm32", feature = "native-webgpu"))]
 static OPENED: Mutex<Option<(SelectedDevice, u64)>> = Mutex::new(None);
 
+/// How often a caller that lost the race to open the device looks for the winner's record
+/// (10 ms apart natively: up to 5 s; once in wasm, where nothing runs in between).
+#[cfg(all(not(target_arch = "wasm32"), feature = "native-webgpu"))]
+const RACE_WAITS: usize = 500;
+#[cfg(target_arch = "wasm32")]
+const RACE_WAITS: usize = 1;
+
 /// Opens burn's wgpu device, or returns the one already open, and routes the errors it reports
 /// outside any call to [`DeviceFaults`] instead of cubecl's panicking handler. Also returns the
 /// device's largest storage-buffer binding.
@@ -201,10 +208,22 @@ async fn wgpu_device() -> std::result::Result<(SelectedDevice, u64), String> {
         }
         return Ok((selected, limit));
     }
-    let (device, setup) = Device::wgpu_options()
-        .init_with_setup_async()
-        .await
-        .map_err(|e| format!("WebGPU device creation failed: {e}"))?;
+    let (device, setup) = match Device::wgpu_options().init_with_setup_async().await {
+        Ok(opened) => opened,
+        Err(e) => {
+            // NOTE: two callers can race to open it (two loads at once, or two threads): the
+            // loser's init fails ("Service already initialized") before the winner has recorded
+            // the device, so it waits for that record.
+            for _ in 0..RACE_WAITS {
+                if let Some(opened) = OPENED.lock().ok().and_then(|opened| opened.clone()) {
+                    return Ok(opened);
+                }
+                #[cfg(not(target_arch = "wasm32"))]
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            return Err(format!("WebGPU device creation failed: {e}"));
+        }
+    };
     let faults = DeviceFaults::default();
     let record = faults.clone();
     setup

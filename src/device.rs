@@ -198,8 +198,8 @@ const RACE_WAITS: usize = 1;
 /// device's largest storage-buffer binding.
 #[cfg(any(target_arch = "wasm32", feature = "native-webgpu"))]
 async fn wgpu_device() -> std::result::Result<(SelectedDevice, u64), String> {
-    let opened = OPENED.lock().ok().and_then(|opened| opened.clone());
-    if let Some((selected, limit)) = opened {
+    let opened = || OPENED.lock().ok().and_then(|opened| opened.clone());
+    if let Some((selected, limit)) = opened() {
         if let Some(fault) = selected.faults.first() {
             return Err(format!(
                 "the WebGPU device reported an error earlier ({fault}), and it cannot be \
@@ -215,8 +215,8 @@ async fn wgpu_device() -> std::result::Result<(SelectedDevice, u64), String> {
             // loser's init fails ("Service already initialized") before the winner has recorded
             // the device, so it waits for that record.
             for _ in 0..RACE_WAITS {
-                if let Some(opened) = OPENED.lock().ok().and_then(|opened| opened.clone()) {
-                    return Ok(opened);
+                if let Some(winner) = opened() {
+                    return Ok(winner);
                 }
                 #[cfg(not(target_arch = "wasm32"))]
                 std::thread::sleep(std::time::Duration::from_millis(10));

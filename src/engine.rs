@@ -289,8 +289,8 @@ impl<M: CrossEncoderModel> Reranker<M> {
             tokenizer_ms: tokenized - started,
             weights_ms: now() - tokenized,
         });
-        // NOTE: on WebGPU a batch of a new shape may compile new pipelines, so smaller, better
-        // fitting batches are not obviously cheaper there: it keeps full batches by default.
+        // NOTE: on WebGPU the per-batch cost outweighs padded work: on an H200 the mixed set took
+        // 130 ms in full batches and 217 ms in least-padding ones (BENCHMARKS.md, section 4).
         let batch_split = options.batch_split.unwrap_or(match device.backend {
             Backend::Cpu => BatchSplit::LeastPadding,
             Backend::WebGpu => BatchSplit::Fill,

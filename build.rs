@@ -29,6 +29,10 @@ use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use burn_import::onnx::ext::quote::quote;
+use burn_import::onnx::ext::{
+    ArgType, CodegenContext, CustomNode, CustomOp, ProcessError, arg_to_ident, proc_macro2,
+};
 use burn_import::onnx::{LoadStrategy, ModelGen};
 use burn_store::burn_pack::{Bytes, DType, Reader, Tensor as PackTensor, Writer};
 use onnx_ir::{Message, ModelProto};
@@ -36,6 +40,8 @@ use onnx_ir::{Message, ModelProto};
 #[path = "src/tokenize/compact.rs"]
 #[allow(dead_code)]
 mod compact_tokenizer;
+#[path = "build/fuse.rs"]
+mod fuse;
 #[path = "src/quant.rs"]
 #[allow(dead_code)]
 mod quant;
@@ -52,6 +58,7 @@ struct Imported {
     max_positions: u64,
     pad_token_id: u64,
     webgpu_blockers: Vec<&'static str>,
+    fused: fuse::Fused,
 }
 
 fn main() {
@@ -121,16 +128,19 @@ fn import(name: &'static str, dir: &Path, out: &Path) -> Imported {
     fs::create_dir_all(&target).unwrap_or_else(|e| fail(format!("cannot create {target:?}: {e}")));
     // NOTE: burn-onnx names its outputs after the input file: model.onnx → model.rs, model.bpk.
     let split_onnx = target.join("model.onnx");
-    let table = split_word_embeddings(
+    let (table, fused) = split_word_embeddings(
         &dir.join("model.onnx"),
         &split_onnx,
         number("vocab_size"),
         number("hidden_size"),
+        number("num_attention_heads"),
     );
     ModelGen::new()
         .input(split_onnx.to_str().expect("UTF-8 path"))
         .out_dir(&format!("{name}/"))
         .load_strategy(LoadStrategy::Bytes)
+        .register_custom_op(FusedAttention)
+        .register_custom_op(FusedGelu)
         .run_from_script();
     let code = fs::read_to_string(target.join("model.rs"))
         .unwrap_or_else(|e| fail(format!("burn-onnx wrote no model.rs for {name}: {e}")));
@@ -163,15 +173,23 @@ fn import(name: &'static str, dir: &Path, out: &Path) -> Imported {
         max_positions: number("max_position_embeddings"),
         pad_token_id: number("pad_token_id"),
         webgpu_blockers,
+        fused,
     }
 }
 
-/// Cuts the word-embedding table out of `onnx` and writes the rest of the graph to `split`.
+/// Cuts the word-embedding table out of `onnx`, fuses attention and GELU ([`fuse`]) and writes
+/// the rest of the graph to `split`.
 ///
 /// The table is the `[vocab, hidden]` f32 initializer read by exactly one `Gather` (axis 0). That
 /// node goes; its output becomes the graph input `word_embeddings`, `[batch, sequence, hidden]`.
-/// Returns the table's little-endian f32 bytes.
-fn split_word_embeddings(onnx: &Path, split: &Path, vocab: u64, hidden: u64) -> Vec<u8> {
+/// Returns the table's little-endian f32 bytes and what was fused.
+fn split_word_embeddings(
+    onnx: &Path,
+    split: &Path,
+    vocab: u64,
+    hidden: u64,
+    heads: u64,
+) -> (Vec<u8>, fuse::Fused) {
     let bytes = fs::read(onnx).unwrap_or_else(|e| fail(format!("cannot read {onnx:?}: {e}")));
     let mut model = ModelProto::parse_from_bytes(&bytes)
         .unwrap_or_else(|e| fail(format!("{onnx:?} is not an ONNX model: {e}")));
@@ -249,11 +267,87 @@ fn split_word_embeddings(onnx: &Path, split: &Path, vocab: u64, hidden: u64) -> 
             vocab * hidden * 4
         ));
     }
+    let fused = fuse::fuse(&mut model, heads);
     let written = model
         .write_to_bytes()
         .unwrap_or_else(|e| fail(format!("cannot encode the split graph: {e}")));
     fs::write(split, written).unwrap_or_else(|e| fail(format!("cannot write {split:?}: {e}")));
-    data
+    (data, fused)
+}
+
+/// Code for [`fuse::ATTENTION`] nodes: `crate::kernels::attention`.
+struct FusedAttention;
+
+impl CustomOp for FusedAttention {
+    fn op_type(&self) -> &str {
+        fuse::ATTENTION
+    }
+
+    fn domain(&self) -> &str {
+        fuse::DOMAIN
+    }
+
+    fn infer_output_types(&self, node: &CustomNode) -> Result<Vec<ArgType>, ProcessError> {
+        // The heads merged back: the query's type, [batch, sequence, hidden].
+        Ok(vec![node.inputs[0].ty.clone()])
+    }
+
+    fn forward(
+        &self,
+        node: &CustomNode,
+        ctx: &mut CodegenContext<'_, '_>,
+    ) -> Result<proc_macro2::TokenStream, ProcessError> {
+        let [query, key, value, bias] = &node.inputs[..] else {
+            return Err(ProcessError::InvalidInputCount {
+                expected: 4,
+                actual: node.inputs.len(),
+            });
+        };
+        let (query, key, value, bias) =
+            (ctx.arg(query), ctx.arg(key), ctx.arg(value), ctx.arg(bias));
+        let heads = node
+            .attrs
+            .get_i64("heads")
+            .ok_or_else(|| ProcessError::MissingAttribute("heads".into()))?
+            as usize;
+        let scale = node
+            .attrs
+            .get_f32("scale")
+            .ok_or_else(|| ProcessError::MissingAttribute("scale".into()))?;
+        let output = arg_to_ident(&node.outputs[0]);
+        Ok(quote! {
+            let #output = crate::kernels::attention(#query, #key, #value, #bias, #heads, #scale);
+        })
+    }
+}
+
+/// Code for [`fuse::GELU`] nodes: `crate::kernels::gelu`.
+struct FusedGelu;
+
+impl CustomOp for FusedGelu {
+    fn op_type(&self) -> &str {
+        fuse::GELU
+    }
+
+    fn domain(&self) -> &str {
+        fuse::DOMAIN
+    }
+
+    fn infer_output_types(&self, node: &CustomNode) -> Result<Vec<ArgType>, ProcessError> {
+        Ok(vec![node.inputs[0].ty.clone()])
+    }
+
+    fn forward(
+        &self,
+        node: &CustomNode,
+        ctx: &mut CodegenContext<'_, '_>,
+    ) -> Result<proc_macro2::TokenStream, ProcessError> {
+        let input = ctx.arg(&node.inputs[0]);
+        let output = arg_to_ident(&node.outputs[0]);
+        Ok(quote! {
+            let #output = crate::kernels::gelu(#input);
+        })
+    }
 }
 
 /// How the compact weights store a tensor: int8 with scales along an axis, or `None` for f32.
@@ -381,6 +475,8 @@ pub const INFO: crate::model::ModelInfo = crate::model::ModelInfo {{
     max_positions: {positions},
     pad_token_id: {pad},
     webgpu_blocker: {blocker},
+    fused_attention_layers: {fused_attention},
+    fused_gelu_layers: {fused_gelu},
 }};
 
 /// The f32 weights written by build.rs next to the generated code (exact parity).
@@ -417,6 +513,8 @@ impl crate::model::CrossEncoderModel for Model {{
         ffn = m.intermediate_size,
         positions = m.max_positions,
         pad = m.pad_token_id,
+        fused_attention = m.fused.attention,
+        fused_gelu = m.fused.gelu,
     );
     fs::write(out.join(m.name).join("glue.rs"), glue).expect("write glue.rs");
 }

@@ -273,6 +273,8 @@ mod tests {
             max_positions: 514,
             pad_token_id: 1,
             webgpu_blocker: None,
+            fused_attention_layers: 0,
+            fused_gelu_layers: 0,
         };
         assert_eq!(largest_binding(&real), ACTIVATION_BUDGET);
         let wide = ModelInfo {

@@ -6,6 +6,8 @@
 //! * [`tokenize`]: pair encoding exactly as sentence-transformers' `CrossEncoder` does it;
 //! * [`batch`]: length-sorted batches padded to their own longest pair;
 //! * [`model`]: the fence around the generated model code and the [`CrossEncoderModel`] trait;
+//! * [`kernels`]: the fused attention and GELU the generated code calls (one pass each on the
+//!   CPU);
 //! * [`weights`]: the f32 and compact int8 weight files ([`quant`]), and the word-embedding
 //!   table that stays on the CPU;
 //! * [`device`]: the backend seam (WebGPU or CPU);
@@ -18,6 +20,7 @@ pub mod batch;
 pub mod device;
 pub mod engine;
 pub mod error;
+pub mod kernels;
 pub mod model;
 pub mod quant;
 pub mod tokenize;

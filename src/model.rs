@@ -30,6 +30,10 @@ pub struct ModelInfo {
     pub pad_token_id: u64,
     /// Why this model cannot run on WebGPU, if it cannot (int64 math, synchronous readback).
     pub webgpu_blocker: Option<&'static str>,
+    /// Layers whose attention build.rs fused into one [`crate::kernels::attention`] call.
+    pub fused_attention_layers: usize,
+    /// Layers whose erf-GELU build.rs fused into one [`crate::kernels::gelu`] call.
+    pub fused_gelu_layers: usize,
 }
 
 impl ModelInfo {

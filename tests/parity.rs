@@ -1,6 +1,7 @@
 //! Parity of the native engine with the Python reference on the committed tiny fixtures:
 //! token ids equal to sentence-transformers', logits within 1e-4 of onnxruntime (and of
-//! sentence-transformers), for both ONNX forms, one pair at a time and as one padded batch.
+//! sentence-transformers), for both ONNX forms, one pair at a time and as one padded batch,
+//! with the fused attention and GELU kernels in the WebGPU-ready form.
 
 use std::path::Path;
 
@@ -149,6 +150,21 @@ fn check_form<M: CrossEncoderModel>(form: &str, weights_path: &str) {
 #[test]
 fn webgpu_form_matches_reference() {
     check_form::<fixture_webgpu::Model>("tiny-webgpu", fixture_webgpu::WEIGHTS_F32_PATH);
+}
+
+/// build.rs fuses each layer's attention and GELU into `web_reranker::kernels` calls; the
+/// parity tests above and below then check those kernels on the real graph.
+#[test]
+fn every_layer_runs_the_fused_kernels() {
+    let layers = load_json(&folder("tiny-webgpu").join("config.json"))["num_hidden_layers"]
+        .as_u64()
+        .unwrap() as usize;
+    assert_eq!(fixture_webgpu::INFO.fused_attention_layers, layers);
+    assert_eq!(fixture_webgpu::INFO.fused_gelu_layers, layers);
+    // The hub (TorchScript) export writes attention another way, which stays unfused; its GELU is
+    // the same.
+    assert_eq!(fixture_hub::INFO.fused_attention_layers, 0);
+    assert_eq!(fixture_hub::INFO.fused_gelu_layers, layers);
 }
 
 #[test]

@@ -1,0 +1,365 @@
+//! Graph fusion at import time (part of build.rs).
+//!
+//! Rewrites two subgraphs of each transformer layer into custom nodes of the `web_reranker`
+//! domain, which burn-onnx then generates as calls to `crate::kernels` (see the hooks in
+//! build.rs):
+//!
+//! * **attention**: `Reshape`+`Transpose` of the query, key and value into heads → `MatMul` →
+//!   `Mul` by a scalar scale → `Add` of the mask bias → `Softmax` → `MatMul` with the values →
+//!   `Transpose`+`Reshape` back. Becomes `Attention(query, key, value, bias)` with the head count
+//!   and scale as attributes.
+//! * **GELU**: `Div` by √2 (or `Mul` by 1/√2) → `Erf` → `Add` 1 → two `Mul`s by ½ and by the
+//!   input, in either order. Becomes `Gelu(x)`.
+//!
+//! A subgraph fuses only when every intermediate value has this one use; anything else is left
+//! as it was, so an unfamiliar export still imports, only unfused. Nodes left without a use
+//! (the shape arithmetic of the head split) and initializers nothing reads are then dropped.
+
+use std::collections::{HashMap, HashSet};
+
+use onnx_ir::{AttributeProto, AttributeType, GraphProto, ModelProto, NodeProto, TensorProto};
+
+/// The custom domain of the fused nodes.
+pub const DOMAIN: &str = "web_reranker";
+/// `Attention(query, key, value, bias)`, attributes `heads` (int) and `scale` (float).
+pub const ATTENTION: &str = "Attention";
+/// `Gelu(x)`, the erf form.
+pub const GELU: &str = "Gelu";
+
+/// How many subgraphs were fused.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Fused {
+    pub attention: usize,
+    pub gelu: usize,
+}
+
+/// Fuses what it can in `model` (see the module docs). `heads` is the model's head count.
+pub fn fuse(model: &mut ModelProto, heads: u64) -> Fused {
+    let graph = model.graph.mut_or_insert_default();
+    let view = Graph::new(graph);
+    let mut fused = Fused::default();
+    let mut removed = HashSet::new();
+    // The fused node takes the place of the pattern's last node, so the order stays topological.
+    let mut replacements = HashMap::new();
+    for (index, node) in graph.node.iter().enumerate() {
+        let found = match node.op_type.as_str() {
+            "Softmax" => view
+                .attention(index, heads)
+                .inspect(|_| fused.attention += 1),
+            "Erf" => view.gelu(index).inspect(|_| fused.gelu += 1),
+            _ => None,
+        };
+        if let Some(Match { nodes, last, node }) = found {
+            if nodes.iter().any(|n| removed.contains(n)) {
+                continue;
+            }
+            removed.extend(nodes);
+            replacements.insert(last, node);
+        }
+    }
+    if replacements.is_empty() {
+        return fused;
+    }
+    let old = std::mem::take(&mut graph.node);
+    for (index, node) in old.into_iter().enumerate() {
+        if let Some(new) = replacements.remove(&index) {
+            graph.node.push(new);
+        } else if !removed.contains(&index) {
+            graph.node.push(node);
+        }
+    }
+    drop_unused(graph);
+    let mut opset = model
+        .opset_import
+        .first()
+        .cloned()
+        .expect("an ONNX model imports at least the default opset");
+    opset.domain = DOMAIN.to_string();
+    opset.version = 1;
+    model.opset_import.push(opset);
+    fused
+}
+
+/// A matched subgraph: the nodes it replaces, the last of them, and the fused node.
+struct Match {
+    nodes: Vec<usize>,
+    last: usize,
+    node: NodeProto,
+}
+
+/// Read-only lookups over a graph: who makes a value, who reads it, scalar constants.
+struct Graph<'a> {
+    nodes: &'a [NodeProto],
+    producer: HashMap<&'a str, usize>,
+    consumers: HashMap<&'a str, Vec<usize>>,
+    outputs: HashSet<&'a str>,
+    scalars: HashMap<&'a str, f32>,
+}
+
+impl<'a> Graph<'a> {
+    fn new(graph: &'a GraphProto) -> Self {
+        let mut producer = HashMap::new();
+        let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut scalars = HashMap::new();
+        for (index, node) in graph.node.iter().enumerate() {
+            for output in &node.output {
+                producer.insert(output.as_str(), index);
+            }
+            for input in &node.input {
+                consumers.entry(input.as_str()).or_default().push(index);
+            }
+            if node.op_type == "Constant"
+                && let Some(value) = node
+                    .attribute
+                    .iter()
+                    .find(|a| a.name == "value")
+                    .and_then(|a| a.t.as_ref())
+                    .and_then(scalar)
+            {
+                scalars.insert(node.output[0].as_str(), value);
+            }
+        }
+        for tensor in &graph.initializer {
+            if let Some(value) = scalar(tensor) {
+                scalars.insert(tensor.name.as_str(), value);
+            }
+        }
+        Graph {
+            nodes: &graph.node,
+            producer,
+            consumers,
+            outputs: graph.output.iter().map(|o| o.name.as_str()).collect(),
+            scalars,
+        }
+    }
+
+    /// The node that makes `value`, if it is `op` and `value` has no other use.
+    fn only_use_of(&self, value: &str, op: &str) -> Option<usize> {
+        let index = *self.producer.get(value)?;
+        (self.nodes[index].op_type == op && self.single_use(value)).then_some(index)
+    }
+
+    /// The one node that reads `value`, if it is `op`.
+    fn sole_consumer(&self, value: &str, op: &str) -> Option<usize> {
+        let index = match self.consumers.get(value)?.as_slice() {
+            [index] => *index,
+            _ => return None,
+        };
+        (self.nodes[index].op_type == op && !self.outputs.contains(value)).then_some(index)
+    }
+
+    fn single_use(&self, value: &str) -> bool {
+        self.consumers.get(value).is_some_and(|c| c.len() == 1) && !self.outputs.contains(value)
+    }
+
+    fn is_scalar(&self, value: &str, want: f32) -> bool {
+        self.scalars
+            .get(value)
+            .is_some_and(|v| (v - want).abs() <= 1e-6 * want.abs())
+    }
+
+    /// For a two-input node: (the input that is the scalar `want`, the other one).
+    fn other_than_scalar(&self, node: usize, want: f32) -> Option<&'a str> {
+        match self.nodes[node].input.as_slice() {
+            [a, b] if self.is_scalar(b, want) => Some(a),
+            [a, b] if self.is_scalar(a, want) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// `Transpose(Reshape(x, _), perm)` feeding only `value`: returns (x, [reshape, transpose]).
+    fn heads_of(&self, value: &str, perm: &[i64]) -> Option<(&'a str, [usize; 2])> {
+        let transpose = self.only_use_of(value, "Transpose")?;
+        if ints(&self.nodes[transpose], "perm")? != perm {
+            return None;
+        }
+        let reshape = self.only_use_of(&self.nodes[transpose].input[0], "Reshape")?;
+        Some((&self.nodes[reshape].input[0], [reshape, transpose]))
+    }
+
+    fn attention(&self, softmax: usize, heads: u64) -> Option<Match> {
+        let node = &self.nodes[softmax];
+        // Softmax over the last axis (-1 is the default from opset 13; the scores are 4-D).
+        if !matches!(int(node, "axis").unwrap_or(-1), -1 | 3) {
+            return None;
+        }
+        let add = self.only_use_of(&node.input[0], "Add")?;
+        let (mul, bias) = [(0, 1), (1, 0)].into_iter().find_map(|(m, b)| {
+            let mul = self.only_use_of(&self.nodes[add].input[m], "Mul")?;
+            Some((mul, self.nodes[add].input[b].as_str()))
+        })?;
+        let (scores, scale) = match self.nodes[mul].input.as_slice() {
+            [a, b] if self.scalars.contains_key(b.as_str()) => (a, self.scalars[b.as_str()]),
+            [a, b] if self.scalars.contains_key(a.as_str()) => (b, self.scalars[a.as_str()]),
+            _ => return None,
+        };
+        let product = self.only_use_of(scores, "MatMul")?;
+        let (query, q_nodes) = self.heads_of(&self.nodes[product].input[0], &[0, 2, 1, 3])?;
+        let (key, k_nodes) = self.heads_of(&self.nodes[product].input[1], &[0, 2, 3, 1])?;
+        let weighted = self.sole_consumer(&node.output[0], "MatMul")?;
+        if self.nodes[weighted].input[0] != node.output[0] {
+            return None;
+        }
+        let (value, v_nodes) = self.heads_of(&self.nodes[weighted].input[1], &[0, 2, 1, 3])?;
+        let merge = self.sole_consumer(&self.nodes[weighted].output[0], "Transpose")?;
+        if ints(&self.nodes[merge], "perm")? != [0, 2, 1, 3] {
+            return None;
+        }
+        let flatten = self.sole_consumer(&self.nodes[merge].output[0], "Reshape")?;
+        let mut nodes = vec![softmax, add, mul, product, weighted, merge, flatten];
+        nodes.extend(q_nodes.into_iter().chain(k_nodes).chain(v_nodes));
+        let mut fused = custom_node(
+            ATTENTION,
+            &[query, key, value, bias],
+            &self.nodes[flatten].output[0],
+        );
+        fused.attribute.push(attribute_int("heads", heads as i64));
+        fused.attribute.push(attribute_float("scale", scale));
+        Some(Match {
+            nodes,
+            last: flatten,
+            node: fused,
+        })
+    }
+
+    fn gelu(&self, erf: usize) -> Option<Match> {
+        let node = &self.nodes[erf];
+        let scaled = &node.input[0];
+        let (x, divide) = if let Some(div) = self.only_use_of(scaled, "Div") {
+            match self.nodes[div].input.as_slice() {
+                [x, c] if self.is_scalar(c, std::f32::consts::SQRT_2) => (x.as_str(), div),
+                _ => return None,
+            }
+        } else {
+            let mul = self.only_use_of(scaled, "Mul")?;
+            (
+                self.other_than_scalar(mul, std::f32::consts::FRAC_1_SQRT_2)?,
+                mul,
+            )
+        };
+        let add = self.sole_consumer(&node.output[0], "Add")?;
+        self.other_than_scalar(add, 1.0)?;
+        let first = self.sole_consumer(&self.nodes[add].output[0], "Mul")?;
+        let other = |mul: usize, known: &str| {
+            let [a, b] = self.nodes[mul].input.as_slice() else {
+                return None;
+            };
+            Some(if a == known { b.as_str() } else { a.as_str() })
+        };
+        let first_other = other(first, &self.nodes[add].output[0])?;
+        let mut nodes = vec![divide, erf, add, first];
+        let last = if self.is_scalar(first_other, 0.5) || first_other == x {
+            // (1 + erf) · ½ · x or (1 + erf) · x · ½, in two Muls.
+            let second = self.sole_consumer(&self.nodes[first].output[0], "Mul")?;
+            let second_other = other(second, &self.nodes[first].output[0])?;
+            let halves = [first_other, second_other]
+                .iter()
+                .filter(|v| self.is_scalar(v, 0.5))
+                .count();
+            let xs = [first_other, second_other]
+                .iter()
+                .filter(|v| **v == x)
+                .count();
+            if halves != 1 || xs != 1 {
+                return None;
+            }
+            nodes.push(second);
+            second
+        } else {
+            // (x · ½) · (1 + erf), the half-product made separately.
+            let half = self.only_use_of(first_other, "Mul")?;
+            if self.other_than_scalar(half, 0.5)? != x {
+                return None;
+            }
+            nodes.push(half);
+            first
+        };
+        Some(Match {
+            node: custom_node(GELU, &[x], &self.nodes[last].output[0]),
+            nodes,
+            last,
+        })
+    }
+}
+
+/// Removes nodes whose outputs nothing reads (repeatedly), then initializers nothing reads.
+fn drop_unused(graph: &mut GraphProto) {
+    let outputs: HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
+    loop {
+        let read: HashSet<&str> = graph
+            .node
+            .iter()
+            .flat_map(|n| n.input.iter().map(String::as_str))
+            .collect();
+        let keep: Vec<bool> = graph
+            .node
+            .iter()
+            .map(|n| {
+                n.output
+                    .iter()
+                    .any(|o| read.contains(o.as_str()) || outputs.contains(o))
+            })
+            .collect();
+        if keep.iter().all(|k| *k) {
+            break;
+        }
+        let mut keep = keep.into_iter();
+        graph.node.retain(|_| keep.next().unwrap_or(true));
+    }
+    let read: HashSet<String> = graph
+        .node
+        .iter()
+        .flat_map(|n| n.input.iter().cloned())
+        .collect();
+    graph
+        .initializer
+        .retain(|t| read.contains(&t.name) || outputs.contains(&t.name));
+}
+
+fn custom_node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
+    let mut node = NodeProto::new();
+    node.op_type = op.to_string();
+    node.domain = DOMAIN.to_string();
+    node.name = format!("{}_{output}", op.to_lowercase());
+    node.input = inputs.iter().map(|s| s.to_string()).collect();
+    node.output = vec![output.to_string()];
+    node
+}
+
+fn attribute_int(name: &str, value: i64) -> AttributeProto {
+    let mut attribute = AttributeProto::new();
+    attribute.name = name.to_string();
+    attribute.type_ = AttributeType::INT.into();
+    attribute.i = value;
+    attribute
+}
+
+fn attribute_float(name: &str, value: f32) -> AttributeProto {
+    let mut attribute = AttributeProto::new();
+    attribute.name = name.to_string();
+    attribute.type_ = AttributeType::FLOAT.into();
+    attribute.f = value;
+    attribute
+}
+
+fn int(node: &NodeProto, name: &str) -> Option<i64> {
+    node.attribute.iter().find(|a| a.name == name).map(|a| a.i)
+}
+
+fn ints<'a>(node: &'a NodeProto, name: &str) -> Option<&'a [i64]> {
+    node.attribute
+        .iter()
+        .find(|a| a.name == name)
+        .map(|a| a.ints.as_slice())
+}
+
+/// The value of a one-element f32 tensor.
+fn scalar(tensor: &TensorProto) -> Option<f32> {
+    if tensor.data_type != 1 || tensor.dims.iter().product::<i64>() != 1 {
+        return None;
+    }
+    if let [a, b, c, d] = tensor.raw_data[..] {
+        return Some(f32::from_le_bytes([a, b, c, d]));
+    }
+    tensor.float_data.first().copied()
+}

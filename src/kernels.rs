@@ -1,0 +1,328 @@
+//! Fused kernels for a transformer layer's two hot spots: attention and GELU.
+//!
+//! build.rs rewrites each layer's attention subgraph (reshape to heads → `Q·Kᵀ` → scale → add the
+//! mask bias → softmax → `·V` → merge heads) and its erf-GELU (`x · 0.5 · (1 + erf(x / √2))`)
+//! into two custom ONNX nodes; burn-onnx generates calls to [`attention`] and [`gelu`] for them.
+//!
+//! * On the CPU (burn-flex) each is one kernel here. Attention runs per (row, head) on a score
+//!   block that stays in cache: two gemm calls that read `Q`, `K` and `V` where the linear layers
+//!   wrote them and write the merged heads in place, so no head split, transpose, scale, mask or
+//!   softmax pass ever touches a `[batch, heads, seq, seq]` tensor in memory. GELU is one pass,
+//!   in place when the input is not shared.
+//! * On any other device (WebGPU) they run the same math as burn tensor ops, as the unfused graph
+//!   did.
+//!
+//! NOTE: why here and not in burn: burn-flex computes `exp` and `erf` one value at a time through
+//! libm, and every op of the unfused graph is a separate pass with a fresh output buffer. That
+//! was 15 % (exp, erf) and about 10 % (page faults, copies) of the native profile (BENCHMARKS.md,
+//! section 1). [`vector_math`] has branch-free `exp` and `erf` that the compiler vectorises
+//! (SSE2/AVX2 natively, simd128 in wasm).
+
+use burn::prelude::{Device, Tensor};
+use burn::tensor::activation;
+use burn_flex::{Flex, FlexTensor, Layout};
+
+pub mod vector_math;
+
+/// Multi-head self-attention with an additive bias, heads merged:
+/// `softmax(Q·Kᵀ · scale + bias) · V` per head.
+///
+/// `query`, `key`, `value` are `[batch, seq, heads · head_dim]` (the linear layers' outputs);
+/// `bias` is 4-D and broadcasts to `[batch, heads, seq, seq]` (the padding mask is
+/// `[batch, 1, 1, seq]`). Returns `[batch, seq, heads · head_dim]`.
+pub fn attention(
+    query: Tensor<3>,
+    key: Tensor<3>,
+    value: Tensor<3>,
+    bias: Tensor<4>,
+    heads: usize,
+    scale: f32,
+) -> Tensor<3> {
+    if on_cpu(&query) {
+        let q = into_flex(query);
+        let k = into_flex(key);
+        let v = into_flex(value);
+        let b = into_flex(bias);
+        return Tensor::from_primitive::<Flex>(cpu::attention(q, k, v, b, heads, scale));
+    }
+    let [batch, seq, width] = query.dims();
+    let head_dim = width / heads;
+    let split = |t: Tensor<3>| t.reshape([batch, seq, heads, head_dim]);
+    let scores = split(query)
+        .permute([0, 2, 1, 3])
+        .matmul(split(key).permute([0, 2, 3, 1]))
+        .mul_scalar(scale)
+        .add(bias);
+    activation::softmax(scores, 3)
+        .matmul(split(value).permute([0, 2, 1, 3]))
+        .permute([0, 2, 1, 3])
+        .reshape([batch, seq, width])
+}
+
+/// GELU with the exact (erf) form, `x · 0.5 · (1 + erf(x / √2))`, as BERT-style models use.
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if on_cpu(&x) {
+        return Tensor::from_primitive::<Flex>(cpu::gelu(into_flex(x)));
+    }
+    activation::gelu(x)
+}
+
+fn on_cpu<const D: usize>(t: &Tensor<D>) -> bool {
+    t.device() == Device::flex()
+}
+
+fn into_flex<const D: usize>(t: Tensor<D>) -> FlexTensor {
+    // NOTE: only called after `on_cpu`, so the conversion cannot miss.
+    match t.try_into_primitive::<Flex>() {
+        Ok(tensor) => tensor,
+        Err(e) => unreachable!("a tensor on the flex device is a flex tensor: {e:?}"),
+    }
+}
+
+/// The burn-flex kernels: plain f32 slices in, one output buffer out.
+mod cpu {
+    use super::vector_math;
+    use super::{FlexTensor, Layout};
+    use burn::tensor::{Bytes, DType, Shape};
+
+    /// A contiguous f32 tensor's values (copies only a strided view).
+    fn values(t: &FlexTensor) -> (FlexTensor, Vec<usize>) {
+        assert_eq!(t.dtype(), DType::F32, "fused kernels compute in f32");
+        let t = t.to_contiguous();
+        let dims = t.layout().shape().to_vec();
+        (t, dims)
+    }
+
+    fn start(t: &FlexTensor) -> usize {
+        t.layout()
+            .contiguous_offsets()
+            .map_or(0, |(start, _)| start)
+    }
+
+    pub(super) fn attention(
+        query: FlexTensor,
+        key: FlexTensor,
+        value: FlexTensor,
+        bias: FlexTensor,
+        heads: usize,
+        scale: f32,
+    ) -> FlexTensor {
+        let (q, dims) = values(&query);
+        let (k, k_dims) = values(&key);
+        let (v, v_dims) = values(&value);
+        let (b, b_dims) = values(&bias);
+        drop((query, key, value, bias));
+        let [batch, seq, width] = dims[..] else {
+            panic!("attention: query must be [batch, seq, width], got {dims:?}")
+        };
+        assert!(
+            k_dims == dims && v_dims == dims,
+            "attention: q, k, v shapes differ"
+        );
+        assert!(
+            heads > 0 && width % heads == 0,
+            "attention: {width} not split by {heads} heads"
+        );
+        let head_dim = width / heads;
+        let target = [batch, heads, seq, seq];
+        assert!(
+            b_dims.len() == 4 && (0..4).all(|i| b_dims[i] == target[i] || b_dims[i] == 1),
+            "attention: bias {b_dims:?} does not broadcast to {target:?}"
+        );
+        // Element strides of the bias, 0 along broadcast dimensions.
+        let mut bias_strides = [0usize; 4];
+        let mut step = 1;
+        for i in (0..4).rev() {
+            bias_strides[i] = if b_dims[i] == 1 { 0 } else { step };
+            step *= b_dims[i];
+        }
+
+        let q_all = &q.storage::<f32>()[start(&q)..];
+        let k_all = &k.storage::<f32>()[start(&k)..];
+        let v_all = &v.storage::<f32>()[start(&v)..];
+        let b_all = &b.storage::<f32>()[start(&b)..];
+        let mut out = vec![0f32; batch * seq * width];
+        let mut scores = vec![0f32; seq * seq];
+        let row_stride = width as isize;
+        for row in 0..batch {
+            let base = row * seq * width;
+            for head in 0..heads {
+                let at = base + head * head_dim;
+                // SAFETY: every index the two products touch is inside its slice: rows
+                // `0..seq` at stride `width`, columns `0..head_dim` from `head * head_dim`, so
+                // the last one is `base + (seq - 1) · width + width - 1`, below the buffer's
+                // `batch · seq · width`; `scores` is `seq × seq`.
+                unsafe {
+                    // scores = scale · Q_h · K_hᵀ  (K_hᵀ: element (d, j) at j · width + d)
+                    gemm::gemm(
+                        seq,
+                        seq,
+                        head_dim,
+                        scores.as_mut_ptr(),
+                        1,
+                        seq as isize,
+                        false,
+                        q_all[at..].as_ptr(),
+                        1,
+                        row_stride,
+                        k_all[at..].as_ptr(),
+                        row_stride,
+                        1,
+                        0.0,
+                        scale,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+                for (i, scores_row) in scores.chunks_exact_mut(seq).enumerate() {
+                    let offset =
+                        row * bias_strides[0] + head * bias_strides[1] + i * bias_strides[2];
+                    let bias_row = (0..seq).map(|j| b_all[offset + j * bias_strides[3]]);
+                    for (s, bias) in scores_row.iter_mut().zip(bias_row) {
+                        *s += bias;
+                    }
+                }
+                vector_math::softmax_rows(&mut scores, seq);
+                // SAFETY: as above; the output block has the query block's layout.
+                unsafe {
+                    // out_h = P · V_h, written where the merged heads go.
+                    gemm::gemm(
+                        seq,
+                        head_dim,
+                        seq,
+                        out[at..].as_mut_ptr(),
+                        1,
+                        row_stride,
+                        false,
+                        scores.as_ptr(),
+                        1,
+                        seq as isize,
+                        v_all[at..].as_ptr(),
+                        1,
+                        row_stride,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+        }
+        FlexTensor::new(
+            Bytes::from_elems(out),
+            Layout::contiguous(Shape::from(dims)),
+            DType::F32,
+        )
+    }
+
+    pub(super) fn gelu(x: FlexTensor) -> FlexTensor {
+        assert_eq!(x.dtype(), DType::F32, "fused kernels compute in f32");
+        let mut x = if x.is_contiguous() && start(&x) == 0 {
+            x
+        } else {
+            x.to_contiguous()
+        };
+        // In place when this is the only reference (the usual case: the linear layer's output),
+        // else into a copy.
+        if let Some(values) = x.try_storage_mut::<f32>() {
+            vector_math::gelu(values);
+            return x;
+        }
+        let mut values = x.storage::<f32>().to_vec();
+        vector_math::gelu(&mut values);
+        FlexTensor::new(
+            Bytes::from_elems(values),
+            Layout::contiguous(x.layout().shape().clone()),
+            DType::F32,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, Tolerance};
+
+    fn random<const D: usize>(shape: [usize; D]) -> Tensor<D> {
+        Tensor::<D>::random(shape, Distribution::Normal(0.0, 1.0), &Device::flex())
+    }
+
+    /// The unfused graph's math, as burn ops (what the WebGPU path and the old graph run).
+    fn attention_reference(
+        q: Tensor<3>,
+        k: Tensor<3>,
+        v: Tensor<3>,
+        bias: Tensor<4>,
+        heads: usize,
+        scale: f32,
+    ) -> Tensor<3> {
+        let [batch, seq, width] = q.dims();
+        let d = width / heads;
+        let split = |t: Tensor<3>| t.reshape([batch, seq, heads, d]);
+        let scores = split(q)
+            .permute([0, 2, 1, 3])
+            .matmul(split(k).permute([0, 2, 3, 1]))
+            .mul_scalar(scale)
+            .add(bias);
+        activation::softmax(scores, 3)
+            .matmul(split(v).permute([0, 2, 1, 3]))
+            .permute([0, 2, 1, 3])
+            .reshape([batch, seq, width])
+    }
+
+    #[test]
+    fn cpu_attention_matches_the_unfused_ops_with_a_padding_mask() {
+        let (batch, seq, heads, d) = (3, 7, 4, 8);
+        let q = random([batch, seq, heads * d]);
+        let k = random([batch, seq, heads * d]);
+        let v = random([batch, seq, heads * d]);
+        // Row 1 pads its last 3 keys, row 2 its last one, as the model's mask bias does.
+        let mut mask = vec![0f32; batch * seq];
+        for j in 4..seq {
+            mask[seq + j] = f32::MIN;
+        }
+        mask[2 * seq + seq - 1] = f32::MIN;
+        let bias =
+            Tensor::<1>::from_floats(mask.as_slice(), &Device::flex()).reshape([batch, 1, 1, seq]);
+        let scale = 1.0 / (d as f32).sqrt();
+        let fused = attention(q.clone(), k.clone(), v.clone(), bias.clone(), heads, scale);
+        let reference = attention_reference(q, k, v, bias, heads, scale);
+        fused
+            .into_data()
+            .assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(1e-5));
+    }
+
+    #[test]
+    fn cpu_attention_takes_a_full_bias_and_strided_inputs() {
+        let (batch, seq, heads, d) = (2, 5, 2, 4);
+        // Transposed views: the kernel must read them as their logical layout.
+        let q = random([batch, heads * d, seq]).swap_dims(1, 2);
+        let k = random([batch, seq, heads * d]);
+        let v = random([batch, seq, heads * d]);
+        let bias = random([batch, heads, seq, seq]);
+        let fused = attention(q.clone(), k.clone(), v.clone(), bias.clone(), heads, 0.3);
+        let reference = attention_reference(q, k, v, bias, heads, 0.3);
+        fused
+            .into_data()
+            .assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(1e-5));
+    }
+
+    #[test]
+    fn cpu_gelu_matches_burn_gelu_shared_or_not() {
+        let x = random([4, 9, 33]).mul_scalar(3.0);
+        let reference = activation::gelu(x.clone()).into_data();
+        // `x` is shared here (the clone above is gone, but keep one alive to force the copy).
+        let keep = x.clone();
+        gelu(x)
+            .into_data()
+            .assert_approx_eq::<f32>(&reference, Tolerance::absolute(1e-6));
+        // Unshared: computed in place.
+        gelu(keep)
+            .into_data()
+            .assert_approx_eq::<f32>(&reference, Tolerance::absolute(1e-6));
+    }
+}

@@ -288,7 +288,7 @@ export class Reranker {
     return { ...this.#loadTimings };
   }
 
-  /** `{ backend: 'webgpu' | 'cpu', fallbackReason?: string }`; changes to the CPU after a device loss. */
+  /** `{ backend: 'webgpu' | 'cpu', adapter?: string, fallbackReason?: string }`; changes to the CPU after a device loss. */
   get device() {
     return { ...this.#device };
   }

@@ -62,6 +62,8 @@ export interface CreateOptions extends LoadOptions {
 
 export interface DeviceInfo {
   backend: 'webgpu' | 'cpu';
+  /** On WebGPU, the adapter as the browser describes it (`GPUAdapterInfo`), e.g. "google swiftshader (WebGPU)". */
+  adapter?: string;
   /** Why WebGPU was not used, when `device: 'auto'` fell back to the CPU. */
   fallbackReason?: string;
 }

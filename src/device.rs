@@ -38,7 +38,9 @@ pub struct SelectedDevice {
     pub backend: Backend,
     /// The burn device to put tensors on.
     pub device: Device,
-    /// The GPU adapter's name and graphics API, where the platform tells it.
+    /// The GPU adapter's name and graphics API, where the platform tells it (natively wgpu's
+    /// adapter name, e.g. "NVIDIA H200 (Vulkan)"; in a browser its `GPUAdapterInfo`, e.g.
+    /// "google swiftshader (WebGPU)").
     pub adapter: Option<String>,
     /// Set when a preferred backend could not be used and this one was taken instead.
     pub fallback_reason: Option<String>,
@@ -155,7 +157,28 @@ async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String
         .and_then(|v| v.as_f64())
         .unwrap_or(0.0);
     check_binding_limit(limit, model)?;
-    wgpu_device().await.map(|(selected, _)| selected)
+    // NOTE: wgpu's browser backend reports no adapter name; the page's GPUAdapterInfo has one.
+    let described = get(&adapter, "info").map(|info| {
+        let field = |key| {
+            get(&info, key)
+                .and_then(|v| v.as_string())
+                .unwrap_or_default()
+        };
+        let description = field("description");
+        if description.is_empty() {
+            format!("{} {}", field("vendor"), field("architecture"))
+                .trim()
+                .to_string()
+        } else {
+            description
+        }
+    });
+    wgpu_device().await.map(|(selected, _)| SelectedDevice {
+        adapter: selected.adapter.or(described
+            .filter(|d| !d.is_empty())
+            .map(|d| format!("{d} (WebGPU)"))),
+        ..selected
+    })
 }
 
 /// Native wgpu (Vulkan, Metal or DX12), built with the `native-webgpu` feature: the same WGSL

@@ -284,12 +284,15 @@ impl WasmReranker {
         })
     }
 
-    /// `{ backend: 'webgpu' | 'cpu', fallbackReason?: string }`.
+    /// `{ backend: 'webgpu' | 'cpu', adapter?: string, fallbackReason?: string }`.
     #[wasm_bindgen(getter)]
     pub fn device(&self) -> JsValue {
         let selected = self.shared.engine.device();
         let out = Object::new();
         let _ = Reflect::set(&out, &"backend".into(), &selected.backend.as_str().into());
+        if let Some(adapter) = &selected.adapter {
+            let _ = Reflect::set(&out, &"adapter".into(), &adapter.into());
+        }
         if let Some(reason) = &selected.fallback_reason {
             let _ = Reflect::set(&out, &"fallbackReason".into(), &reason.into());
         }

@@ -76,6 +76,9 @@ for (const precision of ['int8', 'f32']) {
     const { result, errors, requests } = await runPage({ device: 'webgpu', webgpu: true, precision });
     assert.deepEqual(errors, []);
     assert.equal(result.device?.backend, 'webgpu', JSON.stringify(result));
+    // The adapter as GPUAdapterInfo describes it (SwiftShader here).
+    assert.match(result.device.adapter ?? '', /\S.* \(WebGPU\)$/, JSON.stringify(result.device));
+    console.log(`chromium webgpu ${precision}: adapter ${result.device.adapter}`);
     assert.ok(requests.some((url) => url.endsWith(`/pkg/model/weights-${precision}.bpk`)));
     checkScores(`chromium webgpu ${precision}`, result);
   });

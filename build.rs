@@ -31,7 +31,8 @@ use std::path::{Path, PathBuf};
 
 use burn_import::onnx::ext::quote::quote;
 use burn_import::onnx::ext::{
-    ArgType, CodegenContext, CustomNode, CustomOp, ProcessError, arg_to_ident, proc_macro2,
+    ArgType, CodegenContext, CustomNode, CustomOp, DType as OnnxDType, ProcessError, arg_to_ident,
+    proc_macro2,
 };
 use burn_import::onnx::{LoadStrategy, ModelGen};
 use burn_store::burn_pack::{Bytes, DType, Reader, Tensor as PackTensor, Writer};
@@ -288,7 +289,25 @@ impl CustomOp for FusedAttention {
     }
 
     fn infer_output_types(&self, node: &CustomNode) -> Result<Vec<ArgType>, ProcessError> {
-        // The heads merged back: the query's type, [batch, sequence, hidden].
+        // `kernels::attention` takes [batch, sequence, hidden] f32 query, key and value and a 4-D
+        // f32 bias; the output (heads merged back) has the query's type.
+        let ranks: Vec<Option<usize>> = node
+            .inputs
+            .iter()
+            .map(|input| match &input.ty {
+                ArgType::Tensor(t) if t.dtype == OnnxDType::F32 => Some(t.rank),
+                _ => None,
+            })
+            .collect();
+        if ranks != [Some(3), Some(3), Some(3), Some(4)] {
+            return Err(ProcessError::TypeMismatch {
+                expected: "f32 query, key, value of rank 3 and an f32 bias of rank 4".into(),
+                actual: format!(
+                    "{:?}",
+                    node.inputs.iter().map(|i| &i.ty).collect::<Vec<_>>()
+                ),
+            });
+        }
         Ok(vec![node.inputs[0].ty.clone()])
     }
 

@@ -35,8 +35,15 @@ pub struct Fused {
 
 /// Fuses what it can in `model` (see the module docs). `heads` is the model's head count.
 pub fn fuse(model: &mut ModelProto, heads: u64) -> Fused {
+    // NOTE: before opset 13 a Softmax without `axis` works on axis 1 (flattened), not the last.
+    let opset = model
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map_or(0, |o| o.version);
     let graph = model.graph.mut_or_insert_default();
-    let view = Graph::new(graph);
+    let mut view = Graph::new(graph);
+    view.softmax_default_axis = if opset >= 13 { -1 } else { 1 };
     let mut fused = Fused::default();
     let mut removed = HashSet::new();
     // The fused node takes the place of the pattern's last node, so the order stays topological.
@@ -94,6 +101,8 @@ struct Graph<'a> {
     consumers: HashMap<&'a str, Vec<usize>>,
     outputs: HashSet<&'a str>,
     scalars: HashMap<&'a str, f32>,
+    /// The axis of a Softmax that does not name one (depends on the opset).
+    softmax_default_axis: i64,
 }
 
 impl<'a> Graph<'a> {
@@ -130,6 +139,7 @@ impl<'a> Graph<'a> {
             consumers,
             outputs: graph.output.iter().map(|o| o.name.as_str()).collect(),
             scalars,
+            softmax_default_axis: -1,
         }
     }
 
@@ -179,8 +189,11 @@ impl<'a> Graph<'a> {
 
     fn attention(&self, softmax: usize, heads: u64) -> Option<Match> {
         let node = &self.nodes[softmax];
-        // Softmax over the last axis (-1 is the default from opset 13; the scores are 4-D).
-        if !matches!(int(node, "axis").unwrap_or(-1), -1 | 3) {
+        // Softmax over the last axis of the 4-D scores.
+        if !matches!(
+            int(node, "axis").unwrap_or(self.softmax_default_axis),
+            -1 | 3
+        ) {
             return None;
         }
         let add = self.only_use_of(&node.input[0], "Add")?;

@@ -140,8 +140,8 @@ fn import(name: &'static str, dir: &Path, out: &Path) -> Imported {
         .input(split_onnx.to_str().expect("UTF-8 path"))
         .out_dir(&format!("{name}/"))
         .load_strategy(LoadStrategy::Bytes)
-        .register_custom_op(FusedAttention)
-        .register_custom_op(FusedGelu)
+        .register_custom_op(FusedNode::Attention)
+        .register_custom_op(FusedNode::Gelu)
         .run_from_script();
     let code = fs::read_to_string(target.join("model.rs"))
         .unwrap_or_else(|e| fail(format!("burn-onnx wrote no model.rs for {name}: {e}")));
@@ -276,12 +276,21 @@ fn split_word_embeddings(
     (data, fused)
 }
 
-/// Code for [`fuse::ATTENTION`] nodes: `crate::kernels::attention`.
-struct FusedAttention;
+/// Code for the custom nodes [`fuse`] makes: calls into `crate::kernels`.
+#[derive(Clone, Copy)]
+enum FusedNode {
+    /// [`fuse::ATTENTION`] → `crate::kernels::attention`.
+    Attention,
+    /// [`fuse::GELU`] → `crate::kernels::gelu`.
+    Gelu,
+}
 
-impl CustomOp for FusedAttention {
+impl CustomOp for FusedNode {
     fn op_type(&self) -> &str {
-        fuse::ATTENTION
+        match self {
+            FusedNode::Attention => fuse::ATTENTION,
+            FusedNode::Gelu => fuse::GELU,
+        }
     }
 
     fn domain(&self) -> &str {
@@ -289,8 +298,8 @@ impl CustomOp for FusedAttention {
     }
 
     fn infer_output_types(&self, node: &CustomNode) -> Result<Vec<ArgType>, ProcessError> {
-        // `kernels::attention` takes [batch, sequence, hidden] f32 query, key and value and a 4-D
-        // f32 bias; the output (heads merged back) has the query's type.
+        // The kernels take f32 tensors: attention a [batch, sequence, hidden] query, key and
+        // value and a 4-D bias, GELU any rank. Either output has the first input's type.
         let ranks: Vec<Option<usize>> = node
             .inputs
             .iter()
@@ -299,9 +308,19 @@ impl CustomOp for FusedAttention {
                 _ => None,
             })
             .collect();
-        if ranks != [Some(3), Some(3), Some(3), Some(4)] {
+        let fits = match self {
+            FusedNode::Attention => ranks == [Some(3), Some(3), Some(3), Some(4)],
+            FusedNode::Gelu => matches!(ranks[..], [Some(_)]),
+        };
+        if !fits {
             return Err(ProcessError::TypeMismatch {
-                expected: "f32 query, key, value of rank 3 and an f32 bias of rank 4".into(),
+                expected: match self {
+                    FusedNode::Attention => {
+                        "f32 query, key, value of rank 3 and an f32 bias of rank 4"
+                    }
+                    FusedNode::Gelu => "one f32 tensor",
+                }
+                .into(),
                 actual: format!(
                     "{:?}",
                     node.inputs.iter().map(|i| &i.ty).collect::<Vec<_>>()
@@ -316,55 +335,26 @@ impl CustomOp for FusedAttention {
         node: &CustomNode,
         ctx: &mut CodegenContext<'_, '_>,
     ) -> Result<proc_macro2::TokenStream, ProcessError> {
-        let [query, key, value, bias] = &node.inputs[..] else {
-            return Err(ProcessError::InvalidInputCount {
-                expected: 4,
-                actual: node.inputs.len(),
-            });
-        };
-        let (query, key, value, bias) =
-            (ctx.arg(query), ctx.arg(key), ctx.arg(value), ctx.arg(bias));
-        let heads = node
-            .attrs
-            .get_i64("heads")
-            .ok_or_else(|| ProcessError::MissingAttribute("heads".into()))?
-            as usize;
-        let scale = node
-            .attrs
-            .get_f32("scale")
-            .ok_or_else(|| ProcessError::MissingAttribute("scale".into()))?;
+        let inputs: Vec<_> = node.inputs.iter().map(|input| ctx.arg(input)).collect();
         let output = arg_to_ident(&node.outputs[0]);
-        Ok(quote! {
-            let #output = crate::kernels::attention(#query, #key, #value, #bias, #heads, #scale);
-        })
-    }
-}
-
-/// Code for [`fuse::GELU`] nodes: `crate::kernels::gelu`.
-struct FusedGelu;
-
-impl CustomOp for FusedGelu {
-    fn op_type(&self) -> &str {
-        fuse::GELU
-    }
-
-    fn domain(&self) -> &str {
-        fuse::DOMAIN
-    }
-
-    fn infer_output_types(&self, node: &CustomNode) -> Result<Vec<ArgType>, ProcessError> {
-        Ok(vec![node.inputs[0].ty.clone()])
-    }
-
-    fn forward(
-        &self,
-        node: &CustomNode,
-        ctx: &mut CodegenContext<'_, '_>,
-    ) -> Result<proc_macro2::TokenStream, ProcessError> {
-        let input = ctx.arg(&node.inputs[0]);
-        let output = arg_to_ident(&node.outputs[0]);
-        Ok(quote! {
-            let #output = crate::kernels::gelu(#input);
+        Ok(match self {
+            FusedNode::Attention => {
+                let heads = node
+                    .attrs
+                    .get_i64("heads")
+                    .ok_or_else(|| ProcessError::MissingAttribute("heads".into()))?
+                    as usize;
+                let scale = node
+                    .attrs
+                    .get_f32("scale")
+                    .ok_or_else(|| ProcessError::MissingAttribute("scale".into()))?;
+                quote! {
+                    let #output = crate::kernels::attention(#(#inputs,)* #heads, #scale);
+                }
+            }
+            FusedNode::Gelu => quote! {
+                let #output = crate::kernels::gelu(#(#inputs),*);
+            },
         })
     }
 }

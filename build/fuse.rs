@@ -226,8 +226,12 @@ impl<'a> Graph<'a> {
             &[query, key, value, bias],
             &self.nodes[flatten].output[0],
         );
-        fused.attribute.push(attribute_int("heads", heads as i64));
-        fused.attribute.push(attribute_float("scale", scale));
+        fused
+            .attribute
+            .push(attribute("heads", Number::Int(heads as i64)));
+        fused
+            .attribute
+            .push(attribute("scale", Number::Float(scale)));
         Some(Match {
             nodes,
             last: flatten,
@@ -339,20 +343,26 @@ fn custom_node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
     node
 }
 
-fn attribute_int(name: &str, value: i64) -> AttributeProto {
+/// An INT or FLOAT attribute.
+fn attribute(name: &str, value: Number) -> AttributeProto {
     let mut attribute = AttributeProto::new();
     attribute.name = name.to_string();
-    attribute.type_ = AttributeType::INT.into();
-    attribute.i = value;
+    match value {
+        Number::Int(i) => {
+            attribute.type_ = AttributeType::INT.into();
+            attribute.i = i;
+        }
+        Number::Float(f) => {
+            attribute.type_ = AttributeType::FLOAT.into();
+            attribute.f = f;
+        }
+    }
     attribute
 }
 
-fn attribute_float(name: &str, value: f32) -> AttributeProto {
-    let mut attribute = AttributeProto::new();
-    attribute.name = name.to_string();
-    attribute.type_ = AttributeType::FLOAT.into();
-    attribute.f = value;
-    attribute
+enum Number {
+    Int(i64),
+    Float(f32),
 }
 
 fn int(node: &NodeProto, name: &str) -> Option<i64> {

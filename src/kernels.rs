@@ -45,6 +45,18 @@ pub fn attention(
         let b = into_flex(bias);
         return Tensor::from_primitive::<Flex>(cpu::attention(q, k, v, b, heads, scale));
     }
+    unfused_attention(query, key, value, bias, heads, scale)
+}
+
+/// [`attention`] as burn ops, the graph's own math: what WebGPU runs.
+fn unfused_attention(
+    query: Tensor<3>,
+    key: Tensor<3>,
+    value: Tensor<3>,
+    bias: Tensor<4>,
+    heads: usize,
+    scale: f32,
+) -> Tensor<3> {
     let [batch, seq, width] = query.dims();
     let head_dim = width / heads;
     let split = |t: Tensor<3>| t.reshape([batch, seq, heads, head_dim]);
@@ -251,29 +263,6 @@ mod tests {
         Tensor::<D>::random(shape, Distribution::Normal(0.0, 1.0), &Device::flex())
     }
 
-    /// The unfused graph's math, as burn ops (what the WebGPU path and the old graph run).
-    fn attention_reference(
-        q: Tensor<3>,
-        k: Tensor<3>,
-        v: Tensor<3>,
-        bias: Tensor<4>,
-        heads: usize,
-        scale: f32,
-    ) -> Tensor<3> {
-        let [batch, seq, width] = q.dims();
-        let d = width / heads;
-        let split = |t: Tensor<3>| t.reshape([batch, seq, heads, d]);
-        let scores = split(q)
-            .permute([0, 2, 1, 3])
-            .matmul(split(k).permute([0, 2, 3, 1]))
-            .mul_scalar(scale)
-            .add(bias);
-        activation::softmax(scores, 3)
-            .matmul(split(v).permute([0, 2, 1, 3]))
-            .permute([0, 2, 1, 3])
-            .reshape([batch, seq, width])
-    }
-
     #[test]
     fn cpu_attention_matches_the_unfused_ops_with_a_padding_mask() {
         let (batch, seq, heads, d) = (3, 7, 4, 8);
@@ -290,7 +279,7 @@ mod tests {
             Tensor::<1>::from_floats(mask.as_slice(), &Device::flex()).reshape([batch, 1, 1, seq]);
         let scale = 1.0 / (d as f32).sqrt();
         let fused = attention(q.clone(), k.clone(), v.clone(), bias.clone(), heads, scale);
-        let reference = attention_reference(q, k, v, bias, heads, scale);
+        let reference = unfused_attention(q, k, v, bias, heads, scale);
         fused
             .into_data()
             .assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(1e-5));
@@ -305,7 +294,7 @@ mod tests {
         let v = random([batch, seq, heads * d]);
         let bias = random([batch, heads, seq, seq]);
         let fused = attention(q.clone(), k.clone(), v.clone(), bias.clone(), heads, 0.3);
-        let reference = attention_reference(q, k, v, bias, heads, 0.3);
+        let reference = unfused_attention(q, k, v, bias, heads, 0.3);
         fused
             .into_data()
             .assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(1e-5));

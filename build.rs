@@ -129,7 +129,7 @@ fn import(name: &'static str, dir: &Path, out: &Path) -> Imported {
     fs::create_dir_all(&target).unwrap_or_else(|e| fail(format!("cannot create {target:?}: {e}")));
     // NOTE: burn-onnx names its outputs after the input file: model.onnx → model.rs, model.bpk.
     let split_onnx = target.join("model.onnx");
-    let (table, fused) = split_word_embeddings(
+    let (table, fused) = prepare_graph(
         &dir.join("model.onnx"),
         &split_onnx,
         number("vocab_size"),
@@ -184,7 +184,7 @@ fn import(name: &'static str, dir: &Path, out: &Path) -> Imported {
 /// The table is the `[vocab, hidden]` f32 initializer read by exactly one `Gather` (axis 0). That
 /// node goes; its output becomes the graph input `word_embeddings`, `[batch, sequence, hidden]`.
 /// Returns the table's little-endian f32 bytes and what was fused.
-fn split_word_embeddings(
+fn prepare_graph(
     onnx: &Path,
     split: &Path,
     vocab: u64,

@@ -42,27 +42,27 @@ pub fn fuse(model: &mut ModelProto, heads: u64) -> Fused {
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
         .map_or(0, |o| o.version);
     let graph = model.graph.mut_or_insert_default();
-    let mut view = Graph::new(graph);
-    view.softmax_default_axis = if opset >= 13 { -1 } else { 1 };
+    let view = Graph::new(graph, if opset >= 13 { -1 } else { 1 });
     let mut fused = Fused::default();
     let mut removed = HashSet::new();
     // The fused node takes the place of the pattern's last node, so the order stays topological.
     let mut replacements = HashMap::new();
     for (index, node) in graph.node.iter().enumerate() {
-        let found = match node.op_type.as_str() {
-            "Softmax" => view
-                .attention(index, heads)
-                .inspect(|_| fused.attention += 1),
-            "Erf" => view.gelu(index).inspect(|_| fused.gelu += 1),
-            _ => None,
+        let (found, count) = match node.op_type.as_str() {
+            "Softmax" => (view.attention(index, heads), &mut fused.attention),
+            "Erf" => (view.gelu(index), &mut fused.gelu),
+            _ => continue,
         };
-        if let Some(Match { nodes, last, node }) = found {
-            if nodes.iter().any(|n| removed.contains(n)) {
-                continue;
-            }
-            removed.extend(nodes);
-            replacements.insert(last, node);
+        let Some(Match { nodes, last, node }) = found else {
+            continue;
+        };
+        // Two matches never share a node; a second claim on one is left unfused.
+        if nodes.iter().any(|n| removed.contains(n)) {
+            continue;
         }
+        *count += 1;
+        removed.extend(nodes);
+        replacements.insert(last, node);
     }
     if replacements.is_empty() {
         return fused;
@@ -106,7 +106,7 @@ struct Graph<'a> {
 }
 
 impl<'a> Graph<'a> {
-    fn new(graph: &'a GraphProto) -> Self {
+    fn new(graph: &'a GraphProto, softmax_default_axis: i64) -> Self {
         let mut producer = HashMap::new();
         let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut scalars = HashMap::new();
@@ -139,7 +139,7 @@ impl<'a> Graph<'a> {
             consumers,
             outputs: graph.output.iter().map(|o| o.name.as_str()).collect(),
             scalars,
-            softmax_default_axis: -1,
+            softmax_default_axis,
         }
     }
 

@@ -97,8 +97,8 @@ mod cpu {
     use super::{FlexTensor, Layout};
     use burn::tensor::{Bytes, DType, Shape};
 
-    /// A contiguous f32 tensor's values (copies only a strided view).
-    fn values(t: &FlexTensor) -> (FlexTensor, Vec<usize>) {
+    /// A contiguous f32 tensor and its dimensions (copies only a strided view).
+    fn values(t: FlexTensor) -> (FlexTensor, Vec<usize>) {
         assert_eq!(t.dtype(), DType::F32, "fused kernels compute in f32");
         let t = t.to_contiguous();
         let dims = t.layout().shape().to_vec();
@@ -119,11 +119,10 @@ mod cpu {
         heads: usize,
         scale: f32,
     ) -> FlexTensor {
-        let (q, dims) = values(&query);
-        let (k, k_dims) = values(&key);
-        let (v, v_dims) = values(&value);
-        let (b, b_dims) = values(&bias);
-        drop((query, key, value, bias));
+        let (q, dims) = values(query);
+        let (k, k_dims) = values(key);
+        let (v, v_dims) = values(value);
+        let (b, b_dims) = values(bias);
         let [batch, seq, width] = dims[..] else {
             panic!("attention: query must be [batch, seq, width], got {dims:?}")
         };

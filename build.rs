@@ -60,12 +60,23 @@ struct Imported {
     pad_token_id: u64,
     webgpu_blockers: Vec<&'static str>,
     fused: fuse::Fused,
+    /// The top-level model's `Linear` fields.
+    linear_layers: Vec<String>,
 }
 
 fn main() {
     println!("cargo:rustc-check-cfg=cfg(reranker_selected)");
     println!("cargo:rerun-if-env-changed=RERANKER_MODEL_DIR");
-    println!("cargo:rerun-if-changed=build.rs");
+    // NOTE: naming any file turns off cargo's default of watching the whole package, so every
+    // file build.rs includes is named.
+    for file in [
+        "build.rs",
+        "build/fuse.rs",
+        "src/quant.rs",
+        "src/tokenize/compact.rs",
+    ] {
+        println!("cargo:rerun-if-changed={file}");
+    }
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
 
@@ -146,6 +157,10 @@ fn import(name: &'static str, dir: &Path, out: &Path) -> Imported {
     let code = fs::read_to_string(target.join("model.rs"))
         .unwrap_or_else(|e| fail(format!("burn-onnx wrote no model.rs for {name}: {e}")));
     check_signature(name, &code, dir);
+    let code = use_our_linear(&code);
+    fs::write(target.join("model.rs"), &code)
+        .unwrap_or_else(|e| fail(format!("cannot write {name}/model.rs: {e}")));
+    let linear_layers = linear_fields(&code);
     write_weights(&target, table, number("vocab_size"), number("hidden_size"));
     let tokenizer = fs::read(dir.join("tokenizer.json"))
         .unwrap_or_else(|e| fail(format!("cannot read {}/tokenizer.json: {e}", dir.display())));
@@ -175,7 +190,40 @@ fn import(name: &'static str, dir: &Path, out: &Path) -> Imported {
         pad_token_id: number("pad_token_id"),
         webgpu_blockers,
         fused,
+        linear_layers,
     }
+}
+
+/// Points the generated code's `Linear` and `LinearConfig` at `crate::kernels`' (burn's, plus
+/// int8 weights computed in integers).
+fn use_our_linear(code: &str) -> String {
+    let code = code
+        .replace("use burn::nn::Linear;", "use crate::kernels::Linear;")
+        .replace(
+            "use burn::nn::LinearConfig;",
+            "use crate::kernels::LinearConfig;",
+        );
+    if code.contains("burn::nn::Linear") {
+        fail("the generated code names burn::nn::Linear in a way build.rs does not rewrite".into());
+    }
+    code
+}
+
+/// The `name: Linear` fields of the generated `pub struct Model { … }`.
+///
+/// NOTE: burn-onnx puts a large graph's nodes into sub-modules of their own; their layers are
+/// not listed, so they keep f32 weights (correct, only not the integer kernel).
+fn linear_fields(code: &str) -> Vec<String> {
+    let Some(start) = code.find("pub struct Model {") else {
+        return Vec::new();
+    };
+    let body = &code[start..];
+    let body = &body[..body.find('}').unwrap_or(body.len())];
+    body.lines()
+        .filter_map(|line| line.trim().strip_suffix(": Linear,"))
+        .filter(|field| field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Cuts the word-embedding table out of `onnx`, fuses attention and GELU ([`fuse`]) and writes
@@ -512,6 +560,10 @@ impl crate::model::CrossEncoderModel for Model {{
     ) -> burn::prelude::Tensor<2> {{
         self.forward(input_ids, attention_mask, word_embeddings)
     }}
+
+    fn linear_layers(&mut self) -> Vec<(&'static str, &mut crate::kernels::Linear)> {{
+        vec![{linear_layers}]
+    }}
 }}
 "#,
         name = m.name,
@@ -524,6 +576,12 @@ impl crate::model::CrossEncoderModel for Model {{
         pad = m.pad_token_id,
         fused_attention = m.fused.attention,
         fused_gelu = m.fused.gelu,
+        linear_layers = m
+            .linear_layers
+            .iter()
+            .map(|field| format!("({field:?}, &mut self.{field})"))
+            .collect::<Vec<_>>()
+            .join(", "),
     );
     fs::write(out.join(m.name).join("glue.rs"), glue).expect("write glue.rs");
 }

@@ -2,8 +2,8 @@
 //!
 //! Built with a model (`RERANKER_MODEL_DIR`, as `./build.sh accuracy` does it with the
 //! full-shape random model), it scores ranked lists made from the committed multilingual texts
-//! with both weight files and prints max |Δlogit|, Spearman's ρ and top-1 agreement, then the
-//! bytes of each file by part.
+//! with both weight files (the int8 ones multiplied in f32 and in integers, as wasm does) and
+//! prints max |Δlogit|, Spearman's ρ and top-1 agreement, then the bytes of each file by part.
 //!
 //!     RERANKER_MODEL_DIR=DIR cargo run --release --example compact_accuracy [LISTS] [PER_LIST]
 
@@ -18,7 +18,7 @@ fn main() {
 
     use burn_store::burn_pack::{Bytes, Reader};
     use web_reranker::model::selected::{INFO, Model, WEIGHTS_F32_PATH, WEIGHTS_INT8_PATH};
-    use web_reranker::{LoadOptions, Reranker, SelectedDevice};
+    use web_reranker::{Int8Matmul, LoadOptions, Reranker, SelectedDevice};
 
     let mut args = std::env::args()
         .skip(1)
@@ -32,31 +32,46 @@ fn main() {
     .unwrap();
     let lists = agreement::ranked_lists(&texts, lists, per_list);
     let tokenizer = std::fs::read(Path::new(INFO.source_dir).join("tokenizer.json")).unwrap();
-    let score = |path: &str| {
+    let score = |path: &str, int8_matmul| {
         let start = Instant::now();
         let reranker = Reranker::<Model>::new(
             std::fs::read(path).unwrap(),
             &tokenizer,
             SelectedDevice::cpu(),
-            LoadOptions::default(),
+            LoadOptions {
+                int8_matmul,
+                ..LoadOptions::default()
+            },
         )
         .unwrap();
         let pairs = agreement::pairs(&lists);
         let scores = pollster::block_on(reranker.predict(&pairs, 32)).unwrap();
         eprintln!(
-            "scored {} pairs with {path} in {:.1?}",
+            "scored {} pairs with {path} ({int8_matmul:?}, {} layers in integers) in {:.1?}",
             pairs.len(),
+            reranker.integer_linear_layers(),
             start.elapsed()
         );
         scores.iter().map(|s| s.logit).collect::<Vec<f32>>()
     };
-    let exact = score(WEIGHTS_F32_PATH);
-    let compact = score(WEIGHTS_INT8_PATH);
+    let exact = score(WEIGHTS_F32_PATH, Int8Matmul::Dequantized);
+    let compact = score(WEIGHTS_INT8_PATH, Int8Matmul::Dequantized);
+    let integers = score(WEIGHTS_INT8_PATH, Int8Matmul::Integers);
     println!(
         "model {} ({}): int8 vs f32, {}",
         INFO.name,
         INFO.source_dir,
         agreement::agreement(&exact, &compact, per_list)
+    );
+    println!(
+        "model {}: int8 in integers vs f32, {}",
+        INFO.name,
+        agreement::agreement(&exact, &integers, per_list)
+    );
+    println!(
+        "model {}: int8 in integers vs int8 in f32, {}",
+        INFO.name,
+        agreement::agreement(&compact, &integers, per_list)
     );
 
     println!("\n| part | f32 bytes | int8 bytes |\n|---|---:|---:|");

@@ -288,7 +288,7 @@ export class Reranker {
     return { ...this.#loadTimings };
   }
 
-  /** `{ backend: 'webgpu' | 'cpu', adapter?: string, fallbackReason?: string }`; changes to the CPU after a device loss. */
+  /** `{ backend: 'webgpu' | 'cpu', matmul: 'int8' | 'f32', adapter?: string, fallbackReason?: string }`; changes to the CPU after a device loss. */
   get device() {
     return { ...this.#device };
   }
@@ -352,7 +352,7 @@ export class Reranker {
       }
       if (this.#inner === null) { inner.free(); return; } // disposed meanwhile
       this.#inner = inner;
-      this.#device = { backend: 'cpu', fallbackReason: `${error.message}; moved to the CPU` };
+      this.#device = { ...inner.device, fallbackReason: `${error.message}; moved to the CPU` };
       lost.free();
     })().finally(() => { this.#recovery = null; });
     return this.#recovery;

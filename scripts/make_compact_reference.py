@@ -13,6 +13,13 @@ and JavaScript tests check the int8 weights against these numbers, and the f32 w
 
 With another model folder (the full-shape model, say) it prints how far int8 moves the
 reference pairs' logits instead of writing a fixture.
+
+On the CPU the int8 linear layers also multiply in integers (``src/kernels/int8_matmul.rs``):
+each row of a layer's input is quantized to integers with its own scale, ``absmax / R`` with
+``R = min(32767, (2^31 - 1) // (127 * inputs rounded up to even))``, rounding half to even. The
+script applies that to the input of every quantized MatMul / Gemm in the graph (ReduceMax, Div,
+Round, Mul nodes) and writes those logits as ``ort_int8_integer_logit`` and
+``ort_int8_integer_batch_logit``.
 """
 
 import argparse
@@ -64,6 +71,47 @@ def compact_model(model: onnx.ModelProto, vocab: int, hidden: int) -> tuple[onnx
     return model, sorted(axes)
 
 
+def input_range(inputs: int) -> int:
+    """The integer range of a quantized layer input (the Rust kernel's ``input_range``)."""
+    terms = max(2 * ((inputs + 1) // 2), 1)
+    return min((2**31 - 1) // (127 * terms), 32767)
+
+
+def integer_inputs(model: onnx.ModelProto, quantized: list[str], vocab: int, hidden: int) -> onnx.ModelProto:
+    """Rounds the input of each quantized linear layer to its integer grid, row by row."""
+    from onnx import helper
+
+    inits = {i.name: i for i in model.graph.initializer}
+    nodes = []
+    for node in model.graph.node:
+        weight = node.input[1] if node.op_type in ("MatMul", "Gemm") and len(node.input) > 1 else None
+        if weight in quantized and list(inits[weight].dims) != [vocab, hidden]:
+            trans_b = any(a.name == "transB" and a.i == 1 for a in node.attribute)
+            inputs = inits[weight].dims[1 if trans_b else 0]
+            x, p = node.input[0], f"{node.name or weight}_integer"
+            model.graph.initializer.extend([
+                numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{p}_axes"),
+                numpy_helper.from_array(np.array(input_range(inputs), dtype=np.float32), f"{p}_range"),
+                numpy_helper.from_array(np.array(1e-30, dtype=np.float32), f"{p}_tiny"),
+            ])
+            nodes += [
+                helper.make_node("Abs", [x], [f"{p}_abs"]),
+                helper.make_node("ReduceMax", [f"{p}_abs", f"{p}_axes"], [f"{p}_max0"], keepdims=1),
+                helper.make_node("Max", [f"{p}_max0", f"{p}_tiny"], [f"{p}_max"]),
+                # As the kernel: q = round(x · (R / max)), and the row scale max / R.
+                helper.make_node("Div", [f"{p}_range", f"{p}_max"], [f"{p}_inverse"]),
+                helper.make_node("Mul", [x, f"{p}_inverse"], [f"{p}_scaled"]),
+                helper.make_node("Round", [f"{p}_scaled"], [f"{p}_q"]),
+                helper.make_node("Div", [f"{p}_max", f"{p}_range"], [f"{p}_scale"]),
+                helper.make_node("Mul", [f"{p}_q", f"{p}_scale"], [f"{p}_x"]),
+            ]
+            node.input[0] = f"{p}_x"
+        nodes.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model_dir", nargs="?", type=Path, default=FIXTURE)
@@ -80,9 +128,13 @@ def main() -> None:
         path = Path(tmp) / "compact.onnx"
         onnx.save(compact, str(path))
         single, batch = ort_logits(path, rows, np.int32)
+        onnx.save(integer_inputs(compact, quantized, config["vocab_size"], config["hidden_size"]), str(path))
+        integer_single, integer_batch = ort_logits(path, rows, np.int32)
     f32 = [case["ort_logit"] for case in reference["cases"]]
     worst = max(abs(a - b) for a, b in zip(single, f32))
     print(f"{len(quantized)} tensors quantized; int8 vs f32 onnxruntime, max |Δlogit| {worst:.3e}")
+    worst = max(abs(a - b) for a, b in zip(integer_single, single))
+    print(f"integer inputs vs int8 weights alone, max |Δlogit| {worst:.3e}")
     out = args.out or (args.model_dir / "compact.json" if args.model_dir == FIXTURE else None)
     if out is None:
         return
@@ -93,7 +145,11 @@ def main() -> None:
         "versions": {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__, "numpy": np.__version__},
         "model_sha256": hashlib.sha256((args.model_dir / "model.onnx").read_bytes()).hexdigest(),
         "quantized": quantized,
-        "cases": [{"ids": ids, "ort_int8_logit": s, "ort_int8_batch_logit": b} for ids, s, b in zip(rows, single, batch)],
+        "cases": [
+            {"ids": ids, "ort_int8_logit": s, "ort_int8_batch_logit": b,
+             "ort_int8_integer_logit": si, "ort_int8_integer_batch_logit": bi}
+            for ids, s, b, si, bi in zip(rows, single, batch, integer_single, integer_batch)
+        ],
     }, open(out, "w"), indent=1)
     print(f"wrote {out}")
 

@@ -16,7 +16,7 @@ use crate::device::{Backend, SelectedDevice};
 use crate::error::{Error, Result};
 use crate::model::CrossEncoderModel;
 use crate::tokenize::{DEFAULT_MAX_LENGTH, PairTokenizer, TokenizerMode};
-use crate::weights::{self, Precision, WordEmbeddings};
+use crate::weights::{self, Int8Matmul, Precision, WordEmbeddings};
 
 /// sentence-transformers' default `batch_size` for `predict`.
 pub const DEFAULT_BATCH_SIZE: usize = 32;
@@ -58,6 +58,9 @@ pub struct LoadOptions {
     /// takes the backend's default ([`WEBGPU_WIDTH_MULTIPLE`] on WebGPU, 1 on the CPU, where a
     /// padded token costs as much as a real one).
     pub width_multiple: Option<usize>,
+    /// How the linear layers of compact (int8) weights compute on the CPU: by default in
+    /// integers where this build has a SIMD kernel for it (wasm), else in f32.
+    pub int8_matmul: Int8Matmul,
 }
 
 /// The width multiple WebGPU batches are padded to by default (see
@@ -76,6 +79,7 @@ impl Default for LoadOptions {
             clock: None,
             batch_split: None,
             width_multiple: None,
+            int8_matmul: Int8Matmul::Auto,
         }
     }
 }
@@ -225,6 +229,8 @@ pub struct Reranker<M: CrossEncoderModel> {
     /// The word-embedding table, on the CPU: only the rows of a batch go to the device.
     word_embeddings: WordEmbeddings,
     precision: Precision,
+    /// Linear layers computing in integers on int8 weights.
+    integer_layers: usize,
     tokenizer: PairTokenizer,
     device: SelectedDevice,
     load_timings: Option<LoadTimings>,
@@ -284,7 +290,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
         }
         tokenizer.set_max_length(options.max_length, M::INFO.max_sequence_length())?;
         let tokenized = now();
-        let loaded = weights::load::<M>(weights, &device.device)?;
+        let loaded = weights::load::<M>(weights, &device.device, options.int8_matmul)?;
         let load_timings = options.clock.map(|_| LoadTimings {
             tokenizer_ms: tokenized - started,
             weights_ms: now() - tokenized,
@@ -299,6 +305,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
             model: loaded.model,
             word_embeddings: loaded.word_embeddings,
             precision: loaded.precision,
+            integer_layers: loaded.integer_layers,
             tokenizer,
             device,
             load_timings,
@@ -320,6 +327,12 @@ impl<M: CrossEncoderModel> Reranker<M> {
     /// How the loaded weights were stored (f32, or compact int8).
     pub fn precision(&self) -> Precision {
         self.precision
+    }
+
+    /// How many linear layers compute in integers on their int8 weights (see
+    /// [`LoadOptions::int8_matmul`]); 0 with f32 weights or on WebGPU.
+    pub fn integer_linear_layers(&self) -> usize {
+        self.integer_layers
     }
 
     /// The device the model runs on, and why it was chosen.

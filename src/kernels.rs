@@ -22,7 +22,37 @@ use burn::prelude::{Device, Tensor};
 use burn::tensor::activation;
 use burn_flex::{Flex, FlexTensor, Layout};
 
+/// Runs `$body` as a function compiled twice on x86-64: for the baseline (SSE2) and with AVX2,
+/// picking the second at run time when the CPU has it. Elsewhere (wasm) it is compiled once for
+/// the target's own features.
+macro_rules! with_best_simd {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn portable($($arg: $ty),*) $body
+
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($($arg: $ty),*) {
+                    portable($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has just said it supports AVX2.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            portable($($arg),*)
+        }
+    };
+}
+
+pub mod int8_matmul;
+mod linear;
 pub mod vector_math;
+
+pub use linear::{Linear, LinearConfig};
 
 /// Multi-head self-attention with an additive bias, heads merged:
 /// `softmax(Q·Kᵀ · scale + bias) · V` per head.

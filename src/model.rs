@@ -69,6 +69,10 @@ pub trait CrossEncoderModel: burn::module::Module + Sized {
         attention_mask: Tensor<2, Int>,
         word_embeddings: Tensor<3>,
     ) -> Tensor<2>;
+
+    /// The model's linear layers by field name (`linear1`, …): the ones the weights loader can
+    /// give int8 weights to.
+    fn linear_layers(&mut self) -> Vec<(&'static str, &mut crate::kernels::Linear)>;
 }
 
 macro_rules! imported_model {

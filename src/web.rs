@@ -284,12 +284,20 @@ impl WasmReranker {
         })
     }
 
-    /// `{ backend: 'webgpu' | 'cpu', adapter?: string, fallbackReason?: string }`.
+    /// `{ backend: 'webgpu' | 'cpu', matmul: 'int8' | 'f32', adapter?: string,
+    /// fallbackReason?: string }`; `matmul` is `'int8'` when the linear layers multiply in
+    /// integers (int8 weights on the CPU).
     #[wasm_bindgen(getter)]
     pub fn device(&self) -> JsValue {
         let selected = self.shared.engine.device();
         let out = Object::new();
         let _ = Reflect::set(&out, &"backend".into(), &selected.backend.as_str().into());
+        let matmul = if self.shared.engine.integer_linear_layers() > 0 {
+            "int8"
+        } else {
+            "f32"
+        };
+        let _ = Reflect::set(&out, &"matmul".into(), &matmul.into());
         if let Some(adapter) = &selected.adapter {
             let _ = Reflect::set(&out, &"adapter".into(), &adapter.into());
         }

@@ -4,7 +4,9 @@
 //! with an f32 `<name>.scale` tensor and a `quantized.<name>` metadata entry saying whether the
 //! scales run along rows or columns (see [`crate::quant`]). Loading splits a file in two:
 //!
-//! * the transformer's tensors, dequantized to f32 one at a time and applied to the module;
+//! * the transformer's tensors, dequantized to f32 one at a time and applied to the module; or,
+//!   when the int8 linear layers compute in integers ([`Int8Matmul`]), their int8 weights packed
+//!   for [`crate::kernels::int8_matmul`] and handed to the layers, never made f32;
 //! * the word-embedding table, which stays on the CPU as it was stored (int8 + scales, or f32)
 //!   and is read row by row for the tokens of each batch ([`WordEmbeddings::gather`]).
 //!
@@ -19,6 +21,7 @@ use burn_store::ModuleSnapshot;
 use burn_store::burn_pack::{DType, Reader, Tensor as PackTensor};
 
 use crate::error::{Error, Result};
+use crate::kernels::int8_matmul::PackedInt8;
 use crate::model::CrossEncoderModel;
 use crate::quant::{self, PRECISION_KEY, QUANTIZED_PREFIX, ScaleAxis, scale_name};
 pub use crate::quant::{Precision, WORD_EMBEDDINGS};
@@ -105,11 +108,42 @@ pub struct Loaded<M> {
     pub word_embeddings: WordEmbeddings,
     /// How the file stored its weights.
     pub precision: Precision,
+    /// Linear layers computing in integers on their int8 weights.
+    pub integer_layers: usize,
+}
+
+/// How the linear layers of compact (int8) weights compute on the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Int8Matmul {
+    /// In integers where this build has a SIMD kernel for them (wasm with simd128), else in f32.
+    #[default]
+    Auto,
+    /// Always in integers on the CPU ([`crate::kernels::int8_matmul`]).
+    Integers,
+    /// Always in f32, on weights dequantized at load.
+    Dequantized,
+}
+
+impl Int8Matmul {
+    /// Whether the layers compute in integers on `device`. WebGPU always gets f32 weights.
+    fn in_integers(self, device: &Device) -> bool {
+        let fast = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+        *device == Device::flex()
+            && match self {
+                Int8Matmul::Auto => fast,
+                Int8Matmul::Integers => true,
+                Int8Matmul::Dequantized => false,
+            }
+    }
 }
 
 /// Loads a weights file written by build.rs for model `M`. The bytes are moved, not copied; the
 /// table keeps a view into them.
-pub fn load<M: CrossEncoderModel>(bytes: Vec<u8>, device: &Device) -> Result<Loaded<M>> {
+pub fn load<M: CrossEncoderModel>(
+    bytes: Vec<u8>,
+    device: &Device,
+    int8_matmul: Int8Matmul,
+) -> Result<Loaded<M>> {
     let name = M::INFO.name;
     let bad = |why: String| Error::Weights(format!("not a usable weights file for {name}: {why}"));
     if bytes.is_empty() {
@@ -159,6 +193,18 @@ pub fn load<M: CrossEncoderModel>(bytes: Vec<u8>, device: &Device) -> Result<Loa
         )));
     }
 
+    let mut model = M::empty(device);
+    // The weights of these layers are packed for the integer kernel instead of made f32.
+    let integer_layers: Vec<&'static str> = if int8_matmul.in_integers(device) {
+        model
+            .linear_layers()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut packed: HashMap<&'static str, PackedInt8> = HashMap::new();
     let mut module_tensors = Vec::with_capacity(tensors.len());
     let names: Vec<String> = tensors.keys().cloned().collect();
     for tensor_name in names {
@@ -166,13 +212,35 @@ pub fn load<M: CrossEncoderModel>(bytes: Vec<u8>, device: &Device) -> Result<Loa
             continue; // a scale already taken by its matrix
         };
         let axis = axes.get(tensor_name.as_str()).copied();
+        let layer = tensor_name
+            .strip_suffix(".weight")
+            .and_then(|layer| integer_layers.iter().find(|&&l| l == layer));
+        if let (Some(&layer), DType::I8, Some(ScaleAxis::Columns)) = (layer, tensor.dtype, axis) {
+            let weights =
+                pack(&tensor, &mut tensors).map_err(|why| bad(format!("{tensor_name}: {why}")))?;
+            packed.insert(layer, weights);
+            continue;
+        }
         let tensor = to_f32(tensor, &mut tensors, axis)
             .map_err(|why| bad(format!("{tensor_name}: {why}")))?;
         module_tensors.push(tensor);
     }
 
-    let mut model = M::empty(device);
-    let result = model.apply(module_tensors, None, None, false);
+    let mut result = model.apply(module_tensors, None, None, false);
+    // A packed layer's f32 weight is missing on purpose: it is never made.
+    result.missing.retain(|(path, _)| {
+        !path
+            .strip_suffix(".weight")
+            .is_some_and(|layer| packed.contains_key(layer))
+    });
+    let integer_layers = packed.len();
+    for (name, layer) in model.linear_layers() {
+        if let Some(weights) = packed.remove(name) {
+            layer
+                .use_int8(weights)
+                .map_err(|why| bad(format!("{name}.weight: {why}")))?;
+        }
+    }
     if !result.is_success() || !result.unused.is_empty() || !result.missing.is_empty() {
         return Err(Error::Weights(format!(
             "weights do not match model {name}: {} missing, {} unexpected, {} errors{}",
@@ -198,6 +266,7 @@ pub fn load<M: CrossEncoderModel>(bytes: Vec<u8>, device: &Device) -> Result<Loa
         model,
         word_embeddings,
         precision,
+        integer_layers,
     })
 }
 
@@ -280,6 +349,25 @@ fn checked_bytes(tensor: &PackTensor, len: usize) -> std::result::Result<Bytes, 
         return Err(format!("holds {} bytes, expected {len}", bytes.len()));
     }
     Ok(bytes)
+}
+
+/// An int8 linear weight (scales per output column) packed for the integer kernel.
+fn pack(
+    tensor: &PackTensor,
+    rest: &mut BTreeMap<String, PackTensor>,
+) -> std::result::Result<PackedInt8, String> {
+    let Int8Matrix {
+        rows,
+        columns,
+        values,
+        scales,
+    } = int8_matrix(tensor, rest, ScaleAxis::Columns)?;
+    Ok(PackedInt8::new(
+        bytemuck_i8(&values),
+        &scales,
+        rows,
+        columns,
+    ))
 }
 
 /// A tensor as it is stored, or a quantized one dequantized to f32 with its scales.

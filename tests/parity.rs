@@ -15,6 +15,15 @@ use web_reranker::{
 };
 
 const TOLERANCE: f32 = 1e-4;
+/// For int8 layers computing in integers, against onnxruntime rounding their inputs the same way.
+///
+/// NOTE: looser than [`TOLERANCE`] by construction: an input within a float rounding error (the
+/// two engines' LayerNorm, GELU, ...) of half a grid step rounds to different integers in the
+/// two, and in this random tiny model such differences grow layer by layer until the two
+/// engines' roundings are independent. So the bound is the size of the rounding's own effect:
+/// onnxruntime's logits move by 3.9e-4 when it rounds the inputs, ours are 3.1e-4 from its at
+/// most. A wrong scale, column or bias moves them by far more (int8 weights alone: 7.8e-2).
+const INTEGER_TOLERANCE: f32 = 1e-3;
 
 fn folder(form: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -516,6 +525,73 @@ fn compact_weights_rank_like_f32() {
     eprintln!(
         "tiny-webgpu int8: max |Δ| vs onnxruntime-int8 {:.2e} one at a time, {:.2e} batched; \
          vs onnxruntime f32 {:.2e}",
+        worst.0, worst.1, worst.2
+    );
+}
+
+/// The int8 linear layers computing in integers, as in wasm, against onnxruntime with the same
+/// rounding of their inputs applied in the graph (scripts/make_compact_reference.py).
+#[test]
+fn integer_linear_layers_match_onnxruntime_on_the_same_int8_weights() {
+    use web_reranker::Int8Matmul;
+    let load_with = |int8_matmul| -> Reranker<fixture_webgpu::Model> {
+        let weights = std::fs::read(fixture_webgpu::WEIGHTS_INT8_PATH).unwrap();
+        let tokenizer = std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap();
+        let options = LoadOptions {
+            int8_matmul,
+            ..LoadOptions::default()
+        };
+        Reranker::new(weights, &tokenizer, SelectedDevice::cpu(), options).unwrap()
+    };
+    let integers = load_with(Int8Matmul::Integers);
+    // Every linear layer the compact file stores int8: all but the one-column classifier.
+    assert_eq!(integers.integer_linear_layers(), 13);
+    assert_eq!(
+        load_with(Int8Matmul::Dequantized).integer_linear_layers(),
+        0
+    );
+    let with_int8_matmul = LoadOptions {
+        int8_matmul: Int8Matmul::Integers,
+        ..LoadOptions::default()
+    };
+    assert_eq!(
+        Reranker::<fixture_webgpu::Model>::new(
+            std::fs::read(fixture_webgpu::WEIGHTS_F32_PATH).unwrap(),
+            &std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap(),
+            SelectedDevice::cpu(),
+            with_int8_matmul,
+        )
+        .unwrap()
+        .integer_linear_layers(),
+        0,
+        "f32 weights stay f32"
+    );
+
+    let compact_ref = load_json(&folder("tiny-webgpu").join("compact.json"));
+    let reference = reference("tiny-webgpu");
+    let cases = reference["cases"].as_array().unwrap();
+    let expected = compact_ref["cases"].as_array().unwrap();
+    let all = pairs(cases);
+    let batched = pollster::block_on(integers.predict(&all, all.len())).unwrap();
+    let mut worst = (0.0f32, 0.0f32, 0.0f32);
+    for (i, want) in expected.iter().enumerate() {
+        let one = pollster::block_on(integers.predict(&[all[i]], 1)).unwrap()[0].logit;
+        let single = (one - f(&want["ort_int8_integer_logit"])).abs();
+        let batch = (batched[i].logit - f(&want["ort_int8_integer_batch_logit"])).abs();
+        assert!(
+            single <= INTEGER_TOLERANCE && batch <= INTEGER_TOLERANCE,
+            "pair {i}: {single:.2e} {batch:.2e}"
+        );
+        let vs_float_inputs = (one - f(&want["ort_int8_logit"])).abs();
+        worst = (
+            worst.0.max(single),
+            worst.1.max(batch),
+            worst.2.max(vs_float_inputs),
+        );
+    }
+    eprintln!(
+        "tiny-webgpu int8 in integers: max |Δ| vs onnxruntime with the same integer inputs {:.2e} \
+         one at a time, {:.2e} batched; vs f32 inputs {:.2e}",
         worst.0, worst.1, worst.2
     );
 }

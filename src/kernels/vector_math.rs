@@ -10,32 +10,6 @@
 /// Lanes per step: one AVX2 register, two SSE2 or simd128 registers.
 const LANES: usize = 8;
 
-/// Runs `$body` as a function compiled twice on x86-64: for the baseline (SSE2) and with AVX2,
-/// picking the second at run time when the CPU has it. Elsewhere (wasm) it is compiled once for
-/// the target's own features.
-macro_rules! with_best_simd {
-    ($(#[$meta:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) $body:block) => {
-        $(#[$meta])*
-        pub fn $name($($arg: $ty),*) {
-            #[inline(always)]
-            fn portable($($arg: $ty),*) $body
-
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2")]
-                unsafe fn avx2($($arg: $ty),*) {
-                    portable($($arg),*)
-                }
-                if std::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU has just said it supports AVX2.
-                    return unsafe { avx2($($arg),*) };
-                }
-            }
-            portable($($arg),*)
-        }
-    };
-}
-
 /// `eˣ` for `x` in [-87, 88] (clamped to it outside): Cephes' polynomial on the reduced
 /// argument, scaled by `2ⁿ` built from the exponent bits.
 #[inline(always)]

@@ -15,6 +15,13 @@ import { withPage } from './chromium.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const TOLERANCE = 1e-4;
+/**
+ * For int8 weights multiplied in integers (`device.matmul === 'int8'`, the CPU): their inputs are
+ * rounded to a 15-bit grid, which by onnxruntime's own measure moves this fixture's logits by up
+ * to 3.9e-4 (scripts/make_compact_reference.py); the f32 products stay within TOLERANCE.
+ */
+const INTEGER_TOLERANCE = 1e-3;
+const toleranceOn = (device) => (device?.matmul === 'int8' ? INTEGER_TOLERANCE : TOLERANCE);
 let server;
 
 before(async () => {
@@ -60,8 +67,8 @@ function checkScores(label, result) {
   result.expected.forEach((want, i) => { worst = Math.max(worst, Math.abs(result.single[i] - want)); });
   result.expectedBatch.forEach((want, i) => { worst = Math.max(worst, Math.abs(result.batched[i] - want)); });
   result.overlapping.forEach((got, i) => { worst = Math.max(worst, Math.abs(got - result.expected[i])); });
-  console.log(`${label}: backend ${result.device.backend}, max |logit - onnxruntime| = ${worst.toExponential(2)}`);
-  assert.ok(worst <= TOLERANCE, `${label}: ${worst}`);
+  console.log(`${label}: backend ${result.device.backend}, matmul ${result.device.matmul}, max |logit - onnxruntime| = ${worst.toExponential(2)}`);
+  assert.ok(worst <= toleranceOn(result.device), `${label}: ${worst}`);
   assert.equal(result.ranked.length, 5);
   for (let i = 1; i < result.ranked.length; i++) assert.ok(result.ranked[i - 1].score >= result.ranked[i].score);
   // The top 5 are the 5 best predict() scores of the same (query, document) pairs, in order.
@@ -80,6 +87,7 @@ for (const precision of ['int8', 'f32']) {
     assert.match(result.device.adapter ?? '', /\S.* \(WebGPU\)$/, JSON.stringify(result.device));
     console.log(`chromium webgpu ${precision}: adapter ${result.device.adapter}`);
     assert.ok(requests.some((url) => url.endsWith(`/pkg/model/weights-${precision}.bpk`)));
+    assert.equal(result.device.matmul, 'f32', 'WebGPU multiplies int8 weights in f32');
     checkScores(`chromium webgpu ${precision}`, result);
   });
 }
@@ -88,6 +96,7 @@ test('(b) forced CPU path, f32 weights', async () => {
   const { result, errors } = await runPage({ device: 'cpu', webgpu: true, precision: 'f32' });
   assert.deepEqual(errors, []);
   assert.equal(result.device.backend, 'cpu');
+  assert.equal(result.device.matmul, 'f32');
   checkScores('chromium cpu f32', result);
 });
 
@@ -96,6 +105,7 @@ test('(c) no WebGPU: automatic fallback with the reason', async () => {
   assert.deepEqual(errors, []);
   assert.equal(result.device.backend, 'cpu');
   assert.match(result.device.fallbackReason, /WebGPU/);
+  assert.equal(result.device.matmul, 'int8', 'the default int8 weights multiply in integers on the CPU');
   checkScores('chromium fallback', result);
 });
 
@@ -116,7 +126,10 @@ test('(d) WebGPU device lost mid-run: calls answer on the CPU and device says so
   result.single.forEach((got, i) => check(got, result.expected[i]));
   result.later.forEach((got, i) => check(got, result.expected[i]));
   console.log(`device loss: ${JSON.stringify(result.after)}; max |logit - onnxruntime| = ${worst.toExponential(2)}`);
-  assert.ok(worst <= TOLERANCE, `device loss: ${worst}`);
+  assert.equal(result.before.matmul, 'f32');
+  assert.equal(result.after.matmul, 'int8');
+  // The first scores came from WebGPU, the rest from the CPU's integer products.
+  assert.ok(worst <= INTEGER_TOLERANCE, `device loss: ${worst}`);
   assert.equal(result.ranked.length, 3);
   for (let i = 1; i < 3; i++) assert.ok(result.ranked[i - 1].score >= result.ranked[i].score);
 });
@@ -132,8 +145,8 @@ test('(e) createReranker: the model in a module worker answers like the in-page 
   let worst = 0;
   result.overlapping.forEach((got, i) => { worst = Math.max(worst, Math.abs(got - result.expected[i])); });
   console.log(`worker: max |logit - onnxruntime| = ${worst.toExponential(2)} over ${result.overlapping.length} overlapping calls`);
-  assert.ok(worst <= TOLERANCE);
-  assert.ok(Math.abs(result.after - result.expected[0]) <= TOLERANCE, 'works after errors');
+  assert.ok(worst <= toleranceOn(result.device));
+  assert.ok(Math.abs(result.after - result.expected[0]) <= toleranceOn(result.device), 'works after errors');
   assert.equal(result.ranked.length, 4);
   assert.ok(result.ranked.every((r) => r.same), 'documents come back as the same objects');
   for (let i = 1; i < 4; i++) assert.ok(result.ranked[i - 1].score >= result.ranked[i].score);
@@ -163,7 +176,7 @@ test('(f) a WebGPU validation error mid-run: no trap; calls answer on the CPU an
   result.batched.forEach((got, i) => check(got, result.expected[i]));
   result.later.forEach((got, i) => check(got, result.expected[i]));
   console.log(`gpu validation error: ${JSON.stringify(result.after)}; max |logit - onnxruntime| = ${worst.toExponential(2)}`);
-  assert.ok(worst <= TOLERANCE, `gpu error: ${worst}`);
+  assert.ok(worst <= INTEGER_TOLERANCE, `gpu error: ${worst}`);
   assert.equal(result.ranked.length, 3);
 });
 
@@ -182,7 +195,8 @@ test("(g) a page whose CSP is script-src 'self' 'wasm-unsafe-eval': in-page and 
       worst = Math.max(worst, Math.abs(result.page[i] - want), Math.abs(result.worker[i] - want));
     });
     console.log(`csp: in-page and worker max |logit - onnxruntime| = ${worst.toExponential(2)}`);
-    assert.ok(worst <= TOLERANCE);
+    // Both on the CPU with the int8 weights: integer products.
+    assert.ok(worst <= INTEGER_TOLERANCE);
   } finally {
     await strict.close();
   }
@@ -197,7 +211,8 @@ test('(h) model files are cached by sha256: a second load needs no download and 
     const expected = await page.evaluate(() => window.__api.expected);
     const check = (label, result) => {
       assert.equal(result.error, undefined, `${label}: ${result.error}`);
-      assert.ok(Math.abs(result.score - expected) <= TOLERANCE, `${label}: ${result.score} vs ${expected}`);
+      // On the CPU with the int8 weights: integer products.
+      assert.ok(Math.abs(result.score - expected) <= INTEGER_TOLERANCE, `${label}: ${result.score} vs ${expected}`);
     };
     const first = await page.evaluate(() => window.__api.load());
     check('first load', first);

@@ -19,6 +19,13 @@ const compact = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-w
 // What each case should score with the default (int8) weights.
 for (const [i, c] of reference.cases.entries()) c.int8 = compact.cases[i].ort_int8_logit;
 const TOLERANCE = 1e-4;
+/**
+ * For int8 weights multiplied in integers (`device.matmul === 'int8'`, the CPU): their inputs are
+ * rounded to a 15-bit grid, which by onnxruntime's own measure moves this fixture's logits by up
+ * to 3.9e-4 (scripts/make_compact_reference.py); the f32 products stay within TOLERANCE.
+ */
+const INTEGER_TOLERANCE = 1e-3;
+const toleranceOn = (device) => (device?.matmul === 'int8' ? INTEGER_TOLERANCE : TOLERANCE);
 
 const reranker = await Reranker.load({ device: 'cpu' });
 
@@ -40,21 +47,24 @@ test('loadTimings says where the load went: every step, none negative, together 
 });
 
 for (const precision of ['f32', 'int8']) {
-  test(`predict with ${precision} weights matches onnxruntime within 1e-4, one by one and batched`, async () => {
+  test(`predict with ${precision} weights matches onnxruntime (1e-4; 1e-3 for integer products), one by one and batched`, async () => {
     const model = await Reranker.load({ device: 'cpu', precision });
     assert.equal(model.precision, precision);
+    // int8 weights multiply in integers on the CPU; f32 ones in f32.
+    assert.equal(model.device.matmul, precision);
+    const tolerance = toleranceOn(model.device);
     const [single, batch] = precision === 'f32' ? ['ort_logit', 'ort_batch_logit'] : ['ort_int8_logit', 'ort_int8_batch_logit'];
     const expected = precision === 'f32' ? reference.cases : compact.cases;
     const pairs = reference.cases.map((c) => [c.query, c.passage]);
     for (const [i, c] of expected.entries()) {
       const [score] = await model.predict([pairs[i]]);
-      assert.ok(Math.abs(score - c[single]) <= TOLERANCE, `pair ${i}: ${score} vs ${c[single]}`);
+      assert.ok(Math.abs(score - c[single]) <= tolerance, `pair ${i}: ${score} vs ${c[single]}`);
     }
     const batched = await model.predict(pairs, { batchSize: pairs.length });
     let worst = 0;
     for (const [i, c] of expected.entries()) worst = Math.max(worst, Math.abs(batched[i] - c[batch]));
     console.log(`node wasm cpu, ${precision} weights: max |logit - onnxruntime| batched = ${worst.toExponential(2)}`);
-    assert.ok(worst <= TOLERANCE);
+    assert.ok(worst <= tolerance);
     model.dispose();
   });
 }
@@ -105,7 +115,7 @@ test('bad input rejects with a typed error and the instance keeps working', asyn
     (e) => e.code === 'MODEL_LOAD',
   );
   const [score] = await reranker.predict([[reference.cases[0].query, reference.cases[0].passage]]);
-  assert.ok(Math.abs(score - reference.cases[0].int8) <= TOLERANCE);
+  assert.ok(Math.abs(score - reference.cases[0].int8) <= toleranceOn(reranker.device));
 });
 
 test('webgpu when none exists is a clear error; auto falls back with the reason', async () => {
@@ -119,7 +129,7 @@ test('overlapping calls on one instance all answer correctly', async () => {
   const pairs = reference.cases.slice(0, 8).map((c) => [c.query, c.passage]);
   const results = await Promise.all(pairs.map((p) => reranker.predict([p])));
   for (const [i, [score]] of results.entries()) {
-    assert.ok(Math.abs(score - reference.cases[i].int8) <= TOLERANCE, `call ${i}`);
+    assert.ok(Math.abs(score - reference.cases[i].int8) <= toleranceOn(reranker.device), `call ${i}`);
   }
 });
 
@@ -138,7 +148,7 @@ test('progress events: per file, monotone, ending at the total', async () => {
   }
   assert.equal(events.find((e) => e.file === 'tokenizer.bin').total, bytes.length);
   const [score] = await loaded.predict([[reference.cases[0].query, reference.cases[0].passage]]);
-  assert.ok(Math.abs(score - reference.cases[0].int8) <= TOLERANCE, 'same scores with tokenizer.json');
+  assert.ok(Math.abs(score - reference.cases[0].int8) <= toleranceOn(loaded.device), 'same scores with tokenizer.json');
   loaded.dispose();
 });
 
@@ -147,7 +157,7 @@ test('createReranker in Node runs in this thread with the same surface; dispose 
   assert.equal(made.device.backend, 'cpu');
   assert.equal(made.precision, 'int8');
   const [score] = await made.predict([[reference.cases[0].query, reference.cases[0].passage]]);
-  assert.ok(Math.abs(score - reference.cases[0].int8) <= TOLERANCE);
+  assert.ok(Math.abs(score - reference.cases[0].int8) <= toleranceOn(made.device));
   made.dispose();
   await assert.rejects(made.predict([['q', 'p']]), (e) => e.code === 'ABORTED');
   await assert.rejects(made.rerank('q', ['p']), (e) => e.code === 'ABORTED');

@@ -19,6 +19,13 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/reference.json'), 'utf8'));
 const compact = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/compact.json'), 'utf8'));
 const TOLERANCE = 1e-4;
+/**
+ * For int8 weights multiplied in integers (`device.matmul === 'int8'`, the CPU): their inputs are
+ * rounded to a 15-bit grid, which by onnxruntime's own measure moves this fixture's logits by up
+ * to 3.9e-4 (scripts/make_compact_reference.py); the f32 products stay within TOLERANCE.
+ */
+const INTEGER_TOLERANCE = 1e-3;
+const toleranceOn = (device) => (device?.matmul === 'int8' ? INTEGER_TOLERANCE : TOLERANCE);
 
 const reranker = await Reranker.load({ device: 'cpu' });
 const [firstCase] = reference.cases;
@@ -28,7 +35,7 @@ const firstExpected = compact.cases[0].ort_int8_logit;
 /** A valid call still gives onnxruntime's logit: the instance survived whatever came before. */
 async function stillExact(target = reranker) {
   const [score] = await target.predict([[firstCase.query, firstCase.passage]]);
-  assert.ok(Math.abs(score - firstExpected) <= TOLERANCE, `${score} vs ${firstExpected}`);
+  assert.ok(Math.abs(score - firstExpected) <= toleranceOn(target.device), `${score} vs ${firstExpected}`);
 }
 
 const typed = (code) => (e) => {
@@ -138,7 +145,7 @@ test('AbortSignal: rejects with ABORTED between batches; the instance stays usab
   const [score] = await next;
   const waited = performance.now() - start;
   console.log(`# abort: a full run takes ${full.toFixed(0)} ms; the call behind an aborted one answered after ${waited.toFixed(0)} ms`);
-  assert.ok(Math.abs(score - firstExpected) <= TOLERANCE);
+  assert.ok(Math.abs(score - firstExpected) <= toleranceOn(reranker.device));
   assert.ok(waited < full / 2, `the aborted call ran on: ${waited} ms vs ${full} ms for all of it`);
   // rerank honours it too, and so does the createReranker surface.
   const made = await createReranker({ device: 'cpu' });

@@ -93,8 +93,8 @@ async function main() {
   });
   const loadMs = performance.now() - started;
   const showDevice = () => {
-    const { backend, fallbackReason } = reranker.device;
-    $('backend').textContent = backend === 'webgpu' ? 'WebGPU' : 'CPU (WebAssembly)';
+    const { backend, matmul, fallbackReason } = reranker.device;
+    $('backend').textContent = backend === 'webgpu' ? 'WebGPU' : `CPU (WebAssembly, ${matmul} products)`;
     $('backend').dataset.backend = backend;
     $('fallback').textContent = fallbackReason ? `— ${fallbackReason}` : '';
   };

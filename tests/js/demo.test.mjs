@@ -49,7 +49,7 @@ test('demo: a query renders both lists, sorted scores, the backend; screenshot s
     assert.deepEqual([...shown.reranked].sort(), [...shown.first].sort(), 'reranking changed the set');
     assert.ok(shown.first.some((t) => /Mona Lisa|Joconde/.test(t)));
     for (let i = 1; i < shown.demo.scores.length; i++) assert.ok(shown.demo.scores[i - 1] >= shown.demo.scores[i]);
-    assert.match(shown.backend, /CPU/);
+    assert.match(shown.backend, /CPU \(WebAssembly, int8 products\)/);
     assert.match(await page.textContent('#fallback'), /WebGPU/, 'the fallback reason is shown');
     assert.equal(shown.testModel, true, 'a random-weight build must say so');
     assert.equal(shown.images, 0);

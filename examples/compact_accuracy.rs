@@ -18,7 +18,7 @@ fn main() {
 
     use burn_store::burn_pack::{Bytes, Reader};
     use web_reranker::model::selected::{INFO, Model, WEIGHTS_F32_PATH, WEIGHTS_INT8_PATH};
-    use web_reranker::{Int8Matmul, LoadOptions, Reranker, SelectedDevice};
+    use web_reranker::{LinearKernels, LoadOptions, Reranker, SelectedDevice};
 
     let mut args = std::env::args()
         .skip(1)
@@ -32,14 +32,14 @@ fn main() {
     .unwrap();
     let lists = agreement::ranked_lists(&texts, lists, per_list);
     let tokenizer = std::fs::read(Path::new(INFO.source_dir).join("tokenizer.json")).unwrap();
-    let score = |path: &str, int8_matmul| {
+    let score = |path: &str, linear_kernels| {
         let start = Instant::now();
         let reranker = Reranker::<Model>::new(
             std::fs::read(path).unwrap(),
             &tokenizer,
             SelectedDevice::cpu(),
             LoadOptions {
-                int8_matmul,
+                linear_kernels,
                 ..LoadOptions::default()
             },
         )
@@ -47,16 +47,16 @@ fn main() {
         let pairs = agreement::pairs(&lists);
         let scores = pollster::block_on(reranker.predict(&pairs, 32)).unwrap();
         eprintln!(
-            "scored {} pairs with {path} ({int8_matmul:?}, {} layers in integers) in {:.1?}",
+            "scored {} pairs with {path} ({linear_kernels:?}, {} layers in integers) in {:.1?}",
             pairs.len(),
             reranker.integer_linear_layers(),
             start.elapsed()
         );
         scores.iter().map(|s| s.logit).collect::<Vec<f32>>()
     };
-    let exact = score(WEIGHTS_F32_PATH, Int8Matmul::Dequantized);
-    let compact = score(WEIGHTS_INT8_PATH, Int8Matmul::Dequantized);
-    let integers = score(WEIGHTS_INT8_PATH, Int8Matmul::Integers);
+    let exact = score(WEIGHTS_F32_PATH, LinearKernels::Burn);
+    let compact = score(WEIGHTS_INT8_PATH, LinearKernels::Burn);
+    let integers = score(WEIGHTS_INT8_PATH, LinearKernels::Packed);
     println!(
         "model {} ({}): int8 vs f32, {}",
         INFO.name,

@@ -16,7 +16,7 @@ use crate::device::{Backend, SelectedDevice};
 use crate::error::{Error, Result};
 use crate::model::CrossEncoderModel;
 use crate::tokenize::{DEFAULT_MAX_LENGTH, PairTokenizer, TokenizerMode};
-use crate::weights::{self, Int8Matmul, Precision, WordEmbeddings};
+use crate::weights::{self, LinearKernels, Precision, WordEmbeddings};
 
 /// sentence-transformers' default `batch_size` for `predict`.
 pub const DEFAULT_BATCH_SIZE: usize = 32;
@@ -58,9 +58,10 @@ pub struct LoadOptions {
     /// takes the backend's default ([`WEBGPU_WIDTH_MULTIPLE`] on WebGPU, 1 on the CPU, where a
     /// padded token costs as much as a real one).
     pub width_multiple: Option<usize>,
-    /// How the linear layers of compact (int8) weights compute on the CPU: by default in
-    /// integers where this build has a SIMD kernel for it (wasm), else in f32.
-    pub int8_matmul: Int8Matmul,
+    /// Which kernels the linear layers run on the CPU: by default ours where this build has
+    /// SIMD versions of them (wasm: int8 weights multiplied in integers, f32 weights packed),
+    /// burn's (gemm) elsewhere.
+    pub linear_kernels: LinearKernels,
 }
 
 /// The width multiple WebGPU batches are padded to by default (see
@@ -79,7 +80,7 @@ impl Default for LoadOptions {
             clock: None,
             batch_split: None,
             width_multiple: None,
-            int8_matmul: Int8Matmul::Auto,
+            linear_kernels: LinearKernels::Auto,
         }
     }
 }
@@ -229,7 +230,8 @@ pub struct Reranker<M: CrossEncoderModel> {
     /// The word-embedding table, on the CPU: only the rows of a batch go to the device.
     word_embeddings: WordEmbeddings,
     precision: Precision,
-    /// Linear layers computing in integers on int8 weights.
+    /// Linear layers running our CPU kernels, and of those the ones computing in integers.
+    packed_layers: usize,
     integer_layers: usize,
     tokenizer: PairTokenizer,
     device: SelectedDevice,
@@ -290,7 +292,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
         }
         tokenizer.set_max_length(options.max_length, M::INFO.max_sequence_length())?;
         let tokenized = now();
-        let loaded = weights::load::<M>(weights, &device.device, options.int8_matmul)?;
+        let loaded = weights::load::<M>(weights, &device.device, options.linear_kernels)?;
         let load_timings = options.clock.map(|_| LoadTimings {
             tokenizer_ms: tokenized - started,
             weights_ms: now() - tokenized,
@@ -305,6 +307,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
             model: loaded.model,
             word_embeddings: loaded.word_embeddings,
             precision: loaded.precision,
+            packed_layers: loaded.packed_layers,
             integer_layers: loaded.integer_layers,
             tokenizer,
             device,
@@ -329,8 +332,13 @@ impl<M: CrossEncoderModel> Reranker<M> {
         self.precision
     }
 
-    /// How many linear layers compute in integers on their int8 weights (see
-    /// [`LoadOptions::int8_matmul`]); 0 with f32 weights or on WebGPU.
+    /// How many linear layers run our CPU kernels (see [`LoadOptions::linear_kernels`]); 0 on
+    /// WebGPU.
+    pub fn packed_linear_layers(&self) -> usize {
+        self.packed_layers
+    }
+
+    /// How many linear layers multiply int8 weights in integers; 0 with f32 weights or on WebGPU.
     pub fn integer_linear_layers(&self) -> usize {
         self.integer_layers
     }

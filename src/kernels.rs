@@ -48,11 +48,12 @@ macro_rules! with_best_simd {
     };
 }
 
+pub mod f32_matmul;
 pub mod int8_matmul;
 mod linear;
 pub mod vector_math;
 
-pub use linear::{Linear, LinearConfig};
+pub use linear::{Linear, LinearConfig, PackedWeights};
 
 /// Multi-head self-attention with an additive bias, heads merged:
 /// `softmax(Q·Kᵀ · scale + bias) · V` per head.

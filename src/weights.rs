@@ -5,8 +5,9 @@
 //! scales run along rows or columns (see [`crate::quant`]). Loading splits a file in two:
 //!
 //! * the transformer's tensors, dequantized to f32 one at a time and applied to the module; or,
-//!   when the int8 linear layers compute in integers ([`Int8Matmul`]), their int8 weights packed
-//!   for [`crate::kernels::int8_matmul`] and handed to the layers, never made f32;
+//!   for the linear layers when they run our CPU kernels ([`LinearKernels`]), their weights
+//!   packed for [`crate::kernels::int8_matmul`] (int8, never made f32) or
+//!   [`crate::kernels::f32_matmul`] and handed to the layers;
 //! * the word-embedding table, which stays on the CPU as it was stored (int8 + scales, or f32)
 //!   and is read row by row for the tokens of each batch ([`WordEmbeddings::gather`]).
 //!
@@ -21,6 +22,8 @@ use burn_store::ModuleSnapshot;
 use burn_store::burn_pack::{DType, Reader, Tensor as PackTensor};
 
 use crate::error::{Error, Result};
+use crate::kernels::PackedWeights;
+use crate::kernels::f32_matmul::PackedF32;
 use crate::kernels::int8_matmul::PackedInt8;
 use crate::model::CrossEncoderModel;
 use crate::quant::{self, PRECISION_KEY, QUANTIZED_PREFIX, ScaleAxis, scale_name};
@@ -108,31 +111,35 @@ pub struct Loaded<M> {
     pub word_embeddings: WordEmbeddings,
     /// How the file stored its weights.
     pub precision: Precision,
-    /// Linear layers computing in integers on their int8 weights.
+    /// Linear layers running our CPU kernels ([`LinearKernels`]).
+    pub packed_layers: usize,
+    /// Of those, the ones multiplying int8 weights in integers.
     pub integer_layers: usize,
 }
 
-/// How the linear layers of compact (int8) weights compute on the CPU.
+/// Which kernels the linear layers run on the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Int8Matmul {
-    /// In integers where this build has a SIMD kernel for them (wasm with simd128), else in f32.
+pub enum LinearKernels {
+    /// Ours where this build has SIMD versions of them (wasm with simd128), burn's elsewhere.
     #[default]
     Auto,
-    /// Always in integers on the CPU ([`crate::kernels::int8_matmul`]).
-    Integers,
-    /// Always in f32, on weights dequantized at load.
-    Dequantized,
+    /// Ours: int8 weights multiplied in integers ([`crate::kernels::int8_matmul`]), f32 weights
+    /// packed at load ([`crate::kernels::f32_matmul`]).
+    Packed,
+    /// burn's `linear` (gemm), on int8 weights dequantized at load.
+    Burn,
 }
 
-impl Int8Matmul {
-    /// Whether the layers compute in integers on `device`. WebGPU always gets f32 weights.
-    fn in_integers(self, device: &Device) -> bool {
+impl LinearKernels {
+    /// Whether the layers run our kernels on `device`. WebGPU always runs burn's.
+    fn packed_on(self, device: &Device) -> bool {
+        // NOTE: natively gemm's AVX2 kernels beat our portable loops (BENCHMARKS.md, section 2).
         let fast = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
         *device == Device::flex()
             && match self {
-                Int8Matmul::Auto => fast,
-                Int8Matmul::Integers => true,
-                Int8Matmul::Dequantized => false,
+                LinearKernels::Auto => fast,
+                LinearKernels::Packed => true,
+                LinearKernels::Burn => false,
             }
     }
 }
@@ -142,7 +149,7 @@ impl Int8Matmul {
 pub fn load<M: CrossEncoderModel>(
     bytes: Vec<u8>,
     device: &Device,
-    int8_matmul: Int8Matmul,
+    linear_kernels: LinearKernels,
 ) -> Result<Loaded<M>> {
     let name = M::INFO.name;
     let bad = |why: String| Error::Weights(format!("not a usable weights file for {name}: {why}"));
@@ -194,8 +201,8 @@ pub fn load<M: CrossEncoderModel>(
     }
 
     let mut model = M::empty(device);
-    // The weights of these layers are packed for the integer kernel instead of made f32.
-    let integer_layers: Vec<&'static str> = if int8_matmul.in_integers(device) {
+    // The weights of these layers are packed for our kernels instead of applied to the module.
+    let packed_layers: Vec<&'static str> = if linear_kernels.packed_on(device) {
         model
             .linear_layers()
             .into_iter()
@@ -204,7 +211,7 @@ pub fn load<M: CrossEncoderModel>(
     } else {
         Vec::new()
     };
-    let mut packed: HashMap<&'static str, PackedInt8> = HashMap::new();
+    let mut packed: HashMap<&'static str, PackedWeights> = HashMap::new();
     let mut module_tensors = Vec::with_capacity(tensors.len());
     let names: Vec<String> = tensors.keys().cloned().collect();
     for tensor_name in names {
@@ -214,10 +221,18 @@ pub fn load<M: CrossEncoderModel>(
         let axis = axes.get(tensor_name.as_str()).copied();
         let layer = tensor_name
             .strip_suffix(".weight")
-            .and_then(|layer| integer_layers.iter().find(|&&l| l == layer));
-        if let (Some(&layer), DType::I8, Some(ScaleAxis::Columns)) = (layer, tensor.dtype, axis) {
-            let weights =
-                pack(&tensor, &mut tensors).map_err(|why| bad(format!("{tensor_name}: {why}")))?;
+            .and_then(|layer| packed_layers.iter().find(|&&l| l == layer));
+        if let Some(&layer) = layer {
+            let weights = match (tensor.dtype, axis) {
+                (DType::I8, Some(ScaleAxis::Columns)) => pack_int8(&tensor, &mut tensors),
+                (DType::F32, None) => pack_f32(&tensor),
+                _ => Err(format!(
+                    "a linear weight stored as {:?} with scales along {:?}",
+                    tensor.dtype,
+                    axis.map(ScaleAxis::name)
+                )),
+            }
+            .map_err(|why| bad(format!("{tensor_name}: {why}")))?;
             packed.insert(layer, weights);
             continue;
         }
@@ -233,11 +248,15 @@ pub fn load<M: CrossEncoderModel>(
             .strip_suffix(".weight")
             .is_some_and(|layer| packed.contains_key(layer))
     });
-    let integer_layers = packed.len();
+    let packed_layers = packed.len();
+    let integer_layers = packed
+        .values()
+        .filter(|w| matches!(w, PackedWeights::Int8(_)))
+        .count();
     for (name, layer) in model.linear_layers() {
         if let Some(weights) = packed.remove(name) {
             layer
-                .use_int8(weights)
+                .use_packed(weights)
                 .map_err(|why| bad(format!("{name}.weight: {why}")))?;
         }
     }
@@ -266,6 +285,7 @@ pub fn load<M: CrossEncoderModel>(
         model,
         word_embeddings,
         precision,
+        packed_layers,
         integer_layers,
     })
 }
@@ -352,22 +372,30 @@ fn checked_bytes(tensor: &PackTensor, len: usize) -> std::result::Result<Bytes, 
 }
 
 /// An int8 linear weight (scales per output column) packed for the integer kernel.
-fn pack(
+fn pack_int8(
     tensor: &PackTensor,
     rest: &mut BTreeMap<String, PackTensor>,
-) -> std::result::Result<PackedInt8, String> {
+) -> std::result::Result<PackedWeights, String> {
     let Int8Matrix {
         rows,
         columns,
         values,
         scales,
     } = int8_matrix(tensor, rest, ScaleAxis::Columns)?;
-    Ok(PackedInt8::new(
+    Ok(PackedWeights::Int8(PackedInt8::new(
         bytemuck_i8(&values),
         &scales,
         rows,
         columns,
-    ))
+    )))
+}
+
+/// An f32 linear weight packed for our f32 kernel.
+fn pack_f32(tensor: &PackTensor) -> std::result::Result<PackedWeights, String> {
+    let (rows, columns) = matrix(tensor)?;
+    let bytes = checked_bytes(tensor, rows * columns * 4)?;
+    let values: Vec<f32> = quant::f32_le(&bytes).collect();
+    Ok(PackedWeights::F32(PackedF32::new(&values, rows, columns)))
 }
 
 /// A tensor as it is stored, or a quantized one dequantized to f32 with its scales.

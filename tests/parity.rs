@@ -11,7 +11,8 @@ mod common;
 use common::{ids, load_json};
 use web_reranker::model::{fixture_hub, fixture_webgpu};
 use web_reranker::{
-    Backend, CrossEncoderModel, Error, LoadOptions, RerankOptions, Reranker, SelectedDevice,
+    Backend, CrossEncoderModel, Error, LinearKernels, LoadOptions, RerankOptions, Reranker,
+    SelectedDevice,
 };
 
 const TOLERANCE: f32 = 1e-4;
@@ -529,42 +530,58 @@ fn compact_weights_rank_like_f32() {
     );
 }
 
+/// The tiny WebGPU fixture from a weights file, on the CPU, with these linear kernels.
+fn load_with_kernels(
+    weights_path: &str,
+    linear_kernels: LinearKernels,
+) -> Reranker<fixture_webgpu::Model> {
+    let weights = std::fs::read(weights_path).unwrap();
+    let tokenizer = std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap();
+    let options = LoadOptions {
+        linear_kernels,
+        ..LoadOptions::default()
+    };
+    Reranker::new(weights, &tokenizer, SelectedDevice::cpu(), options).unwrap()
+}
+
+/// The f32 weights on our packed f32 kernel, as in wasm: onnxruntime's logits within 1e-4.
+#[test]
+fn packed_f32_linear_layers_match_onnxruntime() {
+    let packed = load_with_kernels(fixture_webgpu::WEIGHTS_F32_PATH, LinearKernels::Packed);
+    // Every linear layer, the classifier's included; none in integers.
+    assert_eq!(packed.packed_linear_layers(), 14);
+    assert_eq!(packed.integer_linear_layers(), 0);
+    let reference = reference("tiny-webgpu");
+    let cases = reference["cases"].as_array().unwrap();
+    let all = pairs(cases);
+    let batched = pollster::block_on(packed.predict(&all, all.len())).unwrap();
+    let mut worst = 0.0f32;
+    for (i, case) in cases.iter().enumerate() {
+        let one = pollster::block_on(packed.predict(&[all[i]], 1)).unwrap()[0].logit;
+        let single = (one - f(&case["ort_logit"])).abs();
+        let batch = (batched[i].logit - f(&case["ort_batch_logit"])).abs();
+        assert!(
+            single <= TOLERANCE && batch <= TOLERANCE,
+            "pair {i}: {single:.2e} {batch:.2e}"
+        );
+        worst = worst.max(single).max(batch);
+    }
+    eprintln!("tiny-webgpu f32, packed kernel: max |Δ| vs onnxruntime {worst:.2e}");
+}
+
 /// The int8 linear layers computing in integers, as in wasm, against onnxruntime with the same
 /// rounding of their inputs applied in the graph (scripts/make_compact_reference.py).
 #[test]
 fn integer_linear_layers_match_onnxruntime_on_the_same_int8_weights() {
-    use web_reranker::Int8Matmul;
-    let load_with = |int8_matmul| -> Reranker<fixture_webgpu::Model> {
-        let weights = std::fs::read(fixture_webgpu::WEIGHTS_INT8_PATH).unwrap();
-        let tokenizer = std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap();
-        let options = LoadOptions {
-            int8_matmul,
-            ..LoadOptions::default()
-        };
-        Reranker::new(weights, &tokenizer, SelectedDevice::cpu(), options).unwrap()
-    };
-    let integers = load_with(Int8Matmul::Integers);
-    // Every linear layer the compact file stores int8: all but the one-column classifier.
+    let integers = load_with_kernels(fixture_webgpu::WEIGHTS_INT8_PATH, LinearKernels::Packed);
+    // Every linear layer the compact file stores int8, in integers: all but the one-column
+    // classifier, which is f32 in that file too (and runs the packed f32 kernel).
     assert_eq!(integers.integer_linear_layers(), 13);
+    assert_eq!(integers.packed_linear_layers(), 14);
+    let burn = load_with_kernels(fixture_webgpu::WEIGHTS_INT8_PATH, LinearKernels::Burn);
     assert_eq!(
-        load_with(Int8Matmul::Dequantized).integer_linear_layers(),
-        0
-    );
-    let with_int8_matmul = LoadOptions {
-        int8_matmul: Int8Matmul::Integers,
-        ..LoadOptions::default()
-    };
-    assert_eq!(
-        Reranker::<fixture_webgpu::Model>::new(
-            std::fs::read(fixture_webgpu::WEIGHTS_F32_PATH).unwrap(),
-            &std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap(),
-            SelectedDevice::cpu(),
-            with_int8_matmul,
-        )
-        .unwrap()
-        .integer_linear_layers(),
-        0,
-        "f32 weights stay f32"
+        (burn.packed_linear_layers(), burn.integer_linear_layers()),
+        (0, 0)
     );
 
     let compact_ref = load_json(&folder("tiny-webgpu").join("compact.json"));

@@ -2,9 +2,10 @@
 //!
 //! build.rs points the generated code's `Linear` and `LinearConfig` here. The module has burn's
 //! fields (`weight` `[inputs, outputs]`, optional `bias`), so weight files load into it exactly
-//! as into burn's, and with f32 weights it runs burn's `linear`. When the weights loader hands a
-//! layer its int8 weights ([`Linear::use_int8`]), the layer keeps only those, packed, and
-//! computes in integers ([`super::int8_matmul`]); its f32 weight is then never allocated.
+//! as into burn's, and it runs burn's `linear` on them. Or, on the CPU, the weights loader hands
+//! the layer its weights packed for a kernel of ours ([`Linear::use_packed`]): int8 ones
+//! multiplied in integers ([`super::int8_matmul`]), or f32 ones ([`super::f32_matmul`]). The
+//! layer then keeps only those, and its burn `weight` is never allocated.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use burn::prelude::{Device, Tensor};
 use burn::tensor::{Bytes, DType, Shape};
 use burn_flex::{Flex, FlexTensor, Layout};
 
+use super::f32_matmul::{self, PackedF32};
 use super::int8_matmul::{self, PackedInt8};
 use super::{into_flex, on_cpu};
 
@@ -23,9 +25,28 @@ pub struct Linear {
     pub weight: Param<Tensor<2>>,
     /// `[outputs]`.
     pub bias: Option<Param<Tensor<1>>>,
-    /// The int8 weights, when the layer computes in integers (CPU only).
+    /// The weights packed for a kernel of ours, when the layer uses one (CPU only).
     #[module(skip)]
-    int8: Option<Arc<PackedInt8>>,
+    packed: Option<Arc<PackedWeights>>,
+}
+
+/// A linear layer's weights packed for one of our CPU kernels.
+#[derive(Debug, Clone)]
+pub enum PackedWeights {
+    /// int8, multiplied in integers ([`int8_matmul`]).
+    Int8(PackedInt8),
+    /// f32 ([`f32_matmul`]).
+    F32(PackedF32),
+}
+
+impl PackedWeights {
+    /// `[inputs, outputs]`.
+    pub fn shape(&self) -> [usize; 2] {
+        match self {
+            PackedWeights::Int8(w) => w.shape(),
+            PackedWeights::F32(w) => w.shape(),
+        }
+    }
 }
 
 /// burn's `LinearConfig`, as far as generated code uses it.
@@ -58,7 +79,7 @@ impl LinearConfig {
             bias: self
                 .bias
                 .then(|| zeros_until_loaded([self.outputs], device)),
-            int8: None,
+            packed: None,
         }
     }
 }
@@ -80,33 +101,33 @@ impl Linear {
         [dims[0], dims[1]]
     }
 
-    /// Makes the layer compute with these int8 weights (on the CPU). Fails, changing nothing,
-    /// when their shape is not the layer's.
-    pub fn use_int8(&mut self, weights: PackedInt8) -> Result<(), String> {
+    /// Makes the layer compute with these packed weights (on the CPU). Fails, changing
+    /// nothing, when their shape is not the layer's.
+    pub fn use_packed(&mut self, weights: PackedWeights) -> Result<(), String> {
         if weights.shape() != self.shape() {
             return Err(format!(
-                "int8 weights {:?} for a {:?} layer",
+                "packed weights {:?} for a {:?} layer",
                 weights.shape(),
                 self.shape()
             ));
         }
-        self.int8 = Some(Arc::new(weights));
+        self.packed = Some(Arc::new(weights));
         Ok(())
     }
 
-    /// Whether the layer computes in integers.
-    pub fn is_int8(&self) -> bool {
-        self.int8.is_some()
+    /// The packed weights the layer computes with, if any.
+    pub fn packed(&self) -> Option<&PackedWeights> {
+        self.packed.as_deref()
     }
 
     /// Applies the layer to the last dimension of `input`.
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
-        match &self.int8 {
+        match &self.packed {
             Some(weights) => {
-                // NOTE: the weights loader gives int8 weights to layers on the CPU only.
-                debug_assert!(on_cpu(&input), "int8 layers run on the CPU");
+                // NOTE: the weights loader packs weights for layers on the CPU only.
+                debug_assert!(on_cpu(&input), "packed layers run on the CPU");
                 let bias = self.bias.as_ref().map(|b| into_flex(b.val()));
-                Tensor::from_primitive::<Flex>(int8_forward(into_flex(input), weights, bias))
+                Tensor::from_primitive::<Flex>(packed_forward(into_flex(input), weights, bias))
             }
             None => burn::tensor::module::linear(
                 input,
@@ -117,7 +138,11 @@ impl Linear {
     }
 }
 
-fn int8_forward(input: FlexTensor, weights: &PackedInt8, bias: Option<FlexTensor>) -> FlexTensor {
+fn packed_forward(
+    input: FlexTensor,
+    weights: &PackedWeights,
+    bias: Option<FlexTensor>,
+) -> FlexTensor {
     assert_eq!(input.dtype(), DType::F32, "linear layers compute in f32");
     let input = input.to_contiguous();
     let [inputs, outputs] = weights.shape();
@@ -131,13 +156,11 @@ fn int8_forward(input: FlexTensor, weights: &PackedInt8, bias: Option<FlexTensor
     let rows = values.len() / inputs;
     let bias = bias.map(|b| b.to_contiguous());
     let mut out = vec![0f32; rows * outputs];
-    int8_matmul::matmul(
-        values,
-        rows,
-        weights,
-        bias.as_ref().map(contiguous_f32),
-        &mut out,
-    );
+    let bias = bias.as_ref().map(contiguous_f32);
+    match weights {
+        PackedWeights::Int8(w) => int8_matmul::matmul(values, rows, w, bias, &mut out),
+        PackedWeights::F32(w) => f32_matmul::matmul(values, rows, w, bias, &mut out),
+    }
     *dims.last_mut().expect("checked above") = outputs;
     FlexTensor::new(
         Bytes::from_elems(out),

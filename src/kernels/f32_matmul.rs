@@ -1,0 +1,260 @@
+//! `y = x · W + b` with f32 weights packed at load: the linear layers of the f32 weights on the
+//! CPU in wasm.
+//!
+//! * `W` (`[inputs, outputs]`) is packed once into blocks of 8 columns, each stored input by
+//!   input (`[outputs / 8][inputs][8]`), so a tile's weights are two sequential 128-bit loads per
+//!   input ([`PackedF32`]).
+//! * A register tile is 4 rows × 8 columns: 8 f32x4 accumulators, 2 weight vectors and one
+//!   broadcast input. gemm's own wasm kernel keeps 12 accumulators (3 × 4), which V8 cannot hold
+//!   in x86-64's 16 SIMD registers with their operands; this one runs 1.24–1.35× faster in Node
+//!   on the model's shapes (BENCHMARKS.md, section 2), and needs no packing per call.
+//! * Natively gemm's AVX2 kernel is faster, so the engine uses this one only in wasm (see
+//!   [`crate::weights::CpuKernels`]); elsewhere the same sums run as plain loops, in the same
+//!   order, so the two give bit-identical results.
+
+/// Columns per packed block: two f32x4.
+const BLOCK: usize = 8;
+/// Rows per register tile (6 spills in V8, 2 is slower: measured).
+const TILE_ROWS: usize = 4;
+/// Packed weight bytes a column chunk may take, so that it stays in L2 while every row tile of
+/// the input streams past it.
+const CHUNK_BYTES: usize = 128 * 1024;
+
+/// A linear layer's f32 weights, packed for [`matmul`].
+#[derive(Debug, Clone)]
+pub struct PackedF32 {
+    inputs: usize,
+    outputs: usize,
+    /// `[outputs / 8 (rounded up)][inputs][8]`, zero-padded.
+    values: Vec<f32>,
+}
+
+impl PackedF32 {
+    /// Packs a row-major `[inputs, outputs]` matrix.
+    ///
+    /// Panics if the length does not match the shape (the weights reader checks it first).
+    pub fn new(values: &[f32], inputs: usize, outputs: usize) -> Self {
+        assert_eq!(values.len(), inputs * outputs, "f32 matrix size");
+        let blocks = outputs.div_ceil(BLOCK);
+        let mut packed = vec![0f32; blocks * inputs * BLOCK];
+        for (k, row) in values.chunks_exact(outputs).enumerate() {
+            for (column, &w) in row.iter().enumerate() {
+                packed[((column / BLOCK) * inputs + k) * BLOCK + column % BLOCK] = w;
+            }
+        }
+        PackedF32 {
+            inputs,
+            outputs,
+            values: packed,
+        }
+    }
+
+    /// `[inputs, outputs]`.
+    pub fn shape(&self) -> [usize; 2] {
+        [self.inputs, self.outputs]
+    }
+}
+
+/// `out = x · W + bias` for `rows` rows of `x` (`rows × inputs`, row-major); `out` is
+/// `rows × outputs`.
+pub fn matmul(x: &[f32], rows: usize, weights: &PackedF32, bias: Option<&[f32]>, out: &mut [f32]) {
+    let (inputs, outputs) = (weights.inputs, weights.outputs);
+    assert_eq!(x.len(), rows * inputs, "input size");
+    assert_eq!(out.len(), rows * outputs, "output size");
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), outputs, "one bias per output column");
+    }
+    let mut padded_bias = vec![0f32; outputs.div_ceil(BLOCK) * BLOCK];
+    if let Some(bias) = bias {
+        padded_bias[..outputs].copy_from_slice(bias);
+    }
+    let product = Product {
+        x,
+        weights,
+        bias: &padded_bias,
+    };
+    multiply(&product, rows, out);
+}
+
+with_best_simd! {
+    /// [`Product::run`], natively in an AVX2 build too.
+    fn multiply(product: &Product<'_>, rows: usize, out: &mut [f32]) {
+        product.run(rows, out)
+    }
+}
+
+/// One product's operands.
+struct Product<'a> {
+    x: &'a [f32],
+    weights: &'a PackedF32,
+    /// One per packed column.
+    bias: &'a [f32],
+}
+
+impl Product<'_> {
+    #[inline(always)]
+    fn run(&self, rows: usize, out: &mut [f32]) {
+        let inputs = self.weights.inputs;
+        let blocks = self.bias.len() / BLOCK;
+        let chunk = (CHUNK_BYTES / (inputs.max(1) * BLOCK * 4)).max(1);
+        for first_block in (0..blocks).step_by(chunk) {
+            let end_block = (first_block + chunk).min(blocks);
+            let mut row = 0;
+            while row + TILE_ROWS <= rows {
+                for block in first_block..end_block {
+                    self.tile::<TILE_ROWS>(row, block, out);
+                }
+                row += TILE_ROWS;
+            }
+            for row in row..rows {
+                for block in first_block..end_block {
+                    self.tile::<1>(row, block, out);
+                }
+            }
+        }
+    }
+
+    /// Rows `row..row + R` × columns `block · 8 ..`: the sums, plus the bias.
+    #[inline(always)]
+    fn tile<const R: usize>(&self, row: usize, block: usize, out: &mut [f32]) {
+        let sums = self.sums::<R>(row, block);
+        let outputs = self.weights.outputs;
+        let first = block * BLOCK;
+        let bias = &self.bias[first..first + BLOCK];
+        let whole = (outputs - first).min(BLOCK);
+        for (r, row_sums) in sums.iter().enumerate() {
+            let values: [f32; BLOCK] = core::array::from_fn(|lane| row_sums[lane] + bias[lane]);
+            let at = (row + r) * outputs + first;
+            out[at..at + whole].copy_from_slice(&values[..whole]);
+        }
+    }
+
+    /// The sums of a tile: `[row][column]`.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    fn sums<const R: usize>(&self, row: usize, block: usize) -> [[f32; BLOCK]; R] {
+        use core::arch::wasm32::*;
+        let inputs = self.weights.inputs;
+        let weights = &self.weights.values[block * inputs * BLOCK..(block + 1) * inputs * BLOCK];
+        let x = &self.x[row * inputs..(row + R) * inputs];
+        let mut acc = [[f32x4_splat(0.0); 2]; R];
+        for k in 0..inputs {
+            // SAFETY: input `k`'s 8 weights are at `k · 8` in `weights` (`inputs · 8` long), and
+            // row `r`'s input `k` at `r · inputs + k` in `x` (R rows). Unaligned loads are
+            // allowed.
+            unsafe {
+                let w0 = v128_load(weights.as_ptr().add(k * BLOCK).cast());
+                let w1 = v128_load(weights.as_ptr().add(k * BLOCK + 4).cast());
+                for (r, acc_row) in acc.iter_mut().enumerate() {
+                    let a = v128_load32_splat(x.as_ptr().add(r * inputs + k).cast());
+                    acc_row[0] = f32x4_add(acc_row[0], f32x4_mul(a, w0));
+                    acc_row[1] = f32x4_add(acc_row[1], f32x4_mul(a, w1));
+                }
+            }
+        }
+        acc.map(|[low, high]| {
+            [
+                f32x4_extract_lane::<0>(low),
+                f32x4_extract_lane::<1>(low),
+                f32x4_extract_lane::<2>(low),
+                f32x4_extract_lane::<3>(low),
+                f32x4_extract_lane::<0>(high),
+                f32x4_extract_lane::<1>(high),
+                f32x4_extract_lane::<2>(high),
+                f32x4_extract_lane::<3>(high),
+            ]
+        })
+    }
+
+    /// The sums of a tile: `[row][column]`, in the SIMD kernel's order.
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[inline(always)]
+    fn sums<const R: usize>(&self, row: usize, block: usize) -> [[f32; BLOCK]; R] {
+        let inputs = self.weights.inputs;
+        let weights = &self.weights.values[block * inputs * BLOCK..(block + 1) * inputs * BLOCK];
+        let x = &self.x[row * inputs..(row + R) * inputs];
+        let mut acc = [[0f32; BLOCK]; R];
+        for (k, w) in weights.chunks_exact(BLOCK).enumerate() {
+            for (r, acc_row) in acc.iter_mut().enumerate() {
+                let a = x[r * inputs + k];
+                for (s, &w) in acc_row.iter_mut().zip(w) {
+                    *s += a * w;
+                }
+            }
+        }
+        acc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random sequence in [-1, 1).
+    fn noise(seed: u64, len: usize) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_an_f64_product_for_every_tile_shape() {
+        // Rows that leave a partial tile, outputs that leave a partial block, one input, and
+        // the model's own widths.
+        for (rows, inputs, outputs) in [
+            (1, 1, 1),
+            (7, 5, 13),
+            (9, 33, 7),
+            (6, 384, 1536),
+            (5, 1536, 384),
+        ] {
+            let w = noise(1, inputs * outputs);
+            let x = noise(2, rows * inputs);
+            let bias = noise(3, outputs);
+            let packed = PackedF32::new(&w, inputs, outputs);
+            assert_eq!(packed.shape(), [inputs, outputs]);
+            let mut out = vec![f32::NAN; rows * outputs];
+            matmul(&x, rows, &packed, Some(&bias), &mut out);
+            for r in 0..rows {
+                for c in 0..outputs {
+                    let terms: Vec<f64> = (0..inputs)
+                        .map(|k| f64::from(x[r * inputs + k]) * f64::from(w[k * outputs + c]))
+                        .collect();
+                    let want = terms.iter().sum::<f64>() + f64::from(bias[c]);
+                    // A sum of `inputs` f32 products in order: its rounding error grows with
+                    // the sum of their magnitudes (a wrong column or row is off by far more).
+                    let size =
+                        terms.iter().map(|t| t.abs()).sum::<f64>() + f64::from(bias[c].abs());
+                    let got = f64::from(out[r * outputs + c]);
+                    assert!(
+                        (got - want).abs() <= 1e-6 * size.max(1.0),
+                        "{rows}×{inputs}×{outputs} [{r}, {c}]: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packing_puts_each_input_of_eight_columns_in_two_vectors() {
+        // [inputs = 2, outputs = 9]: value = 10 · k + c.
+        let values: Vec<f32> = (0..2)
+            .flat_map(|k| (0..9).map(move |c| (10 * k + c) as f32))
+            .collect();
+        let packed = PackedF32::new(&values, 2, 9);
+        assert_eq!(packed.values[..8], [0., 1., 2., 3., 4., 5., 6., 7.]);
+        assert_eq!(
+            packed.values[8..16],
+            [10., 11., 12., 13., 14., 15., 16., 17.]
+        );
+        // Block 1: column 8, then padding.
+        assert_eq!(packed.values[16..24], [8., 0., 0., 0., 0., 0., 0., 0.]);
+        assert_eq!(packed.values[24..32], [18., 0., 0., 0., 0., 0., 0., 0.]);
+    }
+}

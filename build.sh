@@ -16,6 +16,7 @@
 #            MiniLM weights, sizes, and tokenizer load time (prints the README's tables)
 #   bench-native  the native engine vs onnxruntime on the full-shape model (BENCHMARKS.md)
 #   bench-browser our wasm CPU path vs Transformers.js in Chromium; cold start (BENCHMARKS.md)
+#   bench-kernels our linear-layer kernels vs gemm's f32 kernel, in wasm, in Node (BENCHMARKS.md)
 #   env      print the toolchains build.sh found (Rust, wasm32 target, Python)
 #
 # Model selection (never a silent fallback to a random model):
@@ -184,24 +185,28 @@ wasm_opt() {
 }
 
 # Builds the wasm32 cdylib; prints the build script's OUT_DIR (where the weights are).
-cargo_wasm() {
-  local dir="$1" toolchain
-  toolchain="$(wasm_toolchain)"
-  local -a cargo_cmd
+# Sets up the wasm32 toolchain's environment; its `cargo build` goes into the array WASM_CARGO.
+wasm_cargo_env() {
+  WASM_TOOLCHAIN="$(wasm_toolchain)"
   export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='-C target-feature=+simd128 --cfg getrandom_backend="wasm_js"'
-  case "$toolchain" in
-    rustup) cargo_cmd=(cargo build) ;;
+  case "$WASM_TOOLCHAIN" in
+    rustup) WASM_CARGO=(cargo build) ;;
     debian-build-std)
       # NOTE: Debian's rustc-web ships the wasm32 std as source only, so std is built here.
       export RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc
       export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=/usr/bin/wasm-ld-19
-      cargo_cmd=(/usr/bin/cargo build -Zbuild-std=std,panic_abort)
+      WASM_CARGO=(/usr/bin/cargo build -Zbuild-std=std,panic_abort)
       ;;
     *) die "no wasm32 toolchain: install a rustup wasm32-unknown-unknown target, or Debian's
   rustc-web cargo-web rust-web-src lld-19 (apt-get install rustc-web cargo-web rust-web-src lld-19)" ;;
   esac
-  say "building wasm32 ($toolchain) with $dir"
-  RERANKER_MODEL_DIR="$dir" CARGO_TARGET_DIR="$WASM_TARGET_DIR" "${cargo_cmd[@]}" \
+}
+
+cargo_wasm() {
+  local dir="$1"
+  wasm_cargo_env
+  say "building wasm32 ($WASM_TOOLCHAIN) with $dir"
+  RERANKER_MODEL_DIR="$dir" CARGO_TARGET_DIR="$WASM_TARGET_DIR" "${WASM_CARGO[@]}" \
     --lib --release --target wasm32-unknown-unknown --message-format=json-render-diagnostics \
     | python3 -c '
 import json, sys
@@ -426,6 +431,16 @@ cmd_bench_browser() {
     --runs "${RUNS:-3}" --node-tools "$CACHE/node-tools" --out "$CACHE/bench-browser.json"
 }
 
+# Our linear-layer kernels against gemm's f32 kernel, in wasm, in Node (BENCHMARKS.md, section 2).
+cmd_bench_kernels() {
+  wasm_cargo_env
+  say "building scripts/bench_kernels for wasm32 ($WASM_TOOLCHAIN)"
+  (cd "$ROOT/scripts/bench_kernels" && CARGO_TARGET_DIR="$CACHE/target-bench-kernels" \
+    "${WASM_CARGO[@]}" --release --target wasm32-unknown-unknown)
+  node "$ROOT/scripts/bench_kernels/run.mjs" \
+    "$CACHE/target-bench-kernels/wasm32-unknown-unknown/release/bench_kernels.wasm" "${RUNS:-10}"
+}
+
 cmd_env() {
   echo "cargo:        $(command -v cargo) ($(cargo --version))"
   echo "target dir:   $CARGO_TARGET_DIR"
@@ -443,7 +458,7 @@ while [ $# -gt 0 ]; do
     --checkpoint=*) CHECKPOINT_DIR="${1#*=}"; shift ;;
     --out) PKG_DIR="${2:?--out needs a folder}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    package|demo|serve|native|model|test|fixtures|accuracy|bench-native|bench-browser|env) COMMAND="$1"; shift ;;
+    package|demo|serve|native|model|test|fixtures|accuracy|bench-native|bench-browser|bench-kernels|env) COMMAND="$1"; shift ;;
     *) die "unknown argument '$1' (see ./build.sh --help)" ;;
   esac
 done
@@ -460,5 +475,6 @@ case "$COMMAND" in
   accuracy) cmd_accuracy ;;
   bench-native) cmd_bench_native ;;
   bench-browser) cmd_bench_browser ;;
+  bench-kernels) cmd_bench_kernels ;;
   env) cmd_env ;;
 esac

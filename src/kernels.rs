@@ -55,6 +55,22 @@ pub mod vector_math;
 
 pub use linear::{Linear, LinearConfig, PackedWeights};
 
+#[cfg(test)]
+mod test_support {
+    /// A deterministic pseudo-random sequence in [-1, 1).
+    pub fn noise(seed: u64, len: usize) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        (0..len)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+}
+
 /// Multi-head self-attention with an additive bias, heads merged:
 /// `softmax(Q·Kᵀ · scale + bias) · V` per head.
 ///

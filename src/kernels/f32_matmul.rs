@@ -9,7 +9,7 @@
 //!   in x86-64's 16 SIMD registers with their operands; this one runs 1.24–1.35× faster in Node
 //!   on the model's shapes (BENCHMARKS.md, section 2), and needs no packing per call.
 //! * Natively gemm's AVX2 kernel is faster, so the engine uses this one only in wasm (see
-//!   [`crate::weights::CpuKernels`]); elsewhere the same sums run as plain loops, in the same
+//!   [`crate::weights::LinearKernels`]); elsewhere the same sums run as plain loops, in the same
 //!   order, so the two give bit-identical results.
 
 /// Columns per packed block: two f32x4.
@@ -129,14 +129,23 @@ impl Product<'_> {
         }
     }
 
+    /// A tile's packed weights (one block) and inputs (R rows).
+    #[inline(always)]
+    fn tile_operands<const R: usize>(&self, row: usize, block: usize) -> (&[f32], &[f32]) {
+        let inputs = self.weights.inputs;
+        (
+            &self.weights.values[block * inputs * BLOCK..(block + 1) * inputs * BLOCK],
+            &self.x[row * inputs..(row + R) * inputs],
+        )
+    }
+
     /// The sums of a tile: `[row][column]`.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     #[inline(always)]
     fn sums<const R: usize>(&self, row: usize, block: usize) -> [[f32; BLOCK]; R] {
         use core::arch::wasm32::*;
         let inputs = self.weights.inputs;
-        let weights = &self.weights.values[block * inputs * BLOCK..(block + 1) * inputs * BLOCK];
-        let x = &self.x[row * inputs..(row + R) * inputs];
+        let (weights, x) = self.tile_operands::<R>(row, block);
         let mut acc = [[f32x4_splat(0.0); 2]; R];
         for k in 0..inputs {
             // SAFETY: input `k`'s 8 weights are at `k · 8` in `weights` (`inputs · 8` long), and
@@ -171,8 +180,7 @@ impl Product<'_> {
     #[inline(always)]
     fn sums<const R: usize>(&self, row: usize, block: usize) -> [[f32; BLOCK]; R] {
         let inputs = self.weights.inputs;
-        let weights = &self.weights.values[block * inputs * BLOCK..(block + 1) * inputs * BLOCK];
-        let x = &self.x[row * inputs..(row + R) * inputs];
+        let (weights, x) = self.tile_operands::<R>(row, block);
         let mut acc = [[0f32; BLOCK]; R];
         for (k, w) in weights.chunks_exact(BLOCK).enumerate() {
             for (r, acc_row) in acc.iter_mut().enumerate() {
@@ -189,19 +197,7 @@ impl Product<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A deterministic pseudo-random sequence in [-1, 1).
-    fn noise(seed: u64, len: usize) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::kernels::test_support::noise;
 
     #[test]
     fn matches_an_f64_product_for_every_tile_shape() {

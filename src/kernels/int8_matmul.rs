@@ -229,6 +229,20 @@ impl Product<'_> {
         }
     }
 
+    /// A tile's packed weights (B blocks) and quantized inputs (R rows).
+    #[inline(always)]
+    fn tile_operands<const R: usize, const B: usize>(
+        &self,
+        row: usize,
+        block: usize,
+    ) -> (&[i16], &[i16]) {
+        let per_block = self.weights.pairs * BLOCK * 2;
+        (
+            &self.weights.values[block * per_block..(block + B) * per_block],
+            &self.quantized[row * self.stride..(row + R) * self.stride],
+        )
+    }
+
     /// The integer sums of a tile: `[row][block][lane]`.
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     #[inline(always)]
@@ -239,9 +253,7 @@ impl Product<'_> {
     ) -> [[[i32; BLOCK]; B]; R] {
         use core::arch::wasm32::*;
         let pairs = self.weights.pairs;
-        let weights =
-            &self.weights.values[block * pairs * BLOCK * 2..(block + B) * pairs * BLOCK * 2];
-        let inputs = &self.quantized[row * self.stride..(row + R) * self.stride];
+        let (weights, inputs) = self.tile_operands::<R, B>(row, block);
         let mut acc = [[i32x4_splat(0); B]; R];
         for pair in 0..pairs {
             // SAFETY: block `b`'s pair `pair` is the 8 values at `(b · pairs + pair) · 8`, inside
@@ -282,9 +294,7 @@ impl Product<'_> {
         block: usize,
     ) -> [[[i32; BLOCK]; B]; R] {
         let pairs = self.weights.pairs;
-        let weights =
-            &self.weights.values[block * pairs * BLOCK * 2..(block + B) * pairs * BLOCK * 2];
-        let inputs = &self.quantized[row * self.stride..(row + R) * self.stride];
+        let (weights, inputs) = self.tile_operands::<R, B>(row, block);
         let mut acc = [[[0i32; BLOCK]; B]; R];
         for pair in 0..pairs {
             for (r, acc_row) in acc.iter_mut().enumerate() {
@@ -305,19 +315,7 @@ impl Product<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A deterministic pseudo-random sequence in [-1, 1).
-    fn noise(seed: u64, len: usize) -> Vec<f32> {
-        let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        (0..len)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::kernels::test_support::noise;
 
     /// Random int8 weights and their scales, and the f64 matrix they stand for.
     fn weights(inputs: usize, outputs: usize) -> (Vec<i8>, Vec<f32>, Vec<f64>) {

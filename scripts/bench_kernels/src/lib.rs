@@ -1,0 +1,109 @@
+//! A wasm module exposing our linear-layer kernels and gemm's f32 kernel on the same operands,
+//! for `run.mjs` to time side by side. Built by `./build.sh bench-kernels`.
+
+/// The kernels' run-time dispatch macro, reduced to what wasm needs (one build).
+macro_rules! with_best_simd {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $body
+    };
+}
+
+#[path = "../../../src/kernels/f32_matmul.rs"]
+#[allow(dead_code)]
+mod f32_matmul;
+#[path = "../../../src/kernels/int8_matmul.rs"]
+#[allow(dead_code)]
+mod int8_matmul;
+
+use std::cell::RefCell;
+
+/// One matrix shape's operands: `x` (`rows × inputs`) and a weight (`inputs × outputs`) in each
+/// kernel's form.
+struct Operands {
+    rows: usize,
+    inputs: usize,
+    outputs: usize,
+    x: Vec<f32>,
+    weights: Vec<f32>,
+    int8: int8_matmul::PackedInt8,
+    f32: f32_matmul::PackedF32,
+    out: Vec<f32>,
+}
+
+thread_local! {
+    static OPERANDS: RefCell<Option<Operands>> = const { RefCell::new(None) };
+}
+
+/// Makes the operands of a `rows × inputs × outputs` product (deterministic values).
+#[unsafe(no_mangle)]
+pub extern "C" fn setup(rows: usize, inputs: usize, outputs: usize) {
+    let q: Vec<i8> = (0..inputs * outputs).map(|i| ((i * 7919) % 255) as i8).collect();
+    let scales = vec![0.01f32; outputs];
+    let weights: Vec<f32> = q.iter().map(|&v| f32::from(v) * 0.01).collect();
+    let x: Vec<f32> = (0..rows * inputs).map(|i| ((i * 31) % 97) as f32 / 48.0 - 1.0).collect();
+    let operands = Operands {
+        rows,
+        inputs,
+        outputs,
+        int8: int8_matmul::PackedInt8::new(&q, &scales, inputs, outputs),
+        f32: f32_matmul::PackedF32::new(&weights, inputs, outputs),
+        x,
+        weights,
+        out: vec![0f32; rows * outputs],
+    };
+    OPERANDS.with(|o| *o.borrow_mut() = Some(operands));
+}
+
+fn with_operands(run: impl FnOnce(&mut Operands)) -> f32 {
+    OPERANDS.with(|o| {
+        let mut o = o.borrow_mut();
+        let o = o.as_mut().expect("setup first");
+        run(o);
+        o.out[o.out.len() / 2]
+    })
+}
+
+/// Our int8 kernel (integer products).
+#[unsafe(no_mangle)]
+pub extern "C" fn run_int8() -> f32 {
+    with_operands(|o| int8_matmul::matmul(&o.x, o.rows, &o.int8, None, &mut o.out))
+}
+
+/// Our packed f32 kernel.
+#[unsafe(no_mangle)]
+pub extern "C" fn run_f32() -> f32 {
+    with_operands(|o| f32_matmul::matmul(&o.x, o.rows, &o.f32, None, &mut o.out))
+}
+
+/// gemm's f32 kernel, as burn-flex calls it (one thread).
+#[unsafe(no_mangle)]
+pub extern "C" fn run_gemm() -> f32 {
+    with_operands(|o| {
+        let (m, k, n) = (o.rows, o.inputs, o.outputs);
+        // SAFETY: `out` is m × n, `x` m × k and `weights` k × n, all row-major, as the strides say.
+        unsafe {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                o.out.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                o.x.as_ptr(),
+                1,
+                k as isize,
+                o.weights.as_ptr(),
+                1,
+                n as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            );
+        }
+    })
+}

@@ -130,6 +130,19 @@ fn on_cpu<const D: usize>(t: &Tensor<D>) -> bool {
     t.device() == Device::flex()
 }
 
+/// Where a flex tensor's values start in its storage.
+fn storage_start(t: &FlexTensor) -> usize {
+    t.layout()
+        .contiguous_offsets()
+        .map_or(0, |(start, _)| start)
+}
+
+/// The values of a contiguous f32 flex tensor.
+fn contiguous_f32(t: &FlexTensor) -> &[f32] {
+    let start = storage_start(t);
+    &t.storage::<f32>()[start..start + t.layout().shape().num_elements()]
+}
+
 fn into_flex<const D: usize>(t: Tensor<D>) -> FlexTensor {
     // NOTE: only called after `on_cpu`, so the conversion cannot miss.
     match t.try_into_primitive::<Flex>() {
@@ -150,12 +163,6 @@ mod cpu {
         let t = t.to_contiguous();
         let dims = t.layout().shape().to_vec();
         (t, dims)
-    }
-
-    fn start(t: &FlexTensor) -> usize {
-        t.layout()
-            .contiguous_offsets()
-            .map_or(0, |(start, _)| start)
     }
 
     pub(super) fn attention(
@@ -195,10 +202,10 @@ mod cpu {
             step *= b_dims[i];
         }
 
-        let q_all = &q.storage::<f32>()[start(&q)..];
-        let k_all = &k.storage::<f32>()[start(&k)..];
-        let v_all = &v.storage::<f32>()[start(&v)..];
-        let b_all = &b.storage::<f32>()[start(&b)..];
+        let q_all = &q.storage::<f32>()[super::storage_start(&q)..];
+        let k_all = &k.storage::<f32>()[super::storage_start(&k)..];
+        let v_all = &v.storage::<f32>()[super::storage_start(&v)..];
+        let b_all = &b.storage::<f32>()[super::storage_start(&b)..];
         let mut out = vec![0f32; batch * seq * width];
         let mut scores = vec![0f32; seq * seq];
         let row_stride = width as isize;
@@ -279,7 +286,7 @@ mod cpu {
 
     pub(super) fn gelu(x: FlexTensor) -> FlexTensor {
         assert_eq!(x.dtype(), DType::F32, "fused kernels compute in f32");
-        let mut x = if x.is_contiguous() && start(&x) == 0 {
+        let mut x = if x.is_contiguous() && super::storage_start(&x) == 0 {
             x
         } else {
             x.to_contiguous()

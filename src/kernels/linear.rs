@@ -16,7 +16,7 @@ use burn_flex::{Flex, FlexTensor, Layout};
 
 use super::f32_matmul::{self, PackedF32};
 use super::int8_matmul::{self, PackedInt8};
-use super::{into_flex, on_cpu};
+use super::{contiguous_f32, into_flex, on_cpu};
 
 /// A fully connected layer: `y = x · weight + bias` over the last dimension.
 #[derive(Module, Debug)]
@@ -115,11 +115,6 @@ impl Linear {
         Ok(())
     }
 
-    /// The packed weights the layer computes with, if any.
-    pub fn packed(&self) -> Option<&PackedWeights> {
-        self.packed.as_deref()
-    }
-
     /// Applies the layer to the last dimension of `input`.
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         match &self.packed {
@@ -167,14 +162,4 @@ fn packed_forward(
         Layout::contiguous(Shape::from(dims)),
         DType::F32,
     )
-}
-
-/// The values of a contiguous f32 tensor.
-fn contiguous_f32(t: &FlexTensor) -> &[f32] {
-    let len = t.layout().shape().num_elements();
-    let start = t
-        .layout()
-        .contiguous_offsets()
-        .map_or(0, |(start, _)| start);
-    &t.storage::<f32>()[start..start + len]
 }

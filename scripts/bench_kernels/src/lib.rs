@@ -38,10 +38,14 @@ thread_local! {
 /// Makes the operands of a `rows × inputs × outputs` product (deterministic values).
 #[unsafe(no_mangle)]
 pub extern "C" fn setup(rows: usize, inputs: usize, outputs: usize) {
-    let q: Vec<i8> = (0..inputs * outputs).map(|i| ((i * 7919) % 255) as i8).collect();
+    let q: Vec<i8> = (0..inputs * outputs)
+        .map(|i| ((i * 7919) % 255) as i8)
+        .collect();
     let scales = vec![0.01f32; outputs];
     let weights: Vec<f32> = q.iter().map(|&v| f32::from(v) * 0.01).collect();
-    let x: Vec<f32> = (0..rows * inputs).map(|i| ((i * 31) % 97) as f32 / 48.0 - 1.0).collect();
+    let x: Vec<f32> = (0..rows * inputs)
+        .map(|i| ((i * 31) % 97) as f32 / 48.0 - 1.0)
+        .collect();
     let operands = Operands {
         rows,
         inputs,

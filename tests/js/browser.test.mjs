@@ -12,16 +12,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { serve } from '../../scripts/serve.mjs';
 import { withPage } from './chromium.mjs';
+import { TOLERANCE, INTEGER_TOLERANCE, toleranceOn } from './tolerance.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const TOLERANCE = 1e-4;
-/**
- * For int8 weights multiplied in integers (`device.matmul === 'int8'`, the CPU): their inputs are
- * rounded to a 15-bit grid, which by onnxruntime's own measure moves this fixture's logits by up
- * to 3.9e-4 (scripts/make_compact_reference.py); the f32 products stay within TOLERANCE.
- */
-const INTEGER_TOLERANCE = 1e-3;
-const toleranceOn = (device) => (device?.matmul === 'int8' ? INTEGER_TOLERANCE : TOLERANCE);
 let server;
 
 before(async () => {

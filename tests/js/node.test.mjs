@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { toleranceOn } from './tolerance.mjs';
 
 const pkgDir = process.env.RERANKER_PKG;
 assert.ok(pkgDir, 'set RERANKER_PKG to the package folder (./build.sh test does)');
@@ -18,14 +19,6 @@ const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny
 const compact = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/compact.json'), 'utf8'));
 // What each case should score with the default (int8) weights.
 for (const [i, c] of reference.cases.entries()) c.int8 = compact.cases[i].ort_int8_logit;
-const TOLERANCE = 1e-4;
-/**
- * For int8 weights multiplied in integers (`device.matmul === 'int8'`, the CPU): their inputs are
- * rounded to a 15-bit grid, which by onnxruntime's own measure moves this fixture's logits by up
- * to 3.9e-4 (scripts/make_compact_reference.py); the f32 products stay within TOLERANCE.
- */
-const INTEGER_TOLERANCE = 1e-3;
-const toleranceOn = (device) => (device?.matmul === 'int8' ? INTEGER_TOLERANCE : TOLERANCE);
 
 const reranker = await Reranker.load({ device: 'cpu' });
 

@@ -10,6 +10,7 @@ import { readFile, writeFile, mkdtemp, cp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
+import { toleranceOn } from './tolerance.mjs';
 
 const pkgDir = process.env.RERANKER_PKG;
 assert.ok(pkgDir, 'set RERANKER_PKG to the package folder (./build.sh test does)');
@@ -18,14 +19,6 @@ const { wasmMemoryBytes } = await import(pathToFileURL(path.join(pkgDir, 'core.j
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/reference.json'), 'utf8'));
 const compact = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/compact.json'), 'utf8'));
-const TOLERANCE = 1e-4;
-/**
- * For int8 weights multiplied in integers (`device.matmul === 'int8'`, the CPU): their inputs are
- * rounded to a 15-bit grid, which by onnxruntime's own measure moves this fixture's logits by up
- * to 3.9e-4 (scripts/make_compact_reference.py); the f32 products stay within TOLERANCE.
- */
-const INTEGER_TOLERANCE = 1e-3;
-const toleranceOn = (device) => (device?.matmul === 'int8' ? INTEGER_TOLERANCE : TOLERANCE);
 
 const reranker = await Reranker.load({ device: 'cpu' });
 const [firstCase] = reference.cases;

@@ -215,21 +215,21 @@ export class Reranker {
   static async load(options = {}) {
     checkOptions(options, LOAD_OPTIONS, 'load options');
     if (trapped !== null) throw trapped;
-    const started = performance.now();
-    try {
-      await initWasm(options.wasm);
-    } catch (cause) {
-      throw rerankerError('MODEL_LOAD', `cannot load the WebAssembly module: ${cause.message}`, cause);
-    }
-    const wasmMs = performance.now() - started;
-    const base = options.baseUrl !== undefined ? new URL(options.baseUrl, page()) : new URL('./model/', here);
-    const { verify: check = true, cache: caching = true } = options;
+    const { verify: check = true, cache: caching = true, precision = 'int8' } = options;
     if (typeof check !== 'boolean') throw rerankerError('INVALID_INPUT', 'verify must be a boolean');
     if (typeof caching !== 'boolean') throw rerankerError('INVALID_INPUT', 'cache must be a boolean');
-    const { precision = 'int8' } = options;
     if (typeof precision !== 'string' || !Object.hasOwn(WEIGHTS_FILES, precision)) {
       throw rerankerError('INVALID_INPUT', `precision must be 'int8' or 'f32', not ${JSON.stringify(precision) ?? String(precision)}`);
     }
+    const started = performance.now();
+    // NOTE: the module compiles while the files are read; neither needs the other until the
+    // model is built from the bytes.
+    let wasmMs = 0;
+    const wasm = initWasm(options.wasm).then(() => { wasmMs = performance.now() - started; }, (cause) => {
+      throw rerankerError('MODEL_LOAD', `cannot load the WebAssembly module: ${cause.message}`, cause);
+    });
+    wasm.catch(() => undefined); // awaited before the model is built; a file error may come first
+    const base = options.baseUrl !== undefined ? new URL(options.baseUrl, page()) : new URL('./model/', here);
     const weightsFile = WEIGHTS_FILES[precision];
     // Files read from the model folder under their own names are checked against its manifest
     // and, in a browser, kept in the Cache API under their sha256.
@@ -266,12 +266,19 @@ export class Reranker {
     // (from the HTTP cache) rather than holding a second copy of the weights for the whole session.
     let filesMs = 0;
     const create = async (device, onProgress) => {
-      const fetching = performance.now();
-      const [weights, tokenizer] = await Promise.all([
-        fetchChecked(options.weights, weightsFile, onProgress),
-        fetchChecked(options.tokenizer, TOKENIZER_FILE, onProgress),
-      ]);
-      filesMs = performance.now() - fetching;
+      let waiting = 2;
+      const arrived = (bytes) => {
+        if (--waiting === 0) filesMs = performance.now() - started;
+        return bytes;
+      };
+      // NOTE: the module gets the files as promises: it probes the device and builds the
+      // tokenizer while the (much larger) weights are still being read and checked.
+      const weights = fetchChecked(options.weights, weightsFile, onProgress).then(arrived);
+      const tokenizer = fetchChecked(options.tokenizer, TOKENIZER_FILE, onProgress).then(arrived);
+      // The module awaits both, but stops at the first failure: the other must not be reported
+      // as unhandled.
+      for (const file of [weights, tokenizer]) file.catch(() => undefined);
+      await wasm;
       try {
         return await WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });
       } catch (error) {

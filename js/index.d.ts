@@ -137,12 +137,15 @@ export declare class RerankerError extends Error {
 /**
  * Where a load's time went, in milliseconds, measured where the model runs (the worker, for
  * `createReranker`). A cold start is mostly `filesMs` (download, or the Cache API on a later
- * visit) and `weightsMs`.
+ * visit) and `weightsMs`. Steps overlap: the module compiles while the files are read, and the
+ * device probe and the tokenizer run while the weights are still arriving; only the weights are
+ * read into the model after everything else, so
+ * `max(wasmMs, filesMs) + weightsMs <= totalMs`, while the sum of all steps may exceed it.
  */
 export interface LoadTimings {
-  /** Compiling and starting the WebAssembly module (0 when this thread already had it). */
+  /** From the load's start until the WebAssembly module is compiled and started (about 0 when this thread already had it). */
   wasmMs: number;
-  /** Getting the weights and the tokenizer (network or Cache API) and checking their sha256. */
+  /** From the load's start until the weights and the tokenizer are here (network or Cache API) and their sha256 checked. */
   filesMs: number;
   /** Choosing the device: probing WebGPU's adapter (`device: 'auto'` or `'webgpu'`). */
   deviceMs: number;

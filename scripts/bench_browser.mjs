@@ -21,7 +21,7 @@ const { values: args } = parseArgs({
   options: {
     pkg: { type: 'string' }, 'tjs-model': { type: 'string' }, runs: { type: 'string', default: '3' },
     out: { type: 'string' }, 'node-tools': { type: 'string', default: path.join(process.env.HOME, '.cache/reranker/node-tools') },
-    only: { type: 'string' },
+    only: { type: 'string' }, case: { type: 'string', multiple: true },
   },
 });
 if (!args.pkg || !args['tjs-model']) throw new Error('usage: bench_browser.mjs --pkg PKG --tjs-model DIR [--runs N] [--out FILE]');
@@ -30,6 +30,7 @@ const modules = path.join(args['node-tools'], 'node_modules');
 const runs = Number(args.runs);
 const server = await serve({
   root: path.join(root, 'scripts/bench_browser'),
+  revalidate: true,
   pkg: path.resolve(args.pkg),
   mounts: {
     '/tjs/': path.join(modules, '@huggingface/transformers/dist'),
@@ -108,7 +109,9 @@ try {
     }
   }
   if (args.only === undefined || args.only === 'cold') {
-    for (const [lib, precision] of [['ours', 'int8'], ['tjs', 'q8'], ['ours', 'f32'], ['tjs', 'fp32']]) {
+    const cases = [['ours', 'int8'], ['tjs', 'q8'], ['ours', 'f32'], ['tjs', 'fp32']]
+      .filter(([lib, precision]) => args.case === undefined || args.case.includes(`${lib}:${precision}`));
+    for (const [lib, precision] of cases) {
       await withPage({}, async (page, errors) => {
         page.setDefaultTimeout(0);
         const visits = [];
@@ -117,7 +120,7 @@ try {
           const r = await page.evaluate(({ lib, precision }) => bench.firstResult(lib, precision), { lib, precision });
           visits.push({ visit, ...r, logits: undefined });
           console.log(`cold start, ${lib === 'ours' ? 'ours' : 'Transformers.js'} ${precision}, ${visit}: first result at ${r.totalMs.toFixed(0)} ms `
-            + `(load ${r.loadMs.toFixed(0)} ms, first rerank of 10 ${r.firstMs.toFixed(0)} ms) ${JSON.stringify(r.detail, (k, v) => typeof v === 'number' ? Math.round(v) : v)}`);
+            + `(load ${r.loadMs.toFixed(0)} ms, first rerank of 10 ${r.firstMs.toFixed(0)} ms, the same again ${r.secondMs.toFixed(0)} ms) ${JSON.stringify(r.detail, (k, v) => typeof v === 'number' ? Math.round(v) : v)}`);
         }
         if (errors.length) throw new Error(`page errors: ${errors.join('; ')}`);
         report.coldStart.push({ lib, precision, visits });

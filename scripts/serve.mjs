@@ -1,10 +1,12 @@
 // A tiny static server for the demo and the browser tests: everything from `root`, and `/pkg/*`
 // from a built package when `pkg` is given (more folders with `mounts`: { '/prefix/': dir }).
-// Cross-origin isolated (COOP/COEP), on 127.0.0.1 only.
+// Cross-origin isolated (COOP/COEP), on 127.0.0.1 only. Nothing is cached (`no-store`) unless
+// `revalidate` is set: then every file has an ETag and `no-cache`, as static hosts serve them
+// (Netlify, Cloudflare Pages), so the browser keeps it and asks again with If-None-Match (304).
 //
 //   node scripts/serve.mjs ROOT [PORT]      (./build.sh serve runs it on www/)
 import http from 'node:http';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 const TYPES = {
@@ -14,7 +16,7 @@ const TYPES = {
   '.png': 'image/png', '.svg': 'image/svg+xml', '.txt': 'text/plain; charset=utf-8',
 };
 
-export async function serve({ root, pkg, mounts = {}, port = 0, headers = {} }) {
+export async function serve({ root, pkg, mounts = {}, port = 0, headers = {}, revalidate = false }) {
   const requests = [];
   const folders = Object.entries({ ...mounts, ...(pkg === undefined ? {} : { '/pkg/': pkg }) });
   const server = http.createServer(async (req, res) => {
@@ -29,14 +31,20 @@ export async function serve({ root, pkg, mounts = {}, port = 0, headers = {} }) 
       return;
     }
     try {
-      const body = await readFile(file);
-      res.writeHead(200, {
-        'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+      const { size, mtimeMs } = await stat(file);
+      const etag = `"${size.toString(16)}-${Math.trunc(mtimeMs).toString(16)}"`;
+      const common = {
         'cross-origin-opener-policy': 'same-origin',
         'cross-origin-embedder-policy': 'require-corp',
-        'cache-control': 'no-store',
+        ...(revalidate ? { 'cache-control': 'no-cache', etag } : { 'cache-control': 'no-store' }),
         ...headers,
-      });
+      };
+      if (revalidate && req.headers['if-none-match'] === etag) {
+        res.writeHead(304, common).end();
+        return;
+      }
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', ...common });
       res.end(body);
     } catch {
       res.writeHead(404).end('not found');

@@ -260,6 +260,26 @@ impl<M: CrossEncoderModel> Reranker<M> {
         device: SelectedDevice,
         options: LoadOptions,
     ) -> Result<Self> {
+        let now = || options.clock.map_or(0.0, |clock| clock());
+        let started = now();
+        let tokenizer = PairTokenizer::from_bytes(tokenizer_json, options.tokenizer_mode)?;
+        let tokenizer_ms = now() - started;
+        let mut reranker = Self::with_tokenizer(weights, tokenizer, device, options)?;
+        if let Some(timings) = &mut reranker.load_timings {
+            timings.tokenizer_ms = tokenizer_ms;
+        }
+        Ok(reranker)
+    }
+
+    /// [`Reranker::new`] with the tokenizer already built (with `options.tokenizer_mode`), for a
+    /// caller that builds it while the weights are still arriving. Its load timings have
+    /// `tokenizer_ms` 0.
+    pub fn with_tokenizer(
+        weights: Vec<u8>,
+        mut tokenizer: PairTokenizer,
+        device: SelectedDevice,
+        options: LoadOptions,
+    ) -> Result<Self> {
         if let (Backend::WebGpu, Some(reason)) = (device.backend, M::INFO.webgpu_blocker) {
             return Err(Error::Device(format!(
                 "model {} cannot run on WebGPU: {reason}. Re-export it with \
@@ -280,8 +300,6 @@ impl<M: CrossEncoderModel> Reranker<M> {
             (None, Backend::Cpu) => 1,
         };
         let now = || options.clock.map_or(0.0, |clock| clock());
-        let started = now();
-        let mut tokenizer = PairTokenizer::from_bytes(tokenizer_json, options.tokenizer_mode)?;
         if tokenizer.vocab_size() as u64 > M::INFO.vocab_size {
             return Err(Error::Tokenizer(format!(
                 "the tokenizer has {} ids but model {} has only {} embeddings: they do not belong together",
@@ -291,11 +309,11 @@ impl<M: CrossEncoderModel> Reranker<M> {
             )));
         }
         tokenizer.set_max_length(options.max_length, M::INFO.max_sequence_length())?;
-        let tokenized = now();
+        let started = now();
         let loaded = weights::load::<M>(weights, &device.device, options.linear_kernels)?;
         let load_timings = options.clock.map(|_| LoadTimings {
-            tokenizer_ms: tokenized - started,
-            weights_ms: now() - tokenized,
+            tokenizer_ms: 0.0,
+            weights_ms: now() - started,
         });
         // NOTE: on WebGPU the per-batch cost outweighs padded work: on an H200 the mixed set took
         // 130 ms in full batches and 217 ms in least-padding ones (BENCHMARKS.md, section 4).

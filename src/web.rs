@@ -21,6 +21,7 @@ use crate::engine::{CallControl, Documents, LoadOptions, Pairs, RerankOptions, R
 use crate::error::Error;
 use crate::model::CrossEncoderModel;
 use crate::model::selected::Model;
+use crate::tokenize::PairTokenizer;
 
 unsafe extern "C" {
     /// The constructors of static registrations (`inventory`, which cubecl's IR uses), made by
@@ -227,10 +228,21 @@ impl CallControl for JsControl {
     }
 }
 
+/// The bytes a promise resolves to: a `Uint8Array`, else an `INVALID_INPUT` error naming `what`;
+/// a rejection is passed on as it is (the package's own errors keep their code).
+async fn bytes_of(promise: js_sys::Promise, what: &str) -> Result<Vec<u8>, JsValue> {
+    let value = wasm_bindgen_futures::JsFuture::from(promise).await?;
+    let array = value
+        .dyn_into::<js_sys::Uint8Array>()
+        .map_err(|_| invalid(&format!("the {what} must be a Uint8Array")))?;
+    Ok(array.to_vec())
+}
+
 struct Shared {
     engine: Reranker<Model>,
-    /// Milliseconds spent choosing the device (the WebGPU probe).
+    /// Milliseconds spent choosing the device (the WebGPU probe), and building the tokenizer.
     device_ms: f64,
+    tokenizer_ms: f64,
     queue: Mutex<()>,
 }
 
@@ -242,11 +254,12 @@ pub struct WasmReranker {
 
 #[wasm_bindgen]
 impl WasmReranker {
-    /// Loads the model from the bytes of its weights and `tokenizer.json`.
+    /// Loads the model from promises of the bytes (`Uint8Array`) of its weights and of
+    /// `tokenizer.bin` (or `tokenizer.json`). A rejected promise rejects the load with its reason.
     /// `options`: `{ device?: 'auto' | 'webgpu' | 'cpu', maxLength?: number }`.
     pub async fn create(
-        weights: Vec<u8>,
-        tokenizer_json: Vec<u8>,
+        weights: js_sys::Promise,
+        tokenizer: js_sys::Promise,
         options: JsValue,
     ) -> Result<WasmReranker, JsValue> {
         let options: JsLoadOptions =
@@ -271,14 +284,29 @@ impl WasmReranker {
         if let Some(max_length) = options.max_length {
             load.max_length = max_length;
         }
-        let started = performance_now();
-        let selected = device::select(preference, &Model::INFO).await?;
-        let device_ms = performance_now() - started;
-        let engine = Reranker::<Model>::new(weights, &tokenizer_json, selected, load)?;
+        // NOTE: the device probe (waiting on the browser) and the tokenizer (built as soon as its
+        // bytes are here) overlap with the weights still being read: the weights come last.
+        let probe = async {
+            let started = performance_now();
+            let selected = device::select(preference, &Model::INFO).await;
+            (selected, performance_now() - started)
+        };
+        let build_tokenizer = async {
+            let bytes = bytes_of(tokenizer, "tokenizer").await?;
+            let started = performance_now();
+            let built = PairTokenizer::from_bytes(&bytes, load.tokenizer_mode)?;
+            Ok::<_, JsValue>((built, performance_now() - started))
+        };
+        let ((selected, device_ms), tokenizer) =
+            futures_util::future::join(probe, build_tokenizer).await;
+        let (tokenizer, tokenizer_ms) = tokenizer?;
+        let weights = bytes_of(weights, "weights").await?;
+        let engine = Reranker::<Model>::with_tokenizer(weights, tokenizer, selected?, load)?;
         Ok(WasmReranker {
             shared: Rc::new(Shared {
                 engine,
                 device_ms,
+                tokenizer_ms,
                 queue: Mutex::new(()),
             }),
         })
@@ -321,7 +349,7 @@ impl WasmReranker {
         let out = Object::new();
         for (key, ms) in [
             ("deviceMs", self.shared.device_ms),
-            ("tokenizerMs", timings.tokenizer_ms),
+            ("tokenizerMs", self.shared.tokenizer_ms),
             ("weightsMs", timings.weights_ms),
         ] {
             let _ = Reflect::set(&out, &key.into(), &ms.into());

@@ -27,3 +27,19 @@ for (const [rows, inputs, outputs] of shapes) {
   console.log(`${rows} × ${inputs} × ${outputs}: gemm f32 ${rate(best.gemm)} GFLOP/s; ours f32 ${rate(best.f32)} GFLOP/s `
     + `(${(best.gemm / best.f32).toFixed(2)}×); ours int8 ${rate(best.int8)} GOP/s (${(best.gemm / best.int8).toFixed(2)}×)`);
 }
+
+// The row kernels, on 256 K values (1 MiB, in cache), each run 16 times over: softmax over
+// attention rows of a short and a long pair, and GELU.
+const values = 1 << 18;
+const rowKernel = (run) => {
+  let best = Infinity;
+  for (let i = 0; i < Number(runs); i++) {
+    k.setup_rows(values);
+    const start = performance.now();
+    for (let j = 0; j < 16; j++) run();
+    best = Math.min(best, (performance.now() - start) / 16);
+  }
+  return `${(values / best / 1e6).toFixed(2)} G values/s`;
+};
+for (const rowLen of [96, 512]) console.log(`softmax, rows of ${rowLen}: ${rowKernel(() => k.run_softmax(rowLen))}`);
+console.log(`GELU: ${rowKernel(() => k.run_gelu())}`);

@@ -111,3 +111,42 @@ pub extern "C" fn run_gemm() -> f32 {
         }
     })
 }
+
+#[path = "../../../src/kernels/vector_math.rs"]
+#[allow(dead_code)]
+mod vector_math;
+
+thread_local! {
+    static ROWS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Fills `len` values for the row kernels (attention scores in [-8, 8), deterministic).
+#[unsafe(no_mangle)]
+pub extern "C" fn setup_rows(len: usize) {
+    ROWS.with(|r| {
+        *r.borrow_mut() = (0..len)
+            .map(|i| ((i * 7919) % 1021) as f32 / 64.0 - 8.0)
+            .collect();
+    });
+}
+
+/// Softmax over rows of `row_len` (the values are refilled by the caller's `setup_rows`).
+#[unsafe(no_mangle)]
+pub extern "C" fn run_softmax(row_len: usize) -> f32 {
+    ROWS.with(|r| {
+        let mut r = r.borrow_mut();
+        let whole = r.len() / row_len * row_len;
+        vector_math::softmax_rows(&mut r[..whole], row_len);
+        r[whole / 2]
+    })
+}
+
+/// GELU over all the values.
+#[unsafe(no_mangle)]
+pub extern "C" fn run_gelu() -> f32 {
+    ROWS.with(|r| {
+        let mut r = r.borrow_mut();
+        vector_math::gelu(&mut r);
+        r[r.len() / 2]
+    })
+}

@@ -7,10 +7,12 @@
 //  * WebGPU on SwiftShader (correctness-level): first call and later calls, 1 and 8 pairs.
 //
 //   node scripts/bench_browser.mjs --pkg PKG --tjs-model DIR [--runs N] [--out results.json]
-//                                  [--only throughput|cold|webgpu]
+//                                  [--only throughput|cold|webgpu] [--case ours:int8 ...]
 //
 // PKG is our package built for the full-shape model; DIR its Transformers.js folder
 // (scripts/make_transformersjs_model.py). `./build.sh bench-browser` makes both and runs this.
+// `--case` (repeatable) keeps only those cases: `ours:int8` / `ours:f32` for throughput (with
+// the Transformers.js dtype it is compared to), `ours:int8`, `tjs:q8`, ... for the cold start.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -60,7 +62,7 @@ try {
         const pairs = [
           ['int8', 'q8'],
           ['f32', 'fp32'],
-        ];
+        ].filter(([ours]) => args.case === undefined || args.case.includes(`ours:${ours}`));
         for (const [ours, theirs] of pairs) {
           const result = await page.evaluate(async ({ set, ours, theirs, runs }) => {
             const { query, sets } = await bench.inputs();

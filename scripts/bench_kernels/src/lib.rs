@@ -120,12 +120,19 @@ thread_local! {
     static ROWS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Fills `len` values for the row kernels (attention scores in [-8, 8), deterministic).
+/// Fills `len` values for the row kernels: attention scores in [-8, 8), deterministic, with
+/// every `masked_every`-th one (if not 0) the mask bias of a padding position (`f32::MIN`).
 #[unsafe(no_mangle)]
-pub extern "C" fn setup_rows(len: usize) {
+pub extern "C" fn setup_rows(len: usize, masked_every: usize) {
     ROWS.with(|r| {
         *r.borrow_mut() = (0..len)
-            .map(|i| ((i * 7919) % 1021) as f32 / 64.0 - 8.0)
+            .map(|i| {
+                if masked_every > 0 && i % masked_every == 0 {
+                    f32::MIN
+                } else {
+                    ((i * 7919) % 1021) as f32 / 64.0 - 8.0
+                }
+            })
             .collect();
     });
 }
@@ -141,6 +148,17 @@ pub extern "C" fn run_softmax(row_len: usize) -> f32 {
     })
 }
 
+/// The lane-loop softmax that the simd128 one replaces in wasm, for comparison.
+#[unsafe(no_mangle)]
+pub extern "C" fn run_softmax_lanes(row_len: usize) -> f32 {
+    ROWS.with(|r| {
+        let mut r = r.borrow_mut();
+        let whole = r.len() / row_len * row_len;
+        vector_math::softmax_rows_lanes(&mut r[..whole], row_len);
+        r[whole / 2]
+    })
+}
+
 /// GELU over all the values.
 #[unsafe(no_mangle)]
 pub extern "C" fn run_gelu() -> f32 {
@@ -149,4 +167,30 @@ pub extern "C" fn run_gelu() -> f32 {
         vector_math::gelu(&mut r);
         r[r.len() / 2]
     })
+}
+
+/// The largest difference between the simd128 softmax and the lane-loop one it replaces in wasm,
+/// over rows of 1 to 40 values (every tail length) with masked keys.
+#[unsafe(no_mangle)]
+pub extern "C" fn check_softmax() -> f32 {
+    let mut worst = 0f32;
+    for row_len in 1..=40 {
+        let rows = 3;
+        let input: Vec<f32> = (0..rows * row_len)
+            .map(|i| {
+                if row_len > 1 && i % row_len == row_len - 1 {
+                    f32::MIN
+                } else {
+                    ((i * 37 % 19) as f32 - 9.0) * 0.7
+                }
+            })
+            .collect();
+        let (mut simd, mut lanes) = (input.clone(), input);
+        vector_math::softmax_rows(&mut simd, row_len);
+        vector_math::softmax_rows_lanes(&mut lanes, row_len);
+        for (a, b) in simd.iter().zip(&lanes) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    worst
 }

@@ -137,36 +137,32 @@ pub extern "C" fn setup_rows(len: usize, masked_every: usize) {
     });
 }
 
-/// Softmax over rows of `row_len` (the values are refilled by the caller's `setup_rows`).
-#[unsafe(no_mangle)]
-pub extern "C" fn run_softmax(row_len: usize) -> f32 {
+/// Runs `kernel` over the whole rows of `row_len` in the values `setup_rows` made.
+fn over_rows(row_len: usize, kernel: fn(&mut [f32], usize)) -> f32 {
     ROWS.with(|r| {
         let mut r = r.borrow_mut();
         let whole = r.len() / row_len * row_len;
-        vector_math::softmax_rows(&mut r[..whole], row_len);
+        kernel(&mut r[..whole], row_len);
         r[whole / 2]
     })
+}
+
+/// Softmax over rows of `row_len` (the values are refilled by the caller's `setup_rows`).
+#[unsafe(no_mangle)]
+pub extern "C" fn run_softmax(row_len: usize) -> f32 {
+    over_rows(row_len, vector_math::softmax_rows)
 }
 
 /// The lane-loop softmax that the simd128 one replaces in wasm, for comparison.
 #[unsafe(no_mangle)]
 pub extern "C" fn run_softmax_lanes(row_len: usize) -> f32 {
-    ROWS.with(|r| {
-        let mut r = r.borrow_mut();
-        let whole = r.len() / row_len * row_len;
-        vector_math::softmax_rows_lanes(&mut r[..whole], row_len);
-        r[whole / 2]
-    })
+    over_rows(row_len, vector_math::softmax_rows_lanes)
 }
 
-/// GELU over all the values.
+/// GELU over all the values (rows of 1: the whole buffer).
 #[unsafe(no_mangle)]
 pub extern "C" fn run_gelu() -> f32 {
-    ROWS.with(|r| {
-        let mut r = r.borrow_mut();
-        vector_math::gelu(&mut r);
-        r[r.len() / 2]
-    })
+    over_rows(1, |values, _| vector_math::gelu(values))
 }
 
 /// The largest difference between the simd128 softmax and the lane-loop one it replaces in wasm,

@@ -1,6 +1,7 @@
 // Times our linear-layer kernels against gemm's f32 kernel on the model's matrix shapes, in the
 // same wasm module and the same Node process, alternating; best of N each. Prints the rate of
-// each and the ratio to gemm (above 1: ours is faster).
+// each and the ratio to gemm (above 1: ours is faster). Then the row kernels' rates, and a check
+// that wasm's simd128 softmax agrees with the lane loops it replaces.
 //
 //   node scripts/bench_kernels/run.mjs bench_kernels.wasm [RUNS]     (./build.sh bench-kernels)
 import { readFile } from 'node:fs/promises';

@@ -1,5 +1,6 @@
 //! A wasm module exposing our linear-layer kernels and gemm's f32 kernel on the same operands,
-//! for `run.mjs` to time side by side. Built by `./build.sh bench-kernels`.
+//! and the row kernels (softmax in both its forms, GELU), for `run.mjs` to time side by side.
+//! Built by `./build.sh bench-kernels`.
 
 /// The kernels' run-time dispatch macro, reduced to what wasm needs (one build).
 macro_rules! with_best_simd {

@@ -266,6 +266,8 @@ export class Reranker {
     // (from the HTTP cache) rather than holding a second copy of the weights for the whole session.
     let filesMs = 0;
     const create = async (device, onProgress) => {
+      // NOTE: `filesMs` is set inside the promises the module awaits, not by a Promise.all beside
+      // them, so it is recorded before the module can go on to build the model.
       let waiting = 2;
       const arrived = (bytes) => {
         if (--waiting === 0) filesMs = performance.now() - started;

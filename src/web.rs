@@ -240,8 +240,9 @@ async fn bytes_of(promise: js_sys::Promise, what: &str) -> Result<Vec<u8>, JsVal
 
 struct Shared {
     engine: Reranker<Model>,
-    /// Milliseconds spent choosing the device (the WebGPU probe), and building the tokenizer.
+    /// Milliseconds spent choosing the device (the WebGPU probe).
     device_ms: f64,
+    /// Milliseconds spent building the tokenizer.
     tokenizer_ms: f64,
     queue: Mutex<()>,
 }

@@ -14,26 +14,36 @@
 /// Lanes per step: one AVX2 register, two SSE2 or simd128 registers.
 const LANES: usize = 8;
 
+/// `exp`'s argument range: it clamps to `[EXP_LOW, EXP_HIGH]`.
+const EXP_LOW: f32 = -87.0;
+const EXP_HIGH: f32 = 88.0;
+/// ln 2 split in two so that `n · LN2_HI` is exact.
+const LN2_HI: f32 = 0.693_359_4;
+const LN2_LO: f32 = -2.121_944_4e-4;
+/// 1.5 · 2²³: adding it rounds to an integer, which then sits in the low mantissa bits.
+const ROUND: f32 = 12_582_912.0;
+/// Cephes' polynomial for `(eʳ - 1 - r) / r²` on the reduced argument, highest degree first.
+const EXP_POLYNOMIAL: [f32; 6] = [
+    1.987_569_1e-4,
+    1.398_199_9e-3,
+    8.333_452e-3,
+    4.166_579_6e-2,
+    1.666_666_5e-1,
+    0.5,
+];
+
 /// `eˣ` for `x` in [-87, 88] (clamped to it outside): Cephes' polynomial on the reduced
 /// argument, scaled by `2ⁿ` built from the exponent bits.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    const LOG2_E: f32 = std::f32::consts::LOG2_E;
-    // ln 2 split in two so that `n · LN2_HI` is exact.
-    const LN2_HI: f32 = 0.693_359_4;
-    const LN2_LO: f32 = -2.121_944_4e-4;
-    // 1.5 · 2²³: adding it rounds to an integer, which then sits in the low mantissa bits.
-    const ROUND: f32 = 12_582_912.0;
-    let x = x.clamp(-87.0, 88.0);
-    let shifted = x * LOG2_E + ROUND;
+    let x = x.clamp(EXP_LOW, EXP_HIGH);
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
     let n = shifted - ROUND;
     let r = x - n * LN2_HI - n * LN2_LO;
-    let mut p = 1.987_569_1e-4_f32;
-    p = p * r + 1.398_199_9e-3;
-    p = p * r + 8.333_452e-3;
-    p = p * r + 4.166_579_6e-2;
-    p = p * r + 1.666_666_5e-1;
-    p = p * r + 0.5;
+    let mut p = EXP_POLYNOMIAL[0];
+    for c in &EXP_POLYNOMIAL[1..] {
+        p = p * r + c;
+    }
     let y = p * r * r + r + 1.0;
     // 2ⁿ: n (in -126..=127 after the clamp) plus the exponent bias, in the exponent field.
     let n_bits = shifted.to_bits().wrapping_sub(ROUND.to_bits());
@@ -123,63 +133,51 @@ with_best_simd! {
 mod simd128 {
     use core::arch::wasm32::*;
 
+    use super::{EXP_HIGH, EXP_LOW, EXP_POLYNOMIAL, LN2_HI, LN2_LO, ROUND};
+
     /// `super::exp`'s constants, each in all four lanes.
-    struct ExpConstants([v128; 13]);
+    struct ExpConstants {
+        low: v128,
+        high: v128,
+        log2_e: v128,
+        round: v128,
+        ln2_hi: v128,
+        ln2_lo: v128,
+        polynomial: [v128; EXP_POLYNOMIAL.len()],
+        one: v128,
+    }
 
     impl ExpConstants {
         /// NOTE: made once per call and passed through `black_box`, so that they are not
         /// `v128.const`s inside the loop: V8 builds each of those anew where it is used
         /// (several instructions), and LLVM does not hoist them in wasm.
         fn new() -> Self {
-            Self(std::hint::black_box(
-                [
-                    -87.0,
-                    88.0,
-                    std::f32::consts::LOG2_E,
-                    12_582_912.0,
-                    0.693_359_4,
-                    -2.121_944_4e-4,
-                    1.987_569_1e-4,
-                    1.398_199_9e-3,
-                    8.333_452e-3,
-                    4.166_579_6e-2,
-                    1.666_666_5e-1,
-                    0.5,
-                    1.0,
-                ]
-                .map(|c: f32| f32x4_splat(c)),
-            ))
+            std::hint::black_box(Self {
+                low: f32x4_splat(EXP_LOW),
+                high: f32x4_splat(EXP_HIGH),
+                log2_e: f32x4_splat(std::f32::consts::LOG2_E),
+                round: f32x4_splat(ROUND),
+                ln2_hi: f32x4_splat(LN2_HI),
+                ln2_lo: f32x4_splat(LN2_LO),
+                polynomial: EXP_POLYNOMIAL.map(|c| f32x4_splat(c)),
+                one: f32x4_splat(1.0),
+            })
         }
     }
 
     /// `super::exp` on four lanes.
     #[inline(always)]
     fn exp(x: v128, c: &ExpConstants) -> v128 {
-        let [
-            low,
-            high,
-            log2_e,
-            round,
-            ln2_hi,
-            ln2_lo,
-            p0,
-            p1,
-            p2,
-            p3,
-            p4,
-            p5,
-            one,
-        ] = c.0;
-        let x = f32x4_pmin(f32x4_pmax(x, low), high);
-        let shifted = f32x4_add(f32x4_mul(x, log2_e), round);
-        let n = f32x4_sub(shifted, round);
-        let r = f32x4_sub(f32x4_sub(x, f32x4_mul(n, ln2_hi)), f32x4_mul(n, ln2_lo));
-        let mut p = p0;
-        for k in [p1, p2, p3, p4, p5] {
+        let x = f32x4_pmin(f32x4_pmax(x, c.low), c.high);
+        let shifted = f32x4_add(f32x4_mul(x, c.log2_e), c.round);
+        let n = f32x4_sub(shifted, c.round);
+        let r = f32x4_sub(f32x4_sub(x, f32x4_mul(n, c.ln2_hi)), f32x4_mul(n, c.ln2_lo));
+        let mut p = c.polynomial[0];
+        for &k in &c.polynomial[1..] {
             p = f32x4_add(f32x4_mul(p, r), k);
         }
-        let y = f32x4_add(f32x4_add(f32x4_mul(f32x4_mul(p, r), r), r), one);
-        let n_bits = i32x4_sub(shifted, round);
+        let y = f32x4_add(f32x4_add(f32x4_mul(f32x4_mul(p, r), r), r), c.one);
+        let n_bits = i32x4_sub(shifted, c.round);
         let scale = i32x4_shl(i32x4_add(n_bits, i32x4_splat(127)), 23);
         f32x4_mul(y, scale)
     }
@@ -199,7 +197,7 @@ mod simd128 {
         unsafe { v128_store(values.as_mut_ptr().add(at).cast(), v) }
     }
 
-    /// The sum of the four lanes (in the order the scalar tail would add them).
+    /// The sum of the four lanes.
     #[inline(always)]
     fn lane_sum(v: v128) -> f32 {
         f32x4_extract_lane::<0>(v)
@@ -250,12 +248,13 @@ mod simd128 {
                 *v = super::exp(*v - max);
                 sum += *v;
             }
-            let inverse = f32x4_splat(1.0 / sum);
+            let inverse = 1.0 / sum;
+            let inverses = f32x4_splat(inverse);
             for at in (0..whole).step_by(4) {
-                store(row, at, f32x4_mul(load(row, at), inverse));
+                store(row, at, f32x4_mul(load(row, at), inverses));
             }
             for v in &mut row[whole..] {
-                *v *= 1.0 / sum;
+                *v *= inverse;
             }
         }
     }

@@ -234,9 +234,9 @@ test('(h) model files are cached by sha256: a second load needs no download and 
     check('load after damage', await page.evaluate(() => window.__api.load()));
     assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/weights-int8.bpk']);
 
-    // A copy of the right size with one byte changed is built from while its hash is checked:
-    // a weight changed in the middle still makes a model, a changed tokenizer header does not.
-    // Either way the model is thrown away, the copy downloaded anew, and the cache repaired.
+    // A copy of the right size with one byte changed (a weight in the middle, the tokenizer's
+    // header) passes the size check; its hash catches it, and only that file is downloaded anew,
+    // which repairs the cache.
     for (const [file, at] of [['weights-int8.bpk', 'middle'], ['tokenizer.bin', 0]]) {
       await page.evaluate(({ file, at }) => window.__api.damage(file, at), { file, at });
       modelRequests.length = 0;

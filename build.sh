@@ -30,15 +30,18 @@
 #
 # Environment: CARGO_TARGET_DIR (default ~/.cache/reranker/target, outside the clone so builds
 # are reused), RERANKER_CACHE (default ~/.cache/reranker), MODEL_REVISION, RERANKER_WASM_OPT=0
-# (skip wasm-opt: a quicker, larger development build).
+# (skip wasm-opt: a quicker, larger development build), RERANKER_THREADS=0 (leave the threaded
+# module out of the package: a quicker development build; loads then run on one thread).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 CACHE="${RERANKER_CACHE:-$HOME/.cache/reranker}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
-# The wasm build uses another toolchain (build-std); a separate dir keeps both caches warm.
+# The wasm build uses another toolchain (build-std); a separate dir keeps both caches warm. The
+# threaded module (shared memory) is compiled with other target features: a dir of its own too.
 WASM_TARGET_DIR="${WASM_TARGET_DIR:-$CACHE/target-wasm}"
+WASM_THREADS_TARGET_DIR="${WASM_THREADS_TARGET_DIR:-$CACHE/target-wasm-threads}"
 DEFAULT_REPO="cross-encoder/mmarco-mMiniLMv2-L12-H384-v1"
 # NOTE: pin a commit hash here once it has been checked online; `main` is the moving head.
 MODEL_REVISION="${MODEL_REVISION:-main}"
@@ -184,13 +187,28 @@ wasm_opt() {
   echo "$(node_tool binaryen@132.0.0)/bin/wasm-opt"
 }
 
-# Builds the wasm32 cdylib; prints the build script's OUT_DIR (where the weights are).
 # Sets up the wasm32 toolchain's environment; its `cargo build` goes into the array WASM_CARGO.
+# With `threads`: for the threaded module (shared memory, atomics), whose std must be built with
+# those features, so a rustup toolchain needs its rust-src component (and build-std) for it.
 wasm_cargo_env() {
+  local variant="${1:-}" flags='-C target-feature=+simd128 --cfg getrandom_backend="wasm_js"'
   WASM_TOOLCHAIN="$(wasm_toolchain)"
-  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='-C target-feature=+simd128 --cfg getrandom_backend="wasm_js"'
+  if [ "$variant" = threads ]; then
+    # NOTE: the shared memory's link arguments are build.rs's (they apply to the cdylib only).
+    flags='-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals --cfg getrandom_backend="wasm_js"'
+  fi
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$flags"
   case "$WASM_TOOLCHAIN" in
-    rustup) WASM_CARGO=(cargo build) ;;
+    rustup)
+      if [ "$variant" = threads ]; then
+        rustup component list --installed 2>/dev/null | grep -q '^rust-src' \
+          || die "the threaded module needs std built with atomics: rustup component add rust-src (or RERANKER_THREADS=0)"
+        export RUSTC_BOOTSTRAP=1
+        WASM_CARGO=(cargo build -Zbuild-std=std,panic_abort)
+      else
+        WASM_CARGO=(cargo build)
+      fi
+      ;;
     debian-build-std)
       # NOTE: Debian's rustc-web ships the wasm32 std as source only, so std is built here.
       export RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc
@@ -202,11 +220,17 @@ wasm_cargo_env() {
   esac
 }
 
+# Builds the wasm32 cdylib (with `threads`: the threaded module); prints the build script's
+# OUT_DIR (where the weights are).
 cargo_wasm() {
-  local dir="$1"
-  wasm_cargo_env
-  say "building wasm32 ($WASM_TOOLCHAIN) with $dir"
-  RERANKER_MODEL_DIR="$dir" CARGO_TARGET_DIR="$WASM_TARGET_DIR" "${WASM_CARGO[@]}" \
+  local dir="$1" variant="${2:-}" target_dir="$WASM_TARGET_DIR" features=()
+  wasm_cargo_env "$variant"
+  if [ "$variant" = threads ]; then
+    target_dir="$WASM_THREADS_TARGET_DIR"
+    features=(--features threads)
+  fi
+  say "building wasm32 ${variant:+($variant) }($WASM_TOOLCHAIN) with $dir"
+  RERANKER_MODEL_DIR="$dir" CARGO_TARGET_DIR="$target_dir" "${WASM_CARGO[@]}" "${features[@]}" \
     --lib --release --target wasm32-unknown-unknown --message-format=json-render-diagnostics \
     | python3 -c '
 import json, sys
@@ -220,31 +244,45 @@ if out is None:
 print(out)'
 }
 
-cmd_package() {
-  local dir out bindgen opt pkg="$PKG_DIR"
-  dir="$(select_model)"
-  out="$(cargo_wasm "$dir")"
+# wasm-bindgen, then wasm-opt (cached by the input's hash), for one module of the package.
+bindgen_module() {
+  local wasm="$1" name="$2" pkg="$3" bindgen opt sum cached
+  shift 3
   bindgen="$(wasm_bindgen_cli)"
   opt="$(wasm_opt)"
-  rm -rf "$pkg"
-  mkdir -p "$pkg/model"
-  say "wasm-bindgen --target web"
-  "$bindgen" --target web --out-dir "$pkg" --out-name web_reranker \
-    "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/web_reranker.wasm"
+  say "wasm-bindgen --target web ($name)"
+  "$bindgen" --target web --out-dir "$pkg" --out-name "$name" "$wasm"
   # wasm-opt takes minutes on this module: its output is cached by the input's hash.
-  local sum cached
-  sum="$(sha256sum "$pkg/web_reranker_bg.wasm" | cut -c1-32)"
+  sum="$(sha256sum "$pkg/${name}_bg.wasm" | cut -c1-32)"
   cached="$CACHE/wasm-opt/$sum.wasm"
   if [ "${RERANKER_WASM_OPT:-1}" = 0 ]; then
     say "RERANKER_WASM_OPT=0: skipping wasm-opt (a development build: larger and slower)"
-    cached="$pkg/web_reranker_bg.wasm"
+    return
   elif [ ! -f "$cached" ]; then
-    say "wasm-opt -O3"
+    say "wasm-opt -O3 ($name)"
     mkdir -p "$CACHE/wasm-opt"
-    "$opt" -O3 --enable-simd "$pkg/web_reranker_bg.wasm" -o "$cached.part"
+    "$opt" -O3 --enable-simd "$@" "$pkg/${name}_bg.wasm" -o "$cached.part"
     mv "$cached.part" "$cached"
   fi
-  [ "$cached" = "$pkg/web_reranker_bg.wasm" ] || cp "$cached" "$pkg/web_reranker_bg.wasm"
+  cp "$cached" "$pkg/${name}_bg.wasm"
+}
+
+cmd_package() {
+  local dir out pkg="$PKG_DIR" threads=1
+  [ "${RERANKER_THREADS:-1}" = 0 ] && threads=0
+  dir="$(select_model)"
+  out="$(cargo_wasm "$dir")"
+  [ "$threads" = 1 ] && cargo_wasm "$dir" threads >/dev/null
+  rm -rf "$pkg"
+  mkdir -p "$pkg/model"
+  bindgen_module "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/web_reranker.wasm" web_reranker "$pkg"
+  if [ "$threads" = 1 ]; then
+    bindgen_module "$WASM_THREADS_TARGET_DIR/wasm32-unknown-unknown/release/web_reranker.wasm" \
+      web_reranker_threads "$pkg" --enable-threads --enable-bulk-memory --enable-mutable-globals
+    cp "$ROOT/js/threads-worker.js" "$pkg/"
+  else
+    say "RERANKER_THREADS=0: no threaded module (loads run on one thread)"
+  fi
   cp "$ROOT"/js/{index.js,core.js,errors.js,adapters.js,worker.js,index.d.ts} "$pkg/"
   cp "$out/selected/weights-int8.bpk" "$out/selected/weights-f32.bpk" "$pkg/model/"
   cp "$out/selected/tokenizer.bin" "$pkg/model/tokenizer.bin"
@@ -263,7 +301,8 @@ json.dump({
     "main": "./index.js",
     "types": "./index.d.ts",
     "exports": {".": {"types": "./index.d.ts", "default": "./index.js"},
-                "./model/*": "./model/*", "./web_reranker_bg.wasm": "./web_reranker_bg.wasm"},
+                "./model/*": "./model/*", "./web_reranker_bg.wasm": "./web_reranker_bg.wasm",
+                "./web_reranker_threads_bg.wasm": "./web_reranker_threads_bg.wasm"},
     "files": files + ["model/"],
     "sideEffects": False,
     "license": "MIT OR Apache-2.0",
@@ -330,12 +369,13 @@ cmd_test() {
   cargo fmt --all -- --check
   # NOTE: one feature set for clippy and the tests, so the native crate builds once; with
   # native-webgpu the tests include tests/native_webgpu.rs, which needs a Vulkan driver (Mesa's
-  # lavapipe runs on the CPU where there is no GPU).
+  # lavapipe runs on the CPU where there is no GPU); with threads the kernels split their rows
+  # over rayon's pool, as the wasm package's threaded module does.
   vulkan_driver || die "the native WebGPU test needs a Vulkan driver: apt-get install mesa-vulkan-drivers libvulkan1"
   say "cargo clippy -D warnings"
-  cargo clippy --all-targets --features fixtures,native-webgpu -- -D warnings
+  cargo clippy --all-targets --features fixtures,native-webgpu,threads -- -D warnings
   say "cargo test (native wgpu; Vulkan drivers: $(vulkan_driver))"
-  cargo test --features fixtures,native-webgpu
+  cargo test --features fixtures,native-webgpu,threads
   local pkg="$CACHE/test-pkg" playwright
   say "building the package with the tiny WebGPU-ready fixture into $pkg"
   "$ROOT/build.sh" --model "$ROOT/tests/fixtures/tiny-webgpu" --out "$pkg" package
@@ -350,7 +390,7 @@ cmd_test() {
   say "  example site, and the examples (Node, Vite, plain script module)"
   RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$playwright" NODE_TOOLS="$CACHE/node-tools" \
     node --test --test-concurrency=1 \
-    "$ROOT"/tests/js/{node,robustness,adapters,browser,demo,site,examples}.test.mjs
+    "$ROOT"/tests/js/{node,threads,robustness,adapters,browser,demo,site,examples}.test.mjs
 }
 
 cmd_fixtures() {

@@ -1,18 +1,24 @@
 // web-reranker core: the in-thread `Reranker`. Wraps the wasm-bindgen module
-// (`web_reranker.js` + `web_reranker_bg.wasm`) and fetches the model files. `index.js` is the
-// package's entry point; `worker.js` runs this same class in a Web Worker.
-import init, { WasmReranker } from './web_reranker.js';
+// (`web_reranker.js` + `web_reranker_bg.wasm`, or the threaded `web_reranker_threads.js` +
+// `web_reranker_threads_bg.wasm` with `threads-worker.js`) and fetches the model files.
+// `index.js` is the package's entry point; `worker.js` runs this same class in a Web Worker.
+import init from './web_reranker.js';
 import { RerankerError, fromWasm, takeSignal, abortable, aborted } from './errors.js';
 
 // NOTE: `here`, not `import.meta.url`, where bundlers must not treat a URL as an asset (model/ is
 // a folder served beside the package, not bundled).
 const here = import.meta.url;
-let wasmReady;
-/** The wasm instance's exports, once started. */
-let wasmExports;
+/**
+ * The modules started in this thread, shared by its loads: `'single'` (WebGPU and one CPU
+ * thread) and `'threaded'` (the CPU on a thread pool), each a promise of
+ * `{ glue, threads, threadsReason? }`.
+ */
+const modules = new Map();
+/** The started modules' memories (the threaded one's is shared, and not among its exports). */
+const memories = new Set();
 
-/** Bytes of the WebAssembly memory (it only grows); 0 before the first load. For tests and monitoring. */
-export const wasmMemoryBytes = () => wasmExports?.memory.buffer.byteLength ?? 0;
+/** Bytes of the WebAssembly memories (they only grow); 0 before the first load. For tests and monitoring. */
+export const wasmMemoryBytes = () => [...memories].reduce((sum, memory) => sum + memory.buffer.byteLength, 0);
 
 /** A `RerankerError` with `code`, and the error that caused it if any. */
 export function rerankerError(code, message, cause) {
@@ -150,21 +156,154 @@ async function verify(bytes, manifest, file) {
   }
 }
 
-function initWasm(wasm) {
-  wasmReady ??= (async () => {
-    // NOTE: a literal `new URL(..., import.meta.url)` so that bundlers emit the .wasm file.
-    const url = wasm instanceof ArrayBuffer || ArrayBuffer.isView(wasm) ? null
-      : wasm !== undefined ? new URL(wasm, page()) : new URL('./web_reranker_bg.wasm', import.meta.url);
-    // A URL in a browser lets wasm-bindgen compile while downloading (instantiateStreaming).
-    const module = url === null ? wasm : url.protocol === 'file:' ? await readFile(url) : url;
-    wasmExports = await init({ module_or_path: module });
-  })();
-  wasmReady.catch(() => { wasmReady = undefined; }); // a failed start may be retried
-  return wasmReady;
+const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
+
+/** The most threads `threads: 'auto'` starts: past this a model this size gains little. */
+const MAX_AUTO_THREADS = 8;
+/** The most threads a load may ask for. */
+const MAX_THREADS = 64;
+
+/**
+ * How many threads a load may use here: `{ threads, reason? }`, the reason saying why fewer than
+ * asked (or than the cores, for the default).
+ */
+async function threadPlan(requested, wasm) {
+  const cores = isNode
+    ? (await import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_OS)).availableParallelism()
+    : globalThis.navigator?.hardwareConcurrency ?? 1;
+  const wanted = requested ?? Math.min(cores, MAX_AUTO_THREADS);
+  if (wanted <= 1) return { threads: 1 };
+  const no = (reason) => ({ threads: 1, reason });
+  if (wasm !== undefined) return no('the `wasm` option gives the single-threaded module');
+  if (typeof SharedArrayBuffer === 'undefined' || globalThis.crossOriginIsolated === false) {
+    return no('the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin '
+      + 'and Cross-Origin-Embedder-Policy: require-corp)');
+  }
+  if (!isNode && typeof document === 'object') {
+    return no("a page's main thread may not wait for other threads: createReranker() runs the model in a worker, where it may");
+  }
+  if (!isNode && typeof Worker !== 'function') return no('this context cannot start workers');
+  return { threads: wanted };
+}
+const NODE_OS = 'node:os';
+const NODE_WORKER_THREADS = 'node:worker_threads';
+
+/** How long a pool worker may take to start before the load goes on without it. */
+const WORKER_START_MS = 20000;
+
+/**
+ * Starts `count` pool workers on the threaded module; resolves to how many started. A worker
+ * that fails (or takes too long) is left out: the pool's other threads do its share.
+ */
+async function startPoolWorkers(count, module, memory) {
+  const NodeWorker = isNode ? (await import(/* @vite-ignore */ /* webpackIgnore: true */ NODE_WORKER_THREADS)).Worker : null;
+  const one = () => new Promise((resolve) => {
+    let worker;
+    try {
+      // NOTE: a literal `new URL(..., import.meta.url)` inside `new Worker` so that bundlers
+      // emit the worker as its own module.
+      worker = isNode ? new NodeWorker(new URL('./threads-worker.js', import.meta.url))
+        : new Worker(new URL('./threads-worker.js', import.meta.url), { type: 'module' });
+    } catch {
+      resolve(false);
+      return;
+    }
+    const timer = setTimeout(() => resolve(false), WORKER_START_MS);
+    const done = (ok) => { clearTimeout(timer); resolve(ok); };
+    if (isNode) {
+      worker.unref(); // a pool thread never ends; it must not keep the process alive
+      worker.once('message', (message) => done(message?.ready === true));
+      worker.once('error', () => done(false));
+    } else {
+      worker.addEventListener('message', ({ data }) => done(data?.ready === true), { once: true });
+      worker.addEventListener('error', () => done(false), { once: true });
+    }
+    worker.postMessage({ module, memory });
+  });
+  const started = await Promise.all(Array.from({ length: count }, one));
+  return started.filter(Boolean).length;
+}
+
+/**
+ * Whether a load should take the threaded module: `{ threads, reason? }` (`threads` 1: the
+ * single-threaded one). Only the CPU runs on threads, so with `device: 'auto'` a WebGPU adapter
+ * sends the load to the single-threaded module, which has WebGPU.
+ */
+async function modulePlan(requested, wasm, device) {
+  const plan = await threadPlan(requested, wasm);
+  if (plan.threads <= 1 || device === 'cpu') return plan;
+  if (device === 'webgpu') return { threads: 1 };
+  let adapter = null;
+  try {
+    adapter = await globalThis.navigator?.gpu?.requestAdapter();
+  } catch {
+    // no usable WebGPU: the CPU it is
+  }
+  return adapter ? { threads: 1, reason: 'WebGPU is tried first, on the single-threaded module' } : plan;
+}
+
+/** Starts the module a plan names in this thread, or returns the one already started. */
+function startModule(plan, wasm) {
+  const kind = plan.threads > 1 ? 'threaded' : 'single';
+  if (!modules.has(kind)) {
+    const started = kind === 'threaded' ? startThreaded(plan.threads) : startSingle(wasm);
+    started.catch(() => modules.delete(kind)); // a failed start may be retried
+    modules.set(kind, started);
+  }
+  return modules.get(kind);
+}
+
+async function startSingle(wasm) {
+  const url = wasm instanceof ArrayBuffer || ArrayBuffer.isView(wasm) ? null
+    : wasm !== undefined ? new URL(wasm, page()) : new URL('./web_reranker_bg.wasm', import.meta.url);
+  // A URL in a browser lets wasm-bindgen compile while downloading (instantiateStreaming).
+  const module = url === null ? wasm : url.protocol === 'file:' ? await readFile(url) : url;
+  const exports = await init({ module_or_path: module });
+  memories.add(exports.memory);
+  return { glue: await import('./web_reranker.js'), threads: 1 };
+}
+
+/** Compiles a `.wasm` file (streaming where the server says it is wasm). */
+async function compile(url) {
+  if (url.protocol === 'file:') return WebAssembly.compile(await readFile(url));
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`cannot fetch ${url}: HTTP ${response.status}`);
+  return response.headers.get('content-type')?.startsWith('application/wasm')
+    ? WebAssembly.compileStreaming(response)
+    : WebAssembly.compile(await response.arrayBuffer());
+}
+
+async function startThreaded(threads) {
+  let glue;
+  let module;
+  let exports;
+  try {
+    glue = await import('./web_reranker_threads.js');
+    // NOTE: a literal `new URL(..., import.meta.url)` so that bundlers emit the .wasm file. The
+    // module is compiled here, not by the glue, because every pool worker needs it too.
+    module = await compile(new URL('./web_reranker_threads_bg.wasm', import.meta.url));
+    exports = await glue.default({ module_or_path: module });
+  } catch (cause) {
+    // A package built without it (RERANKER_THREADS=0), or a host that does not serve it.
+    const single = await startModule({ threads: 1 });
+    return { ...single, threadsReason: `the threaded module did not load (${cause?.message ?? cause})` };
+  }
+  const { memory } = exports;
+  memories.add(memory);
+  // NOTE: the workers first, then the pool of those that started (web_threads.rs says why).
+  const workers = threads - 1;
+  const started = await startPoolWorkers(workers, module, memory);
+  const threadsReason = started < workers ? `${workers - started} of ${workers} pool workers did not start` : undefined;
+  try {
+    glue.startThreadPool(1 + started);
+  } catch (cause) {
+    return { glue, threads: 1, threadsReason: `the thread pool did not start (${cause?.message ?? cause})` };
+  }
+  return { glue, threads: 1 + started, threadsReason };
 }
 
 const constructing = Symbol('Reranker');
-export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'device', 'maxLength', 'onProgress', 'verify', 'cache', 'precision'];
+export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'device', 'maxLength', 'onProgress', 'verify', 'cache', 'precision', 'threads'];
 
 /**
  * The tokenizer in a model folder: `tokenizer.json` with its vocabulary in binary, written by
@@ -198,12 +337,15 @@ export class Reranker {
   /** The reload to the CPU in progress after a device loss, shared by the calls that saw it. */
   #recovery = null;
   #loadTimings;
+  /** `{ threads, threadsReason? }`: the CPU path's threads, shown in `device`. */
+  #threads;
 
-  constructor(token, inner, create, loadTimings) {
+  constructor(token, inner, create, loadTimings, threads) {
     if (token !== constructing) {
       throw new TypeError('use `await Reranker.load(options)` to make a Reranker');
     }
     this.#inner = inner;
+    this.#threads = threads;
     this.#device = inner.device;
     this.#maxLength = inner.maxLength;
     this.#precision = inner.precision;
@@ -221,11 +363,18 @@ export class Reranker {
     if (typeof precision !== 'string' || !Object.hasOwn(WEIGHTS_FILES, precision)) {
       throw rerankerError('INVALID_INPUT', `precision must be 'int8' or 'f32', not ${JSON.stringify(precision) ?? String(precision)}`);
     }
+    const { threads } = options;
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) {
+      throw rerankerError('INVALID_INPUT', `threads must be an integer from 1 to ${MAX_THREADS}, not ${JSON.stringify(threads) ?? String(threads)}`);
+    }
     const started = performance.now();
     // NOTE: the module compiles while the files are read; neither needs the other until the
     // model is built from the bytes.
     let wasmMs = 0;
-    const wasm = initWasm(options.wasm).then(() => { wasmMs = performance.now() - started; }, (cause) => {
+    const wasm = modulePlan(threads, options.wasm, options.device).then((plan) => startModule(plan, options.wasm).then((module) => {
+      wasmMs = performance.now() - started;
+      return { ...module, threadsReason: module.threadsReason ?? plan.reason };
+    })).catch((cause) => {
       throw rerankerError('MODEL_LOAD', `cannot load the WebAssembly module: ${cause.message}`, cause);
     });
     wasm.catch(() => undefined); // awaited before the model is built; a file error may come first
@@ -280,16 +429,22 @@ export class Reranker {
       // The module awaits both, but stops at the first failure: the other must not be reported
       // as unhandled.
       for (const file of [weights, tokenizer]) file.catch(() => undefined);
-      await wasm;
+      const { glue } = await wasm;
       try {
-        return await WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });
+        return await glue.WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });
       } catch (error) {
         throw failure(error);
       }
     };
     const inner = await create(options.device, options.onProgress);
     const loadTimings = { wasmMs, filesMs, ...inner.loadTimings, totalMs: performance.now() - started };
-    return new Reranker(constructing, inner, create, loadTimings);
+    const module = await wasm;
+    let { threadsReason } = module;
+    if (threads !== undefined && threads !== module.threads && threadsReason === undefined) {
+      threadsReason = `this thread's module was started with ${module.threads} by an earlier load`;
+    }
+    if (inner.device.backend === 'webgpu') threadsReason = undefined; // threads are the CPU's
+    return new Reranker(constructing, inner, create, loadTimings, { threads: module.threads, threadsReason });
   }
 
   /** Where the load's time went, in milliseconds (see index.d.ts). */
@@ -299,7 +454,8 @@ export class Reranker {
 
   /** `{ backend: 'webgpu' | 'cpu', matmul: 'int8' | 'f32', adapter?: string, fallbackReason?: string }`; changes to the CPU after a device loss. */
   get device() {
-    return { ...this.#device };
+    const { threads, threadsReason } = this.#threads;
+    return { ...this.#device, threads, ...(threadsReason === undefined ? {} : { threadsReason }) };
   }
 
   /** How the loaded weights are stored: `'int8'` (compact, the default) or `'f32'`. */

@@ -17,8 +17,23 @@ export interface LoadOptions {
    * about a third of the size); default `tokenizer.bin` under `baseUrl`.
    */
   tokenizer?: Source;
-  /** The `.wasm` module (default: the package's `web_reranker_bg.wasm`). */
+  /**
+   * The `.wasm` module (default: the package's `web_reranker_bg.wasm`, or its threaded
+   * `web_reranker_threads_bg.wasm`, see `threads`). Given, it is the single-threaded module.
+   */
   wasm?: Source;
+  /**
+   * How many threads the CPU path spreads its matrix products and attention over, 1 to 64.
+   * Default: the cores (`navigator.hardwareConcurrency`, in Node `os.availableParallelism()`), at
+   * most 8, where threads can run: in Node, and in a browser on a cross-origin isolated page
+   * (`Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy:
+   * require-corp`) inside a worker (`createReranker()` runs one), since a page's main thread
+   * may not wait for others. Elsewhere one thread, with the reason in `device.threadsReason`.
+   * More than one loads the threaded module and starts that many workers less one (the loading
+   * thread is one); `1` loads the single-threaded module. Scores are the same whatever the count.
+   * The first load in a thread (or worker) decides for every later one there.
+   */
+  threads?: number;
   /** `'auto'` (default): WebGPU when a usable adapter exists, else the CPU, with the reason in `device.fallbackReason`. */
   device?: 'auto' | 'webgpu' | 'cpu';
   /** Truncation length of a (query, document) pair in tokens, 4 to 512 (default 512). */
@@ -72,6 +87,10 @@ export interface DeviceInfo {
   adapter?: string;
   /** Why WebGPU was not used, when `device: 'auto'` fell back to the CPU. */
   fallbackReason?: string;
+  /** The threads the CPU path uses (the loading thread included); see `LoadOptions.threads`. */
+  threads: number;
+  /** Why fewer threads run than were asked for (or than the default would start). */
+  threadsReason?: string;
 }
 
 /** A document: a string, or an object with a `text` field (returned unchanged). */

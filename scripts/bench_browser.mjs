@@ -8,11 +8,15 @@
 //
 //   node scripts/bench_browser.mjs --pkg PKG --tjs-model DIR [--runs N] [--out results.json]
 //                                  [--only throughput|cold|webgpu] [--case ours:int8 ...]
+//                                  [--threads N]
 //
 // PKG is our package built for the full-shape model; DIR its Transformers.js folder
 // (scripts/make_transformersjs_model.py). `./build.sh bench-browser` makes both and runs this.
 // `--case` (repeatable) keeps only those cases: `ours:int8` / `ours:f32` for throughput (with
 // the Transformers.js dtype it is compared to), `ours:int8`, `tjs:q8`, ... for the cold start.
+// `--threads N` (default 1) gives both libraries N threads for throughput and cold start: ours
+// through createReranker (a worker; the page is cross-origin isolated), onnxruntime-web's
+// `numThreads`.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,7 +27,7 @@ const { values: args } = parseArgs({
   options: {
     pkg: { type: 'string' }, 'tjs-model': { type: 'string' }, runs: { type: 'string', default: '3' },
     out: { type: 'string' }, 'node-tools': { type: 'string', default: path.join(process.env.HOME, '.cache/reranker/node-tools') },
-    only: { type: 'string' }, case: { type: 'string', multiple: true },
+    only: { type: 'string' }, case: { type: 'string', multiple: true }, threads: { type: 'string', default: '1' },
   },
 });
 if (!args.pkg || !args['tjs-model']) throw new Error('usage: bench_browser.mjs --pkg PKG --tjs-model DIR [--runs N] [--out FILE]');
@@ -41,14 +45,14 @@ const server = await serve({
     '/data/': path.join(root, 'tests/data'),
   },
 });
-const report = { date: new Date().toISOString(), runs, chromium: null, throughput: [], coldStart: [] };
+const report = { date: new Date().toISOString(), runs, threads: Number(args.threads), chromium: null, throughput: [], coldStart: [] };
 const median = (xs) => {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 const open = async (page) => {
-  await page.goto(`${server.origin}/`);
+  await page.goto(`${server.origin}/?threads=${Number(args.threads)}`);
   await page.waitForFunction(() => window.benchReady === true);
   report.chromium ??= await page.evaluate(() => navigator.userAgent);
 };

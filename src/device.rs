@@ -121,15 +121,37 @@ pub async fn select(preference: DevicePreference, model: &ModelInfo) -> Result<S
 /// Bytes of the largest buffer the model binds on the device: its largest weight (the
 /// word-embedding table stays on the CPU, see `crate::weights`), or a batch's largest
 /// activation, which the engine caps at [`ACTIVATION_BUDGET`] (WebGPU's guaranteed 128 MiB).
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#[cfg_attr(not(any(target_arch = "wasm32", reranker_wgpu)), allow(dead_code))]
 fn largest_binding(model: &ModelInfo) -> u64 {
     let hidden = model.hidden_size;
     let weight = (hidden * model.intermediate_size.max(hidden)).max(model.max_positions * hidden);
     (weight * 4).max(ACTIVATION_BUDGET)
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", reranker_wgpu))]
 async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
+    let described = probe_adapter(model).await?;
+    wgpu_device().await.map(|(selected, _)| SelectedDevice {
+        adapter: selected.adapter.or(described),
+        ..selected
+    })
+}
+
+/// The threaded module has no wgpu: it probes the adapter only to say why it runs on the CPU.
+#[cfg(all(target_arch = "wasm32", not(reranker_wgpu)))]
+async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
+    probe_adapter(model).await?;
+    Err(
+        "a WebGPU adapter is available, but the threaded module has no WebGPU backend (load with \
+         `threads: 1` for it); it runs on the CPU"
+            .into(),
+    )
+}
+
+/// Asks the browser for a WebGPU adapter (through JS, as the page would) and checks that its
+/// buffers fit the model; returns its description (`GPUAdapterInfo`), when it has one.
+#[cfg(target_arch = "wasm32")]
+async fn probe_adapter(model: &ModelInfo) -> std::result::Result<Option<String>, String> {
     use js_sys::{Function, Reflect};
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
@@ -173,12 +195,9 @@ async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String
             description
         }
     });
-    wgpu_device().await.map(|(selected, _)| SelectedDevice {
-        adapter: selected.adapter.or(described
-            .filter(|d| !d.is_empty())
-            .map(|d| format!("{d} (WebGPU)"))),
-        ..selected
-    })
+    Ok(described
+        .filter(|d| !d.is_empty())
+        .map(|d| format!("{d} (WebGPU)")))
 }
 
 /// Native wgpu (Vulkan, Metal or DX12), built with the `native-webgpu` feature: the same WGSL
@@ -190,7 +209,7 @@ async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String
     Ok(selected)
 }
 
-#[cfg(any(target_arch = "wasm32", feature = "native-webgpu"))]
+#[cfg(any(target_arch = "wasm32", reranker_wgpu))]
 fn check_binding_limit(limit: f64, model: &ModelInfo) -> std::result::Result<(), String> {
     let needed = largest_binding(model);
     if limit < needed as f64 {
@@ -206,20 +225,20 @@ fn check_binding_limit(limit: f64, model: &ModelInfo) -> std::result::Result<(),
 ///
 /// NOTE: cubecl registers one wgpu runtime per device, once: a second `init_with_setup_async`
 /// fails with "Service already initialized" (seen on an H200 when a second reranker was made).
-#[cfg(any(target_arch = "wasm32", feature = "native-webgpu"))]
+#[cfg(reranker_wgpu)]
 static OPENED: Mutex<Option<(SelectedDevice, u64)>> = Mutex::new(None);
 
 /// How often a caller that lost the race to open the device looks for the winner's record
 /// (10 ms apart natively: up to 5 s; once in wasm, where nothing runs in between).
 #[cfg(all(not(target_arch = "wasm32"), feature = "native-webgpu"))]
 const RACE_WAITS: usize = 500;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", reranker_wgpu))]
 const RACE_WAITS: usize = 1;
 
 /// Opens burn's wgpu device, or returns the one already open, and routes the errors it reports
 /// outside any call to [`DeviceFaults`] instead of cubecl's panicking handler. Also returns the
 /// device's largest storage-buffer binding.
-#[cfg(any(target_arch = "wasm32", feature = "native-webgpu"))]
+#[cfg(reranker_wgpu)]
 async fn wgpu_device() -> std::result::Result<(SelectedDevice, u64), String> {
     let opened = || OPENED.lock().ok().and_then(|opened| opened.clone());
     if let Some((selected, limit)) = opened() {
@@ -269,7 +288,7 @@ async fn wgpu_device() -> std::result::Result<(SelectedDevice, u64), String> {
     Ok((selected, limit))
 }
 
-#[cfg(all(not(target_arch = "wasm32"), not(feature = "native-webgpu")))]
+#[cfg(all(not(target_arch = "wasm32"), not(reranker_wgpu)))]
 async fn webgpu(_model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
     Err(
         "this native build has no WebGPU backend (build with the native-webgpu feature); it \

@@ -207,76 +207,82 @@ mod cpu {
         let v_all = &v.storage::<f32>()[super::storage_start(&v)..];
         let b_all = &b.storage::<f32>()[super::storage_start(&b)..];
         let mut out = vec![0f32; batch * seq * width];
-        let mut scores = vec![0f32; seq * seq];
         let row_stride = width as isize;
-        for row in 0..batch {
-            let base = row * seq * width;
-            for head in 0..heads {
-                let at = base + head * head_dim;
-                // SAFETY: every index the two products touch is inside its slice: rows
-                // `0..seq` at stride `width`, columns `0..head_dim` from `head * head_dim`, so
-                // the last one is `base + (seq - 1) · width + width - 1`, below the buffer's
-                // `batch · seq · width`; `scores` is `seq × seq`.
-                unsafe {
-                    // scores = scale · Q_h · K_hᵀ  (K_hᵀ: element (d, j) at j · width + d)
-                    gemm::gemm(
-                        seq,
-                        seq,
-                        head_dim,
-                        scores.as_mut_ptr(),
-                        1,
-                        seq as isize,
-                        false,
-                        q_all[at..].as_ptr(),
-                        1,
-                        row_stride,
-                        k_all[at..].as_ptr(),
-                        row_stride,
-                        1,
-                        0.0,
-                        scale,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
-                for (i, scores_row) in scores.chunks_exact_mut(seq).enumerate() {
-                    let offset =
-                        row * bias_strides[0] + head * bias_strides[1] + i * bias_strides[2];
-                    let bias_row = (0..seq).map(|j| b_all[offset + j * bias_strides[3]]);
-                    for (s, bias) in scores_row.iter_mut().zip(bias_row) {
-                        *s += bias;
+        // NOTE: rows of the batch are independent: each part takes whole rows, with a score
+        // block of its own.
+        crate::parallel::for_row_parts(&mut out, seq * width, 1, 1, |first, rows, out| {
+            let mut scores = vec![0f32; seq * seq];
+            for row in first..first + rows {
+                let base = row * seq * width;
+                for head in 0..heads {
+                    let at = base + head * head_dim;
+                    let out_at = at - first * seq * width;
+                    // SAFETY: every index the two products touch is inside its slice: rows
+                    // `0..seq` at stride `width`, columns `0..head_dim` from `head * head_dim`,
+                    // so the last one is `base + (seq - 1) · width + width - 1`, below the
+                    // inputs' `batch · seq · width` (and, less this part's start, below its
+                    // `rows · seq · width`); `scores` is `seq × seq`.
+                    unsafe {
+                        // scores = scale · Q_h · K_hᵀ  (K_hᵀ: element (d, j) at j · width + d)
+                        gemm::gemm(
+                            seq,
+                            seq,
+                            head_dim,
+                            scores.as_mut_ptr(),
+                            1,
+                            seq as isize,
+                            false,
+                            q_all[at..].as_ptr(),
+                            1,
+                            row_stride,
+                            k_all[at..].as_ptr(),
+                            row_stride,
+                            1,
+                            0.0,
+                            scale,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
+                    }
+                    for (i, scores_row) in scores.chunks_exact_mut(seq).enumerate() {
+                        let offset =
+                            row * bias_strides[0] + head * bias_strides[1] + i * bias_strides[2];
+                        let bias_row = (0..seq).map(|j| b_all[offset + j * bias_strides[3]]);
+                        for (s, bias) in scores_row.iter_mut().zip(bias_row) {
+                            *s += bias;
+                        }
+                    }
+                    vector_math::softmax_rows(&mut scores, seq);
+                    // SAFETY: as above; the output block has the query block's layout.
+                    unsafe {
+                        // out_h = P · V_h, written where the merged heads go.
+                        gemm::gemm(
+                            seq,
+                            head_dim,
+                            seq,
+                            out[out_at..].as_mut_ptr(),
+                            1,
+                            row_stride,
+                            false,
+                            scores.as_ptr(),
+                            1,
+                            seq as isize,
+                            v_all[at..].as_ptr(),
+                            1,
+                            row_stride,
+                            0.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
                     }
                 }
-                vector_math::softmax_rows(&mut scores, seq);
-                // SAFETY: as above; the output block has the query block's layout.
-                unsafe {
-                    // out_h = P · V_h, written where the merged heads go.
-                    gemm::gemm(
-                        seq,
-                        head_dim,
-                        seq,
-                        out[at..].as_mut_ptr(),
-                        1,
-                        row_stride,
-                        false,
-                        scores.as_ptr(),
-                        1,
-                        seq as isize,
-                        v_all[at..].as_ptr(),
-                        1,
-                        row_stride,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
             }
-        }
+        });
         FlexTensor::new(
             Bytes::from_elems(out),
             Layout::contiguous(Shape::from(dims)),

@@ -7,7 +7,7 @@
 //! * [`batch`]: length-sorted batches padded to their own longest pair;
 //! * [`model`]: the fence around the generated model code and the [`CrossEncoderModel`] trait;
 //! * [`kernels`]: the fused attention and GELU the generated code calls (one pass each on the
-//!   CPU);
+//!   CPU), and the linear layers' matrix kernels, their rows spread over threads by [`parallel`];
 //! * [`weights`]: the f32 and compact int8 weight files ([`quant`]), and the word-embedding
 //!   table that stays on the CPU;
 //! * [`device`]: the backend seam (WebGPU or CPU);
@@ -22,11 +22,28 @@ pub mod engine;
 pub mod error;
 pub mod kernels;
 pub mod model;
+pub mod parallel;
 pub mod quant;
 pub mod tokenize;
 #[cfg(all(target_arch = "wasm32", reranker_selected))]
 mod web;
+#[cfg(all(
+    target_arch = "wasm32",
+    target_feature = "atomics",
+    feature = "threads",
+    reranker_selected
+))]
+mod web_threads;
 pub mod weights;
+
+#[cfg(all(
+    target_arch = "wasm32",
+    target_feature = "atomics",
+    not(feature = "threads")
+))]
+compile_error!(
+    "a wasm build with shared memory (+atomics) is the threaded module: add `--features threads`"
+);
 
 #[cfg(all(target_arch = "wasm32", not(reranker_selected)))]
 compile_error!(

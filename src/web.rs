@@ -35,10 +35,17 @@ unsafe extern "C" {
 /// which then wraps *every* export (malloc, the externref table, each method) in a call of all
 /// constructors: about a millisecond per crossing, several per document. Calling them here,
 /// once, makes it a library module. Measured: 256 short pairs took ~1.1 s in Node before.
+///
+/// NOTE: in the threaded module every worker runs this too, on the memory the first thread has
+/// already set up; registering the statics twice would link their lists into loops.
 #[wasm_bindgen(start)]
 fn start() {
-    // SAFETY: called once, at instantiation, before any other export; the constructors only
-    // register statics.
+    static STARTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if STARTED.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        return;
+    }
+    // SAFETY: called once per memory, at instantiation, before any other export; the
+    // constructors only register statics.
     unsafe { __wasm_call_ctors() }
 }
 

@@ -1,6 +1,13 @@
 // The browser benchmark's page side (scripts/bench_browser.mjs drives it): our wasm CPU path and
 // Transformers.js (onnxruntime-web, wasm) on the same model, the same pairs, in one page session.
-import { Reranker } from '/pkg/index.js';
+import { Reranker, createReranker } from '/pkg/index.js';
+
+/**
+ * Threads for both libraries (the page's `?threads=N`, default 1). With 1, ours runs in this
+ * thread, as Transformers.js does; with more, ours runs through createReranker (a worker, since a
+ * page's main thread may not wait for its pool) and onnxruntime-web gets as many.
+ */
+const threads = Number(new URLSearchParams(location.search).get('threads') ?? 1);
 
 let transformers = null;
 async function tjs() {
@@ -11,8 +18,8 @@ async function tjs() {
     env.allowLocalModels = true;
     env.localModelPath = '/models/';
     env.backends.onnx.wasm.wasmPaths = '/ort/';
-    // One thread, as ours: the same work on the same core.
-    env.backends.onnx.wasm.numThreads = 1;
+    // As many threads as ours: by default one, the same work on the same core.
+    env.backends.onnx.wasm.numThreads = threads;
   }
   return transformers;
 }
@@ -37,10 +44,12 @@ export async function inputs() {
 
 const now = () => performance.now();
 
-/** Loads ours (in this thread, CPU); returns the time and where it went. */
+/** Loads ours (CPU; in this thread, or with threads in a worker); returns the time and where it went. */
 export async function loadOurs(precision) {
   const start = now();
-  const reranker = await Reranker.load({ device: 'cpu', precision });
+  const reranker = threads === 1 ? await Reranker.load({ device: 'cpu', precision })
+    : await createReranker({ device: 'cpu', precision, threads });
+  if (reranker.device.threads !== threads) throw new Error(`ours runs on ${JSON.stringify(reranker.device)}, not ${threads} threads`);
   return { reranker, ms: now() - start, loadTimings: reranker.loadTimings };
 }
 
@@ -148,5 +157,5 @@ export async function webgpu(lib, runs) {
   return out;
 }
 
-window.bench = { inputs, loadOurs, loadTjs, tjsLogits, timed, firstResult, webgpu };
+window.bench = { threads, inputs, loadOurs, loadTjs, tjsLogits, timed, firstResult, webgpu };
 window.benchReady = true;

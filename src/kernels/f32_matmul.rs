@@ -19,6 +19,8 @@ const TILE_ROWS: usize = 4;
 /// Packed weight bytes a column chunk may take, so that it stays in L2 while every row tile of
 /// the input streams past it.
 const CHUNK_BYTES: usize = 128 * 1024;
+/// The fewest rows worth handing to another thread: two tiles.
+const MIN_PART_ROWS: usize = 2 * TILE_ROWS;
 
 /// A linear layer's f32 weights, packed for [`matmul`].
 #[derive(Debug, Clone)]
@@ -68,12 +70,20 @@ pub fn matmul(x: &[f32], rows: usize, weights: &PackedF32, bias: Option<&[f32]>,
     if let Some(bias) = bias {
         padded_bias[..outputs].copy_from_slice(bias);
     }
-    let product = Product {
-        x,
-        weights,
-        bias: &padded_bias,
-    };
-    multiply(&product, rows, out);
+    crate::parallel::for_row_parts(
+        out,
+        outputs,
+        TILE_ROWS,
+        MIN_PART_ROWS,
+        |first, rows, out| {
+            let product = Product {
+                x: &x[first * inputs..(first + rows) * inputs],
+                weights,
+                bias: &padded_bias,
+            };
+            multiply(&product, rows, out);
+        },
+    );
 }
 
 with_best_simd! {
@@ -207,6 +217,8 @@ mod tests {
             (1, 1, 1),
             (7, 5, 13),
             (9, 33, 7),
+            // Enough rows to be split over threads (in a `threads` build).
+            (37, 64, 20),
             (6, 384, 1536),
             (5, 1536, 384),
         ] {

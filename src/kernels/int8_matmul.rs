@@ -29,6 +29,9 @@ const TILE_BLOCKS: usize = 2;
 /// the input streams past it.
 const CHUNK_BYTES: usize = 128 * 1024;
 
+/// The fewest rows worth handing to another thread: two tiles.
+const MIN_PART_ROWS: usize = 2 * TILE_ROWS;
+
 /// A linear layer's int8 weights, widened and packed for [`matmul`].
 #[derive(Debug, Clone)]
 pub struct PackedInt8 {
@@ -91,28 +94,38 @@ pub fn matmul(x: &[f32], rows: usize, weights: &PackedInt8, bias: Option<&[f32]>
         assert_eq!(bias.len(), outputs, "one bias per output column");
     }
     let stride = weights.pairs * 2;
-    let mut quantized = vec![0i16; rows * stride];
-    let mut row_scales = vec![0f32; rows];
-    quantize_rows(
-        x,
-        inputs,
-        weights.input_range(),
-        &mut quantized,
-        stride,
-        &mut row_scales,
-    );
     let mut padded_bias = vec![0f32; weights.scales.len()];
     if let Some(bias) = bias {
         padded_bias[..outputs].copy_from_slice(bias);
     }
-    let product = Product {
-        quantized: &quantized,
-        stride,
-        row_scales: &row_scales,
-        weights,
-        bias: &padded_bias,
-    };
-    multiply(&product, rows, out);
+    // NOTE: each part quantizes its own rows: the rows' scales are per row, so a part needs
+    // nothing from the others.
+    crate::parallel::for_row_parts(
+        out,
+        outputs,
+        TILE_ROWS,
+        MIN_PART_ROWS,
+        |first, rows, out| {
+            let mut quantized = vec![0i16; rows * stride];
+            let mut row_scales = vec![0f32; rows];
+            quantize_rows(
+                &x[first * inputs..(first + rows) * inputs],
+                inputs,
+                weights.input_range(),
+                &mut quantized,
+                stride,
+                &mut row_scales,
+            );
+            let product = Product {
+                quantized: &quantized,
+                stride,
+                row_scales: &row_scales,
+                weights,
+                bias: &padded_bias,
+            };
+            multiply(&product, rows, out);
+        },
+    );
 }
 
 with_best_simd! {
@@ -376,6 +389,8 @@ mod tests {
             (1, 1, 1),
             (7, 5, 13),
             (9, 33, 7),
+            // Enough rows to be split over threads (in a `threads` build).
+            (37, 64, 20),
             (6, 384, 1536),
             (5, 1536, 384),
         ] {

@@ -25,6 +25,7 @@ after(async () => server?.close());
 
 /** What the package may fetch (under /pkg/): its modules, its wasm and its model files. */
 const PACKAGE_FILES = ['index.js', 'core.js', 'errors.js', 'adapters.js', 'worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
+  'web_reranker_threads.js', 'web_reranker_threads_bg.wasm', 'threads-worker.js',
   'model/weights-int8.bpk', 'model/weights-f32.bpk', 'model/tokenizer.bin', 'model/model.json'];
 
 /** Asserts every request went to the test server, and under /pkg/ only to the package's files. */
@@ -36,10 +37,13 @@ function checkRequests(label, requests, origin) {
   assert.deepEqual(unexpected, [], `${label}: unexpected package requests`);
   const weights = pkg.filter((p) => p.startsWith('model/weights-'));
   assert.equal(weights.length, 1, `${label}: one weights file, ${weights}`);
-  assert.ok(pkg.includes('web_reranker_bg.wasm'), `${label}: ${pkg}`);
+  // The single-threaded module, the threaded one, or both (a page that loads in-page and in a
+  // worker), each fetched once.
+  const modules = pkg.filter((p) => p.endsWith('_bg.wasm'));
+  assert.ok(modules.length >= 1 && new Set(modules).size === modules.length, `${label}: wasm modules ${modules}`);
 }
 
-async function runPage({ device, webgpu, page: file = 'parity.html', origin = server.origin, precision }) {
+async function runPage({ device, webgpu, page: file = 'parity.html', origin = server.origin, precision, query = '' }) {
   return withPage({ webgpu }, async (page, errors) => {
     // The context reports the requests of the page and of its workers.
     const requests = [];
@@ -47,7 +51,7 @@ async function runPage({ device, webgpu, page: file = 'parity.html', origin = se
     if (webgpu === false) {
       await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
     }
-    await page.goto(`${origin}/tests/browser/${file}?device=${device}${precision ? `&precision=${precision}` : ''}`);
+    await page.goto(`${origin}/tests/browser/${file}?device=${device}${precision ? `&precision=${precision}` : ''}${query}`);
     const result = await page.evaluate(() => window.__result);
     checkRequests(file, requests, origin);
     return { result, errors, requests };
@@ -86,10 +90,14 @@ for (const precision of ['int8', 'f32']) {
 }
 
 test('(b) forced CPU path, f32 weights', async () => {
-  const { result, errors } = await runPage({ device: 'cpu', webgpu: true, precision: 'f32' });
+  const { result, errors, requests } = await runPage({ device: 'cpu', webgpu: true, precision: 'f32' });
   assert.deepEqual(errors, []);
   assert.equal(result.device.backend, 'cpu');
   assert.equal(result.device.matmul, 'f32');
+  // On the page's main thread, which may not wait for other threads: one, and why.
+  assert.equal(result.device.threads, 1);
+  if (result.device.threadsReason !== undefined) assert.match(result.device.threadsReason, /main thread/);
+  assert.ok(requests.some((url) => url.endsWith('/pkg/web_reranker_bg.wasm')));
   checkScores('chromium cpu f32', result);
 });
 
@@ -151,6 +159,38 @@ test('(e) createReranker: the model in a module worker answers like the in-page 
     assert.ok(mine.length >= 1, `progress for ${file}`);
     for (let i = 1; i < mine.length; i++) assert.ok(mine[i].loaded >= mine[i - 1].loaded);
     assert.equal(mine.at(-1).loaded, mine.at(-1).total);
+  }
+});
+
+test('(i) threads: in a worker on a cross-origin isolated page, two threads; elsewhere one, and why', async () => {
+  const { result, errors, requests } = await runPage({ device: 'cpu', webgpu: false, page: 'worker.html', query: '&threads=2' });
+  assert.deepEqual(errors, []);
+  assert.equal(result.error, undefined, result.error);
+  assert.equal(result.device.backend, 'cpu');
+  assert.equal(result.device.threads, 2, JSON.stringify(result.device));
+  assert.equal(result.device.threadsReason, undefined);
+  assert.ok(requests.some((url) => url.endsWith('/pkg/web_reranker_threads_bg.wasm')));
+  assert.ok(requests.some((url) => url.endsWith('/pkg/threads-worker.js')));
+  let worst = 0;
+  result.overlapping.forEach((got, i) => { worst = Math.max(worst, Math.abs(got - result.expected[i])); });
+  console.log(`worker, 2 threads: max |logit - onnxruntime| = ${worst.toExponential(2)}`);
+  assert.ok(worst <= toleranceOn(result.device));
+  assert.ok(Math.abs(result.after - result.expected[0]) <= toleranceOn(result.device));
+  assert.deepEqual(result.errors.map((e) => e?.code), ['INVALID_INPUT', 'INVALID_INPUT', 'INVALID_INPUT', 'INVALID_INPUT']);
+  assert.equal(result.disposed, 'ABORTED');
+
+  // The same page without COOP/COEP: no SharedArrayBuffer, so one thread, and the reason.
+  const open = await serve({ root, pkg: process.env.RERANKER_PKG,
+    headers: { 'cross-origin-opener-policy': 'unsafe-none', 'cross-origin-embedder-policy': 'unsafe-none' } });
+  try {
+    const plain = await runPage({ device: 'cpu', webgpu: false, page: 'worker.html', query: '&threads=2', origin: open.origin });
+    assert.equal(plain.result.error, undefined, plain.result.error);
+    assert.equal(plain.result.device.threads, 1);
+    assert.match(plain.result.device.threadsReason, /cross-origin isolated/);
+    assert.ok(plain.requests.some((url) => url.endsWith('/pkg/web_reranker_bg.wasm')));
+    result.overlapping.forEach((got, i) => assert.equal(plain.result.overlapping[i], got, `pair ${i}: the same score on one thread`));
+  } finally {
+    await open.close();
   }
 });
 

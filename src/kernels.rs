@@ -126,6 +126,44 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     activation::gelu(x)
 }
 
+/// What both matrix kernels do around their product `out = x · W + bias`: check the sizes, pad
+/// the bias with zeros to `padded_columns`, then run `product(x_rows, rows, padded_bias,
+/// out_rows)` on parts of whole rows, spread over threads ([`crate::parallel`]) in multiples of
+/// `tile_rows` and never below two tiles.
+#[allow(clippy::too_many_arguments)]
+fn product_in_row_parts(
+    x: &[f32],
+    rows: usize,
+    [inputs, outputs]: [usize; 2],
+    bias: Option<&[f32]>,
+    padded_columns: usize,
+    tile_rows: usize,
+    out: &mut [f32],
+    product: impl Fn(&[f32], usize, &[f32], &mut [f32]) + Sync,
+) {
+    assert_eq!(x.len(), rows * inputs, "input size");
+    assert_eq!(out.len(), rows * outputs, "output size");
+    let mut padded_bias = vec![0f32; padded_columns];
+    if let Some(bias) = bias {
+        assert_eq!(bias.len(), outputs, "one bias per output column");
+        padded_bias[..outputs].copy_from_slice(bias);
+    }
+    crate::parallel::for_row_parts(
+        out,
+        outputs,
+        tile_rows,
+        2 * tile_rows,
+        |first, rows, out| {
+            product(
+                &x[first * inputs..(first + rows) * inputs],
+                rows,
+                &padded_bias,
+                out,
+            )
+        },
+    );
+}
+
 fn on_cpu<const D: usize>(t: &Tensor<D>) -> bool {
     t.device() == Device::flex()
 }

@@ -19,8 +19,6 @@ const TILE_ROWS: usize = 4;
 /// Packed weight bytes a column chunk may take, so that it stays in L2 while every row tile of
 /// the input streams past it.
 const CHUNK_BYTES: usize = 128 * 1024;
-/// The fewest rows worth handing to another thread: two tiles.
-const MIN_PART_ROWS: usize = 2 * TILE_ROWS;
 
 /// A linear layer's f32 weights, packed for [`matmul`].
 #[derive(Debug, Clone)]
@@ -60,29 +58,16 @@ impl PackedF32 {
 /// `out = x · W + bias` for `rows` rows of `x` (`rows × inputs`, row-major); `out` is
 /// `rows × outputs`.
 pub fn matmul(x: &[f32], rows: usize, weights: &PackedF32, bias: Option<&[f32]>, out: &mut [f32]) {
-    let (inputs, outputs) = (weights.inputs, weights.outputs);
-    assert_eq!(x.len(), rows * inputs, "input size");
-    assert_eq!(out.len(), rows * outputs, "output size");
-    if let Some(bias) = bias {
-        assert_eq!(bias.len(), outputs, "one bias per output column");
-    }
-    let mut padded_bias = vec![0f32; outputs.div_ceil(BLOCK) * BLOCK];
-    if let Some(bias) = bias {
-        padded_bias[..outputs].copy_from_slice(bias);
-    }
-    crate::parallel::for_row_parts(
-        out,
-        outputs,
+    let padded_columns = weights.outputs.div_ceil(BLOCK) * BLOCK;
+    super::product_in_row_parts(
+        x,
+        rows,
+        weights.shape(),
+        bias,
+        padded_columns,
         TILE_ROWS,
-        MIN_PART_ROWS,
-        |first, rows, out| {
-            let product = Product {
-                x: &x[first * inputs..(first + rows) * inputs],
-                weights,
-                bias: &padded_bias,
-            };
-            multiply(&product, rows, out);
-        },
+        out,
+        |x, rows, bias, out| multiply(&Product { x, weights, bias }, rows, out),
     );
 }
 

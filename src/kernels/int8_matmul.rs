@@ -29,9 +29,6 @@ const TILE_BLOCKS: usize = 2;
 /// the input streams past it.
 const CHUNK_BYTES: usize = 128 * 1024;
 
-/// The fewest rows worth handing to another thread: two tiles.
-const MIN_PART_ROWS: usize = 2 * TILE_ROWS;
-
 /// A linear layer's int8 weights, widened and packed for [`matmul`].
 #[derive(Debug, Clone)]
 pub struct PackedInt8 {
@@ -87,30 +84,24 @@ impl PackedInt8 {
 /// `out = x · W + bias` for `rows` rows of `x` (`rows × inputs`, row-major); `out` is
 /// `rows × outputs`.
 pub fn matmul(x: &[f32], rows: usize, weights: &PackedInt8, bias: Option<&[f32]>, out: &mut [f32]) {
-    let (inputs, outputs) = (weights.inputs, weights.outputs);
-    assert_eq!(x.len(), rows * inputs, "input size");
-    assert_eq!(out.len(), rows * outputs, "output size");
-    if let Some(bias) = bias {
-        assert_eq!(bias.len(), outputs, "one bias per output column");
-    }
     let stride = weights.pairs * 2;
-    let mut padded_bias = vec![0f32; weights.scales.len()];
-    if let Some(bias) = bias {
-        padded_bias[..outputs].copy_from_slice(bias);
-    }
+    let padded_columns = weights.scales.len();
     // NOTE: each part quantizes its own rows: the rows' scales are per row, so a part needs
     // nothing from the others.
-    crate::parallel::for_row_parts(
-        out,
-        outputs,
+    super::product_in_row_parts(
+        x,
+        rows,
+        weights.shape(),
+        bias,
+        padded_columns,
         TILE_ROWS,
-        MIN_PART_ROWS,
-        |first, rows, out| {
+        out,
+        |x, rows, bias, out| {
             let mut quantized = vec![0i16; rows * stride];
             let mut row_scales = vec![0f32; rows];
             quantize_rows(
-                &x[first * inputs..(first + rows) * inputs],
-                inputs,
+                x,
+                weights.inputs,
                 weights.input_range(),
                 &mut quantized,
                 stride,
@@ -121,7 +112,7 @@ pub fn matmul(x: &[f32], rows: usize, weights: &PackedInt8, bias: Option<&[f32]>
                 stride,
                 row_scales: &row_scales,
                 weights,
-                bias: &padded_bias,
+                bias,
             };
             multiply(&product, rows, out);
         },

@@ -158,7 +158,7 @@ async function verify(bytes, manifest, file) {
 
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
 
-/** The most threads the default starts: past this a model this size gains little. */
+/** The most threads the default starts, leaving the rest of a large machine to the page (only two cores were measured). */
 const MAX_AUTO_THREADS = 8;
 /** The most threads a load may ask for. */
 const MAX_THREADS = 64;

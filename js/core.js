@@ -2,7 +2,7 @@
 // (`web_reranker.js` + `web_reranker_bg.wasm`, or the threaded `web_reranker_threads.js` +
 // `web_reranker_threads_bg.wasm` with `threads-worker.js`) and fetches the model files.
 // `index.js` is the package's entry point; `worker.js` runs this same class in a Web Worker.
-import init from './web_reranker.js';
+import * as single from './web_reranker.js';
 import { RerankerError, fromWasm, takeSignal, abortable, aborted } from './errors.js';
 
 // NOTE: `here`, not `import.meta.url`, where bundlers must not treat a URL as an asset (model/ is
@@ -258,9 +258,9 @@ async function startSingle(wasm) {
     : wasm !== undefined ? new URL(wasm, page()) : new URL('./web_reranker_bg.wasm', import.meta.url);
   // A URL in a browser lets wasm-bindgen compile while downloading (instantiateStreaming).
   const module = url === null ? wasm : url.protocol === 'file:' ? await readFile(url) : url;
-  const exports = await init({ module_or_path: module });
+  const exports = await single.default({ module_or_path: module });
   memories.add(exports.memory);
-  return { glue: await import('./web_reranker.js'), threads: 1 };
+  return { glue: single, threads: 1 };
 }
 
 /** Compiles a `.wasm` file (streaming where the server says it is wasm). */

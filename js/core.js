@@ -142,17 +142,27 @@ const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16)
  * another digest is an `INTEGRITY` error, and the file is never used.
  */
 async function verify(bytes, manifest, file) {
-  const entry = manifest.files[file];
-  if (bytes.length !== entry.size) {
-    throw rerankerError('INTEGRITY', `${file} is ${bytes.length} bytes, the manifest says ${entry.size} (truncated or replaced)`);
+  checkSize(bytes, manifest, file);
+  await checkDigest(bytes, manifest, file);
+}
+
+function checkSize(bytes, manifest, file) {
+  const { size } = manifest.files[file];
+  if (bytes.length !== size) {
+    throw rerankerError('INTEGRITY', `${file} is ${bytes.length} bytes, the manifest says ${size} (truncated or replaced)`);
   }
+}
+
+/** The sha256 half of [`verify`]; it reads `bytes` before it returns (WebCrypto takes a copy). */
+async function checkDigest(bytes, manifest, file) {
   // NOTE: crypto.subtle exists only in secure contexts (https, localhost); elsewhere the size is
   // all that can be checked.
   const subtle = globalThis.crypto?.subtle;
   if (subtle === undefined) return;
+  const { sha256 } = manifest.files[file];
   const digest = hex(await subtle.digest('SHA-256', bytes));
-  if (digest !== entry.sha256) {
-    throw rerankerError('INTEGRITY', `${file} has sha256 ${digest}, the manifest says ${entry.sha256} (corrupt or replaced)`);
+  if (digest !== sha256) {
+    throw rerankerError('INTEGRITY', `${file} has sha256 ${digest}, the manifest says ${sha256} (corrupt or replaced)`);
   }
 }
 
@@ -391,7 +401,9 @@ export class Reranker {
         throw rerankerError('INTEGRITY', `the model manifest does not list ${file}`);
       }
     }
-    const fetchChecked = async (source, file, onProgress) => {
+    // `digests` collects the sha256 checks of cached copies, which run while the model is built
+    // from them (the build is thrown away if one fails).
+    const fetchChecked = async (source, file, onProgress, digests) => {
       if (manifest === null || !fromFolder(source)) return bytesOf(source, base, file, onProgress);
       const { sha256 } = manifest.files[file];
       const key = cache !== null && typeof sha256 === 'string' ? new URL(`${file}?sha256=${sha256}`, base).href : null;
@@ -399,7 +411,16 @@ export class Reranker {
       if (hit !== undefined) {
         const bytes = new Uint8Array(await hit.arrayBuffer());
         try {
-          await verify(bytes, manifest, file);
+          checkSize(bytes, manifest, file);
+          // NOTE: a copy is cached only after its download passed the check, so this one
+          // guards against damage in the store; it need not hold up the build (about 0.2 s for
+          // the int8 weights here), only the load's end.
+          const digest = checkDigest(bytes, manifest, file).catch(async (damage) => {
+            await ignoreFailure(cache.delete(key)); // dropped, so the next build downloads it
+            throw damage;
+          });
+          digest.catch(() => undefined); // awaited once the model is built
+          digests.push(digest);
           onProgress?.({ file, loaded: bytes.length, total: bytes.length });
           return bytes;
         } catch {
@@ -414,30 +435,50 @@ export class Reranker {
     // NOTE: the sources, not the bytes, are kept: after a device loss the model is fetched again
     // (from the HTTP cache) rather than holding a second copy of the weights for the whole session.
     let filesMs = 0;
+    let checkedMs = 0;
     const create = async (device, onProgress) => {
-      // NOTE: `filesMs` is set inside the promises the module awaits, not by a Promise.all beside
-      // them, so it is recorded before the module can go on to build the model.
-      let waiting = 2;
-      const arrived = (bytes) => {
-        if (--waiting === 0) filesMs = performance.now() - started;
-        return bytes;
-      };
-      // NOTE: the module gets the files as promises: it probes the device and builds the
-      // tokenizer while the (much larger) weights are still being read and checked.
-      const weights = fetchChecked(options.weights, weightsFile, onProgress).then(arrived);
-      const tokenizer = fetchChecked(options.tokenizer, TOKENIZER_FILE, onProgress).then(arrived);
-      // The module awaits both, but stops at the first failure: the other must not be reported
-      // as unhandled.
-      for (const file of [weights, tokenizer]) file.catch(() => undefined);
-      const { glue } = await wasm;
-      try {
-        return await glue.WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });
-      } catch (error) {
-        throw failure(error);
+      // A cached copy that fails its sha256 check is dropped, and the model built again from a
+      // fresh download: at most once per file.
+      for (let attempt = 0; ; attempt++) {
+        // NOTE: `filesMs` is set inside the promises the module awaits, not by a Promise.all
+        // beside them, so it is recorded before the module can go on to build the model.
+        let waiting = 2;
+        const arrived = (bytes) => {
+          if (--waiting === 0) filesMs = performance.now() - started;
+          return bytes;
+        };
+        const digests = [];
+        // NOTE: the module gets the files as promises: it probes the device and builds the
+        // tokenizer while the (much larger) weights are still being read and checked.
+        const weights = fetchChecked(options.weights, weightsFile, onProgress, digests).then(arrived);
+        const tokenizer = fetchChecked(options.tokenizer, TOKENIZER_FILE, onProgress, digests).then(arrived);
+        // The module awaits both, but stops at the first failure: the other must not be reported
+        // as unhandled.
+        for (const file of [weights, tokenizer]) file.catch(() => undefined);
+        const { glue } = await wasm;
+        let built; let error;
+        try {
+          built = await glue.WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });
+        } catch (cause) {
+          error = cause;
+        }
+        // A trapped instance cannot build again, whatever the files.
+        if (error instanceof WebAssembly.RuntimeError) throw failure(error);
+        // Every cached copy's check has started once both files are settled.
+        await Promise.allSettled([weights, tokenizer]);
+        const damaged = (await Promise.allSettled(digests)).find((check) => check.status === 'rejected');
+        checkedMs = performance.now() - started;
+        if (damaged !== undefined) {
+          built?.free();
+          if (attempt < 2) continue;
+          throw damaged.reason;
+        }
+        if (error !== undefined) throw failure(error);
+        return built;
       }
     };
     const inner = await create(options.device, options.onProgress);
-    const loadTimings = { wasmMs, filesMs, ...inner.loadTimings, totalMs: performance.now() - started };
+    const loadTimings = { wasmMs, filesMs, checkedMs, ...inner.loadTimings, totalMs: performance.now() - started };
     const module = await wasm;
     let { threadsReason } = module;
     if (threads !== undefined && threads !== module.threads && threadsReason === undefined) {

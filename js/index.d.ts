@@ -164,8 +164,17 @@ export declare class RerankerError extends Error {
 export interface LoadTimings {
   /** From the load's start until the WebAssembly module is compiled and started (about 0 when this thread already had it). */
   wasmMs: number;
-  /** From the load's start until the weights and the tokenizer are here (network or Cache API) and their sha256 checked. */
+  /**
+   * From the load's start until the weights and the tokenizer are here (network or Cache API). A
+   * download's sha256 is checked before it counts as here; a cached copy's while the model is
+   * built from it (`checkedMs`).
+   */
   filesMs: number;
+  /**
+   * From the load's start until every file's sha256 is checked. A cached copy that fails is
+   * dropped and downloaded again, and the model built again from it, before the load resolves.
+   */
+  checkedMs: number;
   /** Choosing the device: probing WebGPU's adapter (`device: 'auto'` or `'webgpu'`). */
   deviceMs: number;
   /** Building the tokenizer from `tokenizer.bin`. */

@@ -195,6 +195,10 @@ mod cpu {
     use super::{FlexTensor, Layout};
     use burn::tensor::{Bytes, DType, Shape};
 
+    /// Query rows per part of [`attention`]: a 512-token pair is cut in 8 parts, and a part
+    /// still multiplies against every key, so it is large enough for a thread.
+    const QUERY_BLOCK: usize = 64;
+
     /// A contiguous f32 tensor and its dimensions (copies only a strided view).
     fn values(t: FlexTensor) -> (FlexTensor, Vec<usize>) {
         assert_eq!(t.dtype(), DType::F32, "fused kernels compute in f32");
@@ -246,34 +250,48 @@ mod cpu {
         let b_all = &b.storage::<f32>()[super::storage_start(&b)..];
         let mut out = vec![0f32; batch * seq * width];
         let row_stride = width as isize;
-        // NOTE: rows of the batch are independent: each part takes whole rows, with a score
-        // block of its own.
-        crate::parallel::for_row_parts(&mut out, seq * width, 1, 1, |first, rows, out| {
-            let mut scores = vec![0f32; seq * seq];
-            for row in first..first + rows {
-                let base = row * seq * width;
+        // The parts: blocks of up to QUERY_BLOCK query rows of one row of the batch, in order,
+        // so each writes a contiguous slice of `out` (all heads of its query rows).
+        let blocks: Vec<(usize, usize, usize)> = (0..batch)
+            .flat_map(|row| {
+                (0..seq)
+                    .step_by(QUERY_BLOCK)
+                    .map(move |first| (row, first, QUERY_BLOCK.min(seq - first)))
+            })
+            .collect();
+        // NOTE: the blocks are fixed, whatever the thread count, so the products have the same
+        // shapes (and the same sums) on one thread as on several; a single long pair is still
+        // split, which whole rows of the batch would not be.
+        crate::parallel::for_each_part(
+            &mut out,
+            blocks.iter().map(|&(_, _, queries)| queries * width),
+            |i, out| {
+                let (row, first, queries) = blocks[i];
+                let mut scores = vec![0f32; queries * seq];
+                let keys_at = row * seq * width;
+                let queries_at = keys_at + first * width;
                 for head in 0..heads {
-                    let at = base + head * head_dim;
-                    let out_at = at - first * seq * width;
-                    // SAFETY: every index the two products touch is inside its slice: rows
-                    // `0..seq` at stride `width`, columns `0..head_dim` from `head * head_dim`,
-                    // so the last one is `base + (seq - 1) · width + width - 1`, below the
-                    // inputs' `batch · seq · width` (and, less this part's start, below its
-                    // `rows · seq · width`); `scores` is `seq × seq`.
+                    let column = head * head_dim;
+                    // SAFETY: every index the two products touch is inside its slice: key rows
+                    // `0..seq` and query rows `first..first + queries` of this row of the batch
+                    // at stride `width`, columns `column..column + head_dim`, so the last one is
+                    // below `(row + 1) · seq · width`, within the inputs' `batch · seq · width`;
+                    // the output block is `queries` rows of `width` (this part's length), and
+                    // `scores` is `queries × seq`.
                     unsafe {
                         // scores = scale · Q_h · K_hᵀ  (K_hᵀ: element (d, j) at j · width + d)
                         gemm::gemm(
-                            seq,
+                            queries,
                             seq,
                             head_dim,
                             scores.as_mut_ptr(),
                             1,
                             seq as isize,
                             false,
-                            q_all[at..].as_ptr(),
+                            q_all[queries_at + column..].as_ptr(),
                             1,
                             row_stride,
-                            k_all[at..].as_ptr(),
+                            k_all[keys_at + column..].as_ptr(),
                             row_stride,
                             1,
                             0.0,
@@ -285,29 +303,30 @@ mod cpu {
                         );
                     }
                     for (i, scores_row) in scores.chunks_exact_mut(seq).enumerate() {
-                        let offset =
-                            row * bias_strides[0] + head * bias_strides[1] + i * bias_strides[2];
+                        let offset = row * bias_strides[0]
+                            + head * bias_strides[1]
+                            + (first + i) * bias_strides[2];
                         let bias_row = (0..seq).map(|j| b_all[offset + j * bias_strides[3]]);
                         for (s, bias) in scores_row.iter_mut().zip(bias_row) {
                             *s += bias;
                         }
                     }
                     vector_math::softmax_rows(&mut scores, seq);
-                    // SAFETY: as above; the output block has the query block's layout.
+                    // SAFETY: as above.
                     unsafe {
                         // out_h = P · V_h, written where the merged heads go.
                         gemm::gemm(
-                            seq,
+                            queries,
                             head_dim,
                             seq,
-                            out[out_at..].as_mut_ptr(),
+                            out[column..].as_mut_ptr(),
                             1,
                             row_stride,
                             false,
                             scores.as_ptr(),
                             1,
                             seq as isize,
-                            v_all[at..].as_ptr(),
+                            v_all[keys_at + column..].as_ptr(),
                             1,
                             row_stride,
                             0.0,
@@ -319,8 +338,8 @@ mod cpu {
                         );
                     }
                 }
-            }
-        });
+            },
+        );
         FlexTensor::new(
             Bytes::from_elems(out),
             Layout::contiguous(Shape::from(dims)),
@@ -390,6 +409,31 @@ mod tests {
         fused
             .into_data()
             .assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(1e-5));
+    }
+
+    #[test]
+    fn cpu_attention_cuts_long_rows_into_query_blocks() {
+        // 150 queries: blocks of 64, 64 and 22 for each row of the batch.
+        let (batch, seq, heads, d) = (2, 150, 3, 8);
+        let q = random([batch, seq, heads * d]);
+        let k = random([batch, seq, heads * d]);
+        let v = random([batch, seq, heads * d]);
+        let bias = random([batch, heads, seq, seq]);
+        let fused = attention(q.clone(), k.clone(), v.clone(), bias.clone(), heads, 0.2);
+        let reference =
+            unfused_attention(q.clone(), k.clone(), v.clone(), bias.clone(), heads, 0.2);
+        let fused = fused.into_data();
+        fused.assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(1e-5));
+        #[cfg(feature = "threads")]
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (q, k, v, bias) = (q.clone(), k.clone(), v.clone(), bias.clone());
+            let again = pool.install(|| attention(q, k, v, bias, heads, 0.2));
+            assert_eq!(again.into_data(), fused, "{threads} threads: the same bits");
+        }
     }
 
     #[test]

@@ -59,6 +59,36 @@ pub fn for_row_parts<T: Send>(
     }
 }
 
+/// Calls `task(index, part)` for `out` cut into consecutive parts of the given lengths (which
+/// must add up to at most `out.len()`; the rest is left alone), spread over the pool's threads
+/// when there are several. Unlike [`for_row_parts`], the cut does not depend on the thread count:
+/// for kernels whose arithmetic depends on the shape of a part.
+pub fn for_each_part<T: Send>(
+    out: &mut [T],
+    lengths: impl IntoIterator<Item = usize>,
+    task: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let mut parts = Vec::new();
+    let mut rest = out;
+    for len in lengths {
+        let (part, tail) = rest.split_at_mut(len);
+        parts.push(part);
+        rest = tail;
+    }
+    #[cfg(feature = "threads")]
+    if threads() > 1 && parts.len() > 1 {
+        use rayon::prelude::*;
+        parts
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(i, part)| task(i, part));
+        return;
+    }
+    for (i, part) in parts.into_iter().enumerate() {
+        task(i, part);
+    }
+}
+
 /// Rows per part: `rows` over [`PARTS_PER_THREAD`] parts per thread (one part for one thread),
 /// rounded up to `align`, never below `min_rows`.
 fn part_rows(rows: usize, threads: usize, align: usize, min_rows: usize) -> usize {
@@ -86,6 +116,15 @@ mod tests {
         assert_eq!(part_rows(10, 4, 4, 8), 8);
         assert_eq!(part_rows(0, 4, 4, 8), 8);
         assert_eq!(part_rows(7, 2, 1, 1), 1);
+    }
+
+    #[test]
+    fn parts_of_given_lengths_are_visited_once_in_place() {
+        let mut out = vec![0usize; 12];
+        for_each_part(&mut out, [3, 0, 5, 2], |i, part| {
+            part.iter_mut().for_each(|v| *v += i + 1)
+        });
+        assert_eq!(out, [1, 1, 1, 3, 3, 3, 3, 3, 4, 4, 0, 0]);
     }
 
     #[test]

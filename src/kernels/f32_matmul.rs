@@ -37,11 +37,18 @@ impl PackedF32 {
         assert_eq!(values.len(), inputs * outputs, "f32 matrix size");
         let blocks = outputs.div_ceil(BLOCK);
         let mut packed = vec![0f32; blocks * inputs * BLOCK];
-        for (k, row) in values.chunks_exact(outputs).enumerate() {
-            for (column, &w) in row.iter().enumerate() {
-                packed[((column / BLOCK) * inputs + k) * BLOCK + column % BLOCK] = w;
+        // NOTE: block by block, so the blocks can be packed on several threads.
+        crate::parallel::for_row_parts(&mut packed, inputs * BLOCK, 1, 8, |first, _, part| {
+            for (b, block) in part.chunks_exact_mut(inputs * BLOCK).enumerate() {
+                let columns = (first + b) * BLOCK..((first + b + 1) * BLOCK).min(outputs);
+                for (row, packed_row) in values
+                    .chunks_exact(outputs)
+                    .zip(block.chunks_exact_mut(BLOCK))
+                {
+                    packed_row[..columns.len()].copy_from_slice(&row[columns.clone()]);
+                }
             }
-        }
+        });
         PackedF32 {
             inputs,
             outputs,

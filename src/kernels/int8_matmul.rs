@@ -52,12 +52,18 @@ impl PackedInt8 {
         let pairs = inputs.div_ceil(2);
         let blocks = outputs.div_ceil(BLOCK);
         let mut packed = vec![0i16; blocks * pairs * BLOCK * 2];
-        for (k, row) in values.chunks_exact(outputs).enumerate() {
-            for (column, &q) in row.iter().enumerate() {
-                let (block, lane) = (column / BLOCK, column % BLOCK);
-                packed[((block * pairs + k / 2) * BLOCK + lane) * 2 + k % 2] = i16::from(q);
+        // NOTE: block by block, so the blocks can be packed on several threads: a block reads
+        // its four columns of every row, which the next block's reads find in cache.
+        crate::parallel::for_row_parts(&mut packed, pairs * BLOCK * 2, 1, 16, |first, _, part| {
+            for (b, block) in part.chunks_exact_mut(pairs * BLOCK * 2).enumerate() {
+                let columns = (first + b) * BLOCK..((first + b + 1) * BLOCK).min(outputs);
+                for (k, row) in values.chunks_exact(outputs).enumerate() {
+                    for (lane, &q) in row[columns.clone()].iter().enumerate() {
+                        block[((k / 2) * BLOCK + lane) * 2 + k % 2] = i16::from(q);
+                    }
+                }
             }
-        }
+        });
         let mut padded_scales = scales.to_vec();
         padded_scales.resize(blocks * BLOCK, 0.0);
         PackedInt8 {

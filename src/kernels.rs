@@ -126,6 +126,29 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     activation::gelu(x)
 }
 
+/// What both matrix kernels' packing does: `packed` holds one block of `block_len` values per
+/// `block_columns` output columns (of `outputs`), and `pack(columns, block)` fills each block
+/// from its columns (the last block's may be fewer), block by block on the pool's threads
+/// ([`crate::parallel`]), at least `min_blocks` to a part.
+fn pack_column_blocks<T: Send>(
+    packed: &mut [T],
+    block_len: usize,
+    block_columns: usize,
+    outputs: usize,
+    min_blocks: usize,
+    pack: impl Fn(std::ops::Range<usize>, &mut [T]) + Sync,
+) {
+    if block_len == 0 {
+        return; // no inputs: the blocks are empty
+    }
+    crate::parallel::for_row_parts(packed, block_len, 1, min_blocks, |first, _, part| {
+        for (b, block) in part.chunks_exact_mut(block_len).enumerate() {
+            let start = (first + b) * block_columns;
+            pack(start..(start + block_columns).min(outputs), block);
+        }
+    });
+}
+
 /// What both matrix kernels do around their product `out = x · W + bias`: check the sizes, pad
 /// the bias with zeros to `padded_columns`, then run `product(x_rows, rows, padded_bias,
 /// out_rows)` on parts of whole rows, spread over threads ([`crate::parallel`]) in multiples of

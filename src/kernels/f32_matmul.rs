@@ -38,17 +38,21 @@ impl PackedF32 {
         let blocks = outputs.div_ceil(BLOCK);
         let mut packed = vec![0f32; blocks * inputs * BLOCK];
         // NOTE: block by block, so the blocks can be packed on several threads.
-        crate::parallel::for_row_parts(&mut packed, inputs * BLOCK, 1, 8, |first, _, part| {
-            for (b, block) in part.chunks_exact_mut(inputs * BLOCK).enumerate() {
-                let columns = (first + b) * BLOCK..((first + b + 1) * BLOCK).min(outputs);
+        super::pack_column_blocks(
+            &mut packed,
+            inputs * BLOCK,
+            BLOCK,
+            outputs,
+            8,
+            |columns, block| {
                 for (row, packed_row) in values
                     .chunks_exact(outputs)
                     .zip(block.chunks_exact_mut(BLOCK))
                 {
                     packed_row[..columns.len()].copy_from_slice(&row[columns.clone()]);
                 }
-            }
-        });
+            },
+        );
         PackedF32 {
             inputs,
             outputs,
@@ -255,6 +259,8 @@ mod tests {
         );
         // Block 1: column 8, then padding.
         assert_eq!(packed.values[16..24], [8., 0., 0., 0., 0., 0., 0., 0.]);
+        // No inputs: nothing to pack, and no panic.
+        assert!(PackedF32::new(&[], 0, 9).values.is_empty());
         assert_eq!(packed.values[24..32], [18., 0., 0., 0., 0., 0., 0., 0.]);
     }
 }

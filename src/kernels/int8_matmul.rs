@@ -54,16 +54,20 @@ impl PackedInt8 {
         let mut packed = vec![0i16; blocks * pairs * BLOCK * 2];
         // NOTE: block by block, so the blocks can be packed on several threads: a block reads
         // its four columns of every row, which the next block's reads find in cache.
-        crate::parallel::for_row_parts(&mut packed, pairs * BLOCK * 2, 1, 16, |first, _, part| {
-            for (b, block) in part.chunks_exact_mut(pairs * BLOCK * 2).enumerate() {
-                let columns = (first + b) * BLOCK..((first + b + 1) * BLOCK).min(outputs);
+        super::pack_column_blocks(
+            &mut packed,
+            pairs * BLOCK * 2,
+            BLOCK,
+            outputs,
+            16,
+            |columns, block| {
                 for (k, row) in values.chunks_exact(outputs).enumerate() {
                     for (lane, &q) in row[columns.clone()].iter().enumerate() {
                         block[((k / 2) * BLOCK + lane) * 2 + k % 2] = i16::from(q);
                     }
                 }
-            }
-        });
+            },
+        );
         let mut padded_scales = scales.to_vec();
         padded_scales.resize(blocks * BLOCK, 0.0);
         PackedInt8 {
@@ -466,6 +470,8 @@ mod tests {
         assert_eq!(packed.values[8..16], [20, 0, 21, 0, 22, 0, 23, 0]);
         // Block 1: column 4, then three padding columns.
         assert_eq!(packed.values[16..24], [4, 14, 0, 0, 0, 0, 0, 0]);
+        // No inputs: nothing to pack, and no panic.
+        assert!(PackedInt8::new(&[], &[1.0; 5], 0, 5).values.is_empty());
         assert_eq!(packed.scales, [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0]);
     }
 }

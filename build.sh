@@ -16,7 +16,7 @@
 #            MiniLM weights, sizes, and tokenizer load time (prints the README's tables)
 #   bench-native  the native engine vs onnxruntime on the full-shape model (BENCHMARKS.md)
 #   bench-browser our wasm CPU path vs Transformers.js in Chromium; cold start (BENCHMARKS.md)
-#   bench-kernels our matrix, softmax and GELU kernels (vs gemm's f32 kernel), in wasm, in Node (BENCHMARKS.md)
+#   bench-kernels our matrix, attention, softmax and GELU kernels (vs gemm's f32 kernel), in wasm, in Node (BENCHMARKS.md)
 #   env      print the toolchains build.sh found (Rust, wasm32 target, Python)
 #
 # Model selection (never a silent fallback to a random model):

@@ -4,11 +4,12 @@
 //! mask bias → softmax → `·V` → merge heads) and its erf-GELU (`x · 0.5 · (1 + erf(x / √2))`)
 //! into two custom ONNX nodes; burn-onnx generates calls to [`attention`] and [`gelu`] for them.
 //!
-//! * On the CPU (burn-flex) each is one kernel here. Attention runs per (row, head) on a score
-//!   block that stays in cache: two gemm calls that read `Q`, `K` and `V` where the linear layers
-//!   wrote them and write the merged heads in place, so no head split, transpose, scale, mask or
-//!   softmax pass ever touches a `[batch, heads, seq, seq]` tensor in memory. GELU is one pass,
-//!   in place when the input is not shared.
+//! * On the CPU (burn-flex) each is one kernel here. Attention runs in blocks of query rows of
+//!   one sequence ([`attention_block`]), per head on a score block that stays in cache: two
+//!   products that read `Q`, `K` and `V` where the linear layers wrote them and write the merged
+//!   heads in place, so no head split, transpose, scale, mask or softmax pass ever touches a
+//!   `[batch, heads, seq, seq]` tensor in memory. GELU is one pass, in place when the input is
+//!   not shared.
 //! * On any other device (WebGPU) they run the same math as burn tensor ops, as the unfused graph
 //!   did.
 //!
@@ -48,9 +49,11 @@ macro_rules! with_best_simd {
     };
 }
 
+pub mod attention_block;
 pub mod f32_matmul;
 pub mod int8_matmul;
 mod linear;
+mod parts;
 pub mod vector_math;
 
 pub use linear::{Linear, LinearConfig, PackedWeights};
@@ -85,12 +88,26 @@ pub fn attention(
     heads: usize,
     scale: f32,
 ) -> Tensor<3> {
+    let products = attention_block::Products::for_this_build();
+    attention_with(query, key, value, bias, heads, scale, products)
+}
+
+/// [`attention`], its products on the CPU computed as `products` says.
+fn attention_with(
+    query: Tensor<3>,
+    key: Tensor<3>,
+    value: Tensor<3>,
+    bias: Tensor<4>,
+    heads: usize,
+    scale: f32,
+    products: attention_block::Products,
+) -> Tensor<3> {
     if on_cpu(&query) {
         let q = into_flex(query);
         let k = into_flex(key);
         let v = into_flex(value);
         let b = into_flex(bias);
-        return Tensor::from_primitive::<Flex>(cpu::attention(q, k, v, b, heads, scale));
+        return Tensor::from_primitive::<Flex>(cpu::attention(q, k, v, b, heads, scale, products));
     }
     unfused_attention(query, key, value, bias, heads, scale)
 }
@@ -126,67 +143,6 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     activation::gelu(x)
 }
 
-/// What both matrix kernels' packing does: `packed` holds one block of `block_len` values per
-/// `block_columns` output columns (of `outputs`), and `pack(columns, block)` fills each block
-/// from its columns (the last block's may be fewer), block by block on the pool's threads
-/// ([`crate::parallel`]), at least `min_blocks` to a part.
-fn pack_column_blocks<T: Send>(
-    packed: &mut [T],
-    block_len: usize,
-    block_columns: usize,
-    outputs: usize,
-    min_blocks: usize,
-    pack: impl Fn(std::ops::Range<usize>, &mut [T]) + Sync,
-) {
-    if block_len == 0 {
-        return; // no inputs: the blocks are empty
-    }
-    crate::parallel::for_row_parts(packed, block_len, 1, min_blocks, |first, _, part| {
-        for (b, block) in part.chunks_exact_mut(block_len).enumerate() {
-            let start = (first + b) * block_columns;
-            pack(start..(start + block_columns).min(outputs), block);
-        }
-    });
-}
-
-/// What both matrix kernels do around their product `out = x · W + bias`: check the sizes, pad
-/// the bias with zeros to `padded_columns`, then run `product(x_rows, rows, padded_bias,
-/// out_rows)` on parts of whole rows, spread over threads ([`crate::parallel`]) in multiples of
-/// `tile_rows` and never below two tiles.
-#[allow(clippy::too_many_arguments)]
-fn product_in_row_parts(
-    x: &[f32],
-    rows: usize,
-    [inputs, outputs]: [usize; 2],
-    bias: Option<&[f32]>,
-    padded_columns: usize,
-    tile_rows: usize,
-    out: &mut [f32],
-    product: impl Fn(&[f32], usize, &[f32], &mut [f32]) + Sync,
-) {
-    assert_eq!(x.len(), rows * inputs, "input size");
-    assert_eq!(out.len(), rows * outputs, "output size");
-    let mut padded_bias = vec![0f32; padded_columns];
-    if let Some(bias) = bias {
-        assert_eq!(bias.len(), outputs, "one bias per output column");
-        padded_bias[..outputs].copy_from_slice(bias);
-    }
-    crate::parallel::for_row_parts(
-        out,
-        outputs,
-        tile_rows,
-        2 * tile_rows,
-        |first, rows, out| {
-            product(
-                &x[first * inputs..(first + rows) * inputs],
-                rows,
-                &padded_bias,
-                out,
-            )
-        },
-    );
-}
-
 fn on_cpu<const D: usize>(t: &Tensor<D>) -> bool {
     t.device() == Device::flex()
 }
@@ -214,11 +170,12 @@ fn into_flex<const D: usize>(t: Tensor<D>) -> FlexTensor {
 
 /// The burn-flex kernels: plain f32 slices in, one output buffer out.
 mod cpu {
+    use super::attention_block::{self, Products, Sequence};
     use super::vector_math;
     use super::{FlexTensor, Layout};
     use burn::tensor::{Bytes, DType, Shape};
 
-    /// Query rows per part of [`attention`]: a 512-token pair is cut in 8 parts, and a part
+    /// Query rows per part of [`attention`] (an [`attention_block`]): a 512-token pair is cut in 8 parts, and a part
     /// still multiplies against every key, so it is large enough for a thread.
     const QUERY_BLOCK: usize = 64;
 
@@ -237,6 +194,7 @@ mod cpu {
         bias: FlexTensor,
         heads: usize,
         scale: f32,
+        products: Products,
     ) -> FlexTensor {
         let (q, dims) = values(query);
         let (k, k_dims) = values(key);
@@ -253,7 +211,6 @@ mod cpu {
             heads > 0 && width % heads == 0,
             "attention: {width} not split by {heads} heads"
         );
-        let head_dim = width / heads;
         let target = [batch, heads, seq, seq];
         assert!(
             b_dims.len() == 4 && (0..4).all(|i| b_dims[i] == target[i] || b_dims[i] == 1),
@@ -272,7 +229,6 @@ mod cpu {
         let v_all = &v.storage::<f32>()[super::storage_start(&v)..];
         let b_all = &b.storage::<f32>()[super::storage_start(&b)..];
         let mut out = vec![0f32; batch * seq * width];
-        let row_stride = width as isize;
         // The parts: blocks of up to QUERY_BLOCK query rows of one row of the batch, in order,
         // so each writes a contiguous slice of `out` (all heads of its query rows).
         let blocks: Vec<(usize, usize, usize)> = (0..batch)
@@ -290,77 +246,25 @@ mod cpu {
             blocks.iter().map(|&(_, _, queries)| queries * width),
             |i, out| {
                 let (row, first, queries) = blocks[i];
-                let mut scores = vec![0f32; queries * seq];
-                let keys_at = row * seq * width;
-                let queries_at = keys_at + first * width;
-                for head in 0..heads {
-                    let column = head * head_dim;
-                    // SAFETY: every index the two products touch is inside its slice: key rows
-                    // `0..seq` and query rows `first..first + queries` of this row of the batch
-                    // at stride `width`, columns `column..column + head_dim`, so the last one is
-                    // below `(row + 1) · seq · width`, within the inputs' `batch · seq · width`;
-                    // the output block is `queries` rows of `width` (this part's length), and
-                    // `scores` is `queries × seq`.
-                    unsafe {
-                        // scores = scale · Q_h · K_hᵀ  (K_hᵀ: element (d, j) at j · width + d)
-                        gemm::gemm(
-                            queries,
-                            seq,
-                            head_dim,
-                            scores.as_mut_ptr(),
-                            1,
-                            seq as isize,
-                            false,
-                            q_all[queries_at + column..].as_ptr(),
-                            1,
-                            row_stride,
-                            k_all[keys_at + column..].as_ptr(),
-                            row_stride,
-                            1,
-                            0.0,
-                            scale,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        );
+                let at = row * seq * width;
+                let sequence = Sequence {
+                    query: &q_all[at..],
+                    key: &k_all[at..],
+                    value: &v_all[at..],
+                    seq,
+                    width,
+                    heads,
+                    scale,
+                };
+                let add_bias = |head: usize, query: usize, scores: &mut [f32]| {
+                    let offset =
+                        row * bias_strides[0] + head * bias_strides[1] + query * bias_strides[2];
+                    let bias = (0..seq).map(|j| b_all[offset + j * bias_strides[3]]);
+                    for (s, bias) in scores.iter_mut().zip(bias) {
+                        *s += bias;
                     }
-                    for (i, scores_row) in scores.chunks_exact_mut(seq).enumerate() {
-                        let offset = row * bias_strides[0]
-                            + head * bias_strides[1]
-                            + (first + i) * bias_strides[2];
-                        let bias_row = (0..seq).map(|j| b_all[offset + j * bias_strides[3]]);
-                        for (s, bias) in scores_row.iter_mut().zip(bias_row) {
-                            *s += bias;
-                        }
-                    }
-                    vector_math::softmax_rows(&mut scores, seq);
-                    // SAFETY: as above.
-                    unsafe {
-                        // out_h = P · V_h, written where the merged heads go.
-                        gemm::gemm(
-                            queries,
-                            head_dim,
-                            seq,
-                            out[column..].as_mut_ptr(),
-                            1,
-                            row_stride,
-                            false,
-                            scores.as_ptr(),
-                            1,
-                            seq as isize,
-                            v_all[keys_at + column..].as_ptr(),
-                            1,
-                            row_stride,
-                            0.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        );
-                    }
-                }
+                };
+                attention_block::attend(&sequence, first, queries, add_bias, products, out);
             },
         );
         FlexTensor::new(
@@ -456,6 +360,46 @@ mod tests {
             let (q, k, v, bias) = (q.clone(), k.clone(), v.clone(), bias.clone());
             let again = pool.install(|| attention(q, k, v, bias, heads, 0.2));
             assert_eq!(again.into_data(), fused, "{threads} threads: the same bits");
+        }
+    }
+
+    #[test]
+    fn cpu_attention_with_packed_products_matches_gemm_and_the_unfused_ops() {
+        // What wasm runs (our packed kernel), natively: head_dim 32 as in the model, and 12
+        // (not a multiple of the kernel's 8 columns); keys that leave a partial block; a
+        // padding mask and a full bias; more than one query block.
+        for (batch, seq, heads, d) in [(2, 70, 3, 32), (3, 13, 2, 12), (1, 1, 1, 4)] {
+            let q = random([batch, seq, heads * d]);
+            let k = random([batch, seq, heads * d]);
+            let v = random([batch, seq, heads * d]);
+            let mut mask = vec![0f32; batch * seq];
+            mask[batch * seq - 1] = f32::MIN;
+            let padding = Tensor::<1>::from_floats(mask.as_slice(), &Device::flex())
+                .reshape([batch, 1, 1, seq]);
+            for bias in [padding, random([batch, heads, seq, seq])] {
+                let scale = 1.0 / (d as f32).sqrt();
+                let run = |products| {
+                    let (q, k, v, bias) = (q.clone(), k.clone(), v.clone(), bias.clone());
+                    attention_with(q, k, v, bias, heads, scale, products).into_data()
+                };
+                let packed = run(attention_block::Products::Packed);
+                let reference =
+                    unfused_attention(q.clone(), k.clone(), v.clone(), bias.clone(), heads, scale);
+                packed.assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(1e-5));
+                packed.assert_approx_eq::<f32>(
+                    &run(attention_block::Products::Gemm),
+                    Tolerance::absolute(1e-5),
+                );
+                #[cfg(feature = "threads")]
+                for threads in [1, 3] {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    let again = pool.install(|| run(attention_block::Products::Packed));
+                    assert_eq!(again, packed, "{threads} threads: the same bits");
+                }
+            }
         }
     }
 

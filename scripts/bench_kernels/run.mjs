@@ -1,7 +1,7 @@
 // Times our linear-layer kernels against gemm's f32 kernel on the model's matrix shapes, in the
 // same wasm module and the same Node process, alternating; best of N each. Prints the rate of
-// each and the ratio to gemm (above 1: ours is faster). Then the row kernels' rates, and a check
-// that wasm's simd128 softmax agrees with the lane loops it replaces.
+// each and the ratio to gemm (above 1: ours is faster). Then a block of attention with gemm's
+// products and with ours, the row kernels' rates, and checks that each pair agrees.
 //
 //   node scripts/bench_kernels/run.mjs bench_kernels.wasm [RUNS]     (./build.sh bench-kernels)
 import { readFile } from 'node:fs/promises';
@@ -27,6 +27,28 @@ for (const [rows, inputs, outputs] of shapes) {
   const rate = (ms) => (ops / ms).toFixed(1);
   console.log(`${rows} × ${inputs} × ${outputs}: gemm f32 ${rate(best.gemm)} GFLOP/s; ours f32 ${rate(best.f32)} GFLOP/s `
     + `(${(best.gemm / best.f32).toFixed(2)}×); ours int8 ${rate(best.int8)} GOP/s (${(best.gemm / best.int8).toFixed(2)}×)`);
+}
+
+// A block of attention (64 query rows, all 12 heads of 32) of a short and a long pair: its two
+// products by gemm, as natively, and by our packed kernel, as in the package's wasm.
+for (const seq of [96, 256, 512]) {
+  const queries = Math.min(64, seq);
+  k.setup_attention(seq, queries);
+  const best = { gemm: Infinity, packed: Infinity };
+  for (let i = 0; i < Number(runs); i++) {
+    for (const [name, flag] of [['gemm', 0], ['packed', 1]]) {
+      const start = performance.now();
+      k.run_attention(flag);
+      best[name] = Math.min(best[name], performance.now() - start);
+    }
+  }
+  const flops = (4 * queries * seq * 384) / 1e6; // two products, 12 heads × 32
+  const rate = (ms) => (flops / ms).toFixed(1);
+  const difference = k.check_attention();
+  console.log(`attention, ${queries} queries × ${seq} keys: gemm ${rate(best.gemm)} GFLOP/s; `
+    + `packed ${rate(best.packed)} GFLOP/s (${(best.gemm / best.packed).toFixed(2)}×), `
+    + `max |difference| ${difference.toExponential(2)}`);
+  if (!(difference <= 1e-5)) throw new Error('the two kinds of attention products disagree');
 }
 
 // The row kernels, on 256 K values (1 MiB, in cache, refilled before each of 16 runs): softmax over

@@ -38,7 +38,7 @@ impl PackedF32 {
         let blocks = outputs.div_ceil(BLOCK);
         let mut packed = vec![0f32; blocks * inputs * BLOCK];
         // NOTE: block by block, so the blocks can be packed on several threads.
-        super::pack_column_blocks(
+        super::parts::pack_column_blocks(
             &mut packed,
             inputs * BLOCK,
             BLOCK,
@@ -64,13 +64,59 @@ impl PackedF32 {
     pub fn shape(&self) -> [usize; 2] {
         [self.inputs, self.outputs]
     }
+
+    /// An empty packing, for [`PackedF32::pack_strided`] to fill (and refill) in place.
+    pub fn empty() -> Self {
+        PackedF32 {
+            inputs: 0,
+            outputs: 0,
+            values: Vec::new(),
+        }
+    }
+
+    /// Packs an `[inputs, outputs]` matrix whose element `(k, c)` is at
+    /// `values[k · input_stride + c · output_stride]`, on this thread, reusing this packing's
+    /// memory: attention packs each head's `Kᵀ` and `V` this way, straight from the rows the
+    /// linear layers wrote.
+    ///
+    /// Panics if an element is outside `values`.
+    pub fn pack_strided(
+        &mut self,
+        values: &[f32],
+        [inputs, outputs]: [usize; 2],
+        input_stride: usize,
+        output_stride: usize,
+    ) {
+        let blocks = outputs.div_ceil(BLOCK);
+        self.inputs = inputs;
+        self.outputs = outputs;
+        self.values.clear();
+        self.values.resize(blocks * inputs * BLOCK, 0.0);
+        for (b, block) in self.values.chunks_exact_mut(inputs * BLOCK).enumerate() {
+            let columns = b * BLOCK..(outputs).min((b + 1) * BLOCK);
+            // NOTE: the loop order reads `values` along its contiguous direction.
+            if output_stride == 1 {
+                for (k, packed_row) in block.chunks_exact_mut(BLOCK).enumerate() {
+                    let at = k * input_stride + columns.start;
+                    packed_row[..columns.len()].copy_from_slice(&values[at..at + columns.len()]);
+                }
+            } else {
+                for (lane, c) in columns.enumerate() {
+                    let column = &values[c * output_stride..];
+                    for k in 0..inputs {
+                        block[k * BLOCK + lane] = column[k * input_stride];
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `out = x · W + bias` for `rows` rows of `x` (`rows × inputs`, row-major); `out` is
 /// `rows × outputs`.
 pub fn matmul(x: &[f32], rows: usize, weights: &PackedF32, bias: Option<&[f32]>, out: &mut [f32]) {
     let padded_columns = weights.outputs.div_ceil(BLOCK) * BLOCK;
-    super::product_in_row_parts(
+    super::parts::product_in_row_parts(
         x,
         rows,
         weights.shape(),
@@ -78,8 +124,54 @@ pub fn matmul(x: &[f32], rows: usize, weights: &PackedF32, bias: Option<&[f32]>,
         padded_columns,
         TILE_ROWS,
         out,
-        |x, rows, bias, out| multiply(&Product { x, weights, bias }, rows, out),
+        |x, rows, bias, out| {
+            let product = Product {
+                x,
+                x_stride: weights.inputs,
+                weights,
+                scale: 1.0,
+                bias: Some(bias),
+                out_stride: weights.outputs,
+            };
+            multiply(&product, rows, out)
+        },
     );
+}
+
+/// `out = scale · (x · W)` on this thread, for `rows` rows of `x` that start `x_stride` values
+/// apart, each written `out_stride` values after the last: attention's products, on a head's
+/// columns of rows that hold all heads.
+///
+/// Panics if a row of `x` or of `out` is outside its slice.
+pub fn matmul_strided(
+    x: &[f32],
+    x_stride: usize,
+    rows: usize,
+    weights: &PackedF32,
+    scale: f32,
+    out: &mut [f32],
+    out_stride: usize,
+) {
+    if rows == 0 {
+        return;
+    }
+    assert!(
+        x.len() >= (rows - 1) * x_stride + weights.inputs,
+        "input rows outside x"
+    );
+    assert!(
+        out.len() >= (rows - 1) * out_stride + weights.outputs,
+        "output rows outside out"
+    );
+    let product = Product {
+        x,
+        x_stride,
+        weights,
+        scale,
+        bias: None,
+        out_stride,
+    };
+    multiply(&product, rows, out)
 }
 
 with_best_simd! {
@@ -92,16 +184,22 @@ with_best_simd! {
 /// One product's operands.
 struct Product<'a> {
     x: &'a [f32],
+    /// Where row `r` of `x` starts: `r · x_stride`.
+    x_stride: usize,
     weights: &'a PackedF32,
+    /// Multiplies the sums (before the bias).
+    scale: f32,
     /// One per packed column.
-    bias: &'a [f32],
+    bias: Option<&'a [f32]>,
+    /// Where row `r` of the output starts: `r · out_stride`.
+    out_stride: usize,
 }
 
 impl Product<'_> {
     #[inline(always)]
     fn run(&self, rows: usize, out: &mut [f32]) {
         let inputs = self.weights.inputs;
-        let blocks = self.bias.len() / BLOCK;
+        let blocks = self.weights.outputs.div_ceil(BLOCK);
         let chunk = (CHUNK_BYTES / (inputs.max(1) * BLOCK * 4)).max(1);
         for first_block in (0..blocks).step_by(chunk) {
             let end_block = (first_block + chunk).min(blocks);
@@ -120,17 +218,69 @@ impl Product<'_> {
         }
     }
 
-    /// Rows `row..row + R` × columns `block · 8 ..`: the sums, plus the bias.
+    /// Rows `row..row + R` × columns `block · 8 ..`: the sums, scaled, plus the bias, stored
+    /// as two vectors per row when the block is whole.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     #[inline(always)]
     fn tile<const R: usize>(&self, row: usize, block: usize, out: &mut [f32]) {
+        use core::arch::wasm32::*;
+        let first = block * BLOCK;
+        if self.weights.outputs - first < BLOCK {
+            return self.tile_lanes::<R>(row, block, out);
+        }
+        let acc = self.sum_vectors::<R>(row, block);
+        let scale = f32x4_splat(self.scale);
+        let bias = match self.bias {
+            Some(bias) => {
+                let bias = &bias[first..first + BLOCK];
+                // SAFETY: 8 values, in bounds; unaligned loads are allowed.
+                unsafe {
+                    [
+                        v128_load(bias.as_ptr().cast()),
+                        v128_load(bias.as_ptr().add(4).cast()),
+                    ]
+                }
+            }
+            None => [f32x4_splat(0.0); 2],
+        };
+        for (r, [low, high]) in acc.into_iter().enumerate() {
+            let at = (row + r) * self.out_stride + first;
+            let out = &mut out[at..at + BLOCK];
+            // SAFETY: 8 values, in bounds (sliced above); unaligned stores are allowed.
+            unsafe {
+                v128_store(
+                    out.as_mut_ptr().cast(),
+                    f32x4_add(f32x4_mul(low, scale), bias[0]),
+                );
+                v128_store(
+                    out.as_mut_ptr().add(4).cast(),
+                    f32x4_add(f32x4_mul(high, scale), bias[1]),
+                );
+            }
+        }
+    }
+
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    #[inline(always)]
+    fn tile<const R: usize>(&self, row: usize, block: usize, out: &mut [f32]) {
+        self.tile_lanes::<R>(row, block, out)
+    }
+
+    /// [`Product::tile`] value by value, for any block.
+    #[inline(always)]
+    fn tile_lanes<const R: usize>(&self, row: usize, block: usize, out: &mut [f32]) {
         let sums = self.sums::<R>(row, block);
         let outputs = self.weights.outputs;
         let first = block * BLOCK;
-        let bias = &self.bias[first..first + BLOCK];
+        let bias: [f32; BLOCK] = match self.bias {
+            Some(bias) => core::array::from_fn(|lane| bias[first + lane]),
+            None => [0.0; BLOCK],
+        };
         let whole = (outputs - first).min(BLOCK);
         for (r, row_sums) in sums.iter().enumerate() {
-            let values: [f32; BLOCK] = core::array::from_fn(|lane| row_sums[lane] + bias[lane]);
-            let at = (row + r) * outputs + first;
+            let values: [f32; BLOCK] =
+                core::array::from_fn(|lane| row_sums[lane] * self.scale + bias[lane]);
+            let at = (row + r) * self.out_stride + first;
             out[at..at + whole].copy_from_slice(&values[..whole]);
         }
     }
@@ -141,7 +291,7 @@ impl Product<'_> {
         let inputs = self.weights.inputs;
         (
             &self.weights.values[block * inputs * BLOCK..(block + 1) * inputs * BLOCK],
-            &self.x[row * inputs..(row + R) * inputs],
+            &self.x[row * self.x_stride..(row + R - 1) * self.x_stride + inputs],
         )
     }
 
@@ -150,24 +300,7 @@ impl Product<'_> {
     #[inline(always)]
     fn sums<const R: usize>(&self, row: usize, block: usize) -> [[f32; BLOCK]; R] {
         use core::arch::wasm32::*;
-        let inputs = self.weights.inputs;
-        let (weights, x) = self.tile_operands::<R>(row, block);
-        let mut acc = [[f32x4_splat(0.0); 2]; R];
-        for k in 0..inputs {
-            // SAFETY: input `k`'s 8 weights are at `k · 8` in `weights` (`inputs · 8` long), and
-            // row `r`'s input `k` at `r · inputs + k` in `x` (R rows). Unaligned loads are
-            // allowed.
-            unsafe {
-                let w0 = v128_load(weights.as_ptr().add(k * BLOCK).cast());
-                let w1 = v128_load(weights.as_ptr().add(k * BLOCK + 4).cast());
-                for (r, acc_row) in acc.iter_mut().enumerate() {
-                    let a = v128_load32_splat(x.as_ptr().add(r * inputs + k).cast());
-                    acc_row[0] = f32x4_add(acc_row[0], f32x4_mul(a, w0));
-                    acc_row[1] = f32x4_add(acc_row[1], f32x4_mul(a, w1));
-                }
-            }
-        }
-        acc.map(|[low, high]| {
+        self.sum_vectors::<R>(row, block).map(|[low, high]| {
             [
                 f32x4_extract_lane::<0>(low),
                 f32x4_extract_lane::<1>(low),
@@ -181,16 +314,44 @@ impl Product<'_> {
         })
     }
 
+    /// The sums of a tile as vectors: `[row][columns 0..4, 4..8]`.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    #[inline(always)]
+    fn sum_vectors<const R: usize>(
+        &self,
+        row: usize,
+        block: usize,
+    ) -> [[core::arch::wasm32::v128; 2]; R] {
+        use core::arch::wasm32::*;
+        let inputs = self.weights.inputs;
+        let (weights, x) = self.tile_operands::<R>(row, block);
+        let mut acc = [[f32x4_splat(0.0); 2]; R];
+        for k in 0..inputs {
+            // SAFETY: input `k`'s 8 weights are at `k · 8` in `weights` (`inputs · 8` long), and
+            // row `r`'s input `k` at `r · x_stride + k` in `x` (R rows, the last `inputs` long,
+            // as `tile_operands` cut it). Unaligned loads are allowed.
+            unsafe {
+                let w0 = v128_load(weights.as_ptr().add(k * BLOCK).cast());
+                let w1 = v128_load(weights.as_ptr().add(k * BLOCK + 4).cast());
+                for (r, acc_row) in acc.iter_mut().enumerate() {
+                    let a = v128_load32_splat(x.as_ptr().add(r * self.x_stride + k).cast());
+                    acc_row[0] = f32x4_add(acc_row[0], f32x4_mul(a, w0));
+                    acc_row[1] = f32x4_add(acc_row[1], f32x4_mul(a, w1));
+                }
+            }
+        }
+        acc
+    }
+
     /// The sums of a tile: `[row][column]`, in the SIMD kernel's order.
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     #[inline(always)]
     fn sums<const R: usize>(&self, row: usize, block: usize) -> [[f32; BLOCK]; R] {
-        let inputs = self.weights.inputs;
         let (weights, x) = self.tile_operands::<R>(row, block);
         let mut acc = [[0f32; BLOCK]; R];
         for (k, w) in weights.chunks_exact(BLOCK).enumerate() {
             for (r, acc_row) in acc.iter_mut().enumerate() {
-                let a = x[r * inputs + k];
+                let a = x[r * self.x_stride + k];
                 for (s, &w) in acc_row.iter_mut().zip(w) {
                     *s += a * w;
                 }
@@ -262,5 +423,47 @@ mod tests {
         // No inputs: nothing to pack, and no panic.
         assert!(PackedF32::new(&[], 0, 9).values.is_empty());
         assert_eq!(packed.values[24..32], [18., 0., 0., 0., 0., 0., 0., 0.]);
+    }
+
+    #[test]
+    fn strided_packing_and_products_match_the_contiguous_ones() {
+        // A [5, 11] matrix (inputs, outputs) stored transposed inside rows of 16 (as attention
+        // finds `Kᵀ`), and the same matrix stored row by row inside rows of 16 (as it finds `V`).
+        let (inputs, outputs, stride) = (5, 11, 16);
+        let w = noise(7, inputs * outputs);
+        let mut transposed = vec![f32::NAN; outputs * stride];
+        let mut rows = vec![f32::NAN; inputs * stride];
+        for k in 0..inputs {
+            for c in 0..outputs {
+                transposed[c * stride + k] = w[k * outputs + c];
+                rows[k * stride + c] = w[k * outputs + c];
+            }
+        }
+        let contiguous = PackedF32::new(&w, inputs, outputs);
+        let mut packed = PackedF32::empty();
+        packed.pack_strided(&transposed, [inputs, outputs], 1, stride);
+        assert_eq!(packed.values, contiguous.values);
+        assert_eq!(packed.shape(), [inputs, outputs]);
+        // Refilled in place from the other layout: the same again.
+        packed.pack_strided(&rows, [inputs, outputs], stride, 1);
+        assert_eq!(packed.values, contiguous.values);
+
+        // 6 rows of x inside rows of 9, written scaled inside rows of 13: the contiguous
+        // product's values times the scale, and nothing written between the rows.
+        let x = noise(8, 6 * 9);
+        let mut want = vec![0f32; 6 * outputs];
+        let dense: Vec<f32> = x.chunks(9).flat_map(|row| row[..inputs].to_vec()).collect();
+        matmul(&dense, 6, &contiguous, None, &mut want);
+        let mut out = vec![f32::NAN; 5 * 13 + outputs];
+        matmul_strided(&x, 9, 6, &packed, 0.5, &mut out, 13);
+        for (r, row) in out.chunks(13).enumerate() {
+            for (c, &got) in row.iter().enumerate() {
+                if c < outputs {
+                    assert_eq!(got, want[r * outputs + c] * 0.5, "[{r}, {c}]");
+                } else {
+                    assert!(got.is_nan(), "[{r}, {c}] written");
+                }
+            }
+        }
     }
 }

@@ -54,7 +54,7 @@ impl PackedInt8 {
         let mut packed = vec![0i16; blocks * pairs * BLOCK * 2];
         // NOTE: block by block, so the blocks can be packed on several threads: a block reads
         // its four columns of every row, which the next block's reads find in cache.
-        super::pack_column_blocks(
+        super::parts::pack_column_blocks(
             &mut packed,
             pairs * BLOCK * 2,
             BLOCK,
@@ -98,7 +98,7 @@ pub fn matmul(x: &[f32], rows: usize, weights: &PackedInt8, bias: Option<&[f32]>
     let padded_columns = weights.scales.len();
     // NOTE: each part quantizes its own rows: the rows' scales are per row, so a part needs
     // nothing from the others.
-    super::product_in_row_parts(
+    super::parts::product_in_row_parts(
         x,
         rows,
         weights.shape(),

@@ -17,6 +17,14 @@ const LANES: usize = 8;
 /// `exp`'s argument range: it clamps to `[EXP_LOW, EXP_HIGH]`.
 const EXP_LOW: f32 = -87.0;
 const EXP_HIGH: f32 = 88.0;
+/// Softmax gives exactly 0 to a value this far below its row's max (`e⁻⁶⁴` ≈ 1.6e-28: below
+/// f32's resolution of the row's sum, which is at least 1).
+///
+/// NOTE: without it the padding mask's keys (and any score 87 below the max) came out of `exp`
+/// at about 1e-38, and times `1/sum`, then times `V`, as denormals, which x86 CPUs compute in
+/// microcode assists when they are not flushed, and wasm cannot flush them: on an Intel Xeon,
+/// one key in 10 masked made softmax 2.6× slower (`./build.sh bench-kernels`).
+pub const SOFTMAX_FLOOR: f32 = -64.0;
 /// ln 2 split in two so that `n · LN2_HI` is exact.
 const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
@@ -71,7 +79,16 @@ pub fn erf(x: f32) -> f32 {
     x * p / q
 }
 
+/// `eˣ` for softmax's `x` = a value minus its row's max: 0 below [`SOFTMAX_FLOOR`].
+#[inline(always)]
+fn softmax_exp(x: f32) -> f32 {
+    // NOTE: `!(x < floor)`, so a NaN still goes through `exp` (and shows).
+    let e = exp(x);
+    if x < SOFTMAX_FLOOR { 0.0 } else { e }
+}
+
 /// Softmax in place over each row of `row_len` values (`values.len()` is a multiple of it).
+/// Values more than [`SOFTMAX_FLOOR`] below their row's max get exactly 0.
 pub fn softmax_rows(values: &mut [f32], row_len: usize) {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     return simd128::softmax_rows(values, row_len);
@@ -109,13 +126,13 @@ with_best_simd! {
             let mut chunks = row.chunks_exact_mut(LANES);
             for chunk in &mut chunks {
                 for (s, v) in lane_sum.iter_mut().zip(chunk.iter_mut()) {
-                    *v = exp(*v - max);
+                    *v = softmax_exp(*v - max);
                     *s += *v;
                 }
             }
             let mut sum: f32 = lane_sum.iter().sum();
             for v in chunks.into_remainder() {
-                *v = exp(*v - max);
+                *v = softmax_exp(*v - max);
                 sum += *v;
             }
             let inverse = 1.0 / sum;
@@ -133,7 +150,7 @@ with_best_simd! {
 mod simd128 {
     use core::arch::wasm32::*;
 
-    use super::{EXP_HIGH, EXP_LOW, EXP_POLYNOMIAL, LN2_HI, LN2_LO, ROUND};
+    use super::{EXP_HIGH, EXP_LOW, EXP_POLYNOMIAL, LN2_HI, LN2_LO, ROUND, SOFTMAX_FLOOR};
 
     /// `super::exp`'s constants, each in all four lanes.
     struct ExpConstants {
@@ -145,6 +162,7 @@ mod simd128 {
         ln2_lo: v128,
         polynomial: [v128; EXP_POLYNOMIAL.len()],
         one: v128,
+        floor: v128,
     }
 
     impl ExpConstants {
@@ -161,6 +179,7 @@ mod simd128 {
                 ln2_lo: f32x4_splat(LN2_LO),
                 polynomial: EXP_POLYNOMIAL.map(|c| f32x4_splat(c)),
                 one: f32x4_splat(1.0),
+                floor: f32x4_splat(SOFTMAX_FLOOR),
             })
         }
     }
@@ -180,6 +199,12 @@ mod simd128 {
         let n_bits = i32x4_sub(shifted, c.round);
         let scale = i32x4_shl(i32x4_add(n_bits, i32x4_splat(127)), 23);
         f32x4_mul(y, scale)
+    }
+
+    /// `super::softmax_exp` on four lanes.
+    #[inline(always)]
+    fn softmax_exp(x: v128, c: &ExpConstants) -> v128 {
+        v128_andnot(exp(x, c), f32x4_lt(x, c.floor))
     }
 
     /// Four values from `at` (unaligned).
@@ -229,14 +254,14 @@ mod simd128 {
             let steps = whole / (4 * STEP) * (4 * STEP);
             for at in (0..steps).step_by(4 * STEP) {
                 let v: [v128; STEP] = std::array::from_fn(|i| load(row, at + 4 * i));
-                let e = v.map(|v| exp(f32x4_sub(v, shift), &constants));
+                let e = v.map(|v| softmax_exp(f32x4_sub(v, shift), &constants));
                 for i in 0..STEP {
                     store(row, at + 4 * i, e[i]);
                     sums[i] = f32x4_add(sums[i], e[i]);
                 }
             }
             for at in (steps..whole).step_by(4) {
-                let e = exp(f32x4_sub(load(row, at), shift), &constants);
+                let e = softmax_exp(f32x4_sub(load(row, at), shift), &constants);
                 store(row, at, e);
                 sums[0] = f32x4_add(sums[0], e);
             }
@@ -245,7 +270,7 @@ mod simd128 {
                 .fold(f32x4_splat(0.0), |a, b| f32x4_add(a, b));
             let mut sum = lane_sum(sums);
             for v in &mut row[whole..] {
-                *v = super::exp(*v - max);
+                *v = super::softmax_exp(*v - max);
                 sum += *v;
             }
             let inverse = 1.0 / sum;
@@ -340,10 +365,37 @@ mod tests {
                     .fold(f64::NEG_INFINITY, |m, &v| m.max(f64::from(v)));
                 let exps: Vec<f64> = row.iter().map(|&v| (f64::from(v) - max).exp()).collect();
                 let sum: f64 = exps.iter().sum();
-                for (g, e) in got.iter().zip(&exps) {
+                for ((g, e), &v) in got.iter().zip(&exps).zip(row) {
                     assert!((f64::from(*g) - e / sum).abs() < 1e-6, "{g} vs {}", e / sum);
+                    if v == f32::MIN {
+                        assert_eq!(*g, 0.0, "a masked key's weight is exactly 0");
+                    }
                 }
             }
         }
+    }
+
+    #[test]
+    fn softmax_gives_exact_zeros_far_below_the_max_and_no_denormals() {
+        // 9 values: the max, then ones 10, 63.9, 64.1, 87, 100 and 1e30 below it, a masked
+        // one, and one equal to the max; lengths that take the vector and the tail paths.
+        for copies in [1, 5] {
+            let row: Vec<f32> =
+                [5.0, -5.0, -58.9, -59.1, -82.0, -95.0, -1e30, f32::MIN, 5.0].repeat(copies);
+            let mut values = row.clone();
+            softmax_rows(&mut values, row.len());
+            for (&got, &v) in values.iter().zip(&row) {
+                let below = f64::from(v) - 5.0;
+                if below < f64::from(SOFTMAX_FLOOR) {
+                    assert_eq!(got, 0.0, "{below} below the max");
+                } else {
+                    assert!(got > 0.0 && got.is_normal(), "{below} below the max: {got}");
+                }
+            }
+        }
+        // A NaN is not hidden as a zero weight.
+        let mut values = [1.0, f32::NAN, 0.0, 0.0];
+        softmax_rows(&mut values, 4);
+        assert!(values.iter().any(|v| v.is_nan()), "{values:?}");
     }
 }

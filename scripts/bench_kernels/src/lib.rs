@@ -1,6 +1,6 @@
 //! A wasm module exposing our linear-layer kernels and gemm's f32 kernel on the same operands,
-//! and the row kernels (softmax in both its forms, GELU), for `run.mjs` to time side by side.
-//! Built by `./build.sh bench-kernels`.
+//! a block of attention with either kind of products, and the row kernels (softmax in both its
+//! forms, GELU), for `run.mjs` to time side by side. Built by `./build.sh bench-kernels`.
 
 /// The kernels' run-time dispatch macro, reduced to what wasm needs (one build).
 macro_rules! with_best_simd {
@@ -10,6 +10,16 @@ macro_rules! with_best_simd {
     };
 }
 
+// The kernels' own helpers, as the package compiles them without its `threads` feature.
+#[path = "../../../src/parallel.rs"]
+#[allow(dead_code, unexpected_cfgs)]
+mod parallel;
+#[path = "../../../src/kernels/parts.rs"]
+mod parts;
+
+#[path = "../../../src/kernels/attention_block.rs"]
+#[allow(dead_code)]
+mod attention_block;
 #[path = "../../../src/kernels/f32_matmul.rs"]
 #[allow(dead_code)]
 mod f32_matmul;
@@ -190,4 +200,90 @@ pub extern "C" fn check_softmax() -> f32 {
         }
     }
     worst
+}
+
+/// One block of attention's operands: `seq` rows of `Q`, `K`, `V` for the model's 12 heads of 32.
+struct AttentionOperands {
+    seq: usize,
+    queries: usize,
+    qkv: Vec<f32>,
+    out: Vec<f32>,
+}
+
+const HEADS: usize = 12;
+const WIDTH: usize = 384;
+
+thread_local! {
+    static ATTENTION: RefCell<Option<AttentionOperands>> = const { RefCell::new(None) };
+}
+
+/// Makes the operands of attention over `seq` keys for its first `queries` query rows.
+#[unsafe(no_mangle)]
+pub extern "C" fn setup_attention(seq: usize, queries: usize) {
+    let qkv = (0..seq * WIDTH)
+        .map(|i| ((i * 7919) % 1021) as f32 / 512.0 - 1.0)
+        .collect();
+    ATTENTION.with(|a| {
+        *a.borrow_mut() = Some(AttentionOperands {
+            seq,
+            queries,
+            qkv,
+            out: vec![0f32; queries * WIDTH],
+        })
+    });
+}
+
+/// The block, its products by gemm (`packed` 0) or by our packed kernel (1).
+#[unsafe(no_mangle)]
+pub extern "C" fn run_attention(packed: u32) -> f32 {
+    ATTENTION.with(|a| {
+        let mut a = a.borrow_mut();
+        let a = a.as_mut().expect("setup_attention first");
+        let sequence = attention_block::Sequence {
+            query: &a.qkv,
+            key: &a.qkv,
+            value: &a.qkv,
+            seq: a.seq,
+            width: WIDTH,
+            heads: HEADS,
+            scale: (32f32).sqrt().recip(),
+        };
+        let products = if packed == 1 {
+            attention_block::Products::Packed
+        } else {
+            attention_block::Products::Gemm
+        };
+        attention_block::attend(&sequence, 0, a.queries, |_, _, _| {}, products, &mut a.out);
+        a.out[a.out.len() / 2]
+    })
+}
+
+/// The largest difference between the block's two kinds of products.
+#[unsafe(no_mangle)]
+pub extern "C" fn check_attention() -> f32 {
+    ATTENTION.with(|a| {
+        let a = a.borrow();
+        let a = a.as_ref().expect("setup_attention first");
+        let sequence = attention_block::Sequence {
+            query: &a.qkv,
+            key: &a.qkv,
+            value: &a.qkv,
+            seq: a.seq,
+            width: WIDTH,
+            heads: HEADS,
+            scale: (32f32).sqrt().recip(),
+        };
+        let run = |products| {
+            let mut out = vec![0f32; a.queries * WIDTH];
+            attention_block::attend(&sequence, 0, a.queries, |_, _, _| {}, products, &mut out);
+            out
+        };
+        let (gemm, packed) = (
+            run(attention_block::Products::Gemm),
+            run(attention_block::Products::Packed),
+        );
+        gemm.iter()
+            .zip(&packed)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+    })
 }

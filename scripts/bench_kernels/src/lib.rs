@@ -213,6 +213,21 @@ struct AttentionOperands {
 const HEADS: usize = 12;
 const WIDTH: usize = 384;
 
+impl AttentionOperands {
+    /// `Q`, `K` and `V` are the same values (their products' speed does not depend on them).
+    fn sequence(&self) -> attention_block::Sequence<'_> {
+        attention_block::Sequence {
+            query: &self.qkv,
+            key: &self.qkv,
+            value: &self.qkv,
+            seq: self.seq,
+            width: WIDTH,
+            heads: HEADS,
+            scale: (32f32).sqrt().recip(),
+        }
+    }
+}
+
 thread_local! {
     static ATTENTION: RefCell<Option<AttentionOperands>> = const { RefCell::new(None) };
 }
@@ -239,21 +254,21 @@ pub extern "C" fn run_attention(packed: u32) -> f32 {
     ATTENTION.with(|a| {
         let mut a = a.borrow_mut();
         let a = a.as_mut().expect("setup_attention first");
-        let sequence = attention_block::Sequence {
-            query: &a.qkv,
-            key: &a.qkv,
-            value: &a.qkv,
-            seq: a.seq,
-            width: WIDTH,
-            heads: HEADS,
-            scale: (32f32).sqrt().recip(),
-        };
         let products = if packed == 1 {
             attention_block::Products::Packed
         } else {
             attention_block::Products::Gemm
         };
-        attention_block::attend(&sequence, 0, a.queries, |_, _, _| {}, products, &mut a.out);
+        let mut out = std::mem::take(&mut a.out);
+        attention_block::attend(
+            &a.sequence(),
+            0,
+            a.queries,
+            |_, _, _| {},
+            products,
+            &mut out,
+        );
+        a.out = out;
         a.out[a.out.len() / 2]
     })
 }
@@ -264,15 +279,7 @@ pub extern "C" fn check_attention() -> f32 {
     ATTENTION.with(|a| {
         let a = a.borrow();
         let a = a.as_ref().expect("setup_attention first");
-        let sequence = attention_block::Sequence {
-            query: &a.qkv,
-            key: &a.qkv,
-            value: &a.qkv,
-            seq: a.seq,
-            width: WIDTH,
-            heads: HEADS,
-            scale: (32f32).sqrt().recip(),
-        };
+        let sequence = a.sequence();
         let run = |products| {
             let mut out = vec![0f32; a.queries * WIDTH];
             attention_block::attend(&sequence, 0, a.queries, |_, _, _| {}, products, &mut out);

@@ -88,7 +88,7 @@ pub fn attend(
         "queries outside their slice"
     );
     assert_eq!(out.len(), queries * width, "output size");
-    if queries == 0 || seq == 0 {
+    if queries == 0 || seq == 0 || head_dim == 0 {
         return;
     }
     let query = &query[first * width..];

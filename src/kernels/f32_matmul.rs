@@ -92,8 +92,11 @@ impl PackedF32 {
         self.outputs = outputs;
         self.values.clear();
         self.values.resize(blocks * inputs * BLOCK, 0.0);
+        if inputs == 0 {
+            return; // the blocks are empty
+        }
         for (b, block) in self.values.chunks_exact_mut(inputs * BLOCK).enumerate() {
-            let columns = b * BLOCK..(outputs).min((b + 1) * BLOCK);
+            let columns = b * BLOCK..outputs.min((b + 1) * BLOCK);
             // NOTE: the loop order reads `values` along its contiguous direction.
             if output_stride == 1 {
                 for (k, packed_row) in block.chunks_exact_mut(BLOCK).enumerate() {
@@ -447,6 +450,10 @@ mod tests {
         // Refilled in place from the other layout: the same again.
         packed.pack_strided(&rows, [inputs, outputs], stride, 1);
         assert_eq!(packed.values, contiguous.values);
+        // No inputs: nothing to pack, and no panic.
+        let mut empty = PackedF32::empty();
+        empty.pack_strided(&[], [0, 3], 1, 16);
+        assert!(empty.values.is_empty());
 
         // 6 rows of x inside rows of 9, written scaled inside rows of 13: the contiguous
         // product's values times the scale, and nothing written between the rows.

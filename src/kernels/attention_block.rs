@@ -10,8 +10,8 @@
 //!   each product) and multiplied there. In wasm the block runs 1.0–1.3× as fast as with gemm's
 //!   simd128 kernel (`./build.sh bench-kernels`; the same sums in the same order, so the same
 //!   bits), mostly on short pairs, where gemm's set-up weighs more.
-//! * [`Products::Gemm`]: gemm reads `Q`, `K` and `V` in place through strides; natively its AVX2
-//!   and FMA kernels are the faster.
+//! * [`Products::Gemm`]: gemm reads `Q`, `K` and `V` in place through strides; natively its FMA
+//!   kernels (AVX2, or AVX-512 where the CPU has it) are the faster.
 //!
 //! NOTE: free of burn, so `scripts/bench_kernels` compiles this file into its wasm module and
 //! times both ways on the model's shapes.

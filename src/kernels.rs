@@ -175,8 +175,9 @@ mod cpu {
     use super::{FlexTensor, Layout};
     use burn::tensor::{Bytes, DType, Shape};
 
-    /// Query rows per part of [`attention`] (an [`attention_block`]): a 512-token pair is cut in 8 parts, and a part
-    /// still multiplies against every key, so it is large enough for a thread.
+    /// Query rows per part of [`attention`] (an [`attention_block`]): a 512-token pair is cut in
+    /// 8 parts, and a part still multiplies against every key, so it is large enough for a
+    /// thread.
     const QUERY_BLOCK: usize = 64;
 
     /// A contiguous f32 tensor and its dimensions (copies only a strided view).
@@ -338,6 +339,28 @@ mod tests {
             .assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(1e-5));
     }
 
+    /// Asserts that `run` gives `want` bit for bit on pools of 1 and 3 threads (in a `threads`
+    /// build; without threads there is only the one result).
+    fn assert_same_bits_on_1_and_3_threads(
+        want: &burn::tensor::TensorData,
+        run: impl Fn() -> burn::tensor::TensorData + Sync,
+    ) {
+        #[cfg(feature = "threads")]
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            assert_eq!(
+                &pool.install(&run),
+                want,
+                "{threads} threads: the same bits"
+            );
+        }
+        #[cfg(not(feature = "threads"))]
+        let _ = (want, run);
+    }
+
     #[test]
     fn cpu_attention_cuts_long_rows_into_query_blocks() {
         // 150 queries: blocks of 64, 64 and 22 for each row of the batch.
@@ -351,16 +374,10 @@ mod tests {
             unfused_attention(q.clone(), k.clone(), v.clone(), bias.clone(), heads, 0.2);
         let fused = fused.into_data();
         fused.assert_approx_eq::<f32>(&reference.into_data(), Tolerance::absolute(1e-5));
-        #[cfg(feature = "threads")]
-        for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+        assert_same_bits_on_1_and_3_threads(&fused, || {
             let (q, k, v, bias) = (q.clone(), k.clone(), v.clone(), bias.clone());
-            let again = pool.install(|| attention(q, k, v, bias, heads, 0.2));
-            assert_eq!(again.into_data(), fused, "{threads} threads: the same bits");
-        }
+            attention(q, k, v, bias, heads, 0.2).into_data()
+        });
     }
 
     #[test]
@@ -390,15 +407,9 @@ mod tests {
                     &run(attention_block::Products::Gemm),
                     Tolerance::absolute(1e-5),
                 );
-                #[cfg(feature = "threads")]
-                for threads in [1, 3] {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .build()
-                        .unwrap();
-                    let again = pool.install(|| run(attention_block::Products::Packed));
-                    assert_eq!(again, packed, "{threads} threads: the same bits");
-                }
+                assert_same_bits_on_1_and_3_threads(&packed, || {
+                    run(attention_block::Products::Packed)
+                });
             }
         }
     }

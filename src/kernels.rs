@@ -317,12 +317,15 @@ mod tests {
         Tensor::<D>::random(shape, Distribution::Normal(0.0, 1.0), &Device::flex())
     }
 
+    /// Random `Q`, `K` and `V` of one shape.
+    fn query_key_value(shape: [usize; 3]) -> [Tensor<3>; 3] {
+        [random(shape), random(shape), random(shape)]
+    }
+
     #[test]
     fn cpu_attention_matches_the_unfused_ops_with_a_padding_mask() {
         let (batch, seq, heads, d) = (3, 7, 4, 8);
-        let q = random([batch, seq, heads * d]);
-        let k = random([batch, seq, heads * d]);
-        let v = random([batch, seq, heads * d]);
+        let [q, k, v] = query_key_value([batch, seq, heads * d]);
         // Row 1 pads its last 3 keys, row 2 its last one, as the model's mask bias does.
         let mut mask = vec![0f32; batch * seq];
         for j in 4..seq {
@@ -365,9 +368,7 @@ mod tests {
     fn cpu_attention_cuts_long_rows_into_query_blocks() {
         // 150 queries: blocks of 64, 64 and 22 for each row of the batch.
         let (batch, seq, heads, d) = (2, 150, 3, 8);
-        let q = random([batch, seq, heads * d]);
-        let k = random([batch, seq, heads * d]);
-        let v = random([batch, seq, heads * d]);
+        let [q, k, v] = query_key_value([batch, seq, heads * d]);
         let bias = random([batch, heads, seq, seq]);
         let fused = attention(q.clone(), k.clone(), v.clone(), bias.clone(), heads, 0.2);
         let reference =
@@ -386,9 +387,7 @@ mod tests {
         // (not a multiple of the kernel's 8 columns); keys that leave a partial block; a
         // padding mask and a full bias; more than one query block.
         for (batch, seq, heads, d) in [(2, 70, 3, 32), (3, 13, 2, 12), (1, 1, 1, 4)] {
-            let q = random([batch, seq, heads * d]);
-            let k = random([batch, seq, heads * d]);
-            let v = random([batch, seq, heads * d]);
+            let [q, k, v] = query_key_value([batch, seq, heads * d]);
             let mut mask = vec![0f32; batch * seq];
             mask[batch * seq - 1] = f32::MIN;
             let padding = Tensor::<1>::from_floats(mask.as_slice(), &Device::flex())

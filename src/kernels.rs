@@ -311,7 +311,12 @@ mod cpu {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::tensor::{Distribution, Tolerance};
+    use burn::tensor::{Distribution, TensorData, Tolerance};
+
+    /// Ours against burn's GELU, absolute. Our `erf` is within 5e-7 of exact, so GELU is within
+    /// about |x|/2 · 5e-7 plus rounding: measured at most 1.43e-6 on a grid of 2M points over
+    /// ±12 (at x ≈ 4.5), the same bound `vector_math`'s test holds against f64.
+    const GELU_TOLERANCE: f32 = 2e-6;
 
     fn random<const D: usize>(shape: [usize; D]) -> Tensor<D> {
         Tensor::<D>::random(shape, Distribution::Normal(0.0, 1.0), &Device::flex())
@@ -430,16 +435,24 @@ mod tests {
 
     #[test]
     fn cpu_gelu_matches_burn_gelu_shared_or_not() {
-        let x = random([4, 9, 33]).mul_scalar(3.0);
+        // NOTE: a fixed grid over ±12, not random values: the two differ most in the tails,
+        // which a random draw reached only sometimes (the test failed now and then at 1e-6).
+        let shape = [4, 9, 33];
+        let count = shape.iter().product::<usize>();
+        let values: Vec<f32> = (0..count)
+            .map(|i| -12.0 + 24.0 * i as f32 / (count - 1) as f32)
+            .collect();
+        let x = Tensor::<3>::from_data(TensorData::new(values, shape), &Device::flex());
         let reference = activation::gelu(x.clone()).into_data();
+        let tolerance = Tolerance::absolute(GELU_TOLERANCE);
         // `x` is shared here (the clone above is gone, but keep one alive to force the copy).
         let keep = x.clone();
         gelu(x)
             .into_data()
-            .assert_approx_eq::<f32>(&reference, Tolerance::absolute(1e-6));
+            .assert_approx_eq::<f32>(&reference, tolerance);
         // Unshared: computed in place.
         gelu(keep)
             .into_data()
-            .assert_approx_eq::<f32>(&reference, Tolerance::absolute(1e-6));
+            .assert_approx_eq::<f32>(&reference, tolerance);
     }
 }

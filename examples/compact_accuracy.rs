@@ -54,8 +54,8 @@ fn main() {
         );
         scores.iter().map(|s| s.logit).collect::<Vec<f32>>()
     };
-    let exact = score(WEIGHTS_F32_PATH, LinearKernels::Burn);
-    let compact = score(WEIGHTS_INT8_PATH, LinearKernels::Burn);
+    let exact = score(WEIGHTS_F32_PATH, LinearKernels::Gemm);
+    let compact = score(WEIGHTS_INT8_PATH, LinearKernels::Gemm);
     let integers = score(WEIGHTS_INT8_PATH, LinearKernels::Packed);
     println!(
         "model {} ({}): int8 vs f32, {}",

@@ -120,14 +120,15 @@ pub struct Loaded<M> {
 /// Which kernels the linear layers run on the CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LinearKernels {
-    /// Ours where this build has SIMD versions of them (wasm with simd128), burn's elsewhere.
+    /// Ours where this build has SIMD versions of them (wasm with simd128), gemm elsewhere.
     #[default]
     Auto,
     /// Ours: int8 weights multiplied in integers ([`crate::kernels::int8_matmul`]), f32 weights
     /// packed at load ([`crate::kernels::f32_matmul`]).
     Packed,
-    /// burn's `linear` (gemm), on int8 weights dequantized at load.
-    Burn,
+    /// gemm (the kernel burn's `linear` runs on the CPU) on the module's f32 weights: int8 ones
+    /// are dequantized at load.
+    Gemm,
 }
 
 impl LinearKernels {
@@ -139,7 +140,7 @@ impl LinearKernels {
             && match self {
                 LinearKernels::Auto => fast,
                 LinearKernels::Packed => true,
-                LinearKernels::Burn => false,
+                LinearKernels::Gemm => false,
             }
     }
 }

@@ -578,9 +578,9 @@ fn integer_linear_layers_match_onnxruntime_on_the_same_int8_weights() {
     // classifier, which is f32 in that file too (and runs the packed f32 kernel).
     assert_eq!(integers.integer_linear_layers(), 13);
     assert_eq!(integers.packed_linear_layers(), 14);
-    let burn = load_with_kernels(fixture_webgpu::WEIGHTS_INT8_PATH, LinearKernels::Burn);
+    let gemm = load_with_kernels(fixture_webgpu::WEIGHTS_INT8_PATH, LinearKernels::Gemm);
     assert_eq!(
-        (burn.packed_linear_layers(), burn.integer_linear_layers()),
+        (gemm.packed_linear_layers(), gemm.integer_linear_layers()),
         (0, 0)
     );
 

@@ -5,7 +5,9 @@
 //! as into burn's, and it runs burn's `linear` on them. Or, on the CPU, the weights loader hands
 //! the layer its weights packed for a kernel of ours ([`Linear::use_packed`]): int8 ones
 //! multiplied in integers ([`super::int8_matmul`]), or f32 ones ([`super::f32_matmul`]). The
-//! layer then keeps only those, and its burn `weight` is never allocated.
+//! layer then keeps only those, and its burn `weight` is never allocated. Otherwise, on the CPU,
+//! it multiplies its f32 `weight` with gemm directly ([`gemm_forward`]); on a GPU, burn's
+//! `linear` runs.
 
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use burn_flex::{Flex, FlexTensor, Layout};
 
 use super::f32_matmul::{self, PackedF32};
 use super::int8_matmul::{self, PackedInt8};
-use super::{contiguous_f32, into_flex, on_cpu};
+use super::{contiguous_f32, into_flex, on_cpu, parts};
 
 /// A fully connected layer: `y = x · weight + bias` over the last dimension.
 #[derive(Module, Debug)]
@@ -124,6 +126,14 @@ impl Linear {
                 let bias = self.bias.as_ref().map(|b| into_flex(b.val()));
                 Tensor::from_primitive::<Flex>(packed_forward(into_flex(input), weights, bias))
             }
+            None if on_cpu(&input) => {
+                let bias = self.bias.as_ref().map(|b| into_flex(b.val()));
+                Tensor::from_primitive::<Flex>(gemm_forward(
+                    into_flex(input),
+                    into_flex(self.weight.val()),
+                    bias,
+                ))
+            }
             None => burn::tensor::module::linear(
                 input,
                 self.weight.val(),
@@ -133,22 +143,109 @@ impl Linear {
     }
 }
 
-fn packed_forward(
-    input: FlexTensor,
-    weights: &PackedWeights,
-    bias: Option<FlexTensor>,
-) -> FlexTensor {
+/// The input's rows as one contiguous f32 matrix: `(tensor, rows, its dims)`, checked against
+/// the layer's `inputs`.
+fn input_rows(input: FlexTensor, inputs: usize) -> (FlexTensor, usize, Vec<usize>) {
     assert_eq!(input.dtype(), DType::F32, "linear layers compute in f32");
     let input = input.to_contiguous();
-    let [inputs, outputs] = weights.shape();
-    let mut dims = input.layout().shape().to_vec();
+    let dims = input.layout().shape().to_vec();
     assert_eq!(
         dims.last(),
         Some(&inputs),
         "linear layer: input {dims:?} for {inputs} features"
     );
+    let rows = dims.iter().rev().skip(1).product();
+    (input, rows, dims)
+}
+
+/// `out` (`rows × outputs`) as a tensor of the input's dims with the last one `outputs`.
+fn output_tensor(out: Vec<f32>, mut dims: Vec<usize>, outputs: usize) -> FlexTensor {
+    *dims.last_mut().expect("an input has a last dimension") = outputs;
+    FlexTensor::new(
+        Bytes::from_elems(out),
+        Layout::contiguous(Shape::from(dims)),
+        DType::F32,
+    )
+}
+
+/// Rows of the output per part when the product is spread over threads ([`parts`]).
+const GEMM_PART_ROWS: usize = 16;
+
+/// `x · W + bias` by gemm on the layer's f32 `weight` (`[inputs, outputs]`): the kernel burn's
+/// `linear` runs on the CPU, called once for all rows.
+///
+/// NOTE: burn's `linear` made its output zeroed as bytes, then copied it to an aligned buffer,
+/// then added the bias in a second pass, and ran gemm once per batch element: natively 10–15 %
+/// of a 16 × 256 batch went to that memset, copy and the page faults of the extra buffers
+/// (`perf`, BENCHMARKS.md section 1). Here the output starts as the bias, gemm adds the product
+/// to it, and the rows are cut in parts for the pool's threads ([`parts::product_in_row_parts`]).
+fn gemm_forward(input: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>) -> FlexTensor {
+    assert_eq!(weight.dtype(), DType::F32, "an unpacked weight is f32");
+    let weight = weight.to_contiguous();
+    let [inputs, outputs] = match weight.layout().shape().to_vec()[..] {
+        [inputs, outputs] => [inputs, outputs],
+        ref other => panic!("a linear weight is a matrix, not {other:?}"),
+    };
+    let (input, rows, dims) = input_rows(input, inputs);
+    let x = contiguous_f32(&input);
+    let w = contiguous_f32(&weight);
+    let bias = bias.map(|b| b.to_contiguous());
+    let bias = bias.as_ref().map(contiguous_f32);
+    let mut out = match bias {
+        Some(bias) => {
+            assert_eq!(bias.len(), outputs, "one bias per output column");
+            bias.repeat(rows)
+        }
+        None => vec![0f32; rows * outputs],
+    };
+    parts::product_in_row_parts(
+        x,
+        rows,
+        [inputs, outputs],
+        None,
+        outputs,
+        GEMM_PART_ROWS,
+        &mut out,
+        |x, rows, _, out| {
+            // SAFETY: `x` holds `rows × inputs` values, `w` `inputs × outputs` and `out`
+            // `rows × outputs` (checked by `product_in_row_parts` and `contiguous_f32`), all
+            // row-major, which the strides below say.
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    outputs,
+                    inputs,
+                    out.as_mut_ptr(),
+                    1,
+                    outputs as isize,
+                    true,
+                    x.as_ptr(),
+                    1,
+                    inputs as isize,
+                    w.as_ptr(),
+                    1,
+                    outputs as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+        },
+    );
+    output_tensor(out, dims, outputs)
+}
+
+fn packed_forward(
+    input: FlexTensor,
+    weights: &PackedWeights,
+    bias: Option<FlexTensor>,
+) -> FlexTensor {
+    let [inputs, outputs] = weights.shape();
+    let (input, rows, dims) = input_rows(input, inputs);
     let values = contiguous_f32(&input);
-    let rows = values.len() / inputs;
     let bias = bias.map(|b| b.to_contiguous());
     let mut out = vec![0f32; rows * outputs];
     let bias = bias.as_ref().map(contiguous_f32);
@@ -156,10 +253,5 @@ fn packed_forward(
         PackedWeights::Int8(w) => int8_matmul::matmul(values, rows, w, bias, &mut out),
         PackedWeights::F32(w) => f32_matmul::matmul(values, rows, w, bias, &mut out),
     }
-    *dims.last_mut().expect("checked above") = outputs;
-    FlexTensor::new(
-        Bytes::from_elems(out),
-        Layout::contiguous(Shape::from(dims)),
-        DType::F32,
-    )
+    output_tensor(out, dims, outputs)
 }

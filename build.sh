@@ -17,6 +17,7 @@
 #   bench-native  the native engine vs onnxruntime on the full-shape model (BENCHMARKS.md)
 #   bench-browser our wasm CPU path vs Transformers.js in Chromium; cold start (BENCHMARKS.md)
 #   bench-kernels our matrix, attention, softmax and GELU kernels (vs gemm's f32 kernel), in wasm, in Node (BENCHMARKS.md)
+#   bench-relaxed-simd  our int8 kernel vs relaxed SIMD's i8 dot, in Chromium (BENCHMARKS.md)
 #   env      print the toolchains build.sh found (Rust, wasm32 target, Python)
 #
 # Model selection (never a silent fallback to a random model):
@@ -481,6 +482,19 @@ cmd_bench_kernels() {
     "$CACHE/target-bench-kernels/wasm32-unknown-unknown/release/bench_kernels.wasm" "${RUNS:-10}"
 }
 
+# Our int8 kernel against relaxed SIMD's int8 dot, in Chromium (BENCHMARKS.md, "Relaxed SIMD").
+cmd_bench_relaxed_simd() {
+  wasm_cargo_env
+  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS='-C target-feature=+simd128,+relaxed-simd'
+  say "building scripts/bench_relaxed_simd for wasm32 ($WASM_TOOLCHAIN)"
+  (cd "$ROOT/scripts/bench_relaxed_simd" && CARGO_TARGET_DIR="$CACHE/target-bench-relaxed-simd" \
+    "${WASM_CARGO[@]}" --release --target wasm32-unknown-unknown)
+  local playwright
+  playwright="$(node_tool playwright-core@1.65.1)"
+  PLAYWRIGHT_CORE="$playwright" node "$ROOT/scripts/bench_relaxed_simd/run.mjs" \
+    "$CACHE/target-bench-relaxed-simd/wasm32-unknown-unknown/release/bench_relaxed_simd.wasm" "${RUNS:-10}"
+}
+
 cmd_env() {
   echo "cargo:        $(command -v cargo) ($(cargo --version))"
   echo "target dir:   $CARGO_TARGET_DIR"
@@ -498,7 +512,7 @@ while [ $# -gt 0 ]; do
     --checkpoint=*) CHECKPOINT_DIR="${1#*=}"; shift ;;
     --out) PKG_DIR="${2:?--out needs a folder}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    package|demo|serve|native|model|test|fixtures|accuracy|bench-native|bench-browser|bench-kernels|env) COMMAND="$1"; shift ;;
+    package|demo|serve|native|model|test|fixtures|accuracy|bench-native|bench-browser|bench-kernels|bench-relaxed-simd|env) COMMAND="$1"; shift ;;
     *) die "unknown argument '$1' (see ./build.sh --help)" ;;
   esac
 done
@@ -516,5 +530,6 @@ case "$COMMAND" in
   bench-native) cmd_bench_native ;;
   bench-browser) cmd_bench_browser ;;
   bench-kernels) cmd_bench_kernels ;;
+  bench-relaxed-simd) cmd_bench_relaxed_simd ;;
   env) cmd_env ;;
 esac

@@ -2,20 +2,7 @@
 //! a block of attention with either kind of products, and the row kernels (softmax in both its
 //! forms, GELU), for `run.mjs` to time side by side. Built by `./build.sh bench-kernels`.
 
-/// The kernels' run-time dispatch macro, reduced to what wasm needs (one build).
-macro_rules! with_best_simd {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) $body
-    };
-}
-
-// The kernels' own helpers, as the package compiles them without its `threads` feature.
-#[path = "../../../src/parallel.rs"]
-#[allow(dead_code, unexpected_cfgs)]
-mod parallel;
-#[path = "../../../src/kernels/parts.rs"]
-mod parts;
+include!("package_kernels.rs");
 
 #[path = "../../../src/kernels/attention_block.rs"]
 #[allow(dead_code)]
@@ -23,9 +10,6 @@ mod attention_block;
 #[path = "../../../src/kernels/f32_matmul.rs"]
 #[allow(dead_code)]
 mod f32_matmul;
-#[path = "../../../src/kernels/int8_matmul.rs"]
-#[allow(dead_code)]
-mod int8_matmul;
 
 use std::cell::RefCell;
 

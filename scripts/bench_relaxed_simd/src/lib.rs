@@ -13,22 +13,8 @@
 //! [`probe`] says how the engine computes the relaxed dot (its result on operands outside the
 //! defined range differs between x86 with VNNI, x86 without, and Arm).
 
-macro_rules! with_best_simd {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) $body
-    };
-}
-
-// The package's kernel and its helpers, as the package compiles them without `threads`.
-#[path = "../../../src/parallel.rs"]
-#[allow(dead_code, unexpected_cfgs)]
-mod parallel;
-#[path = "../../../src/kernels/parts.rs"]
-mod parts;
-#[path = "../../../src/kernels/int8_matmul.rs"]
-#[allow(dead_code)]
-mod int8_matmul;
+// The package's int8 kernel and its helpers.
+include!("../../bench_kernels/src/package_kernels.rs");
 
 use core::arch::wasm32::*;
 use std::cell::RefCell;

@@ -2,12 +2,14 @@
 //!
 //! build.rs points the generated code's `Linear` and `LinearConfig` here. The module has burn's
 //! fields (`weight` `[inputs, outputs]`, optional `bias`), so weight files load into it exactly
-//! as into burn's, and it runs burn's `linear` on them. Or, on the CPU, the weights loader hands
-//! the layer its weights packed for a kernel of ours ([`Linear::use_packed`]): int8 ones
-//! multiplied in integers ([`super::int8_matmul`]), or f32 ones ([`super::f32_matmul`]). The
-//! layer then keeps only those, and its burn `weight` is never allocated. Otherwise, on the CPU,
-//! it multiplies its f32 `weight` with gemm directly ([`gemm_forward`]); on a GPU, burn's
-//! `linear` runs.
+//! as into burn's. How it multiplies:
+//!
+//! * on a GPU, burn's `linear`;
+//! * on the CPU, with weights the loader packed for a kernel of ours ([`Linear::use_packed`]):
+//!   int8 ones multiplied in integers ([`super::int8_matmul`]), or f32 ones
+//!   ([`super::f32_matmul`]); the layer then keeps only those, and its burn `weight` is never
+//!   allocated;
+//! * on the CPU otherwise, gemm on its f32 `weight`, called directly ([`gemm_forward`]).
 
 use std::sync::Arc;
 

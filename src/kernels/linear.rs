@@ -200,6 +200,9 @@ fn gemm_forward(input: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>)
         }
         None => vec![0f32; rows * outputs],
     };
+    if out.is_empty() || inputs == 0 {
+        return output_tensor(out, dims, outputs); // no rows, no columns, or a product of zero
+    }
     parts::product_in_row_parts(
         x,
         rows,
@@ -256,4 +259,54 @@ fn packed_forward(
         PackedWeights::F32(w) => f32_matmul::matmul(values, rows, w, bias, &mut out),
     }
     output_tensor(out, dims, outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::{Distribution, Tolerance};
+
+    fn random<const D: usize>(shape: [usize; D]) -> Tensor<D> {
+        Tensor::random(shape, Distribution::Normal(0.0, 1.0), &Device::flex())
+    }
+
+    fn gemm_linear(x: Tensor<3>, w: &Tensor<2>, b: Option<&Tensor<1>>) -> Tensor<3> {
+        let bias = b.map(|b| into_flex(b.clone()));
+        Tensor::from_primitive::<Flex>(gemm_forward(into_flex(x), into_flex(w.clone()), bias))
+    }
+
+    #[test]
+    fn gemm_forward_matches_burns_linear_with_and_without_bias() {
+        let (w, b) = (random([7, 3]), random([3]));
+        // A contiguous input, and a transposed view (read as its logical layout).
+        for x in [random([2, 5, 7]), random([2, 7, 5]).swap_dims(1, 2)] {
+            for bias in [Some(&b), None] {
+                let want = burn::tensor::module::linear(x.clone(), w.clone(), bias.cloned());
+                gemm_linear(x.clone(), &w, bias)
+                    .into_data()
+                    .assert_approx_eq::<f32>(&want.into_data(), Tolerance::absolute(1e-5));
+            }
+        }
+    }
+
+    #[test]
+    fn gemm_forward_without_rows_or_inputs() {
+        let none = gemm_linear(
+            Tensor::zeros([0, 5, 7], &Device::flex()),
+            &random([7, 3]),
+            None,
+        );
+        assert_eq!(none.dims(), [0, 5, 3]);
+        // No inputs: the product is zero, so each row is the bias.
+        let b = random([3]);
+        let rows = gemm_linear(
+            Tensor::zeros([2, 4, 0], &Device::flex()),
+            &Tensor::zeros([0, 3], &Device::flex()),
+            Some(&b),
+        );
+        rows.into_data().assert_approx_eq::<f32>(
+            &b.reshape([1, 1, 3]).expand([2, 4, 3]).into_data(),
+            Tolerance::absolute(0.0),
+        );
+    }
 }

@@ -44,14 +44,7 @@ impl PackedF32 {
             BLOCK,
             outputs,
             8,
-            |columns, block| {
-                for (row, packed_row) in values
-                    .chunks_exact(outputs)
-                    .zip(block.chunks_exact_mut(BLOCK))
-                {
-                    packed_row[..columns.len()].copy_from_slice(&row[columns.clone()]);
-                }
-            },
+            |columns, block| pack_block(values, columns, [outputs, 1], block),
         );
         PackedF32 {
             inputs,
@@ -97,19 +90,31 @@ impl PackedF32 {
         }
         for (b, block) in self.values.chunks_exact_mut(inputs * BLOCK).enumerate() {
             let columns = b * BLOCK..outputs.min((b + 1) * BLOCK);
-            // NOTE: the loop order reads `values` along its contiguous direction.
-            if output_stride == 1 {
-                for (k, packed_row) in block.chunks_exact_mut(BLOCK).enumerate() {
-                    let at = k * input_stride + columns.start;
-                    packed_row[..columns.len()].copy_from_slice(&values[at..at + columns.len()]);
-                }
-            } else {
-                for (lane, c) in columns.enumerate() {
-                    let column = &values[c * output_stride..];
-                    for k in 0..inputs {
-                        block[k * BLOCK + lane] = column[k * input_stride];
-                    }
-                }
+            pack_block(values, columns, [input_stride, output_stride], block);
+        }
+    }
+}
+
+/// Fills one packed block (`inputs × 8`, zero-padded past the last column) with `columns` of a
+/// matrix whose element `(k, c)` is at `values[k · input_stride + c · output_stride]`.
+fn pack_block(
+    values: &[f32],
+    columns: std::ops::Range<usize>,
+    [input_stride, output_stride]: [usize; 2],
+    block: &mut [f32],
+) {
+    // NOTE: the loop order reads `values` along its contiguous direction.
+    if output_stride == 1 {
+        for (k, packed_row) in block.chunks_exact_mut(BLOCK).enumerate() {
+            let at = k * input_stride + columns.start;
+            packed_row[..columns.len()].copy_from_slice(&values[at..at + columns.len()]);
+        }
+    } else {
+        let inputs = block.len() / BLOCK;
+        for (lane, c) in columns.enumerate() {
+            let column = &values[c * output_stride..];
+            for k in 0..inputs {
+                block[k * BLOCK + lane] = column[k * input_stride];
             }
         }
     }

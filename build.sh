@@ -284,7 +284,7 @@ cmd_package() {
   else
     say "RERANKER_THREADS=0: no threaded module (loads run on one thread)"
   fi
-  cp "$ROOT"/js/{index.js,core.js,errors.js,adapters.js,worker.js,index.d.ts} "$pkg/"
+  cp "$ROOT"/js/{index.js,core.js,errors.js,store.js,adapters.js,worker.js,verify-worker.js,index.d.ts} "$pkg/"
   cp "$out/selected/weights-int8.bpk" "$out/selected/weights-f32.bpk" "$pkg/model/"
   cp "$out/selected/tokenizer.bin" "$pkg/model/tokenizer.bin"
   local name
@@ -309,9 +309,13 @@ json.dump({
     "license": "MIT OR Apache-2.0",
 }, open(os.path.join(pkg, "package.json"), "w"), indent=2)
 config = json.load(open(os.path.join(model, "config.json")))
+# Each 16 MiB piece has its own sha256 too: a stored copy is checked a piece at a time (js/store.js).
+CHUNK = 16 << 20
 def describe(file):
     data = open(os.path.join(pkg, "model", file), "rb").read()
-    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
+            "chunks": {"size": CHUNK, "sha256": [hashlib.sha256(data[i:i + CHUNK]).hexdigest()
+                                                  for i in range(0, len(data), CHUNK)]}}
 json.dump({
     "name": name,
     # Test models (tests/fixtures) say so in their config.json: their scores mean nothing.

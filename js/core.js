@@ -4,6 +4,7 @@
 // `index.js` is the package's entry point; `worker.js` runs this same class in a Web Worker.
 import * as single from './web_reranker.js';
 import { RerankerError, fromWasm, takeSignal, abortable, aborted } from './errors.js';
+import { openStore, openCache, sizeMismatch, digestMismatch } from './store.js';
 
 // NOTE: `here`, not `import.meta.url`, where bundlers must not treat a URL as an asset (model/ is
 // a folder served beside the package, not bundled).
@@ -83,16 +84,6 @@ async function bytesOf(source, base, file, onProgress) {
   return complete(bytes);
 }
 
-/** The Cache API store for model files (keyed by content hash), or null where there is none. */
-const CACHE_NAME = 'web-reranker-models-v1';
-async function openCache() {
-  try {
-    return globalThis.caches === undefined ? null : await globalThis.caches.open(CACHE_NAME);
-  } catch {
-    return null; // storage disabled (an opaque origin, a private mode): downloads still work
-  }
-}
-
 /** Best effort: a full quota or a closed store must not fail a load that has its bytes. */
 const ignoreFailure = (promise) => promise.catch(() => undefined);
 
@@ -135,35 +126,61 @@ async function manifestOf(base, cache) {
   return manifest;
 }
 
-const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+/** A reader of bytes in memory, for `digestMismatch`. */
+const inMemory = (bytes) => async (start, end) => bytes.subarray(start, end);
 
 /**
- * Checks a file against its manifest entry (`{ size, sha256 }`, known to exist): another size or
- * another digest is an `INTEGRITY` error, and the file is never used.
+ * Checks stored copies of model files in a worker (`verify-worker.js`), started by the first
+ * `check({ kind, base, file, entry })`, which resolves to the mismatch (null: none). It rejects
+ * where no worker can start or the worker cannot read the copy: the caller checks it then.
+ * `close()` ends the worker.
  */
-async function verify(bytes, manifest, file) {
-  checkSize(bytes, manifest, file);
-  await checkDigest(bytes, manifest, file);
-}
-
-function checkSize(bytes, manifest, file) {
-  const { size } = manifest.files[file];
-  if (bytes.length !== size) {
-    throw rerankerError('INTEGRITY', `${file} is ${bytes.length} bytes, the manifest says ${size} (truncated or replaced)`);
-  }
-}
-
-/** The sha256 half of [`verify`]; it reads `bytes` before it returns (WebCrypto takes a copy). */
-async function checkDigest(bytes, manifest, file) {
-  // NOTE: crypto.subtle exists only in secure contexts (https, localhost); elsewhere the size is
-  // all that can be checked.
-  const subtle = globalThis.crypto?.subtle;
-  if (subtle === undefined) return;
-  const { sha256 } = manifest.files[file];
-  const digest = hex(await subtle.digest('SHA-256', bytes));
-  if (digest !== sha256) {
-    throw rerankerError('INTEGRITY', `${file} has sha256 ${digest}, the manifest says ${sha256} (corrupt or replaced)`);
-  }
+function verifierWorker() {
+  let worker = null;
+  let failed = null;
+  let next = 0;
+  const pending = new Map();
+  const fail = (reason) => {
+    failed = reason;
+    for (const { reject } of pending.values()) reject(reason);
+    pending.clear();
+  };
+  const start = () => {
+    try {
+      if (typeof Worker !== 'function') throw new Error('this context cannot start workers');
+      // NOTE: a literal `new URL(..., import.meta.url)` inside `new Worker` so that bundlers
+      // emit the worker as its own module.
+      worker = new Worker(new URL('./verify-worker.js', import.meta.url), { type: 'module' });
+    } catch (cause) {
+      fail(cause);
+      return;
+    }
+    worker.addEventListener('message', ({ data }) => {
+      const waiting = pending.get(data.id);
+      pending.delete(data.id);
+      if (data.error !== undefined) waiting?.reject(new Error(data.error));
+      else waiting?.resolve(data.mismatch);
+    });
+    worker.addEventListener('error', (event) => {
+      event.preventDefault();
+      fail(new Error(`the verify worker failed: ${event.message ?? 'it did not start'}`));
+    });
+  };
+  return {
+    check(message) {
+      if (worker === null && failed === null) start();
+      if (failed !== null) return Promise.reject(failed);
+      return new Promise((resolve, reject) => {
+        const id = next++;
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, ...message });
+      });
+    },
+    close() {
+      worker?.terminate();
+      fail(new Error('the verify worker was closed'));
+    },
+  };
 }
 
 const isNode = typeof process === 'object' && typeof process.versions?.node === 'string';
@@ -391,45 +408,48 @@ export class Reranker {
     const base = options.baseUrl !== undefined ? new URL(options.baseUrl, page()) : new URL('./model/', here);
     const weightsFile = WEIGHTS_FILES[precision];
     // Files read from the model folder under their own names are checked against its manifest
-    // and, in a browser, kept in the Cache API under their sha256.
+    // and, in a browser, stored under their sha256 (store.js).
     const fromFolder = (source) => source === undefined;
     const anyFromFolder = fromFolder(options.weights) || fromFolder(options.tokenizer);
-    const cache = check && caching && anyFromFolder ? await openCache() : null;
+    const [store, cache] = check && caching && anyFromFolder ? await Promise.all([openStore(base), openCache()]) : [null, null];
     const manifest = check && anyFromFolder ? await manifestOf(base, cache) : null;
     for (const [source, file] of [[options.weights, weightsFile], [options.tokenizer, TOKENIZER_FILE]]) {
       if (manifest !== null && fromFolder(source) && manifest.files[file] === undefined) {
         throw rerankerError('INTEGRITY', `the model manifest does not list ${file}`);
       }
     }
-    // `digests` collects the sha256 checks of cached copies, which run while the model is built
-    // from them (the build is thrown away if one fails).
-    const fetchChecked = async (source, file, onProgress, digests) => {
+    // `checks` collects the checks of stored copies, which run while the model is built from
+    // them (the build is thrown away if one fails); `verifier` runs them in a worker.
+    const fetchChecked = async (source, file, onProgress, checks, verifier) => {
       if (manifest === null || !fromFolder(source)) return bytesOf(source, base, file, onProgress);
-      const { sha256 } = manifest.files[file];
-      const key = cache !== null && typeof sha256 === 'string' ? new URL(`${file}?sha256=${sha256}`, base).href : null;
-      const hit = key === null ? undefined : await ignoreFailure(cache.match(key));
-      if (hit !== undefined) {
-        const bytes = new Uint8Array(await hit.arrayBuffer());
-        try {
-          checkSize(bytes, manifest, file);
-          // NOTE: a copy is cached only after its download passed the check, so this one
-          // guards against damage in the store; it need not hold up the build (about 0.2 s for
-          // the int8 weights here), only the load's end.
-          const digest = checkDigest(bytes, manifest, file).catch(async (damage) => {
-            await ignoreFailure(cache.delete(key)); // dropped, so the next build downloads it
-            throw damage;
+      const entry = manifest.files[file];
+      const { sha256 } = entry;
+      const stored = store !== null && typeof sha256 === 'string' ? await store.reader(file, sha256) : undefined;
+      if (stored !== undefined && sizeMismatch(stored.size, entry, file) === null) {
+        const reading = stored.read(0, stored.size);
+        // NOTE: a copy is stored only after its download passed the check, so this one guards
+        // against damage in the store; it need not hold up the build, only the load's end.
+        // Where no worker can check it, this thread does, once it has the bytes.
+        const checked = verifier.check({ kind: store.kind, base: base.href, file, entry })
+          .catch(() => reading.then((bytes) => digestMismatch(inMemory(bytes), entry, file, 'whole')))
+          .then(async (mismatch) => {
+            if (mismatch === null) return;
+            await store.drop(file, sha256); // dropped, so the next build downloads it
+            throw rerankerError('INTEGRITY', mismatch);
           });
-          digest.catch(() => undefined); // awaited once the model is built
-          digests.push(digest);
+        checked.catch(() => undefined); // awaited once the model is built
+        const bytes = await reading.catch(() => null);
+        if (bytes !== null) {
+          checks.push(checked);
           onProgress?.({ file, loaded: bytes.length, total: bytes.length });
           return bytes;
-        } catch {
-          await ignoreFailure(cache.delete(key)); // a damaged copy is dropped and fetched anew
         }
       }
+      if (stored !== undefined) await store.drop(file, sha256); // damaged or unreadable: fetched anew
       const bytes = await bytesOf(source, base, file, onProgress);
-      await verify(bytes, manifest, file);
-      if (key !== null) await ignoreFailure(cache.put(key, new Response(bytes)));
+      const mismatch = sizeMismatch(bytes.length, entry, file) ?? await digestMismatch(inMemory(bytes), entry, file, 'both');
+      if (mismatch !== null) throw rerankerError('INTEGRITY', mismatch);
+      if (store !== null && typeof sha256 === 'string') await store.put(file, sha256, bytes);
       return bytes;
     };
     // NOTE: the sources, not the bytes, are kept: after a device loss the model is fetched again
@@ -437,8 +457,8 @@ export class Reranker {
     let filesMs = 0;
     let checkedMs = 0;
     const create = async (device, onProgress) => {
-      // A cached copy that fails its sha256 check is dropped, and the model built again from a
-      // fresh download: at most once per file.
+      // A stored copy that fails its check is dropped, and the model built again from a fresh
+      // download: at most once per file.
       for (let attempt = 0; ; attempt++) {
         // NOTE: `filesMs` is set inside the promises the module awaits, not by a Promise.all
         // beside them, so it is recorded before the module can go on to build the model.
@@ -447,34 +467,39 @@ export class Reranker {
           if (--waiting === 0) filesMs = performance.now() - started;
           return bytes;
         };
-        const digests = [];
-        // NOTE: the module gets the files as promises: it probes the device and builds the
-        // tokenizer while the (much larger) weights are still being read and checked.
-        const weights = fetchChecked(options.weights, weightsFile, onProgress, digests).then(arrived);
-        const tokenizer = fetchChecked(options.tokenizer, TOKENIZER_FILE, onProgress, digests).then(arrived);
-        // The module awaits both, but stops at the first failure: the other must not be reported
-        // as unhandled.
-        for (const file of [weights, tokenizer]) file.catch(() => undefined);
-        const { glue } = await wasm;
-        let built; let error;
+        const checks = [];
+        const verifier = verifierWorker();
         try {
-          built = await glue.WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });
-        } catch (cause) {
-          error = cause;
+          // NOTE: the module gets the files as promises: it probes the device and builds the
+          // tokenizer while the (much larger) weights are still being read and checked.
+          const weights = fetchChecked(options.weights, weightsFile, onProgress, checks, verifier).then(arrived);
+          const tokenizer = fetchChecked(options.tokenizer, TOKENIZER_FILE, onProgress, checks, verifier).then(arrived);
+          // The module awaits both, but stops at the first failure: the other must not be reported
+          // as unhandled.
+          for (const file of [weights, tokenizer]) file.catch(() => undefined);
+          const { glue } = await wasm;
+          let built; let error;
+          try {
+            built = await glue.WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });
+          } catch (cause) {
+            error = cause;
+          }
+          // A trapped instance cannot build again, whatever the files.
+          if (error instanceof WebAssembly.RuntimeError) throw failure(error);
+          // Every cached copy's check has started once both files are settled.
+          await Promise.allSettled([weights, tokenizer]);
+          const damaged = (await Promise.allSettled(checks)).find((check) => check.status === 'rejected');
+          checkedMs = performance.now() - started;
+          if (damaged !== undefined) {
+            built?.free();
+            if (attempt < 2) continue;
+            throw damaged.reason;
+          }
+          if (error !== undefined) throw failure(error);
+          return built;
+        } finally {
+          verifier.close();
         }
-        // A trapped instance cannot build again, whatever the files.
-        if (error instanceof WebAssembly.RuntimeError) throw failure(error);
-        // Every cached copy's check has started once both files are settled.
-        await Promise.allSettled([weights, tokenizer]);
-        const damaged = (await Promise.allSettled(digests)).find((check) => check.status === 'rejected');
-        checkedMs = performance.now() - started;
-        if (damaged !== undefined) {
-          built?.free();
-          if (attempt < 2) continue;
-          throw damaged.reason;
-        }
-        if (error !== undefined) throw failure(error);
-        return built;
       }
     };
     const inner = await create(options.device, options.onProgress);

@@ -47,9 +47,12 @@ export interface LoadOptions {
    */
   verify?: boolean;
   /**
-   * Keep the checked model files in the Cache API under their sha256 (default true, browsers):
-   * a second load reads them from there without downloading, and works offline (the manifest
-   * is read from the network when it can be, else from the cache). Needs `verify`.
+   * Keep the checked model files in the browser under their sha256 (default true, browsers):
+   * in the origin private file system where the browser can write it, else in the Cache API
+   * (`web-reranker-models-v1` in both). A second load reads them from there without downloading,
+   * and works offline (the manifest is read from the network when it can be, else from its
+   * copy in the Cache API). A stored copy is checked again on every load, in a worker beside
+   * the model's build. Needs `verify`.
    */
   cache?: boolean;
 }
@@ -155,8 +158,8 @@ export declare class RerankerError extends Error {
 
 /**
  * Where a load's time went, in milliseconds, measured where the model runs (the worker, for
- * `createReranker`). A cold start is mostly `filesMs` (download, or the Cache API on a later
- * visit) and `weightsMs`. Steps overlap: the module compiles while the files are read, and the
+ * `createReranker`). A cold start is mostly `filesMs` (download, or the browser's store on a
+ * later visit) and `weightsMs`. Steps overlap: the module compiles while the files are read, and the
  * device probe and the tokenizer run while the weights are still arriving; only the weights are
  * read into the model after everything else, so
  * `max(wasmMs, filesMs) + weightsMs <= totalMs`, while the sum of all steps may exceed it.
@@ -165,13 +168,13 @@ export interface LoadTimings {
   /** From the load's start until the WebAssembly module is compiled and started (about 0 when this thread already had it). */
   wasmMs: number;
   /**
-   * From the load's start until the weights and the tokenizer are here (network or Cache API). A
-   * download's sha256 is checked before it counts as here; a cached copy's while the model is
-   * built from it (`checkedMs`).
+   * From the load's start until the weights and the tokenizer are here (network or the browser's
+   * store). A download's sha256 is checked before it counts as here; a stored copy's while the
+   * model is built from it (`checkedMs`), in a worker where one can start.
    */
   filesMs: number;
   /**
-   * From the load's start until every file's sha256 is checked. A cached copy that fails is
+   * From the load's start until every file's sha256 is checked. A stored copy that fails is
    * dropped and downloaded again, and the model built again from it, before the load resolves.
    */
   checkedMs: number;

@@ -2,14 +2,17 @@
 // (SwiftShader adapter), (b) forced CPU, (c) no WebGPU at all, which must fall back and say why,
 // (d) the WebGPU device destroyed mid-run: the calls must still answer, on the CPU; (e) the
 // worker API; (f) a WebGPU validation error mid-run (which cubecl's handler turns into a trap):
-// calls answer on the CPU; (g) a strict Content-Security-Policy; (h) model files from the Cache
-// API, offline. Every page's requests are logged:
+// calls answer on the CPU; (g) a strict Content-Security-Policy; (h) model files from the
+// browser's store (OPFS, or the Cache API), offline. Every page's requests are logged:
 // the package fetches nothing but its own files and the model.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/browser.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { mkdtemp, cp, readFile, writeFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { serve } from '../../scripts/serve.mjs';
 import { withPage } from './chromium.mjs';
 import { TOLERANCE, INTEGER_TOLERANCE, toleranceOn } from './tolerance.mjs';
@@ -17,14 +20,32 @@ import { TOLERANCE, INTEGER_TOLERANCE, toleranceOn } from './tolerance.mjs';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 let server;
 
+let chunkedModel;
+
 before(async () => {
   assert.ok(process.env.RERANKER_PKG, 'set RERANKER_PKG (./build.sh test does)');
-  server = await serve({ root, pkg: process.env.RERANKER_PKG });
+  // The package's model folder with a manifest of 64 KiB chunks (the build writes 16 MiB ones),
+  // so that the tiny model's stored copies are checked in several pieces.
+  chunkedModel = await mkdtemp(path.join(tmpdir(), 'reranker-chunked-'));
+  await cp(path.join(process.env.RERANKER_PKG, 'model'), chunkedModel, { recursive: true });
+  const manifest = JSON.parse(await readFile(path.join(chunkedModel, 'model.json'), 'utf8'));
+  const step = 65536;
+  for (const [file, entry] of Object.entries(manifest.files)) {
+    const bytes = await readFile(path.join(chunkedModel, file));
+    const sha256 = [];
+    for (let at = 0; at < bytes.length; at += step) sha256.push(createHash('sha256').update(bytes.subarray(at, at + step)).digest('hex'));
+    entry.chunks = { size: step, sha256 };
+  }
+  await writeFile(path.join(chunkedModel, 'model.json'), JSON.stringify(manifest));
+  server = await serve({ root, pkg: process.env.RERANKER_PKG, mounts: { '/pkg/model/': chunkedModel } });
 });
-after(async () => server?.close());
+after(async () => {
+  await server?.close();
+  if (chunkedModel) await rm(chunkedModel, { recursive: true, force: true });
+});
 
 /** What the package may fetch (under /pkg/): its modules, its wasm and its model files. */
-const PACKAGE_FILES = ['index.js', 'core.js', 'errors.js', 'adapters.js', 'worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
+const PACKAGE_FILES = ['index.js', 'core.js', 'errors.js', 'store.js', 'adapters.js', 'worker.js', 'verify-worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
   'web_reranker_threads.js', 'web_reranker_threads_bg.wasm', 'threads-worker.js',
   'model/weights-int8.bpk', 'model/weights-f32.bpk', 'model/tokenizer.bin', 'model/model.json'];
 
@@ -235,57 +256,76 @@ test("(g) a page whose CSP is script-src 'self' 'wasm-unsafe-eval': in-page and 
   }
 });
 
-test('(h) model files are cached by sha256: a second load needs no download and works offline', async () => {
-  await withPage({ webgpu: false }, async (page, errors) => {
-    const modelRequests = [];
-    page.context().on('request', (r) => { if (r.url().includes('/pkg/model/')) modelRequests.push(new URL(r.url()).pathname); });
-    await page.goto(`${server.origin}/tests/browser/cache.html`);
-    await page.waitForFunction(() => window.__api !== undefined);
-    const expected = await page.evaluate(() => window.__api.expected);
-    const check = (label, result) => {
-      assert.equal(result.error, undefined, `${label}: ${result.error}`);
-      // On the CPU with the int8 weights: integer products.
-      assert.ok(Math.abs(result.score - expected) <= INTEGER_TOLERANCE, `${label}: ${result.score} vs ${expected}`);
-    };
-    const first = await page.evaluate(() => window.__api.load());
-    check('first load', first);
-    assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/tokenizer.bin', '/pkg/model/weights-int8.bpk']);
-    const keys = await page.evaluate(() => window.__api.cached());
-    assert.equal(keys.filter((k) => /\/(weights-int8\.bpk|tokenizer\.bin)\?sha256=[0-9a-f]{64}$/.test(k)).length, 2, JSON.stringify(keys));
+// Where the browser can write OPFS files the package keeps the model there and checks stored
+// copies in a worker; elsewhere it uses the Cache API, or checks them in the page.
+const STORES = [
+  { query: '', store: 'opfs', checker: 'worker' },
+  { query: '?store=cache', store: 'cache', checker: 'worker' },
+  { query: '?worker=0', store: 'opfs', checker: 'page' },
+];
+for (const { query, store, checker } of STORES) {
+  test(`(h) model files are stored by sha256 (${store}, checked in the ${checker}): a second load needs no download, works offline, and a damaged copy is refetched`, async () => {
+    await withPage({ webgpu: false }, async (page, errors) => {
+      const modelRequests = [];
+      page.context().on('request', (r) => { if (r.url().includes('/pkg/model/')) modelRequests.push(new URL(r.url()).pathname); });
+      const verifyWorkers = [];
+      page.on('worker', (worker) => { if (worker.url().endsWith('/verify-worker.js')) verifyWorkers.push(worker.url()); });
+      await page.goto(`${server.origin}/tests/browser/cache.html${query}`);
+      await page.waitForFunction(() => window.__api !== undefined);
+      const expected = await page.evaluate(() => window.__api.expected);
+      const check = (label, result) => {
+        assert.equal(result.error, undefined, `${label}: ${result.error}`);
+        // On the CPU with the int8 weights: integer products.
+        assert.ok(Math.abs(result.score - expected) <= INTEGER_TOLERANCE, `${label}: ${result.score} vs ${expected}`);
+      };
+      const first = await page.evaluate(() => window.__api.load());
+      check('first load', first);
+      assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/tokenizer.bin', '/pkg/model/weights-int8.bpk']);
+      assert.equal(verifyWorkers.length, 0, 'downloads are checked before use, in the loading thread');
+      const stored = await page.evaluate(() => window.__api.stored());
+      const pattern = store === 'opfs' ? /^opfs:[0-9a-f]{64}-(weights-int8\.bpk|tokenizer\.bin)$/
+        : /^cache:\/pkg\/model\/(weights-int8\.bpk|tokenizer\.bin)\?sha256=[0-9a-f]{64}$/;
+      assert.equal(stored.length, 2, JSON.stringify(stored));
+      assert.ok(stored.every((entry) => pattern.test(entry)), JSON.stringify(stored));
+      const manifest = await (await fetch(`${server.origin}/pkg/model/model.json`)).json();
+      assert.ok(manifest.files['weights-int8.bpk'].chunks.sha256.length >= 3, 'the weights are checked in pieces');
 
-    // Offline: every request for a model file fails.
-    modelRequests.length = 0;
-    await page.route('**/pkg/model/**', (route) => route.abort('internetdisconnected'));
-    const offline = await page.evaluate(() => window.__api.load());
-    check('offline load from the cache', offline);
-    assert.deepEqual(modelRequests, ['/pkg/model/model.json'], 'only the manifest was tried (then read from the cache)');
-    for (const file of ['weights-int8.bpk', 'tokenizer.bin']) {
-      const events = offline.progress.filter((e) => e.file === file);
-      assert.equal(events.length, 1);
-      assert.equal(events[0].loaded, events[0].total);
-    }
-    const uncached = await page.evaluate(() => window.__api.load({ cache: false }));
-    assert.equal(uncached.code, 'MODEL_LOAD', 'without the cache, offline fails: the cache is what served it');
-
-    // A damaged cached copy is found by its hash, dropped and downloaded anew.
-    await page.unroute('**/pkg/model/**');
-    await page.evaluate(() => window.__api.damage('weights-int8.bpk'));
-    modelRequests.length = 0;
-    check('load after damage', await page.evaluate(() => window.__api.load()));
-    assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/weights-int8.bpk']);
-
-    // A copy of the right size with one byte changed (a weight in the middle, the tokenizer's
-    // header) passes the size check; its hash catches it, and only that file is downloaded anew,
-    // which repairs the cache.
-    for (const [file, at] of [['weights-int8.bpk', 'middle'], ['tokenizer.bin', 0]]) {
-      await page.evaluate(({ file, at }) => window.__api.damage(file, at), { file, at });
+      // Offline: every request for a model file fails.
       modelRequests.length = 0;
-      check(`load after a flipped byte in ${file}`, await page.evaluate(() => window.__api.load()));
-      assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', `/pkg/model/${file}`]);
-    }
-    await page.route('**/pkg/model/**', (route) => route.abort('internetdisconnected'));
-    check('offline load from the repaired cache', await page.evaluate(() => window.__api.load()));
-    console.log(`cache: offline load answered from the Cache API (${keys.length} entries); damaged copies were refetched`);
-    assert.deepEqual(errors, []);
+      await page.route('**/pkg/model/**', (route) => route.abort('internetdisconnected'));
+      const offline = await page.evaluate(() => window.__api.load());
+      check('offline load from the store', offline);
+      assert.deepEqual(modelRequests, ['/pkg/model/model.json'], 'only the manifest was tried (then read from the cache)');
+      for (const file of ['weights-int8.bpk', 'tokenizer.bin']) {
+        const events = offline.progress.filter((e) => e.file === file);
+        assert.equal(events.length, 1);
+        assert.equal(events[0].loaded, events[0].total);
+      }
+      assert.equal(verifyWorkers.length, checker === 'worker' ? 1 : 0, `stored copies checked in the ${checker}`);
+      const uncached = await page.evaluate(() => window.__api.load({ cache: false }));
+      assert.equal(uncached.code, 'MODEL_LOAD', 'without the cache, offline fails: the store is what served it');
+
+      // A damaged stored copy is found by its size, dropped and downloaded anew.
+      await page.unroute('**/pkg/model/**');
+      await page.evaluate(() => window.__api.damage('weights-int8.bpk'));
+      modelRequests.length = 0;
+      check('load after damage', await page.evaluate(() => window.__api.load()));
+      assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/weights-int8.bpk']);
+
+      // A copy of the right size with one byte changed (a weight in the middle, the tokenizer's
+      // header) passes the size check; its hash catches it, and only that file is downloaded anew,
+      // which repairs the store.
+      for (const [file, at] of [['weights-int8.bpk', 'middle'], ['tokenizer.bin', 0]]) {
+        await page.evaluate(({ file, at }) => window.__api.damage(file, at), { file, at });
+        modelRequests.length = 0;
+        check(`load after a flipped byte in ${file}`, await page.evaluate(() => window.__api.load()));
+        assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', `/pkg/model/${file}`]);
+      }
+      assert.deepEqual(await page.evaluate(() => window.__api.stored()), stored, 'the store holds the same two files again');
+      await page.route('**/pkg/model/**', (route) => route.abort('internetdisconnected'));
+      check('offline load from the repaired store', await page.evaluate(() => window.__api.load()));
+      console.log(`store (${store}, checked in the ${checker}): offline load answered from it (${stored.length} entries); damaged copies were refetched`);
+      assert.deepEqual(errors, []);
+    });
   });
-});
+}

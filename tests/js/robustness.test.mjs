@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile, mkdtemp, cp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { toleranceOn } from './tolerance.mjs';
@@ -175,6 +176,26 @@ test('integrity: a flipped byte, a truncated file or a wrong manifest is rejecte
     manifest.files['tokenizer.bin'].sha256 = '0'.repeat(64);
     await writeFile(manifestPath, JSON.stringify(manifest));
     await assert.rejects(Reranker.load({ device: 'cpu', baseUrl: base }), (e) => typed('INTEGRITY')(e) && /tokenizer\.bin/.test(e.message));
+    // Chunk digests (here 64 KiB pieces of the tokenizer): all must match too, and cover the file.
+    const chunked = JSON.parse(await readFile(path.join(pkgDir, 'model/model.json'), 'utf8'));
+    const tokenizerBytes = await readFile(path.join(dir, 'tokenizer.bin'));
+    const step = 65536;
+    const pieces = [];
+    for (let at = 0; at < tokenizerBytes.length; at += step) {
+      pieces.push(createHash('sha256').update(tokenizerBytes.subarray(at, at + step)).digest('hex'));
+    }
+    assert.ok(pieces.length >= 3, `${pieces.length} pieces`);
+    const withChunks = (sha256) => {
+      chunked.files['tokenizer.bin'].chunks = { size: step, sha256 };
+      return writeFile(manifestPath, JSON.stringify(chunked));
+    };
+    await withChunks(pieces);
+    (await Reranker.load({ device: 'cpu', baseUrl: base })).dispose();
+    await withChunks(pieces.map((digest, i) => (i === 2 ? '0'.repeat(64) : digest)));
+    await assert.rejects(Reranker.load({ device: 'cpu', baseUrl: base }),
+      (e) => typed('INTEGRITY')(e) && e.message.includes(`at bytes ${2 * step}..${3 * step}`));
+    await withChunks(pieces.slice(1));
+    await assert.rejects(Reranker.load({ device: 'cpu', baseUrl: base }), (e) => typed('INTEGRITY')(e) && /do not cover/.test(e.message));
     await writeFile(manifestPath, '{"files": ');
     await assert.rejects(Reranker.load({ device: 'cpu', baseUrl: base }), typed('INTEGRITY'));
     const unlisted = JSON.parse(await readFile(path.join(pkgDir, 'model/model.json'), 'utf8'));

@@ -126,6 +126,28 @@ async function manifestOf(base, cache) {
   return manifest;
 }
 
+/**
+ * Starts reading the stored copies of `files` named by the manifest's last copy (kept in the
+ * cache): `Map(file → { sha256, stored })`, `stored` resolving to the store's reader with `bytes`,
+ * the read already under way, or to undefined.
+ */
+async function readEarly(store, cache, base, files) {
+  const early = new Map();
+  const last = await ignoreFailure(cache?.match(new URL('model.json', base).href).then((hit) => hit?.json()));
+  for (const file of files) {
+    const sha256 = last?.files?.[file]?.sha256;
+    if (typeof sha256 !== 'string') continue;
+    const stored = store.reader(file, sha256).then((reader) => {
+      if (reader === undefined) return undefined;
+      const bytes = reader.read(0, reader.size);
+      bytes.catch(() => undefined); // an unused read's failure is nobody's
+      return { ...reader, bytes };
+    });
+    early.set(file, { sha256, stored });
+  }
+  return early;
+}
+
 /** A reader of bytes in memory, for `digestMismatch`. */
 const inMemory = (bytes) => async (start, end) => bytes.subarray(start, end);
 
@@ -412,6 +434,10 @@ export class Reranker {
     const fromFolder = (source) => source === undefined;
     const anyFromFolder = fromFolder(options.weights) || fromFolder(options.tokenizer);
     const [store, cache] = check && caching && anyFromFolder ? await Promise.all([openStore(base), openCache()]) : [null, null];
+    // NOTE: a warm load reads its stored copies while the manifest is fetched, by the hashes in
+    // the manifest's last copy; they are used only if the fresh manifest names the same files.
+    const early = store === null ? new Map() : await readEarly(store, cache, base, [[options.weights, weightsFile], [options.tokenizer, TOKENIZER_FILE]]
+      .filter(([source]) => fromFolder(source)).map(([, file]) => file));
     const manifest = check && anyFromFolder ? await manifestOf(base, cache) : null;
     for (const [source, file] of [[options.weights, weightsFile], [options.tokenizer, TOKENIZER_FILE]]) {
       if (manifest !== null && fromFolder(source) && manifest.files[file] === undefined) {
@@ -424,9 +450,12 @@ export class Reranker {
       if (manifest === null || !fromFolder(source)) return bytesOf(source, base, file, onProgress);
       const entry = manifest.files[file];
       const { sha256 } = entry;
-      const stored = store !== null && typeof sha256 === 'string' ? await store.reader(file, sha256) : undefined;
+      const speculative = early.get(file);
+      early.delete(file); // read once: a rebuild (after a device loss) reads the store again
+      const stored = speculative?.sha256 === sha256 ? await speculative.stored
+        : store !== null && typeof sha256 === 'string' ? await store.reader(file, sha256) : undefined;
       if (stored !== undefined && sizeMismatch(stored.size, entry, file) === null) {
-        const reading = stored.read(0, stored.size);
+        const reading = stored.bytes ?? stored.read(0, stored.size);
         // NOTE: a copy is stored only after its download passed the check, so this one guards
         // against damage in the store; it need not hold up the build, only the load's end.
         // Where no worker can check it, this thread does, once it has the bytes.

@@ -445,7 +445,8 @@ export class Reranker {
       }
     }
     // `checks` collects the checks of stored copies, which run while the model is built from
-    // them (the build is thrown away if one fails); `verifier` runs them in a worker.
+    // them (the build is thrown away if one fails; `verifier` runs them in a worker), and the
+    // writes of downloads to the store.
     const fetchChecked = async (source, file, onProgress, checks, verifier) => {
       if (manifest === null || !fromFolder(source)) return bytesOf(source, base, file, onProgress);
       const entry = manifest.files[file];
@@ -478,7 +479,9 @@ export class Reranker {
       const bytes = await bytesOf(source, base, file, onProgress);
       const mismatch = sizeMismatch(bytes.length, entry, file) ?? await digestMismatch(inMemory(bytes), entry, file, 'both');
       if (mismatch !== null) throw rerankerError('INTEGRITY', mismatch);
-      if (store !== null && typeof sha256 === 'string') await store.put(file, sha256, bytes);
+      // NOTE: stored while the model is built from the bytes (the write never fails a load);
+      // the load resolves once it is done, so the next load finds the copy.
+      if (store !== null && typeof sha256 === 'string') checks.push(store.put(file, sha256, bytes));
       return bytes;
     };
     // NOTE: the sources, not the bytes, are kept: after a device loss the model is fetched again

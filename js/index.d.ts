@@ -174,7 +174,8 @@ export interface LoadTimings {
    */
   filesMs: number;
   /**
-   * From the load's start until every file's sha256 is checked. A stored copy that fails is
+   * From the load's start until every file's sha256 is checked, and every download stored (the
+   * write runs while the model is built). A stored copy that fails is
    * dropped and downloaded again, and the model built again from it, before the load resolves.
    */
   checkedMs: number;

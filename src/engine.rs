@@ -16,7 +16,7 @@ use crate::device::{Backend, SelectedDevice};
 use crate::error::{Error, Result};
 use crate::model::CrossEncoderModel;
 use crate::tokenize::{DEFAULT_MAX_LENGTH, PairTokenizer, TokenizerMode};
-use crate::weights::{self, LinearKernels, Precision, WordEmbeddings};
+use crate::weights::{self, LinearKernels, Precision, WeightBytes, WordEmbeddings};
 
 /// sentence-transformers' default `batch_size` for `predict`.
 pub const DEFAULT_BATCH_SIZE: usize = 32;
@@ -255,7 +255,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
     /// Builds a reranker from the bytes of its weights (`weights-f32.bpk` or `weights-int8.bpk`,
     /// see [`crate::weights`]) and `tokenizer.json`.
     pub fn new(
-        weights: Vec<u8>,
+        weights: impl Into<WeightBytes>,
         tokenizer_json: &[u8],
         device: SelectedDevice,
         options: LoadOptions,
@@ -275,7 +275,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
     /// caller that builds it while the weights are still arriving. Its load timings have
     /// `tokenizer_ms` 0.
     pub fn with_tokenizer(
-        weights: Vec<u8>,
+        weights: impl Into<WeightBytes>,
         mut tokenizer: PairTokenizer,
         device: SelectedDevice,
         options: LoadOptions,
@@ -310,7 +310,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
         }
         tokenizer.set_max_length(options.max_length, M::INFO.max_sequence_length())?;
         let started = now();
-        let loaded = weights::load::<M>(weights, &device.device, options.linear_kernels)?;
+        let loaded = weights::load::<M>(weights.into(), &device.device, options.linear_kernels)?;
         let load_timings = options.clock.map(|_| LoadTimings {
             tokenizer_ms: 0.0,
             weights_ms: now() - started,

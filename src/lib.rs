@@ -59,4 +59,4 @@ pub use engine::{
 pub use error::{Error, Result, decode_utf8};
 pub use model::{CrossEncoderModel, ModelInfo};
 pub use tokenize::{DEFAULT_MAX_LENGTH, EncodedPair, PairTokenizer, TokenizerMode};
-pub use weights::{LinearKernels, Precision, WordEmbeddings};
+pub use weights::{LinearKernels, Precision, WeightBytes, WordEmbeddings};

@@ -22,6 +22,7 @@ use crate::error::Error;
 use crate::model::CrossEncoderModel;
 use crate::model::selected::Model;
 use crate::tokenize::PairTokenizer;
+use crate::weights::WeightBytes;
 
 unsafe extern "C" {
     /// The constructors of static registrations (`inventory`, which cubecl's IR uses), made by
@@ -238,11 +239,26 @@ impl CallControl for JsControl {
 /// The bytes a promise resolves to: a `Uint8Array`, else an `INVALID_INPUT` error naming `what`;
 /// a rejection is passed on as it is (the package's own errors keep their code).
 async fn bytes_of(promise: js_sys::Promise, what: &str) -> Result<Vec<u8>, JsValue> {
+    Ok(uint8_array_of(promise, what).await?.to_vec())
+}
+
+/// The `Uint8Array` a promise resolves to (see [`bytes_of`]).
+async fn uint8_array_of(
+    promise: js_sys::Promise,
+    what: &str,
+) -> Result<js_sys::Uint8Array, JsValue> {
     let value = wasm_bindgen_futures::JsFuture::from(promise).await?;
-    let array = value
+    Ok(value
         .dyn_into::<js_sys::Uint8Array>()
-        .map_err(|_| invalid(&format!("the {what} must be a Uint8Array")))?;
-    Ok(array.to_vec())
+        .map_err(|_| invalid(&format!("the {what} must be a Uint8Array")))?)
+}
+
+/// The weights a promise resolves to, copied once, straight into an aligned buffer.
+async fn weights_of(promise: js_sys::Promise) -> Result<WeightBytes, JsValue> {
+    let array = uint8_array_of(promise, "weights").await?;
+    Ok(WeightBytes::filled(array.length() as usize, |buffer| {
+        array.copy_to(buffer)
+    }))
 }
 
 struct Shared {
@@ -308,7 +324,7 @@ impl WasmReranker {
         let ((selected, device_ms), tokenizer) =
             futures_util::future::join(probe, build_tokenizer).await;
         let (tokenizer, tokenizer_ms) = tokenizer?;
-        let weights = bytes_of(weights, "weights").await?;
+        let weights = weights_of(weights).await?;
         let engine = Reranker::<Model>::with_tokenizer(weights, tokenizer, selected?, load)?;
         Ok(WasmReranker {
             shared: Rc::new(Shared {

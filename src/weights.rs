@@ -145,10 +145,52 @@ impl LinearKernels {
     }
 }
 
+/// The bytes of a weights file, in memory aligned as burn's tensors want it (16 bytes).
+///
+/// NOTE: burn's `Bytes::from_bytes_vec` copies a `Vec<u8>` into a new allocation to align it
+/// (it goes by the vector's declared alignment, 1), so a caller that fills a buffer anyway (the
+/// wasm module, from a JS `Uint8Array`) fills an aligned one with [`WeightBytes::filled`]: the
+/// weights are then copied once on their way in, not twice.
+pub struct WeightBytes(Bytes);
+
+impl WeightBytes {
+    /// `len` bytes written by `fill` into an aligned buffer (zeroed first).
+    pub fn filled(len: usize, fill: impl FnOnce(&mut [u8])) -> Self {
+        let mut words = vec![0u128; len.div_ceil(16)];
+        // SAFETY: u8 has alignment 1 and every bit pattern is a valid u128 and a valid u8; the
+        // byte view covers exactly the vector's elements.
+        let bytes = unsafe {
+            std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 16)
+        };
+        fill(&mut bytes[..len]);
+        let shared = Bytes::from_elems(words).shared();
+        // A shared allocation always has a window of its own range.
+        Self(
+            shared
+                .view(0, len)
+                .expect("a window within a shared allocation"),
+        )
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.len() == 0
+    }
+}
+
+impl From<Vec<u8>> for WeightBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self(Bytes::from_bytes_vec(bytes))
+    }
+}
+
 /// Loads a weights file written by build.rs for model `M`. The bytes are moved, not copied; the
 /// table keeps a view into them.
 pub fn load<M: CrossEncoderModel>(
-    bytes: Vec<u8>,
+    bytes: WeightBytes,
     device: &Device,
     linear_kernels: LinearKernels,
 ) -> Result<Loaded<M>> {
@@ -157,8 +199,7 @@ pub fn load<M: CrossEncoderModel>(
     if bytes.is_empty() {
         return Err(Error::Weights("the weights file is empty".into()));
     }
-    let reader =
-        Reader::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| bad(e.to_string()))?;
+    let reader = Reader::from_bytes(bytes.0).map_err(|e| bad(e.to_string()))?;
     let metadata = reader.metadata().clone();
     let stated = metadata.get(PRECISION_KEY).map(String::as_str);
     let Some(precision) = stated.and_then(Precision::from_name) else {
@@ -438,4 +479,23 @@ fn to_f32(
 fn bytemuck_i8(bytes: &[u8]) -> &[i8] {
     // SAFETY: u8 and i8 have the same size and alignment, and every bit pattern is valid.
     unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<i8>(), bytes.len()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WeightBytes;
+
+    #[test]
+    fn filled_weights_are_exact_and_aligned() {
+        for len in [0, 1, 15, 16, 17, 1000] {
+            let want: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            let filled = WeightBytes::filled(len, |buffer| buffer.copy_from_slice(&want));
+            assert_eq!(&filled.0[..], &want[..]);
+            assert_eq!(filled.len(), len);
+            if len > 0 {
+                assert_eq!(filled.0.as_ptr() as usize % 16, 0, "{len} bytes");
+            }
+            assert_eq!(&WeightBytes::from(want.clone()).0[..], &want[..]);
+        }
+    }
 }

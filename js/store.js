@@ -87,13 +87,16 @@ export async function openStore(base, kind = hasOpfs() ? 'opfs' : 'cache') {
       return cache === null ? null : cacheStore(cache, base);
     }
     const name = (file, sha256) => `${sha256}-${file}`;
+    // NOTE: a copy an earlier version kept in the Cache API is still read (offline too) rather
+    // than downloaded again; the next download of that file replaces it here.
+    const legacy = cache === null ? null : cacheStore(cache, base);
     return {
       kind,
       async reader(file, sha256) {
         try {
           return blobReader(await (await folder.getFileHandle(name(file, sha256))).getFile());
         } catch {
-          return undefined; // not stored (NotFoundError), or unreadable: downloaded again
+          return legacy?.reader(file, sha256); // not stored here (NotFoundError), or unreadable
         }
       },
       async put(file, sha256, bytes) {
@@ -110,10 +113,11 @@ export async function openStore(base, kind = hasOpfs() ? 'opfs' : 'cache') {
           return;
         }
         // A copy the Cache API kept before this store existed is not needed any more.
-        if (cache !== null) await cache.delete(cacheKey(base, file, sha256)).catch(() => undefined);
+        await legacy?.drop(file, sha256);
       },
       async drop(file, sha256) {
         await folder.removeEntry(name(file, sha256)).catch(() => undefined);
+        await legacy?.drop(file, sha256);
       },
     };
   }

@@ -256,6 +256,25 @@ test("(g) a page whose CSP is script-src 'self' 'wasm-unsafe-eval': in-page and 
   }
 });
 
+/** Opens cache.html (`query`: its switches) and waits for its API; `check` asserts a load's score. */
+async function openCachePage(page, query) {
+  await page.goto(`${server.origin}/tests/browser/cache.html${query}`);
+  await page.waitForFunction(() => window.__api !== undefined);
+  const expected = await page.evaluate(() => window.__api.expected);
+  return (label, result) => {
+    assert.equal(result.error, undefined, `${label}: ${result.error}`);
+    // On the CPU with the int8 weights: integer products.
+    assert.ok(Math.abs(result.score - expected) <= INTEGER_TOLERANCE, `${label}: ${result.score} vs ${expected}`);
+  };
+}
+
+/** Collects the paths of the requests for model files (`/pkg/model/...`) of a page and its workers. */
+function modelRequestsOf(page) {
+  const requests = [];
+  page.context().on('request', (r) => { if (r.url().includes('/pkg/model/')) requests.push(new URL(r.url()).pathname); });
+  return requests;
+}
+
 // Where the browser can write OPFS files the package keeps the model there and checks stored
 // copies in a worker; elsewhere it uses the Cache API, or checks them in the page.
 const STORES = [
@@ -266,18 +285,10 @@ const STORES = [
 for (const { query, store, checker } of STORES) {
   test(`(h) model files are stored by sha256 (${store}, checked in the ${checker}): a second load needs no download, works offline, and a damaged copy is refetched`, async () => {
     await withPage({ webgpu: false }, async (page, errors) => {
-      const modelRequests = [];
-      page.context().on('request', (r) => { if (r.url().includes('/pkg/model/')) modelRequests.push(new URL(r.url()).pathname); });
+      const modelRequests = modelRequestsOf(page);
       const verifyWorkers = [];
       page.on('worker', (worker) => { if (worker.url().endsWith('/verify-worker.js')) verifyWorkers.push(worker.url()); });
-      await page.goto(`${server.origin}/tests/browser/cache.html${query}`);
-      await page.waitForFunction(() => window.__api !== undefined);
-      const expected = await page.evaluate(() => window.__api.expected);
-      const check = (label, result) => {
-        assert.equal(result.error, undefined, `${label}: ${result.error}`);
-        // On the CPU with the int8 weights: integer products.
-        assert.ok(Math.abs(result.score - expected) <= INTEGER_TOLERANCE, `${label}: ${result.score} vs ${expected}`);
-      };
+      const check = await openCachePage(page, query);
       const first = await page.evaluate(() => window.__api.load());
       check('first load', first);
       assert.deepEqual([...modelRequests].sort(), ['/pkg/model/model.json', '/pkg/model/tokenizer.bin', '/pkg/model/weights-int8.bpk']);
@@ -329,3 +340,29 @@ for (const { query, store, checker } of STORES) {
     });
   });
 }
+
+test('(h) copies kept in the Cache API (an earlier version, a browser without OPFS writes) are read once OPFS is used, offline too', async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    const modelRequests = modelRequestsOf(page);
+    let check = await openCachePage(page, '?store=cache');
+    check('load into the Cache API', await page.evaluate(() => window.__api.load()));
+    const cached = await page.evaluate(() => window.__api.stored());
+    assert.ok(cached.length === 2 && cached.every((entry) => entry.startsWith('cache:')), JSON.stringify(cached));
+
+    check = await openCachePage(page, '');
+    await page.route('**/pkg/model/**', (route) => route.abort('internetdisconnected'));
+    modelRequests.length = 0;
+    check('offline load with OPFS, from the Cache API copies', await page.evaluate(() => window.__api.load()));
+    assert.deepEqual(modelRequests, ['/pkg/model/model.json']);
+    assert.deepEqual(await page.evaluate(() => window.__api.stored()), cached, 'nothing written: nothing was downloaded');
+
+    // A damaged old copy is dropped; its download goes to OPFS.
+    await page.unroute('**/pkg/model/**');
+    await page.evaluate(() => window.__api.damage('weights-int8.bpk', 'middle'));
+    check('load after damage', await page.evaluate(() => window.__api.load()));
+    const after = await page.evaluate(() => window.__api.stored());
+    assert.ok(after.length === 2 && after.some((e) => /^opfs:[0-9a-f]{64}-weights-int8\.bpk$/.test(e))
+      && after.some((e) => /^cache:.*tokenizer\.bin\?sha256=/.test(e)), JSON.stringify(after));
+    assert.deepEqual(errors, []);
+  });
+});

@@ -87,12 +87,15 @@ async function bytesOf(source, base, file, onProgress) {
 /** Best effort: a full quota or a closed store must not fail a load that has its bytes. */
 const ignoreFailure = (promise) => promise.catch(() => undefined);
 
+/** Where a model folder's manifest is. */
+const manifestUrl = (base) => new URL('model.json', base);
+
 /**
  * The manifest (`model.json`) beside the model files, or null when the folder has none. With a
  * cache, the last manifest read is kept there and used when the network is unreachable.
  */
 async function manifestOf(base, cache) {
-  const url = new URL('model.json', base);
+  const url = manifestUrl(base);
   let text;
   try {
     if (url.protocol === 'file:') {
@@ -133,7 +136,7 @@ async function manifestOf(base, cache) {
  */
 async function readEarly(store, cache, base, files) {
   const early = new Map();
-  const last = await ignoreFailure(cache?.match(new URL('model.json', base).href).then((hit) => hit?.json()));
+  const last = await ignoreFailure(cache?.match(manifestUrl(base).href).then((hit) => hit?.json()));
   for (const file of files) {
     const sha256 = last?.files?.[file]?.sha256;
     if (typeof sha256 !== 'string') continue;
@@ -433,7 +436,9 @@ export class Reranker {
     // and, in a browser, stored under their sha256 (store.js).
     const fromFolder = (source) => source === undefined;
     const anyFromFolder = fromFolder(options.weights) || fromFolder(options.tokenizer);
-    const [store, cache] = check && caching && anyFromFolder ? await Promise.all([openStore(base), openCache()]) : [null, null];
+    const storing = check && caching && anyFromFolder;
+    const cache = storing ? await openCache() : null;
+    const store = storing ? await openStore(base, cache) : null;
     // NOTE: a warm load reads its stored copies while the manifest is fetched, by the hashes in
     // the manifest's last copy; they are used only if the fresh manifest names the same files.
     const early = store === null ? new Map() : await readEarly(store, cache, base, [[options.weights, weightsFile], [options.tokenizer, TOKENIZER_FILE]]

@@ -67,61 +67,62 @@ const hasOpfs = () => typeof globalThis.navigator?.storage?.getDirectory === 'fu
 
 /**
  * The store for checked model files, or null where there is none (Node; storage disabled, as in
- * an opaque origin or some private modes: downloads still work). `kind` picks one (the verify
- * worker opens the loader's); by default OPFS where the browser can write it, else the Cache API.
- * `base` is the model folder's URL (the Cache API's keys are URLs). Entries are named by file
- * and sha256:
+ * an opaque origin or some private modes: downloads still work). `cache` is the Cache API's
+ * store ([`openCache`]) or null; `kind` picks one (the verify worker opens the loader's); by
+ * default OPFS where the browser can write it, else the Cache API. `base` is the model folder's
+ * URL (the Cache API's keys are URLs). Entries are named by file and sha256:
  *
  * - `reader(file, sha256)` → `{ size, read(start, end) }`, or undefined when not stored;
  * - `put(file, sha256, bytes)`, `drop(file, sha256)`: best effort, never throw.
  */
-export async function openStore(base, kind = hasOpfs() ? 'opfs' : 'cache') {
-  const cache = await openCache();
-  if (kind === 'opfs') {
-    // NOTE: OPFS reads the weights about 3× as fast as the Cache API in Chromium here (120 MB:
-    // 70-110 ms against 260-390 ms), which is most of a warm load's file time.
-    let folder;
-    try {
-      folder = await (await navigator.storage.getDirectory()).getDirectoryHandle(STORE_NAME, { create: true });
-    } catch {
-      return cache === null ? null : cacheStore(cache, base);
-    }
-    const name = (file, sha256) => `${sha256}-${file}`;
-    // NOTE: a copy an earlier version kept in the Cache API is still read (offline too) rather
-    // than downloaded again; the next download of that file replaces it here.
-    const legacy = cache === null ? null : cacheStore(cache, base);
-    return {
-      kind,
-      async reader(file, sha256) {
-        try {
-          return blobReader(await (await folder.getFileHandle(name(file, sha256))).getFile());
-        } catch {
-          return legacy?.reader(file, sha256); // not stored here (NotFoundError), or unreadable
-        }
-      },
-      async put(file, sha256, bytes) {
-        let writable;
-        try {
-          // NOTE: a writable writes to a side file and replaces the entry on close(), so a
-          // reader never sees half a file.
-          writable = await (await folder.getFileHandle(name(file, sha256), { create: true })).createWritable();
-          await writable.write(bytes);
-          await writable.close();
-        } catch {
-          await writable?.abort().catch(() => undefined); // a full quota: the entry is left out
-          await this.drop(file, sha256);
-          return;
-        }
-        // A copy the Cache API kept before this store existed is not needed any more.
-        await legacy?.drop(file, sha256);
-      },
-      async drop(file, sha256) {
-        await folder.removeEntry(name(file, sha256)).catch(() => undefined);
-        await legacy?.drop(file, sha256);
-      },
-    };
+export async function openStore(base, cache, kind = hasOpfs() ? 'opfs' : 'cache') {
+  const legacy = cache === null ? null : cacheStore(cache, base);
+  const folder = kind === 'opfs' ? await opfsFolder() : null;
+  if (folder === null) return legacy;
+  // NOTE: OPFS reads the weights about 3× as fast as the Cache API in Chromium here (120 MB:
+  // 70-110 ms against 260-390 ms), which is most of a warm load's file time. A copy an earlier
+  // version kept in the Cache API (`legacy`) is still read (offline too) rather than downloaded
+  // again; the next download of that file replaces it here.
+  const name = (file, sha256) => `${sha256}-${file}`;
+  return {
+    kind,
+    async reader(file, sha256) {
+      try {
+        return blobReader(await (await folder.getFileHandle(name(file, sha256))).getFile());
+      } catch {
+        return legacy?.reader(file, sha256); // not stored here (NotFoundError), or unreadable
+      }
+    },
+    async put(file, sha256, bytes) {
+      let writable;
+      try {
+        // NOTE: a writable writes to a side file and replaces the entry on close(), so a
+        // reader never sees half a file.
+        writable = await (await folder.getFileHandle(name(file, sha256), { create: true })).createWritable();
+        await writable.write(bytes);
+        await writable.close();
+      } catch {
+        await writable?.abort().catch(() => undefined); // a full quota: the entry is left out
+        await this.drop(file, sha256);
+        return;
+      }
+      // A copy the Cache API kept before this store existed is not needed any more.
+      await legacy?.drop(file, sha256);
+    },
+    async drop(file, sha256) {
+      await folder.removeEntry(name(file, sha256)).catch(() => undefined);
+      await legacy?.drop(file, sha256);
+    },
+  };
+}
+
+/** The store's folder in the origin private file system, or null where it cannot be had. */
+async function opfsFolder() {
+  try {
+    return await (await navigator.storage.getDirectory()).getDirectoryHandle(STORE_NAME, { create: true });
+  } catch {
+    return null;
   }
-  return cache === null ? null : cacheStore(cache, base);
 }
 
 /** The Cache API's store (also where the manifest's last copy is kept), or null without one. */

@@ -7,13 +7,13 @@
 // NOTE: crypto.subtle.digest runs on the calling thread in Chromium (120 MB: 170-360 ms), and
 // the thread that builds the model is busy at the same time: here, on another core, the check
 // costs the load nothing.
-import { openStore, digestMismatch } from './store.js';
+import { openStore, openCache, digestMismatch } from './store.js';
 
 const stores = new Map();
 
 self.addEventListener('message', async ({ data: { id, kind, base, file, entry } }) => {
   try {
-    if (!stores.has(base)) stores.set(base, openStore(base, kind));
+    if (!stores.has(base)) stores.set(base, openCache().then((cache) => openStore(base, cache, kind)));
     const store = await stores.get(base);
     const copy = store === null || store.kind !== kind ? undefined : await store.reader(file, entry.sha256);
     if (copy === undefined) throw new Error(`no stored copy of ${file} in ${kind}`);

@@ -101,11 +101,15 @@ fn main() {
         "build/fuse.rs",
         "src/quant.rs",
         "src/tokenize/compact.rs",
+        RELAXED_KERNEL,
     ] {
         println!("cargo:rerun-if-changed={file}");
     }
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+    if wasm {
+        assemble_relaxed_kernel(&manifest, &out, atomics);
+    }
 
     if let Some(dir) = env::var_os("RERANKER_MODEL_DIR").filter(|d| !d.is_empty()) {
         let dir = manifest.join(PathBuf::from(dir));
@@ -123,6 +127,30 @@ fn main() {
             write_glue(&imported, &out);
         }
     }
+}
+
+/// The relaxed-SIMD side module's source (see its header).
+const RELAXED_KERNEL: &str = "src/kernels/int8_i7_sums.wat";
+
+/// Assembles the relaxed-SIMD side module into `OUT_DIR/int8_i7_sums.wasm` with the memory
+/// import of the module being built: the threaded module's memory is shared, and an import must
+/// declare that (with a maximum, 4 GiB as the linker flags above give it).
+fn assemble_relaxed_kernel(manifest: &Path, out: &Path, shared: bool) {
+    let source = fs::read_to_string(manifest.join(RELAXED_KERNEL))
+        .unwrap_or_else(|e| fail(format!("reading {RELAXED_KERNEL}: {e}")));
+    let memory = if shared {
+        "(memory 1 65536 shared)"
+    } else {
+        "(memory 1)"
+    };
+    let text = source.replace(
+        "(import \"env\" \"memory\" MEMORY)",
+        &format!("(import \"env\" \"memory\" {memory})"),
+    );
+    let binary =
+        wat::parse_str(&text).unwrap_or_else(|e| fail(format!("assembling {RELAXED_KERNEL}: {e}")));
+    fs::write(out.join("int8_i7_sums.wasm"), binary)
+        .unwrap_or_else(|e| fail(format!("writing the relaxed-SIMD module: {e}")));
 }
 
 fn fail(message: String) -> ! {

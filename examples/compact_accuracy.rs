@@ -18,7 +18,7 @@ fn main() {
 
     use burn_store::burn_pack::{Bytes, Reader};
     use web_reranker::model::selected::{INFO, Model, WEIGHTS_F32_PATH, WEIGHTS_INT8_PATH};
-    use web_reranker::{LinearKernels, LoadOptions, Reranker, SelectedDevice};
+    use web_reranker::{Int8Activations, LinearKernels, LoadOptions, Reranker, SelectedDevice};
 
     let mut args = std::env::args()
         .skip(1)
@@ -32,7 +32,7 @@ fn main() {
     .unwrap();
     let lists = agreement::ranked_lists(&texts, lists, per_list);
     let tokenizer = std::fs::read(Path::new(INFO.source_dir).join("tokenizer.json")).unwrap();
-    let score = |path: &str, linear_kernels| {
+    let score = |path: &str, linear_kernels, int8_activations| {
         let start = Instant::now();
         let reranker = Reranker::<Model>::new(
             std::fs::read(path).unwrap(),
@@ -40,6 +40,7 @@ fn main() {
             SelectedDevice::cpu(),
             LoadOptions {
                 linear_kernels,
+                int8_activations,
                 ..LoadOptions::default()
             },
         )
@@ -47,16 +48,23 @@ fn main() {
         let pairs = agreement::pairs(&lists);
         let scores = pollster::block_on(reranker.predict(&pairs, 32)).unwrap();
         eprintln!(
-            "scored {} pairs with {path} ({linear_kernels:?}, {} layers in integers) in {:.1?}",
+            "scored {} pairs with {path} ({linear_kernels:?}, {} layers in integers, {:?}) in {:.1?}",
             pairs.len(),
             reranker.integer_linear_layers(),
+            reranker.int8_activations(),
             start.elapsed()
         );
         scores.iter().map(|s| s.logit).collect::<Vec<f32>>()
     };
-    let exact = score(WEIGHTS_F32_PATH, LinearKernels::Gemm);
-    let compact = score(WEIGHTS_INT8_PATH, LinearKernels::Gemm);
-    let integers = score(WEIGHTS_INT8_PATH, LinearKernels::Packed);
+    let i16 = Int8Activations::I16;
+    let exact = score(WEIGHTS_F32_PATH, LinearKernels::Gemm, i16);
+    let compact = score(WEIGHTS_INT8_PATH, LinearKernels::Gemm, i16);
+    let integers = score(WEIGHTS_INT8_PATH, LinearKernels::Packed, i16);
+    let seven = score(
+        WEIGHTS_INT8_PATH,
+        LinearKernels::Packed,
+        Int8Activations::I7,
+    );
     println!(
         "model {} ({}): int8 vs f32, {}",
         INFO.name,
@@ -72,6 +80,11 @@ fn main() {
         "model {}: int8 in integers vs int8 in f32, {}",
         INFO.name,
         agreement::agreement(&compact, &integers, per_list)
+    );
+    println!(
+        "model {}: int8 with 7-bit activations vs f32, {}",
+        INFO.name,
+        agreement::agreement(&exact, &seven, per_list)
     );
 
     println!("\n| part | f32 bytes | int8 bytes |\n|---|---:|---:|");

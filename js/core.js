@@ -355,7 +355,7 @@ async function startThreaded(threads) {
 }
 
 const constructing = Symbol('Reranker');
-export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'device', 'maxLength', 'onProgress', 'verify', 'cache', 'precision', 'threads'];
+export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'device', 'maxLength', 'onProgress', 'verify', 'cache', 'precision', 'threads', 'int8Activations'];
 
 /**
  * The tokenizer in a model folder: `tokenizer.json` with its vocabulary in binary, written by
@@ -414,6 +414,10 @@ export class Reranker {
     if (typeof caching !== 'boolean') throw rerankerError('INVALID_INPUT', 'cache must be a boolean');
     if (typeof precision !== 'string' || !Object.hasOwn(WEIGHTS_FILES, precision)) {
       throw rerankerError('INVALID_INPUT', `precision must be 'int8' or 'f32', not ${JSON.stringify(precision) ?? String(precision)}`);
+    }
+    const { int8Activations = 'i16' } = options;
+    if (int8Activations !== 'i16' && int8Activations !== 'i7') {
+      throw rerankerError('INVALID_INPUT', `int8Activations must be 'i16' or 'i7', not ${JSON.stringify(int8Activations) ?? String(int8Activations)}`);
     }
     const { threads } = options;
     if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) {
@@ -517,7 +521,7 @@ export class Reranker {
           const { glue } = await wasm;
           let built; let error;
           try {
-            built = await glue.WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength });
+            built = await glue.WasmReranker.create(weights, tokenizer, { device, maxLength: options.maxLength, int8Activations });
           } catch (cause) {
             error = cause;
           }

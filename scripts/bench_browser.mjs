@@ -13,7 +13,8 @@
 // PKG is our package built for the full-shape model; DIR its Transformers.js folder
 // (scripts/make_transformersjs_model.py). `./build.sh bench-browser` makes both and runs this.
 // `--case` (repeatable) keeps only those cases: `ours:int8` / `ours:f32` for throughput (with
-// the Transformers.js dtype it is compared to), `ours:int8`, `tjs:q8`, ... for the cold start.
+// the Transformers.js dtype it is compared to; `ours:int8-i7` is int8 with `int8Activations:
+// 'i7'`, also measured against our f32), `ours:int8`, `tjs:q8`, ... for the cold start.
 // `--threads N` (default 1) gives both libraries N threads for throughput and cold start: ours
 // through createReranker (a worker; the page is cross-origin isolated), onnxruntime-web's
 // `numThreads`.
@@ -65,6 +66,7 @@ try {
       for (const set of ['snippets', 'mixed']) {
         const pairs = [
           ['int8', 'q8'],
+          ['int8-i7', 'q8'],
           ['f32', 'fp32'],
         ].filter(([ours]) => args.case === undefined || args.case.includes(`ours:${ours}`));
         for (const [ours, theirs] of pairs) {
@@ -86,6 +88,17 @@ try {
               if (t.result.tokens !== null) out.tokens = t.result.tokens;
             }
             await theirsLoaded.model.dispose();
+            if (ours === 'int8-i7') {
+              // Its precision, and Transformers.js q8's, against our f32 products on the f32 weights.
+              const exact = await bench.loadOurs('f32');
+              const f32 = await exact.reranker.predict(passages.map((p) => [query, p]));
+              exact.reranker.dispose();
+              const away = (logits) => Math.max(...logits.map((l, i) => Math.abs(l - f32[i])));
+              out.vsF32 = { ours: away(timedOurs.result) };
+              const q8 = await bench.loadTjs(theirs);
+              out.vsF32.theirs = away((await bench.tjsLogits(q8, query, passages, 'one call')).logits);
+              await q8.model.dispose();
+            }
             return out;
           }, { set, ours, theirs, runs });
           const ourMs = median(result.ours.ms);
@@ -94,6 +107,10 @@ try {
             const theirMs = median(result.theirs[batching]);
             line.push(`Transformers.js ${theirs} (${batching}) ${theirMs.toFixed(0)} ms → ours ${(theirMs / ourMs).toFixed(2)}× its throughput`
               + ` (max |Δlogit| ${result.theirs[`${batching}: max |Δlogit| vs ours`].toExponential(1)})`);
+          }
+          if (result.vsF32) {
+            line.push(`max |Δlogit| from our f32 products on the f32 weights: ours ${ours} ${result.vsF32.ours.toExponential(1)}, `
+              + `Transformers.js ${theirs} ${result.vsF32.theirs.toExponential(1)}`);
           }
           console.log(line.join('\n    '));
           report.throughput.push(result);
@@ -115,7 +132,7 @@ try {
     }
   }
   if (args.only === undefined || args.only === 'cold') {
-    const cases = [['ours', 'int8'], ['tjs', 'q8'], ['ours', 'f32'], ['tjs', 'fp32']]
+    const cases = [['ours', 'int8'], ['ours', 'int8-i7'], ['tjs', 'q8'], ['ours', 'f32'], ['tjs', 'fp32']]
       .filter(([lib, precision]) => args.case === undefined || args.case.includes(`${lib}:${precision}`));
     for (const [lib, precision] of cases) {
       await withPage({}, async (page, errors) => {

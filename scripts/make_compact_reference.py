@@ -20,9 +20,15 @@ each row of a layer's input is quantized to integers with its own scale, ``absma
 script applies that to the input of every quantized MatMul / Gemm in the graph (ReduceMax, Div,
 Round, Mul nodes) and writes those logits as ``ort_int8_integer_logit`` and
 ``ort_int8_integer_batch_logit``.
+
+With ``int8Activations: 'i7'`` (``src/kernels/int8_i7_matmul.rs``) each row is instead rounded to
+7 bits between its min and max (zero included): ``step = (max - min) / 127``, ``q = clip(round(x
+/ step) + offset, 0, 127)`` with ``offset = round(-min / step)``; those logits are
+``ort_int8_i7_logit`` and ``ort_int8_i7_batch_logit``.
 """
 
 import argparse
+import copy
 import hashlib
 import json
 import sys
@@ -112,6 +118,49 @@ def integer_inputs(model: onnx.ModelProto, quantized: list[str], vocab: int, hid
     return model
 
 
+def seven_bit_inputs(model: onnx.ModelProto, quantized: list[str], vocab: int, hidden: int) -> onnx.ModelProto:
+    """Rounds the input of each quantized linear layer to 7 bits between its row's min and max."""
+    from onnx import helper
+
+    inits = {i.name: i for i in model.graph.initializer}
+    nodes = []
+    for node in model.graph.node:
+        weight = node.input[1] if node.op_type in ("MatMul", "Gemm") and len(node.input) > 1 else None
+        if weight in quantized and list(inits[weight].dims) != [vocab, hidden]:
+            x, p = node.input[0], f"{node.name or weight}_i7"
+            model.graph.initializer.extend([
+                numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{p}_axes"),
+                numpy_helper.from_array(np.array(0.0, dtype=np.float32), f"{p}_zero"),
+                numpy_helper.from_array(np.array(127.0, dtype=np.float32), f"{p}_levels"),
+                numpy_helper.from_array(np.array(1e-30, dtype=np.float32), f"{p}_tiny"),
+            ])
+            nodes += [
+                helper.make_node("ReduceMin", [x, f"{p}_axes"], [f"{p}_min0"], keepdims=1),
+                helper.make_node("Min", [f"{p}_min0", f"{p}_zero"], [f"{p}_low"]),
+                helper.make_node("ReduceMax", [x, f"{p}_axes"], [f"{p}_max0"], keepdims=1),
+                helper.make_node("Max", [f"{p}_max0", f"{p}_zero"], [f"{p}_high"]),
+                helper.make_node("Sub", [f"{p}_high", f"{p}_low"], [f"{p}_range0"]),
+                helper.make_node("Max", [f"{p}_range0", f"{p}_tiny"], [f"{p}_range"]),
+                # As the kernel: inverse = 127 / range, step = range / 127.
+                helper.make_node("Div", [f"{p}_levels", f"{p}_range"], [f"{p}_inverse"]),
+                helper.make_node("Div", [f"{p}_range", f"{p}_levels"], [f"{p}_step"]),
+                helper.make_node("Neg", [f"{p}_low"], [f"{p}_neg_low"]),
+                helper.make_node("Mul", [f"{p}_neg_low", f"{p}_inverse"], [f"{p}_offset0"]),
+                helper.make_node("Round", [f"{p}_offset0"], [f"{p}_offset"]),
+                helper.make_node("Mul", [x, f"{p}_inverse"], [f"{p}_scaled"]),
+                helper.make_node("Round", [f"{p}_scaled"], [f"{p}_rounded"]),
+                helper.make_node("Add", [f"{p}_rounded", f"{p}_offset"], [f"{p}_shifted"]),
+                helper.make_node("Clip", [f"{p}_shifted", f"{p}_zero", f"{p}_levels"], [f"{p}_q"]),
+                helper.make_node("Sub", [f"{p}_q", f"{p}_offset"], [f"{p}_level"]),
+                helper.make_node("Mul", [f"{p}_level", f"{p}_step"], [f"{p}_x"]),
+            ]
+            node.input[0] = f"{p}_x"
+        nodes.append(node)
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return model
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("model_dir", nargs="?", type=Path, default=FIXTURE)
@@ -128,6 +177,8 @@ def main() -> None:
         path = Path(tmp) / "compact.onnx"
         onnx.save(compact, str(path))
         single, batch = ort_logits(path, rows, np.int32)
+        onnx.save(seven_bit_inputs(copy.deepcopy(compact), quantized, config["vocab_size"], config["hidden_size"]), str(path))
+        i7_single, i7_batch = ort_logits(path, rows, np.int32)
         onnx.save(integer_inputs(compact, quantized, config["vocab_size"], config["hidden_size"]), str(path))
         integer_single, integer_batch = ort_logits(path, rows, np.int32)
     f32 = [case["ort_logit"] for case in reference["cases"]]
@@ -135,6 +186,8 @@ def main() -> None:
     print(f"{len(quantized)} tensors quantized; int8 vs f32 onnxruntime, max |Δlogit| {worst:.3e}")
     worst = max(abs(a - b) for a, b in zip(integer_single, single))
     print(f"integer inputs vs int8 weights alone, max |Δlogit| {worst:.3e}")
+    worst = max(abs(a - b) for a, b in zip(i7_single, single))
+    print(f"7-bit inputs vs int8 weights alone, max |Δlogit| {worst:.3e}")
     out = args.out or (args.model_dir / "compact.json" if args.model_dir == FIXTURE else None)
     if out is None:
         return
@@ -147,8 +200,9 @@ def main() -> None:
         "quantized": quantized,
         "cases": [
             {"ids": ids, "ort_int8_logit": s, "ort_int8_batch_logit": b,
-             "ort_int8_integer_logit": si, "ort_int8_integer_batch_logit": bi}
-            for ids, s, b, si, bi in zip(rows, single, batch, integer_single, integer_batch)
+             "ort_int8_integer_logit": si, "ort_int8_integer_batch_logit": bi,
+             "ort_int8_i7_logit": s7, "ort_int8_i7_batch_logit": b7}
+            for ids, s, b, si, bi, s7, b7 in zip(rows, single, batch, integer_single, integer_batch, i7_single, i7_batch)
         ],
     }, open(out, "w"), indent=1)
     print(f"wrote {out}")

@@ -16,7 +16,9 @@ use crate::device::{Backend, SelectedDevice};
 use crate::error::{Error, Result};
 use crate::model::CrossEncoderModel;
 use crate::tokenize::{DEFAULT_MAX_LENGTH, PairTokenizer, TokenizerMode};
-use crate::weights::{self, LinearKernels, Precision, WeightBytes, WordEmbeddings};
+use crate::weights::{
+    self, Int8Activations, LinearKernels, Precision, WeightBytes, WordEmbeddings,
+};
 
 /// sentence-transformers' default `batch_size` for `predict`.
 pub const DEFAULT_BATCH_SIZE: usize = 32;
@@ -62,6 +64,11 @@ pub struct LoadOptions {
     /// SIMD versions of them (wasm: int8 weights multiplied in integers, f32 weights packed),
     /// burn's (gemm) elsewhere.
     pub linear_kernels: LinearKernels,
+    /// How the int8 linear layers round their activations when they multiply in integers
+    /// (default [`Int8Activations::I16`]). [`Int8Activations::I7`] is fast only where a
+    /// relaxed-SIMD kernel is installed (the wasm module installs one); elsewhere it runs plain
+    /// loops, for the same numbers.
+    pub int8_activations: Int8Activations,
 }
 
 /// The width multiple WebGPU batches are padded to by default (see
@@ -81,6 +88,7 @@ impl Default for LoadOptions {
             batch_split: None,
             width_multiple: None,
             linear_kernels: LinearKernels::Auto,
+            int8_activations: Int8Activations::I16,
         }
     }
 }
@@ -233,6 +241,7 @@ pub struct Reranker<M: CrossEncoderModel> {
     /// Linear layers running our CPU kernels, and of those the ones computing in integers.
     packed_layers: usize,
     integer_layers: usize,
+    int8_activations: Option<Int8Activations>,
     tokenizer: PairTokenizer,
     device: SelectedDevice,
     load_timings: Option<LoadTimings>,
@@ -310,7 +319,12 @@ impl<M: CrossEncoderModel> Reranker<M> {
         }
         tokenizer.set_max_length(options.max_length, M::INFO.max_sequence_length())?;
         let started = now();
-        let loaded = weights::load::<M>(weights.into(), &device.device, options.linear_kernels)?;
+        let loaded = weights::load::<M>(
+            weights.into(),
+            &device.device,
+            options.linear_kernels,
+            options.int8_activations,
+        )?;
         let load_timings = options.clock.map(|_| LoadTimings {
             tokenizer_ms: 0.0,
             weights_ms: now() - started,
@@ -327,6 +341,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
             precision: loaded.precision,
             packed_layers: loaded.packed_layers,
             integer_layers: loaded.integer_layers,
+            int8_activations: loaded.int8_activations,
             tokenizer,
             device,
             load_timings,
@@ -359,6 +374,12 @@ impl<M: CrossEncoderModel> Reranker<M> {
     /// How many linear layers multiply int8 weights in integers; 0 with f32 weights or on WebGPU.
     pub fn integer_linear_layers(&self) -> usize {
         self.integer_layers
+    }
+
+    /// How the integer linear layers round their activations; `None` when none multiply in
+    /// integers.
+    pub fn int8_activations(&self) -> Option<Int8Activations> {
+        self.int8_activations
     }
 
     /// The device the model runs on, and why it was chosen.

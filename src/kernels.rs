@@ -51,6 +51,7 @@ macro_rules! with_best_simd {
 
 pub mod attention_block;
 pub mod f32_matmul;
+pub mod int8_i7_matmul;
 pub mod int8_matmul;
 mod linear;
 mod parts;

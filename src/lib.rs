@@ -27,6 +27,8 @@ pub mod quant;
 pub mod tokenize;
 #[cfg(all(target_arch = "wasm32", reranker_selected))]
 mod web;
+#[cfg(all(target_arch = "wasm32", reranker_selected))]
+mod web_relaxed;
 #[cfg(all(
     target_arch = "wasm32",
     target_feature = "atomics",
@@ -59,4 +61,4 @@ pub use engine::{
 pub use error::{Error, Result, decode_utf8};
 pub use model::{CrossEncoderModel, ModelInfo};
 pub use tokenize::{DEFAULT_MAX_LENGTH, EncodedPair, PairTokenizer, TokenizerMode};
-pub use weights::{LinearKernels, Precision, WeightBytes, WordEmbeddings};
+pub use weights::{Int8Activations, LinearKernels, Precision, WeightBytes, WordEmbeddings};

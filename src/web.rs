@@ -22,7 +22,7 @@ use crate::error::Error;
 use crate::model::CrossEncoderModel;
 use crate::model::selected::Model;
 use crate::tokenize::PairTokenizer;
-use crate::weights::WeightBytes;
+use crate::weights::{Int8Activations, WeightBytes};
 
 unsafe extern "C" {
     /// The constructors of static registrations (`inventory`, which cubecl's IR uses), made by
@@ -76,6 +76,7 @@ fn invalid(what: &str) -> Error {
 struct JsLoadOptions {
     device: Option<String>,
     max_length: Option<usize>,
+    int8_activations: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -267,6 +268,8 @@ struct Shared {
     device_ms: f64,
     /// Milliseconds spent building the tokenizer.
     tokenizer_ms: f64,
+    /// Why `int8Activations: 'i7'` was asked for and `'i16'` runs.
+    int8_activations_reason: Option<String>,
     queue: Mutex<()>,
 }
 
@@ -280,14 +283,18 @@ pub struct WasmReranker {
 impl WasmReranker {
     /// Loads the model from promises of the bytes (`Uint8Array`) of its weights and of
     /// `tokenizer.bin` (or `tokenizer.json`). A rejected promise rejects the load with its reason.
-    /// `options`: `{ device?: 'auto' | 'webgpu' | 'cpu', maxLength?: number }`.
+    /// `options`: `{ device?: 'auto' | 'webgpu' | 'cpu', maxLength?: number, int8Activations?:
+    /// 'i16' | 'i7' }`.
     pub async fn create(
         weights: js_sys::Promise,
         tokenizer: js_sys::Promise,
         options: JsValue,
     ) -> Result<WasmReranker, JsValue> {
-        let options: JsLoadOptions =
-            options_or_throw(options, "load options", &["device", "maxLength"])?;
+        let options: JsLoadOptions = options_or_throw(
+            options,
+            "load options",
+            &["device", "maxLength", "int8Activations"],
+        )?;
         let preference = match options.device.as_deref() {
             None | Some("auto") => DevicePreference::Auto,
             Some("webgpu") => DevicePreference::WebGpu,
@@ -307,6 +314,24 @@ impl WasmReranker {
         };
         if let Some(max_length) = options.max_length {
             load.max_length = max_length;
+        }
+        let mut int8_activations_reason = None;
+        match options.int8_activations.as_deref() {
+            None | Some("i16") => {}
+            // NOTE: where the side module cannot run, the i16 kernel does, and `device` says
+            // why: the same scores as without the option, never an error.
+            Some("i7") => match crate::web_relaxed::install() {
+                Ok(()) => load.int8_activations = Int8Activations::I7,
+                Err(reason) => int8_activations_reason = Some(reason),
+            },
+            Some(other) => {
+                return Err(Error::InvalidOption {
+                    name: "int8Activations",
+                    expected: "'i16' or 'i7'",
+                    value: other.to_string(),
+                }
+                .into());
+            }
         }
         // NOTE: the device probe (waiting on the browser) and the tokenizer (built as soon as its
         // bytes are here) overlap with the weights still being read: the weights come last.
@@ -331,6 +356,7 @@ impl WasmReranker {
                 engine,
                 device_ms,
                 tokenizer_ms,
+                int8_activations_reason,
                 queue: Mutex::new(()),
             }),
         })
@@ -350,6 +376,12 @@ impl WasmReranker {
             "f32"
         };
         let _ = Reflect::set(&out, &"matmul".into(), &matmul.into());
+        if let Some(activations) = self.shared.engine.int8_activations() {
+            let _ = Reflect::set(&out, &"int8Activations".into(), &activations.name().into());
+        }
+        if let Some(reason) = &self.shared.int8_activations_reason {
+            let _ = Reflect::set(&out, &"int8ActivationsReason".into(), &reason.into());
+        }
         if let Some(adapter) = &selected.adapter {
             let _ = Reflect::set(&out, &"adapter".into(), &adapter.into());
         }

@@ -24,6 +24,7 @@ use burn_store::burn_pack::{DType, Reader, Tensor as PackTensor};
 use crate::error::{Error, Result};
 use crate::kernels::PackedWeights;
 use crate::kernels::f32_matmul::PackedF32;
+use crate::kernels::int8_i7_matmul::PackedInt8I7;
 use crate::kernels::int8_matmul::PackedInt8;
 use crate::model::CrossEncoderModel;
 use crate::quant::{self, PRECISION_KEY, QUANTIZED_PREFIX, ScaleAxis, scale_name};
@@ -115,6 +116,30 @@ pub struct Loaded<M> {
     pub packed_layers: usize,
     /// Of those, the ones multiplying int8 weights in integers.
     pub integer_layers: usize,
+    /// How those round their activations (`None` when there are none).
+    pub int8_activations: Option<Int8Activations>,
+}
+
+/// How the int8 linear layers round each row of activations when they multiply in integers
+/// (CPU, int8 weights, our kernels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Int8Activations {
+    /// To 14–15 bits ([`crate::kernels::int8_matmul`]): logits within about 1e-3 of f32 products.
+    #[default]
+    I16,
+    /// To 7 bits ([`crate::kernels::int8_i7_matmul`]): relaxed SIMD's int8 dot in the browser,
+    /// logits about 1e-2 away, like onnxruntime's `q8` models.
+    I7,
+}
+
+impl Int8Activations {
+    /// `'i16'` or `'i7'`, as the JS option spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Int8Activations::I16 => "i16",
+            Int8Activations::I7 => "i7",
+        }
+    }
 }
 
 /// Which kernels the linear layers run on the CPU.
@@ -193,6 +218,7 @@ pub fn load<M: CrossEncoderModel>(
     bytes: WeightBytes,
     device: &Device,
     linear_kernels: LinearKernels,
+    activations: Int8Activations,
 ) -> Result<Loaded<M>> {
     let name = M::INFO.name;
     let bad = |why: String| Error::Weights(format!("not a usable weights file for {name}: {why}"));
@@ -266,7 +292,9 @@ pub fn load<M: CrossEncoderModel>(
             .and_then(|layer| packed_layers.iter().find(|&&l| l == layer));
         if let Some(&layer) = layer {
             let weights = match (tensor.dtype, axis) {
-                (DType::I8, Some(ScaleAxis::Columns)) => pack_int8(&tensor, &mut tensors),
+                (DType::I8, Some(ScaleAxis::Columns)) => {
+                    pack_int8(&tensor, &mut tensors, activations)
+                }
                 (DType::F32, None) => pack_f32(&tensor),
                 _ => Err(format!(
                     "a linear weight stored as {:?} with scales along {:?}",
@@ -293,8 +321,9 @@ pub fn load<M: CrossEncoderModel>(
     let packed_layers = packed.len();
     let integer_layers = packed
         .values()
-        .filter(|w| matches!(w, PackedWeights::Int8(_)))
+        .filter(|w| matches!(w, PackedWeights::Int8(_) | PackedWeights::Int8I7(_)))
         .count();
+    let int8_activations = (integer_layers > 0).then_some(activations);
     for (name, layer) in model.linear_layers() {
         if let Some(weights) = packed.remove(name) {
             layer
@@ -329,6 +358,7 @@ pub fn load<M: CrossEncoderModel>(
         precision,
         packed_layers,
         integer_layers,
+        int8_activations,
     })
 }
 
@@ -413,10 +443,12 @@ fn checked_bytes(tensor: &PackTensor, len: usize) -> std::result::Result<Bytes, 
     Ok(bytes)
 }
 
-/// An int8 linear weight (scales per output column) packed for the integer kernel.
+/// An int8 linear weight (scales per output column) packed for the integer kernel that rounds
+/// activations as `activations` says.
 fn pack_int8(
     tensor: &PackTensor,
     rest: &mut BTreeMap<String, PackTensor>,
+    activations: Int8Activations,
 ) -> std::result::Result<PackedWeights, String> {
     let Int8Matrix {
         rows,
@@ -424,12 +456,15 @@ fn pack_int8(
         values,
         scales,
     } = int8_matrix(tensor, rest, ScaleAxis::Columns)?;
-    Ok(PackedWeights::Int8(PackedInt8::new(
-        bytemuck_i8(&values),
-        &scales,
-        rows,
-        columns,
-    )))
+    let values = bytemuck_i8(&values);
+    Ok(match activations {
+        Int8Activations::I16 => {
+            PackedWeights::Int8(PackedInt8::new(values, &scales, rows, columns))
+        }
+        Int8Activations::I7 => {
+            PackedWeights::Int8I7(PackedInt8I7::new(values, &scales, rows, columns))
+        }
+    })
 }
 
 /// An f32 linear weight packed for our f32 kernel.

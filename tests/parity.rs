@@ -11,8 +11,8 @@ mod common;
 use common::{ids, load_json};
 use web_reranker::model::{fixture_hub, fixture_webgpu};
 use web_reranker::{
-    Backend, CrossEncoderModel, Error, LinearKernels, LoadOptions, RerankOptions, Reranker,
-    SelectedDevice,
+    Backend, CrossEncoderModel, Error, Int8Activations, LinearKernels, LoadOptions, RerankOptions,
+    Reranker, SelectedDevice,
 };
 
 const TOLERANCE: f32 = 1e-4;
@@ -25,6 +25,9 @@ const TOLERANCE: f32 = 1e-4;
 /// onnxruntime's logits move by 3.9e-4 when it rounds the inputs, ours are 3.1e-4 from its at
 /// most. A wrong scale, column or bias moves them by far more (int8 weights alone: 7.8e-2).
 const INTEGER_TOLERANCE: f32 = 1e-3;
+/// The same with 7-bit activations: a float difference that moves one value across a rounding
+/// boundary moves it by a whole 1/127 of its row's range.
+const SEVEN_BIT_TOLERANCE: f32 = 5e-3;
 
 fn folder(form: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -535,10 +538,20 @@ fn load_with_kernels(
     weights_path: &str,
     linear_kernels: LinearKernels,
 ) -> Reranker<fixture_webgpu::Model> {
+    load_with_activations(weights_path, linear_kernels, Int8Activations::I16)
+}
+
+/// [`load_with_kernels`], the int8 layers rounding their activations as `int8_activations` says.
+fn load_with_activations(
+    weights_path: &str,
+    linear_kernels: LinearKernels,
+    int8_activations: Int8Activations,
+) -> Reranker<fixture_webgpu::Model> {
     let weights = std::fs::read(weights_path).unwrap();
     let tokenizer = std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap();
     let options = LoadOptions {
         linear_kernels,
+        int8_activations,
         ..LoadOptions::default()
     };
     Reranker::new(weights, &tokenizer, SelectedDevice::cpu(), options).unwrap()
@@ -610,6 +623,58 @@ fn integer_linear_layers_match_onnxruntime_on_the_same_int8_weights() {
         "tiny-webgpu int8 in integers: max |Δ| vs onnxruntime with the same integer inputs {:.2e} \
          one at a time, {:.2e} batched; vs f32 inputs {:.2e}",
         worst.0, worst.1, worst.2
+    );
+}
+
+/// The int8 linear layers with 7-bit activations (`int8Activations: 'i7'`; natively the plain
+/// loops, which give the relaxed-SIMD kernel's integer sums), against onnxruntime with the same
+/// 7-bit rounding applied in the graph (scripts/make_compact_reference.py).
+#[test]
+fn seven_bit_activations_match_onnxruntime_with_the_same_rounding() {
+    let seven = load_with_activations(
+        fixture_webgpu::WEIGHTS_INT8_PATH,
+        LinearKernels::Packed,
+        Int8Activations::I7,
+    );
+    assert_eq!(seven.integer_linear_layers(), 13);
+    assert_eq!(seven.int8_activations(), Some(Int8Activations::I7));
+    let sixteen = load_with_kernels(fixture_webgpu::WEIGHTS_INT8_PATH, LinearKernels::Packed);
+    assert_eq!(sixteen.int8_activations(), Some(Int8Activations::I16));
+    // f32 weights have no int8 layers, whatever the option.
+    let f32 = load_with_activations(
+        fixture_webgpu::WEIGHTS_F32_PATH,
+        LinearKernels::Packed,
+        Int8Activations::I7,
+    );
+    assert_eq!(f32.int8_activations(), None);
+
+    let compact_ref = load_json(&folder("tiny-webgpu").join("compact.json"));
+    let reference = reference("tiny-webgpu");
+    let cases = reference["cases"].as_array().unwrap();
+    let expected = compact_ref["cases"].as_array().unwrap();
+    let all = pairs(cases);
+    let batched = pollster::block_on(seven.predict(&all, all.len())).unwrap();
+    let precise = pollster::block_on(sixteen.predict(&all, all.len())).unwrap();
+    let (mut worst, mut moved) = (0.0f32, 0.0f32);
+    for (i, want) in expected.iter().enumerate() {
+        let one = pollster::block_on(seven.predict(&[all[i]], 1)).unwrap()[0].logit;
+        let single = (one - f(&want["ort_int8_i7_logit"])).abs();
+        let batch = (batched[i].logit - f(&want["ort_int8_i7_batch_logit"])).abs();
+        assert!(
+            single <= SEVEN_BIT_TOLERANCE && batch <= SEVEN_BIT_TOLERANCE,
+            "pair {i}: {single:.2e} {batch:.2e}"
+        );
+        worst = worst.max(single).max(batch);
+        moved = moved.max((batched[i].logit - precise[i].logit).abs());
+    }
+    // The option changes the numbers: 7 bits are not the i16 kernel's 14–15.
+    assert!(
+        moved > 10.0 * worst,
+        "7-bit logits moved only {moved:.2e} from i16 ones"
+    );
+    eprintln!(
+        "tiny-webgpu int8, 7-bit activations: max |Δ| vs onnxruntime with the same rounding \
+         {worst:.2e}; vs 16-bit activations {moved:.2e}"
     );
 }
 

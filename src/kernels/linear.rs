@@ -19,6 +19,7 @@ use burn::tensor::{Bytes, DType, Shape};
 use burn_flex::{Flex, FlexTensor, Layout};
 
 use super::f32_matmul::{self, PackedF32};
+use super::int8_i7_matmul::{self, PackedInt8I7};
 use super::int8_matmul::{self, PackedInt8};
 use super::{contiguous_f32, into_flex, on_cpu, parts};
 
@@ -39,6 +40,8 @@ pub struct Linear {
 pub enum PackedWeights {
     /// int8, multiplied in integers ([`int8_matmul`]).
     Int8(PackedInt8),
+    /// int8, multiplied in integers with 7-bit activations ([`int8_i7_matmul`]).
+    Int8I7(PackedInt8I7),
     /// f32 ([`f32_matmul`]).
     F32(PackedF32),
 }
@@ -48,6 +51,7 @@ impl PackedWeights {
     pub fn shape(&self) -> [usize; 2] {
         match self {
             PackedWeights::Int8(w) => w.shape(),
+            PackedWeights::Int8I7(w) => w.shape(),
             PackedWeights::F32(w) => w.shape(),
         }
     }
@@ -256,6 +260,7 @@ fn packed_forward(
     let bias = bias.as_ref().map(contiguous_f32);
     match weights {
         PackedWeights::Int8(w) => int8_matmul::matmul(values, rows, w, bias, &mut out),
+        PackedWeights::Int8I7(w) => int8_i7_matmul::matmul(values, rows, w, bias, &mut out),
         PackedWeights::F32(w) => f32_matmul::matmul(values, rows, w, bias, &mut out),
     }
     output_tensor(out, dims, outputs)

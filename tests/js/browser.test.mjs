@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { serve } from '../../scripts/serve.mjs';
 import { withPage } from './chromium.mjs';
-import { TOLERANCE, INTEGER_TOLERANCE, toleranceOn } from './tolerance.mjs';
+import { TOLERANCE, INTEGER_TOLERANCE, SEVEN_BIT_TOLERANCE, toleranceOn } from './tolerance.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 let server;
@@ -213,6 +213,27 @@ test('(i) threads: in a worker on a cross-origin isolated page, two threads; els
   } finally {
     await open.close();
   }
+});
+
+test("(j) int8Activations: 'i7': relaxed SIMD's int8 dot, in the page and on two threads in a worker, matches onnxruntime with the same 7-bit rounding", async () => {
+  const inPage = await runPage({ device: 'cpu', webgpu: false, query: '&activations=i7' });
+  assert.deepEqual(inPage.errors, []);
+  assert.equal(inPage.result.device.matmul, 'int8');
+  assert.equal(inPage.result.device.int8Activations, 'i7', JSON.stringify(inPage.result.device));
+  assert.equal(inPage.result.device.int8ActivationsReason, undefined);
+  checkScores('chromium cpu int8, 7-bit activations', inPage.result);
+  // The threaded module: each pool thread instantiates the side module on the shared memory.
+  const { result, errors } = await runPage({ device: 'cpu', webgpu: false, page: 'worker.html', query: '&threads=2&activations=i7' });
+  assert.deepEqual(errors, []);
+  assert.equal(result.error, undefined, result.error);
+  assert.equal(result.device.threads, 2, JSON.stringify(result.device));
+  assert.equal(result.device.int8Activations, 'i7', JSON.stringify(result.device));
+  let worst = 0;
+  result.overlapping.forEach((got, i) => { worst = Math.max(worst, Math.abs(got - result.expected[i])); });
+  console.log(`worker, 2 threads, 7-bit activations: max |logit - onnxruntime| = ${worst.toExponential(2)}`);
+  assert.ok(worst <= SEVEN_BIT_TOLERANCE, `${worst}`);
+  // Exact integer sums: the same scores on one thread and on two.
+  inPage.result.single.forEach((got, i) => assert.equal(result.overlapping[i], got, `pair ${i}: the same score on two threads`));
 });
 
 test('(f) a WebGPU validation error mid-run: no trap; calls answer on the CPU and device says why', async () => {

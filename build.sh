@@ -446,7 +446,7 @@ cmd_accuracy() {
   minilm="$(minilm_model)"
   say "the int8 quantizer on trained weights (all-MiniLM-L6-v2)"
   cargo run --release --example quant_roundtrip -- "$minilm/model.safetensors"
-  say "the int8 rule on the trained model's rankings"
+  say "the int8 rule, and 7-bit activations, on the trained model's rankings"
   "$(python_env)" "$ROOT/scripts/compact_trained_check.py" "$minilm" "${LISTS:-60}"
   say "tokenizer load: tokenizer.json vs tokenizer.bin"
   cargo run --release --example tokenizer_load -- "$tok" 5

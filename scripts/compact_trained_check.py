@@ -10,6 +10,10 @@ and compares its cosine scores with the f32 model's on the same ranked lists the
 accuracy example uses (``tests/common/agreement.rs``: one query and 8 passages per list, from
 the committed multilingual texts).
 
+It then also rounds the input of every int8 encoder linear layer to 7 bits per row, as
+``int8Activations: 'i7'`` does (``src/kernels/int8_i7_matmul.rs``: 128 levels between the row's
+min and max, zero included), and reports the same numbers for that.
+
     ~/.cache/reranker/export-venv/bin/python scripts/compact_trained_check.py MODEL_DIR [LISTS]
 """
 
@@ -45,6 +49,26 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+def seven_bits(x: torch.Tensor) -> torch.Tensor:
+    """Each row (last dimension) rounded to 0..=127 between its min and max, zero included."""
+    low = x.amin(dim=-1, keepdim=True).clamp(max=0.0)
+    high = x.amax(dim=-1, keepdim=True).clamp(min=0.0)
+    span = (high - low).clamp(min=1e-30)
+    inverse, step = 127.0 / span, span / 127.0
+    offset = torch.round(-low * inverse)
+    level = (torch.round(x * inverse) + offset).clamp(0.0, 127.0)
+    return (level - offset) * step
+
+
+def report(label: str, exact: np.ndarray, other: np.ndarray, lists: int) -> None:
+    diff = np.abs(exact - other)
+    per = 8
+    top1 = sum(int(np.argmax(exact[i:i + per]) == np.argmax(other[i:i + per])) for i in range(0, len(exact), per))
+    print(f"{label}: {len(exact)} pairs / {lists} lists: "
+          f"max |Δcos| {diff.max():.2e}, mean {diff.mean():.2e} (f32 scores span {exact.max() - exact.min():.3f}), "
+          f"Spearman ρ {spearman(exact, other):.5f}, top-1 agreement {top1}/{lists}")
+
+
 def main() -> None:
     from sentence_transformers import SentenceTransformer
 
@@ -63,12 +87,14 @@ def main() -> None:
                 p.copy_(torch.from_numpy(quantize(p.numpy().astype(np.float32), 0)))
                 quantized.append(name)
     compact = scores(model, lists)
-    diff = np.abs(exact - compact)
-    per = 8
-    top1 = sum(int(np.argmax(exact[i:i + per]) == np.argmax(compact[i:i + per])) for i in range(0, len(exact), per))
-    print(f"{folder.name}: {len(quantized)} tensors int8; {len(exact)} pairs / {len(lists)} lists: "
-          f"max |Δcos| {diff.max():.2e}, mean {diff.mean():.2e} (f32 scores span {exact.max() - exact.min():.3f}), "
-          f"Spearman ρ {spearman(exact, compact):.5f}, top-1 agreement {top1}/{len(lists)}")
+    report(f"{folder.name}: {len(quantized)} tensors int8", exact, compact, len(lists))
+    hooked = 0
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and f"{name}.weight" in quantized:
+            module.register_forward_pre_hook(lambda _, args: (seven_bits(args[0]), *args[1:]))
+            hooked += 1
+    seven = scores(model, lists)
+    report(f"{folder.name}: the same, with 7-bit activations into {hooked} layers", exact, seven, len(lists))
 
 
 if __name__ == "__main__":

@@ -61,6 +61,17 @@ test('demo: a query renders both lists, sorted scores, the backend; screenshot s
   });
 });
 
+test('demo: ?activations=i7 reranks with 7-bit activations and says so', async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    await page.goto(`${server.origin}/?device=cpu&activations=i7`);
+    const shown = await search(page, 'Who painted the Mona Lisa?');
+    assert.ok(shown.first.length > 0, 'first stage found nothing');
+    assert.deepEqual([...shown.reranked].sort(), [...shown.first].sort(), 'reranking changed the set');
+    assert.match(shown.backend, /CPU \(WebAssembly, int8 products, 7-bit activations\)/);
+    assert.deepEqual(errors, []);
+  });
+});
+
 test('demo: no long task on the page while the worker reranks 30 passages on the CPU', async () => {
   await withPage({ webgpu: false }, async (page, errors) => {
     await page.goto(`${server.origin}/?device=cpu`);

@@ -83,10 +83,11 @@ def input_range(inputs: int) -> int:
     return min((2**31 - 1) // (127 * terms), 32767)
 
 
-def integer_inputs(model: onnx.ModelProto, quantized: list[str], vocab: int, hidden: int) -> onnx.ModelProto:
-    """Rounds the input of each quantized linear layer to its integer grid, row by row."""
-    from onnx import helper
-
+def round_layer_inputs(model: onnx.ModelProto, quantized: list[str], vocab: int, hidden: int, suffix: str,
+                       rounding) -> onnx.ModelProto:
+    """Rounds the input of each quantized linear layer (not the word-embedding table) as
+    ``rounding(x, prefix, inputs)`` says: it returns the initializers and nodes that turn ``x``
+    into ``{prefix}_x``, which then feeds the layer instead."""
     inits = {i.name: i for i in model.graph.initializer}
     nodes = []
     for node in model.graph.node:
@@ -94,71 +95,73 @@ def integer_inputs(model: onnx.ModelProto, quantized: list[str], vocab: int, hid
         if weight in quantized and list(inits[weight].dims) != [vocab, hidden]:
             trans_b = any(a.name == "transB" and a.i == 1 for a in node.attribute)
             inputs = inits[weight].dims[1 if trans_b else 0]
-            x, p = node.input[0], f"{node.name or weight}_integer"
-            model.graph.initializer.extend([
-                numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{p}_axes"),
-                numpy_helper.from_array(np.array(input_range(inputs), dtype=np.float32), f"{p}_range"),
-                numpy_helper.from_array(np.array(1e-30, dtype=np.float32), f"{p}_tiny"),
-            ])
-            nodes += [
-                helper.make_node("Abs", [x], [f"{p}_abs"]),
-                helper.make_node("ReduceMax", [f"{p}_abs", f"{p}_axes"], [f"{p}_max0"], keepdims=1),
-                helper.make_node("Max", [f"{p}_max0", f"{p}_tiny"], [f"{p}_max"]),
-                # As the kernel: q = round(x · (R / max)), and the row scale max / R.
-                helper.make_node("Div", [f"{p}_range", f"{p}_max"], [f"{p}_inverse"]),
-                helper.make_node("Mul", [x, f"{p}_inverse"], [f"{p}_scaled"]),
-                helper.make_node("Round", [f"{p}_scaled"], [f"{p}_q"]),
-                helper.make_node("Div", [f"{p}_max", f"{p}_range"], [f"{p}_scale"]),
-                helper.make_node("Mul", [f"{p}_q", f"{p}_scale"], [f"{p}_x"]),
-            ]
+            p = f"{node.name or weight}_{suffix}"
+            initializers, rounded = rounding(node.input[0], p, inputs)
+            model.graph.initializer.extend(initializers)
+            nodes += rounded
             node.input[0] = f"{p}_x"
         nodes.append(node)
     del model.graph.node[:]
     model.graph.node.extend(nodes)
     return model
+
+
+def integer_inputs(model: onnx.ModelProto, quantized: list[str], vocab: int, hidden: int) -> onnx.ModelProto:
+    """Rounds the input of each quantized linear layer to its integer grid, row by row."""
+    from onnx import helper
+
+    def rounding(x: str, p: str, inputs: int):
+        return [
+            numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{p}_axes"),
+            numpy_helper.from_array(np.array(input_range(inputs), dtype=np.float32), f"{p}_range"),
+            numpy_helper.from_array(np.array(1e-30, dtype=np.float32), f"{p}_tiny"),
+        ], [
+            helper.make_node("Abs", [x], [f"{p}_abs"]),
+            helper.make_node("ReduceMax", [f"{p}_abs", f"{p}_axes"], [f"{p}_max0"], keepdims=1),
+            helper.make_node("Max", [f"{p}_max0", f"{p}_tiny"], [f"{p}_max"]),
+            # As the kernel: q = round(x · (R / max)), and the row scale max / R.
+            helper.make_node("Div", [f"{p}_range", f"{p}_max"], [f"{p}_inverse"]),
+            helper.make_node("Mul", [x, f"{p}_inverse"], [f"{p}_scaled"]),
+            helper.make_node("Round", [f"{p}_scaled"], [f"{p}_q"]),
+            helper.make_node("Div", [f"{p}_max", f"{p}_range"], [f"{p}_scale"]),
+            helper.make_node("Mul", [f"{p}_q", f"{p}_scale"], [f"{p}_x"]),
+        ]
+
+    return round_layer_inputs(model, quantized, vocab, hidden, "integer", rounding)
 
 
 def seven_bit_inputs(model: onnx.ModelProto, quantized: list[str], vocab: int, hidden: int) -> onnx.ModelProto:
     """Rounds the input of each quantized linear layer to 7 bits between its row's min and max."""
     from onnx import helper
 
-    inits = {i.name: i for i in model.graph.initializer}
-    nodes = []
-    for node in model.graph.node:
-        weight = node.input[1] if node.op_type in ("MatMul", "Gemm") and len(node.input) > 1 else None
-        if weight in quantized and list(inits[weight].dims) != [vocab, hidden]:
-            x, p = node.input[0], f"{node.name or weight}_i7"
-            model.graph.initializer.extend([
-                numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{p}_axes"),
-                numpy_helper.from_array(np.array(0.0, dtype=np.float32), f"{p}_zero"),
-                numpy_helper.from_array(np.array(127.0, dtype=np.float32), f"{p}_levels"),
-                numpy_helper.from_array(np.array(1e-30, dtype=np.float32), f"{p}_tiny"),
-            ])
-            nodes += [
-                helper.make_node("ReduceMin", [x, f"{p}_axes"], [f"{p}_min0"], keepdims=1),
-                helper.make_node("Min", [f"{p}_min0", f"{p}_zero"], [f"{p}_low"]),
-                helper.make_node("ReduceMax", [x, f"{p}_axes"], [f"{p}_max0"], keepdims=1),
-                helper.make_node("Max", [f"{p}_max0", f"{p}_zero"], [f"{p}_high"]),
-                helper.make_node("Sub", [f"{p}_high", f"{p}_low"], [f"{p}_range0"]),
-                helper.make_node("Max", [f"{p}_range0", f"{p}_tiny"], [f"{p}_range"]),
-                # As the kernel: inverse = 127 / range, step = range / 127.
-                helper.make_node("Div", [f"{p}_levels", f"{p}_range"], [f"{p}_inverse"]),
-                helper.make_node("Div", [f"{p}_range", f"{p}_levels"], [f"{p}_step"]),
-                helper.make_node("Neg", [f"{p}_low"], [f"{p}_neg_low"]),
-                helper.make_node("Mul", [f"{p}_neg_low", f"{p}_inverse"], [f"{p}_offset0"]),
-                helper.make_node("Round", [f"{p}_offset0"], [f"{p}_offset"]),
-                helper.make_node("Mul", [x, f"{p}_inverse"], [f"{p}_scaled"]),
-                helper.make_node("Round", [f"{p}_scaled"], [f"{p}_rounded"]),
-                helper.make_node("Add", [f"{p}_rounded", f"{p}_offset"], [f"{p}_shifted"]),
-                helper.make_node("Clip", [f"{p}_shifted", f"{p}_zero", f"{p}_levels"], [f"{p}_q"]),
-                helper.make_node("Sub", [f"{p}_q", f"{p}_offset"], [f"{p}_level"]),
-                helper.make_node("Mul", [f"{p}_level", f"{p}_step"], [f"{p}_x"]),
-            ]
-            node.input[0] = f"{p}_x"
-        nodes.append(node)
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    return model
+    def rounding(x: str, p: str, _inputs: int):
+        return [
+            numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{p}_axes"),
+            numpy_helper.from_array(np.array(0.0, dtype=np.float32), f"{p}_zero"),
+            numpy_helper.from_array(np.array(127.0, dtype=np.float32), f"{p}_levels"),
+            numpy_helper.from_array(np.array(1e-30, dtype=np.float32), f"{p}_tiny"),
+        ], [
+            helper.make_node("ReduceMin", [x, f"{p}_axes"], [f"{p}_min0"], keepdims=1),
+            helper.make_node("Min", [f"{p}_min0", f"{p}_zero"], [f"{p}_low"]),
+            helper.make_node("ReduceMax", [x, f"{p}_axes"], [f"{p}_max0"], keepdims=1),
+            helper.make_node("Max", [f"{p}_max0", f"{p}_zero"], [f"{p}_high"]),
+            helper.make_node("Sub", [f"{p}_high", f"{p}_low"], [f"{p}_range0"]),
+            helper.make_node("Max", [f"{p}_range0", f"{p}_tiny"], [f"{p}_range"]),
+            # As the kernel: inverse = 127 / range, step = range / 127.
+            helper.make_node("Div", [f"{p}_levels", f"{p}_range"], [f"{p}_inverse"]),
+            helper.make_node("Div", [f"{p}_range", f"{p}_levels"], [f"{p}_step"]),
+            helper.make_node("Neg", [f"{p}_low"], [f"{p}_neg_low"]),
+            helper.make_node("Mul", [f"{p}_neg_low", f"{p}_inverse"], [f"{p}_offset0"]),
+            helper.make_node("Round", [f"{p}_offset0"], [f"{p}_offset"]),
+            helper.make_node("Mul", [x, f"{p}_inverse"], [f"{p}_scaled"]),
+            helper.make_node("Round", [f"{p}_scaled"], [f"{p}_rounded"]),
+            helper.make_node("Add", [f"{p}_rounded", f"{p}_offset"], [f"{p}_shifted"]),
+            helper.make_node("Clip", [f"{p}_shifted", f"{p}_zero", f"{p}_levels"], [f"{p}_q"]),
+            helper.make_node("Sub", [f"{p}_q", f"{p}_offset"], [f"{p}_level"]),
+            helper.make_node("Mul", [f"{p}_level", f"{p}_step"], [f"{p}_x"]),
+        ]
+
+    return round_layer_inputs(model, quantized, vocab, hidden, "i7", rounding)
 
 
 def main() -> None:

@@ -241,7 +241,8 @@ pub struct Reranker<M: CrossEncoderModel> {
     /// Linear layers running our CPU kernels, and of those the ones computing in integers.
     packed_layers: usize,
     integer_layers: usize,
-    int8_activations: Option<Int8Activations>,
+    /// How those round their activations (the load option).
+    int8_activations: Int8Activations,
     tokenizer: PairTokenizer,
     device: SelectedDevice,
     load_timings: Option<LoadTimings>,
@@ -341,7 +342,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
             precision: loaded.precision,
             packed_layers: loaded.packed_layers,
             integer_layers: loaded.integer_layers,
-            int8_activations: loaded.int8_activations,
+            int8_activations: options.int8_activations,
             tokenizer,
             device,
             load_timings,
@@ -379,7 +380,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
     /// How the integer linear layers round their activations; `None` when none multiply in
     /// integers.
     pub fn int8_activations(&self) -> Option<Int8Activations> {
-        self.int8_activations
+        (self.integer_layers > 0).then_some(self.int8_activations)
     }
 
     /// The device the model runs on, and why it was chosen.

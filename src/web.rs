@@ -16,7 +16,7 @@ use js_sys::{Array, Object, Reflect};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 
-use crate::device::{self, DevicePreference};
+use crate::device::{self, Backend, DevicePreference};
 use crate::engine::{CallControl, Documents, LoadOptions, Pairs, RerankOptions, Reranker};
 use crate::error::Error;
 use crate::model::CrossEncoderModel;
@@ -315,15 +315,9 @@ impl WasmReranker {
         if let Some(max_length) = options.max_length {
             load.max_length = max_length;
         }
-        let mut int8_activations_reason = None;
-        match options.int8_activations.as_deref() {
-            None | Some("i16") => {}
-            // NOTE: where the side module cannot run, the i16 kernel does, and `device` says
-            // why: the same scores as without the option, never an error.
-            Some("i7") => match crate::web_relaxed::install() {
-                Ok(()) => load.int8_activations = Int8Activations::I7,
-                Err(reason) => int8_activations_reason = Some(reason),
-            },
+        let seven_bits = match options.int8_activations.as_deref() {
+            None | Some("i16") => false,
+            Some("i7") => true,
             Some(other) => {
                 return Err(Error::InvalidOption {
                     name: "int8Activations",
@@ -332,7 +326,7 @@ impl WasmReranker {
                 }
                 .into());
             }
-        }
+        };
         // NOTE: the device probe (waiting on the browser) and the tokenizer (built as soon as its
         // bytes are here) overlap with the weights still being read: the weights come last.
         let probe = async {
@@ -349,8 +343,20 @@ impl WasmReranker {
         let ((selected, device_ms), tokenizer) =
             futures_util::future::join(probe, build_tokenizer).await;
         let (tokenizer, tokenizer_ms) = tokenizer?;
+        let selected = selected?;
+        // NOTE: only the CPU multiplies int8 weights in integers, so WebGPU never starts the side
+        // module (after a device loss, the reload on the CPU does). Where it cannot run, the
+        // i16 kernel does, and `device` says why: the same scores as without the option, never
+        // an error.
+        let mut int8_activations_reason = None;
+        if seven_bits && selected.backend == Backend::Cpu {
+            match crate::web_relaxed::install() {
+                Ok(()) => load.int8_activations = Int8Activations::I7,
+                Err(reason) => int8_activations_reason = Some(reason),
+            }
+        }
         let weights = weights_of(weights).await?;
-        let engine = Reranker::<Model>::with_tokenizer(weights, tokenizer, selected?, load)?;
+        let engine = Reranker::<Model>::with_tokenizer(weights, tokenizer, selected, load)?;
         Ok(WasmReranker {
             shared: Rc::new(Shared {
                 engine,

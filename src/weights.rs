@@ -116,8 +116,6 @@ pub struct Loaded<M> {
     pub packed_layers: usize,
     /// Of those, the ones multiplying int8 weights in integers.
     pub integer_layers: usize,
-    /// How those round their activations (`None` when there are none).
-    pub int8_activations: Option<Int8Activations>,
 }
 
 /// How the int8 linear layers round each row of activations when they multiply in integers
@@ -323,7 +321,6 @@ pub fn load<M: CrossEncoderModel>(
         .values()
         .filter(|w| matches!(w, PackedWeights::Int8(_) | PackedWeights::Int8I7(_)))
         .count();
-    let int8_activations = (integer_layers > 0).then_some(activations);
     for (name, layer) in model.linear_layers() {
         if let Some(weights) = packed.remove(name) {
             layer
@@ -358,7 +355,6 @@ pub fn load<M: CrossEncoderModel>(
         precision,
         packed_layers,
         integer_layers,
-        int8_activations,
     })
 }
 

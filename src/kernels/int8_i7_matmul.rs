@@ -126,10 +126,11 @@ pub type SumsKernel = fn(&mut Sums<'_>) -> bool;
 static SUMS_KERNEL: OnceLock<SumsKernel> = OnceLock::new();
 
 /// Makes every later product take its integer sums from `kernel`, once [`check_kernel`] found it
-/// exact. Returns false if a kernel was installed before (the first one stays).
-pub fn install_kernel(kernel: SumsKernel) -> Result<bool, String> {
+/// exact. A kernel installed before stays.
+pub fn install_kernel(kernel: SumsKernel) -> Result<(), String> {
     check_kernel(kernel)?;
-    Ok(SUMS_KERNEL.set(kernel).is_ok())
+    let _ = SUMS_KERNEL.set(kernel);
+    Ok(())
 }
 
 /// Whether products take their sums from an installed kernel.

@@ -559,6 +559,51 @@ fn load_with_activations(
     Reranker::new(weights, &tokenizer, SelectedDevice::cpu(), options).unwrap()
 }
 
+/// What [`check_logits`] measured: each pair's logit scored alone and in one batch of all, and
+/// the largest difference of each from the reference.
+struct Checked {
+    single: Vec<f32>,
+    batched: Vec<f32>,
+    worst_single: f32,
+    worst_batched: f32,
+}
+
+/// Scores every pair of `all` one at a time and all in one batch, and asserts each within
+/// `tolerance` of `expected`'s `{key}_logit` and `{key}_batch_logit` (onnxruntime's, the same
+/// two ways).
+fn check_logits<M: CrossEncoderModel>(
+    reranker: &Reranker<M>,
+    all: &[(&str, &str)],
+    expected: &[Value],
+    key: &str,
+    tolerance: f32,
+) -> Checked {
+    let batched: Vec<f32> = pollster::block_on(reranker.predict(all, all.len()))
+        .unwrap()
+        .iter()
+        .map(|s| s.logit)
+        .collect();
+    let mut checked = Checked {
+        single: Vec::with_capacity(all.len()),
+        batched,
+        worst_single: 0.0,
+        worst_batched: 0.0,
+    };
+    for (i, want) in expected.iter().enumerate() {
+        let one = pollster::block_on(reranker.predict(&[all[i]], 1)).unwrap()[0].logit;
+        let single = (one - f(&want[format!("{key}_logit").as_str()])).abs();
+        let batch = (checked.batched[i] - f(&want[format!("{key}_batch_logit").as_str()])).abs();
+        assert!(
+            single <= tolerance && batch <= tolerance,
+            "pair {i}: {single:.2e} {batch:.2e}"
+        );
+        checked.single.push(one);
+        checked.worst_single = checked.worst_single.max(single);
+        checked.worst_batched = checked.worst_batched.max(batch);
+    }
+    checked
+}
+
 /// The f32 weights on our packed f32 kernel, as in wasm: onnxruntime's logits within 1e-4.
 #[test]
 fn packed_f32_linear_layers_match_onnxruntime() {
@@ -568,19 +613,8 @@ fn packed_f32_linear_layers_match_onnxruntime() {
     assert_eq!(packed.integer_linear_layers(), 0);
     let reference = reference("tiny-webgpu");
     let cases = reference["cases"].as_array().unwrap();
-    let all = pairs(cases);
-    let batched = pollster::block_on(packed.predict(&all, all.len())).unwrap();
-    let mut worst = 0.0f32;
-    for (i, case) in cases.iter().enumerate() {
-        let one = pollster::block_on(packed.predict(&[all[i]], 1)).unwrap()[0].logit;
-        let single = (one - f(&case["ort_logit"])).abs();
-        let batch = (batched[i].logit - f(&case["ort_batch_logit"])).abs();
-        assert!(
-            single <= TOLERANCE && batch <= TOLERANCE,
-            "pair {i}: {single:.2e} {batch:.2e}"
-        );
-        worst = worst.max(single).max(batch);
-    }
+    let checked = check_logits(&packed, &pairs(cases), cases, "ort", TOLERANCE);
+    let worst = checked.worst_single.max(checked.worst_batched);
     eprintln!("tiny-webgpu f32, packed kernel: max |Δ| vs onnxruntime {worst:.2e}");
 }
 
@@ -603,28 +637,24 @@ fn integer_linear_layers_match_onnxruntime_on_the_same_int8_weights() {
     let reference = reference("tiny-webgpu");
     let cases = reference["cases"].as_array().unwrap();
     let expected = compact_ref["cases"].as_array().unwrap();
-    let all = pairs(cases);
-    let batched = pollster::block_on(integers.predict(&all, all.len())).unwrap();
-    let mut worst = (0.0f32, 0.0f32, 0.0f32);
-    for (i, want) in expected.iter().enumerate() {
-        let one = pollster::block_on(integers.predict(&[all[i]], 1)).unwrap()[0].logit;
-        let single = (one - f(&want["ort_int8_integer_logit"])).abs();
-        let batch = (batched[i].logit - f(&want["ort_int8_integer_batch_logit"])).abs();
-        assert!(
-            single <= INTEGER_TOLERANCE && batch <= INTEGER_TOLERANCE,
-            "pair {i}: {single:.2e} {batch:.2e}"
-        );
-        let vs_float_inputs = (one - f(&want["ort_int8_logit"])).abs();
-        worst = (
-            worst.0.max(single),
-            worst.1.max(batch),
-            worst.2.max(vs_float_inputs),
-        );
-    }
+    let checked = check_logits(
+        &integers,
+        &pairs(cases),
+        expected,
+        "ort_int8_integer",
+        INTEGER_TOLERANCE,
+    );
+    let vs_float_inputs = checked
+        .single
+        .iter()
+        .zip(expected)
+        .fold(0.0f32, |m, (one, want)| {
+            m.max((one - f(&want["ort_int8_logit"])).abs())
+        });
     eprintln!(
         "tiny-webgpu int8 in integers: max |Δ| vs onnxruntime with the same integer inputs {:.2e} \
-         one at a time, {:.2e} batched; vs f32 inputs {:.2e}",
-        worst.0, worst.1, worst.2
+         one at a time, {:.2e} batched; vs f32 inputs {vs_float_inputs:.2e}",
+        checked.worst_single, checked.worst_batched
     );
 }
 
@@ -655,20 +685,16 @@ fn seven_bit_activations_match_onnxruntime_with_the_same_rounding() {
     let cases = reference["cases"].as_array().unwrap();
     let expected = compact_ref["cases"].as_array().unwrap();
     let all = pairs(cases);
-    let batched = pollster::block_on(seven.predict(&all, all.len())).unwrap();
+    let checked = check_logits(&seven, &all, expected, "ort_int8_i7", SEVEN_BIT_TOLERANCE);
+    let worst = checked.worst_single.max(checked.worst_batched);
     let precise = pollster::block_on(sixteen.predict(&all, all.len())).unwrap();
-    let (mut worst, mut moved) = (0.0f32, 0.0f32);
-    for (i, want) in expected.iter().enumerate() {
-        let one = pollster::block_on(seven.predict(&[all[i]], 1)).unwrap()[0].logit;
-        let single = (one - f(&want["ort_int8_i7_logit"])).abs();
-        let batch = (batched[i].logit - f(&want["ort_int8_i7_batch_logit"])).abs();
-        assert!(
-            single <= SEVEN_BIT_TOLERANCE && batch <= SEVEN_BIT_TOLERANCE,
-            "pair {i}: {single:.2e} {batch:.2e}"
-        );
-        worst = worst.max(single).max(batch);
-        moved = moved.max((batched[i].logit - precise[i].logit).abs());
-    }
+    let moved = checked
+        .batched
+        .iter()
+        .zip(&precise)
+        .fold(0.0f32, |m, (seven, sixteen)| {
+            m.max((seven - sixteen.logit).abs())
+        });
     // The option changes the numbers: 7 bits are not the i16 kernel's 14–15.
     assert!(
         moved > 10.0 * worst,

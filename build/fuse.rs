@@ -1,8 +1,8 @@
-//! Graph fusion at import time (part of build.rs).
+//! Graph fusion at import time (a step of the build script, `build/main.rs`).
 //!
 //! Rewrites two subgraphs of each transformer layer into custom nodes of the `web_reranker`
 //! domain, which burn-onnx then generates as calls to `crate::kernels` (see the hooks in
-//! build.rs):
+//! build/codegen.rs):
 //!
 //! * **attention**: `Reshape`+`Transpose` of the query, key and value into heads → `MatMul` →
 //!   `Mul` by a scalar scale → `Add` of the mask bias → `Softmax` → `MatMul` with the values →

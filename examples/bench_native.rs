@@ -1,5 +1,5 @@
-//! Native engine timings on the model chosen at build time, for `scripts/bench_native.py`
-//! (onnxruntime on the CPU) and `scripts/bench_gpu.py` (PyTorch on CUDA), which run a peer on the
+//! Native engine timings on the model chosen at build time, for `bench/native.py`
+//! (onnxruntime on the CPU) and `bench/gpu.py` (PyTorch on CUDA), which run a peer on the
 //! same token ids and print the ratios.
 //!
 //!     RERANKER_MODEL_DIR=DIR cargo run --release --example bench_native -- OUT.json [RUNS] [OPTIONS]

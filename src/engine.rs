@@ -293,7 +293,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
         if let (Backend::WebGpu, Some(reason)) = (device.backend, M::INFO.webgpu_blocker) {
             return Err(Error::Device(format!(
                 "model {} cannot run on WebGPU: {reason}. Re-export it with \
-                 scripts/export_onnx.py (int32, opset 18), or use the CPU backend",
+                 tools/export_onnx.py (int32, opset 18), or use the CPU backend",
                 M::INFO.name
             )));
         }

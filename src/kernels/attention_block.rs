@@ -13,7 +13,7 @@
 //! * [`Products::Gemm`]: gemm reads `Q`, `K` and `V` in place through strides; natively its FMA
 //!   kernels (AVX2, or AVX-512 where the CPU has it) are the faster.
 //!
-//! NOTE: free of burn, so `scripts/bench_kernels` compiles this file into its wasm module and
+//! NOTE: free of burn, so `bench/kernels` compiles this file into its wasm module and
 //! times both ways on the model's shapes.
 
 use super::f32_matmul::{self, PackedF32};

@@ -410,7 +410,7 @@ mod tests {
 
     #[test]
     fn equals_the_float_product_of_the_rounded_inputs() {
-        // What scripts/make_compact_reference.py does in the ONNX graph: each input row rounded
+        // What tools/make_compact_reference.py does in the ONNX graph: each input row rounded
         // to its integer grid in f32, then an ordinary product with the dequantized weights.
         let (rows, inputs, outputs) = (6, 64, 40);
         let (values, scales, exact) = weights(inputs, outputs);

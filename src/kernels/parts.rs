@@ -1,7 +1,7 @@
 //! How the matrix kernels split their work over threads ([`crate::parallel`]): packing weights
 //! block by block, and a product in parts of whole rows.
 //!
-//! NOTE: free of burn, like the kernels that use it, so `scripts/bench_kernels` compiles the same
+//! NOTE: free of burn, like the kernels that use it, so `bench/kernels` compiles the same
 //! files into its wasm module.
 
 /// What both matrix kernels' packing does: `packed` holds one block of `block_len` values per

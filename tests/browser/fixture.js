@@ -1,7 +1,7 @@
 // The tiny fixture's reference cases, each with what onnxruntime scores it for weights of
 // `precision`: `expected` (one pair at a time) and `expectedBatch` (all in one padded batch).
 // f32: reference.json (the f32 model); int8, the default: compact.json (the same int8
-// quantization applied to the ONNX in numpy, scripts/make_compact_reference.py); with
+// quantization applied to the ONNX in numpy, tools/make_compact_reference.py); with
 // `activations` 'i7', the same with each int8 layer's input rounded to 7 bits in the graph too.
 export async function fixture(precision = 'int8', activations = undefined) {
   const json = async (file) => (await fetch(`/tests/fixtures/tiny-webgpu/${file}`)).json();

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { mkdtemp, cp, readFile, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
-import { serve } from '../../scripts/serve.mjs';
+import { serve } from '../serve.mjs';
 import { withPage } from './chromium.mjs';
 import { TOLERANCE, INTEGER_TOLERANCE, SEVEN_BIT_TOLERANCE, toleranceOn } from './tolerance.mjs';
 

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { serve } from '../../scripts/serve.mjs';
+import { serve } from '../serve.mjs';
 import { withPage } from './chromium.mjs';
 
 const examples = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../examples');

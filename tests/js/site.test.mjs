@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { serve } from '../../scripts/serve.mjs';
+import { serve } from '../serve.mjs';
 import { withPage } from './chromium.mjs';
 import { buildSite } from '../examples/pagefind-site/build.mjs';
 

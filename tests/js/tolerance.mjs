@@ -6,7 +6,7 @@ export const TOLERANCE = 1e-4;
 /**
  * For int8 weights multiplied in integers (`device.matmul === 'int8'`, the CPU): their inputs are
  * rounded to a 15-bit grid, which by onnxruntime's own measure moves this fixture's logits by up
- * to 3.9e-4 (scripts/make_compact_reference.py); the f32 products stay within TOLERANCE.
+ * to 3.9e-4 (tools/make_compact_reference.py); the f32 products stay within TOLERANCE.
  */
 export const INTEGER_TOLERANCE = 1e-3;
 

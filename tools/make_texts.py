@@ -5,7 +5,7 @@ Texts come from Faker's locale providers (MIT licensed word lists, names, addres
 text for each locale), seeded so the list is reproducible, plus hand-written hard cases
 (normalisation, emoji, control and zero-width characters, special-token look-alikes).
 
-    python scripts/make_texts.py [--out tests/data/multilingual_texts.json]
+    python tools/make_texts.py [--out tests/data/multilingual_texts.json]
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def main() -> None:
     texts = generate()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     doc = {
-        "source": "Faker locale providers (MIT), seeded; plus hand-written hard cases. Made by scripts/make_texts.py",
+        "source": "Faker locale providers (MIT), seeded; plus hand-written hard cases. Made by tools/make_texts.py",
         "languages": sorted({t["lang"] for t in texts}),
         "texts": texts,
     }

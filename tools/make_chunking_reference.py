@@ -7,7 +7,7 @@ the committed ``model.onnx``, and the document score is the best window. Writes
 ``tests/fixtures/tiny-webgpu/chunking.json`` (committed; ``tests/parity.rs`` and the Node tests
 compare against it).
 
-    ~/.cache/reranker/export-venv/bin/python scripts/make_chunking_reference.py
+    ~/.cache/reranker/export-venv/bin/python tools/make_chunking_reference.py
 """
 
 import json
@@ -64,7 +64,7 @@ def main() -> None:
         case["chunk_logits"] = single
         case["score"] = max(single)
         print(f"max_length {case['max_length']}: {case['document_tokens']} tokens -> {len(rows)} chunks, score {case['score']:.6f}")
-    out = {"source": "scripts/make_chunking_reference.py (onnxruntime on model.onnx)", "cases": cases}
+    out = {"source": "tools/make_chunking_reference.py (onnxruntime on model.onnx)", "cases": cases}
     (FIXTURE / "chunking.json").write_text(json.dumps(out, ensure_ascii=False) + "\n", encoding="utf-8")
 
 

@@ -4,7 +4,7 @@
 // `revalidate` is set: then every file has an ETag and `no-cache`, as static hosts serve them
 // (Netlify, Cloudflare Pages), so the browser keeps it and asks again with If-None-Match (304).
 //
-//   node scripts/serve.mjs ROOT [PORT]      (./build.sh serve runs it on www/)
+//   node tests/serve.mjs ROOT [PORT]      (./build.sh serve runs it on www/)
 import http from 'node:http';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';

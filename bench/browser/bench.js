@@ -1,4 +1,4 @@
-// The browser benchmark's page side (scripts/bench_browser.mjs drives it): our wasm CPU path and
+// The browser benchmark's page side (bench/browser.mjs drives it): our wasm CPU path and
 // Transformers.js (onnxruntime-web, wasm) on the same model, the same pairs, in one page session.
 import { Reranker, createReranker } from '/pkg/index.js';
 

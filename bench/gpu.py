@@ -7,7 +7,7 @@ PyTorch's weights are its own seeded random initialisation, so its logits are no
 numbers that check ours come from ``--cpu-reference``: the same binary's run on the CPU backend
 with the same weights file, whose logits ours must match.
 
-    python scripts/bench_gpu.py OURS.json --config MODEL_DIR/config.json [--runs 10]
+    python bench/gpu.py OURS.json --config MODEL_DIR/config.json [--runs 10]
         [--cpu-reference CPU.json]
 """
 

@@ -3,11 +3,11 @@
 
 Same shapes as cross-encoder/mmarco-mMiniLMv2-L12-H384-v1 (12 layers, hidden 384, 12 heads, FFN
 1536, vocab 250002, 514 positions, one label), transformers' own random initialisation (seeded),
-exported in the WebGPU-ready form by scripts/export_onnx.py, with the real XLM-R tokenizer.json.
+exported in the WebGPU-ready form by tools/export_onnx.py, with the real XLM-R tokenizer.json.
 Its scores mean nothing (config.json says so); it exists because the real model cannot be
 downloaded here, and it is never committed (about 470 MB).
 
-    python scripts/make_fullshape_model.py OUT_DIR --tokenizer TOKENIZER_JSON
+    python tools/make_fullshape_model.py OUT_DIR --tokenizer TOKENIZER_JSON
 
 `./build.sh fullshape` runs it with the cached tokenizer into $RERANKER_CACHE/models/fullshape.
 """
@@ -53,7 +53,7 @@ def main(argv: list[str]) -> None:
         )
         shutil.copy(Path(tmp) / "config.json", args.out / "config.json")
     shutil.copy(args.tokenizer, args.out / "tokenizer.json")
-    json.dump({"seed": args.seed, "made_by": "scripts/make_fullshape_model.py"},
+    json.dump({"seed": args.seed, "made_by": "tools/make_fullshape_model.py"},
               open(args.out / "fullshape.json", "w"), indent=2)
     print(f"full-shape random model written to {args.out}")
 

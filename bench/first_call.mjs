@@ -3,7 +3,7 @@
 // turn, which loads the int8 weights on the CPU and reranks the same 10 short passages three
 // times in a row. Prints each package's times per round (ms) and the median first call of each.
 //
-//   node scripts/bench_first_call.mjs [--rounds N] PKG_A PKG_B [...]
+//   node bench/first_call.mjs [--rounds N] PKG_A PKG_B [...]
 //
 // (In a process of its own, the script's child mode: `--child PKG`.)
 import { execFileSync } from 'node:child_process';

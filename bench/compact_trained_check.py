@@ -14,7 +14,7 @@ It then also rounds the input of every int8 encoder linear layer to 7 bits per r
 ``int8Activations: 'i7'`` does (``src/kernels/int8_i7_matmul.rs``: 128 levels between the row's
 min and max, zero included), and reports the same numbers for that.
 
-    ~/.cache/reranker/export-venv/bin/python scripts/compact_trained_check.py MODEL_DIR [LISTS]
+    ~/.cache/reranker/export-venv/bin/python bench/compact_trained_check.py MODEL_DIR [LISTS]
 """
 
 import json

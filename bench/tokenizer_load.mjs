@@ -3,7 +3,7 @@
 // (byte order sorted at load), and tokenizer.json when given. Each load is a full
 // `Reranker.load` on the CPU; the figure is its `loadTimings.tokenizerMs`.
 //
-//   node scripts/bench_tokenizer_load.mjs PKG [RUNS] [tokenizer.json]
+//   node bench/tokenizer_load.mjs PKG [RUNS] [tokenizer.json]
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';

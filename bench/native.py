@@ -5,7 +5,7 @@ onnxruntime (CPUExecutionProvider, intra- and inter-op threads 1) on that folder
 ``model.onnx`` with the very batches the engine ran (length-sorted, padded per batch), and
 prints both timings, their ratio, the padding waste and the largest logit difference.
 
-    ~/.cache/reranker/export-venv/bin/python scripts/bench_native.py MODEL_DIR [RUNS]
+    ~/.cache/reranker/export-venv/bin/python bench/native.py MODEL_DIR [RUNS]
 
 (`./build.sh bench-native` runs it on the full-shape model.)
 """

@@ -1,0 +1,266 @@
+//! Code generation: burn-onnx's `ModelGen` with the fused nodes as custom operations, the
+//! generated code pointed at our linear layers and checked, and the `glue.rs` that ties it to
+//! the engine.
+//!
+//! NOTE: three things here read or edit the generated text, because burn-onnx 0.22 offers no hook
+//! for them: the `Linear` type it names (no option chooses the module type of a node), the list of
+//! `Linear` fields (the generator returns no description of the module it wrote), and the
+//! WebGPU blockers (`.to_data()` and `DType::I64` in the code are exactly what fails on WebGPU,
+//! whichever ONNX ops produced them). Each edit fails the build loudly when the text is not what
+//! it expects.
+
+use std::fs;
+use std::path::Path;
+
+use burn_import::onnx::ext::quote::quote;
+use burn_import::onnx::ext::{
+    ArgType, CodegenContext, CustomNode, CustomOp, DType as OnnxDType, ProcessError, arg_to_ident,
+    proc_macro2,
+};
+use burn_import::onnx::{LoadStrategy, ModelGen};
+
+use crate::{Imported, fail, fuse};
+
+/// Runs burn-onnx on the prepared graph `OUT_DIR/<name>/model.onnx`, writes `model.rs` beside
+/// it with our linear layers, and returns the code.
+pub fn generate(name: &str, split_onnx: &Path, dir: &Path) -> String {
+    let target = split_onnx.parent().expect("a model folder");
+    ModelGen::new()
+        .input(split_onnx.to_str().expect("UTF-8 path"))
+        .out_dir(&format!("{name}/"))
+        .load_strategy(LoadStrategy::Bytes)
+        .register_custom_op(FusedNode::Attention)
+        .register_custom_op(FusedNode::Gelu)
+        .run_from_script();
+    let code = fs::read_to_string(target.join("model.rs"))
+        .unwrap_or_else(|e| fail(format!("burn-onnx wrote no model.rs for {name}: {e}")));
+    check_signature(name, &code, dir);
+    let code = use_our_linear(&code);
+    fs::write(target.join("model.rs"), &code)
+        .unwrap_or_else(|e| fail(format!("cannot write {name}/model.rs: {e}")));
+    code
+}
+
+/// Why the generated code cannot run on WebGPU (empty: it can).
+pub fn webgpu_blockers(code: &str) -> Vec<&'static str> {
+    let mut blockers = Vec::new();
+    if code.contains(".to_data()") {
+        blockers.push(
+            "its graph has data-dependent shapes, so the generated code reads tensors back \
+             synchronously (to_data), which panics in wasm on WebGPU",
+        );
+    }
+    if code.contains("DType::I64") {
+        blockers.push("it computes with int64 tensors, and WGSL has no 64-bit integers");
+    }
+    blockers
+}
+
+/// Points the generated code's `Linear` and `LinearConfig` at `crate::kernels`' (burn's, plus
+/// int8 weights computed in integers).
+fn use_our_linear(code: &str) -> String {
+    let code = code
+        .replace("use burn::nn::Linear;", "use crate::kernels::Linear;")
+        .replace(
+            "use burn::nn::LinearConfig;",
+            "use crate::kernels::LinearConfig;",
+        );
+    if code.contains("burn::nn::Linear") {
+        fail(
+            "the generated code names burn::nn::Linear in a way the build does not rewrite".into(),
+        );
+    }
+    code
+}
+
+/// The `name: Linear` fields of the generated `pub struct Model { … }`.
+///
+/// NOTE: burn-onnx puts a large graph's nodes into sub-modules of their own; their layers are
+/// not listed, so they keep f32 weights (correct, only not the integer kernel).
+pub fn linear_fields(code: &str) -> Vec<String> {
+    let Some(start) = code.find("pub struct Model {") else {
+        return Vec::new();
+    };
+    let body = &code[start..];
+    let body = &body[..body.find('}').unwrap_or(body.len())];
+    body.lines()
+        .filter_map(|line| line.trim().strip_suffix(": Linear,"))
+        .filter(|field| field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Code for the custom nodes [`fuse`] makes: calls into `crate::kernels`.
+#[derive(Clone, Copy)]
+enum FusedNode {
+    /// [`fuse::ATTENTION`] → `crate::kernels::attention`.
+    Attention,
+    /// [`fuse::GELU`] → `crate::kernels::gelu`.
+    Gelu,
+}
+
+impl CustomOp for FusedNode {
+    fn op_type(&self) -> &str {
+        match self {
+            FusedNode::Attention => fuse::ATTENTION,
+            FusedNode::Gelu => fuse::GELU,
+        }
+    }
+
+    fn domain(&self) -> &str {
+        fuse::DOMAIN
+    }
+
+    fn infer_output_types(&self, node: &CustomNode) -> Result<Vec<ArgType>, ProcessError> {
+        // The kernels take f32 tensors: attention a [batch, sequence, hidden] query, key and
+        // value and a 4-D bias, GELU any rank. Either output has the first input's type.
+        let ranks: Vec<Option<usize>> = node
+            .inputs
+            .iter()
+            .map(|input| match &input.ty {
+                ArgType::Tensor(t) if t.dtype == OnnxDType::F32 => Some(t.rank),
+                _ => None,
+            })
+            .collect();
+        let fits = match self {
+            FusedNode::Attention => ranks == [Some(3), Some(3), Some(3), Some(4)],
+            FusedNode::Gelu => matches!(ranks[..], [Some(_)]),
+        };
+        if !fits {
+            return Err(ProcessError::TypeMismatch {
+                expected: match self {
+                    FusedNode::Attention => {
+                        "f32 query, key, value of rank 3 and an f32 bias of rank 4"
+                    }
+                    FusedNode::Gelu => "one f32 tensor",
+                }
+                .into(),
+                actual: format!(
+                    "{:?}",
+                    node.inputs.iter().map(|i| &i.ty).collect::<Vec<_>>()
+                ),
+            });
+        }
+        Ok(vec![node.inputs[0].ty.clone()])
+    }
+
+    fn forward(
+        &self,
+        node: &CustomNode,
+        ctx: &mut CodegenContext<'_, '_>,
+    ) -> Result<proc_macro2::TokenStream, ProcessError> {
+        let inputs: Vec<_> = node.inputs.iter().map(|input| ctx.arg(input)).collect();
+        let output = arg_to_ident(&node.outputs[0]);
+        Ok(match self {
+            FusedNode::Attention => {
+                let heads = node
+                    .attrs
+                    .get_i64("heads")
+                    .ok_or_else(|| ProcessError::MissingAttribute("heads".into()))?
+                    as usize;
+                let scale = node
+                    .attrs
+                    .get_f32("scale")
+                    .ok_or_else(|| ProcessError::MissingAttribute("scale".into()))?;
+                quote! {
+                    let #output = crate::kernels::attention(#(#inputs,)* #heads, #scale);
+                }
+            }
+            FusedNode::Gelu => quote! {
+                let #output = crate::kernels::gelu(#(#inputs),*);
+            },
+        })
+    }
+}
+
+/// The top-level `forward` must be `(input_ids, attention_mask, word_embeddings) -> logits
+/// [batch, 1]`.
+fn check_signature(name: &str, code: &str, dir: &Path) {
+    let flat: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    let expected = "pubfnforward(&self,input_ids:Tensor<2,Int>,attention_mask:Tensor<2,Int>,\
+                    word_embeddings:Tensor<3>,)->Tensor<2>{";
+    // Sub-graphs come first in the generated file; the model's own forward is the last one.
+    let last = flat.rfind("pubfnforward(").unwrap_or(0);
+    if !flat[last..].starts_with(expected) {
+        let end = flat[last..].find('{').map_or(flat.len(), |i| last + i);
+        fail(format!(
+            "{name} ({}) has an unsupported signature `{}`: export it with tools/export_onnx.py \
+             so its inputs are (input_ids, attention_mask) and its output is logits [batch, 1]",
+            dir.display(),
+            &flat[last..end]
+        ));
+    }
+}
+
+pub fn write_glue(m: &Imported, out: &Path) {
+    let blocker = if m.webgpu_blockers.is_empty() {
+        "None".to_string()
+    } else {
+        format!("Some({:?})", m.webgpu_blockers.join("; and "))
+    };
+    let glue = format!(
+        r#"// Generated by build/codegen.rs: ties the burn-onnx model to the engine.
+/// What the build learned about this model.
+pub const INFO: crate::model::ModelInfo = crate::model::ModelInfo {{
+    name: {name:?},
+    source_dir: {dir:?},
+    vocab_size: {vocab},
+    hidden_size: {hidden},
+    num_attention_heads: {heads},
+    intermediate_size: {ffn},
+    max_positions: {positions},
+    pad_token_id: {pad},
+    webgpu_blocker: {blocker},
+    fused_attention_layers: {fused_attention},
+    fused_gelu_layers: {fused_gelu},
+}};
+
+/// The f32 weights written by the build next to the generated code (exact parity).
+pub const WEIGHTS_F32_PATH: &str = concat!(env!("OUT_DIR"), "/{name}/weights-f32.bpk");
+
+/// The compact weights (int8 embeddings and linear layers, the rest f32).
+pub const WEIGHTS_INT8_PATH: &str = concat!(env!("OUT_DIR"), "/{name}/weights-int8.bpk");
+
+/// The compact tokenizer (`tokenizer.json` with a binary vocabulary).
+pub const TOKENIZER_BIN_PATH: &str = concat!(env!("OUT_DIR"), "/{name}/tokenizer.bin");
+
+impl crate::model::CrossEncoderModel for Model {{
+    const INFO: crate::model::ModelInfo = INFO;
+
+    fn empty(device: &burn::prelude::Device) -> Self {{
+        Model::new(device)
+    }}
+
+    fn logits(
+        &self,
+        input_ids: burn::prelude::Tensor<2, burn::prelude::Int>,
+        attention_mask: burn::prelude::Tensor<2, burn::prelude::Int>,
+        word_embeddings: burn::prelude::Tensor<3>,
+    ) -> burn::prelude::Tensor<2> {{
+        self.forward(input_ids, attention_mask, word_embeddings)
+    }}
+
+    fn linear_layers(&mut self) -> Vec<(&'static str, &mut crate::kernels::Linear)> {{
+        vec![{linear_layers}]
+    }}
+}}
+"#,
+        name = m.name,
+        dir = m.dir.display().to_string(),
+        vocab = m.vocab_size,
+        hidden = m.hidden_size,
+        heads = m.num_attention_heads,
+        ffn = m.intermediate_size,
+        positions = m.max_positions,
+        pad = m.pad_token_id,
+        fused_attention = m.fused.attention,
+        fused_gelu = m.fused.gelu,
+        linear_layers = m
+            .linear_layers
+            .iter()
+            .map(|field| format!("({field:?}, &mut self.{field})"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    fs::write(out.join(m.name).join("glue.rs"), glue).expect("write glue.rs");
+}

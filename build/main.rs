@@ -1,0 +1,197 @@
+//! Build script: imports cross-encoder ONNX files into burn code at build time.
+//!
+//! * `RERANKER_MODEL_DIR` (a folder with `model.onnx`, `tokenizer.json` and `config.json`) is
+//!   imported as the crate's `selected` model; `build.sh` sets it. Unset: the library builds
+//!   without a built-in model (the engine is generic) and says so through `cfg(reranker_selected)`.
+//! * With the `fixtures` feature the committed tiny test models are imported as well.
+//!
+//! For each model, `OUT_DIR/<name>/` gets `model.rs` (burn-onnx's code for the graph without its
+//! word-embedding table, with attention and GELU fused), `weights-f32.bpk` and
+//! `weights-int8.bpk`, `tokenizer.bin`, and `glue.rs` (the `CrossEncoderModel` impl).
+//! docs/design.md describes each step; the steps are the modules below, in the order `import`
+//! calls them.
+//!
+//! NOTE: the importer is `burn-import` (pinned `=0.22.0`), the shim crate the design names. It
+//! re-exports burn-onnx 0.22.0's `ModelGen` unchanged, so pinning it pins the generator that
+//! matches burn 0.22.1; switching to `burn-onnx` directly is a one-line change when the shim goes.
+
+mod codegen;
+mod fuse;
+mod graph;
+mod side_module;
+mod target;
+mod weights;
+
+#[path = "../src/tokenize/compact.rs"]
+#[allow(dead_code)]
+mod compact_tokenizer;
+#[path = "../src/quant.rs"]
+#[allow(dead_code)]
+mod quant;
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Facts about one imported model, written into its `glue.rs`.
+pub struct Imported {
+    name: &'static str,
+    dir: PathBuf,
+    vocab_size: u64,
+    hidden_size: u64,
+    num_attention_heads: u64,
+    intermediate_size: u64,
+    max_positions: u64,
+    pad_token_id: u64,
+    webgpu_blockers: Vec<&'static str>,
+    fused: fuse::Fused,
+    /// The top-level model's `Linear` fields.
+    linear_layers: Vec<String>,
+}
+
+/// Every file the build script reads from the package.
+///
+/// NOTE: naming any file turns off cargo's default of watching the whole package, so every file
+/// is named.
+const SOURCES: [&str; 10] = [
+    "build/main.rs",
+    "build/codegen.rs",
+    "build/fuse.rs",
+    "build/graph.rs",
+    "build/side_module.rs",
+    "build/target.rs",
+    "build/weights.rs",
+    "src/quant.rs",
+    "src/tokenize/compact.rs",
+    side_module::RELAXED_KERNEL,
+];
+
+/// The committed test models the `fixtures` feature imports: (module name, folder in
+/// `tests/fixtures/`).
+const FIXTURES: [(&str, &str); 2] = [
+    ("fixture_webgpu", "tiny-webgpu"),
+    ("fixture_hub", "tiny-hub"),
+];
+
+fn main() {
+    let target = target::configure();
+    println!("cargo:rerun-if-env-changed=RERANKER_MODEL_DIR");
+    for file in SOURCES {
+        println!("cargo:rerun-if-changed={file}");
+    }
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let out = PathBuf::from(env::var("OUT_DIR").expect("OUT_DIR"));
+    if target.wasm {
+        side_module::assemble(&manifest, &out, target.atomics);
+    }
+    if let Some(dir) = env::var_os("RERANKER_MODEL_DIR").filter(|d| !d.is_empty()) {
+        import("selected", &manifest.join(PathBuf::from(dir)), &out);
+        println!("cargo:rustc-cfg=reranker_selected");
+    }
+    if env::var_os("CARGO_FEATURE_FIXTURES").is_some() {
+        for (name, folder) in FIXTURES {
+            import(name, &manifest.join("tests/fixtures").join(folder), &out);
+        }
+    }
+}
+
+/// Imports the model folder `dir` as `crate::model::<name>`: the steps, in order.
+fn import(name: &'static str, dir: &Path, out: &Path) {
+    let config = ModelConfig::read(dir);
+    let target = out.join(name);
+    fs::create_dir_all(&target).unwrap_or_else(|e| fail(format!("cannot create {target:?}: {e}")));
+    // NOTE: burn-onnx names its outputs after the input file: model.onnx → model.rs, model.bpk.
+    let split_onnx = target.join("model.onnx");
+    let (table, fused) = graph::prepare(
+        &dir.join("model.onnx"),
+        &split_onnx,
+        config.number("vocab_size"),
+        config.number("hidden_size"),
+        config.number("num_attention_heads"),
+    );
+    let code = codegen::generate(name, &split_onnx, dir);
+    weights::write(
+        &target,
+        table,
+        config.number("vocab_size"),
+        config.number("hidden_size"),
+    );
+    write_compact_tokenizer(dir, &target);
+    let imported = Imported {
+        name,
+        dir: dir.to_path_buf(),
+        vocab_size: config.number("vocab_size"),
+        hidden_size: config.number("hidden_size"),
+        num_attention_heads: config.number("num_attention_heads"),
+        intermediate_size: config.number("intermediate_size"),
+        max_positions: config.number("max_position_embeddings"),
+        pad_token_id: config.number("pad_token_id"),
+        webgpu_blockers: codegen::webgpu_blockers(&code),
+        fused,
+        linear_layers: codegen::linear_fields(&code),
+    };
+    codegen::write_glue(&imported, out);
+}
+
+/// A model folder's `config.json`, checked to be a one-label cross-encoder.
+struct ModelConfig {
+    dir: PathBuf,
+    json: serde_json::Value,
+}
+
+impl ModelConfig {
+    fn read(dir: &Path) -> Self {
+        for file in ["model.onnx", "tokenizer.json", "config.json"] {
+            let path = dir.join(file);
+            if !path.is_file() {
+                fail(format!(
+                    "model folder {} has no {file}. A model folder holds model.onnx (made by \
+                     tools/export_onnx.py), tokenizer.json and config.json; `./build.sh --model \
+                     DIR` or RERANKER_MODEL_DIR=DIR selects one.",
+                    dir.display()
+                ));
+            }
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+        let text = fs::read_to_string(dir.join("config.json"))
+            .unwrap_or_else(|e| fail(format!("cannot read {}/config.json: {e}", dir.display())));
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| fail(format!("{}/config.json is not JSON: {e}", dir.display())));
+        let labels = json["id2label"].as_object().map_or(1, |m| m.len());
+        if labels != 1 {
+            fail(format!(
+                "{} is a classifier with {labels} labels; a cross-encoder reranker has exactly one",
+                dir.display()
+            ));
+        }
+        Self {
+            dir: dir.to_path_buf(),
+            json,
+        }
+    }
+
+    fn number(&self, key: &str) -> u64 {
+        self.json[key].as_u64().unwrap_or_else(|| {
+            fail(format!(
+                "{}/config.json has no integer `{key}`",
+                self.dir.display()
+            ))
+        })
+    }
+}
+
+/// `tokenizer.bin`: `tokenizer.json` with its vocabulary in binary (`src/tokenize/compact.rs`).
+fn write_compact_tokenizer(dir: &Path, target: &Path) {
+    let tokenizer = fs::read(dir.join("tokenizer.json"))
+        .unwrap_or_else(|e| fail(format!("cannot read {}/tokenizer.json: {e}", dir.display())));
+    let compact = compact_tokenizer::encode(&tokenizer)
+        .unwrap_or_else(|e| fail(format!("{}/tokenizer.json: {e}", dir.display())));
+    fs::write(target.join("tokenizer.bin"), compact)
+        .unwrap_or_else(|e| fail(format!("cannot write tokenizer.bin: {e}")));
+}
+
+/// Stops the build with `message`.
+pub fn fail(message: String) -> ! {
+    // A build script reports errors by panicking; make the message the first thing people see.
+    panic!("\n\nweb-reranker build: {message}\n\n");
+}

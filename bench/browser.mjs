@@ -13,7 +13,7 @@
 // PKG is our package built for the full-shape model; DIR its Transformers.js folder
 // (tools/make_transformersjs_model.py). `./build.sh bench-browser` makes both and runs this.
 // `--case` (repeatable) keeps only those cases: `ours:int8` / `ours:f32` for throughput (with
-// the Transformers.js dtype it is compared to; `ours:int8-i7` is int8 with `int8Activations:
+// the Transformers.js dtype it is compared to; `ours:int8-i7` is int8 with `activations:
 // 'i7'`, also measured against our f32), `ours:int8`, `tjs:q8`, ... for the cold start.
 // `--threads N` (default 1) gives both libraries N threads for throughput and cold start: ours
 // through createReranker (a worker; the page is cross-origin isolated), onnxruntime-web's

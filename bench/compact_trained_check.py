@@ -11,7 +11,7 @@ accuracy example uses (``tests/common/agreement.rs``: one query and 8 passages p
 the committed multilingual texts).
 
 It then also rounds the input of every int8 encoder linear layer to 7 bits per row, as
-``int8Activations: 'i7'`` does (``src/kernels/int8_i7_matmul.rs``: 128 levels between the row's
+``activations: 'i7'`` does (``src/kernels/int8_i7_matmul.rs``: 128 levels between the row's
 min and max, zero included), and reports the same numbers for that.
 
     ~/.cache/reranker/export-venv/bin/python bench/compact_trained_check.py MODEL_DIR [LISTS]

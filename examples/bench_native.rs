@@ -9,8 +9,8 @@
 //! * `--device cpu|webgpu`: the CPU `flex` backend (default; one thread), or the GPU through
 //!   native wgpu (build with `--features native-webgpu`; the browser's WGSL kernels, on Vulkan,
 //!   Metal or DX12);
-//! * `--precision f32|int8`: which weights file build.rs wrote (default f32);
-//! * `--weights FILE`, `--tokenizer FILE`: other files than build.rs's (a binary carried to
+//! * `--precision f32|int8`: which weights file the build wrote (default f32);
+//! * `--weights FILE`, `--tokenizer FILE`: other files than the build.s (a binary carried to
 //!   another machine). A weights file without its word-embedding table (see `--strip-table`) gets
 //!   a seeded random int8 table: the table stays on the CPU and only feeds the gather, so the
 //!   timings are those of the real model, and two runs of the same file agree on the logits;

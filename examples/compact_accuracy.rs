@@ -18,7 +18,7 @@ fn main() {
 
     use burn_store::burn_pack::{Bytes, Reader};
     use web_reranker::model::selected::{INFO, Model, WEIGHTS_F32_PATH, WEIGHTS_INT8_PATH};
-    use web_reranker::{Int8Activations, LinearKernels, LoadOptions, Reranker, SelectedDevice};
+    use web_reranker::{Activations, LinearKernels, LoadOptions, Reranker, SelectedDevice};
 
     let mut args = std::env::args()
         .skip(1)
@@ -32,7 +32,7 @@ fn main() {
     .unwrap();
     let lists = agreement::ranked_lists(&texts, lists, per_list);
     let tokenizer = std::fs::read(Path::new(INFO.source_dir).join("tokenizer.json")).unwrap();
-    let score = |path: &str, linear_kernels, int8_activations| {
+    let score = |path: &str, linear_kernels, activations| {
         let start = Instant::now();
         let reranker = Reranker::<Model>::new(
             std::fs::read(path).unwrap(),
@@ -40,7 +40,7 @@ fn main() {
             SelectedDevice::cpu(),
             LoadOptions {
                 linear_kernels,
-                int8_activations,
+                activations,
                 ..LoadOptions::default()
             },
         )
@@ -51,19 +51,19 @@ fn main() {
             "scored {} pairs with {path} ({linear_kernels:?}, {} layers in integers, {:?}) in {:.1?}",
             pairs.len(),
             reranker.integer_linear_layers(),
-            reranker.int8_activations(),
+            reranker.activations(),
             start.elapsed()
         );
         scores.iter().map(|s| s.logit).collect::<Vec<f32>>()
     };
-    let i16 = Int8Activations::I16;
+    let i16 = Activations::I16;
     let exact = score(WEIGHTS_F32_PATH, LinearKernels::Gemm, i16);
     let compact = score(WEIGHTS_INT8_PATH, LinearKernels::Gemm, i16);
     let integers = score(WEIGHTS_INT8_PATH, LinearKernels::Packed, i16);
     let seven = score(
         WEIGHTS_INT8_PATH,
         LinearKernels::Packed,
-        Int8Activations::I7,
+        Activations::I7,
     );
     println!(
         "model {} ({}): int8 vs f32, {}",

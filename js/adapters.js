@@ -2,7 +2,7 @@
 // search library's own result objects. `rerankResults` is the generic one; MiniSearch, Pagefind
 // and Orama get thin wrappers that know where each library keeps the text.
 import { RerankerError } from './errors.js';
-import { checkOptions } from './core.js';
+import { checkOptions } from './options.js';
 
 /** How many of the first results are reranked unless `topK` says otherwise. */
 export const DEFAULT_TOP_K = 30;

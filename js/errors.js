@@ -1,5 +1,5 @@
 // web-reranker errors: every failure the package reports is a `RerankerError` with a stable
-// `code`. The wasm module throws plain `Error`s named `RerankerError` (src/web.rs); `fromWasm`
+// `code`. The wasm module throws plain `Error`s named `RerankerError` (src/web/mod.rs); `fromWasm`
 // is the one place they, and anything else a call can throw, become this class.
 
 /** The codes a `RerankerError` can carry (documented in index.d.ts and the README). */
@@ -14,6 +14,11 @@ export class RerankerError extends Error {
     this.name = 'RerankerError';
     this.code = code;
   }
+}
+
+/** A `RerankerError` with `code`, and the error that caused it if any. */
+export function rerankerError(code, message, cause) {
+  return new RerankerError(code, message, cause === undefined ? undefined : { cause });
 }
 
 /** A `RerankerError` for whatever a call threw. */

@@ -40,10 +40,10 @@ export interface LoadOptions {
    * products; or `'i7'` to 7 bits, for WebAssembly relaxed SIMD's int8 dot (16 multiply-adds an
    * instruction): faster where the browser has relaxed SIMD (Chromium 114 and later), logits
    * about 1e-2 away, as coarse as Transformers.js's `q8` models. Where relaxed SIMD is missing,
-   * `'i16'` runs, with the reason in `device.int8ActivationsReason`. See the README's
+   * `'i16'` runs, with the reason in `device.activationsReason`. See the README's
    * "Faster, coarser int8".
    */
-  int8Activations?: 'i16' | 'i7';
+  activations?: 'i16' | 'i7';
   /** `'auto'` (default): WebGPU when a usable adapter exists, else the CPU, with the reason in `device.fallbackReason`. */
   device?: 'auto' | 'webgpu' | 'cpu';
   /** Truncation length of a (query, document) pair in tokens, 4 to 512 (default 512). */
@@ -96,10 +96,10 @@ export interface DeviceInfo {
    * weights), or `'f32'` (f32 weights, and WebGPU).
    */
   matmul: 'int8' | 'f32';
-  /** With `matmul: 'int8'`: how the activations are rounded (see `LoadOptions.int8Activations`). */
-  int8Activations?: 'i16' | 'i7';
-  /** Why `int8Activations: 'i7'` was asked for and `'i16'` runs (no relaxed SIMD here). */
-  int8ActivationsReason?: string;
+  /** With `matmul: 'int8'`: how the activations are rounded (see `LoadOptions.activations`). */
+  activations?: 'i16' | 'i7';
+  /** Why `activations: 'i7'` was asked for and `'i16'` runs (no relaxed SIMD here). */
+  activationsReason?: string;
   /** On WebGPU, the adapter as the browser describes it (`GPUAdapterInfo`), e.g. "google swiftshader (WebGPU)". */
   adapter?: string;
   /** Why WebGPU was not used, when `device: 'auto'` fell back to the CPU. */

@@ -1,4 +1,4 @@
-// web-reranker model-file store and integrity checks, shared by the loader (core.js) and the
+// web-reranker model-file store and integrity checks, shared by the loader (files.js) and the
 // worker that checks stored copies (verify-worker.js).
 //
 // Checked model files are kept in the browser under their sha256: in the origin private file
@@ -76,13 +76,11 @@ const hasOpfs = () => typeof globalThis.navigator?.storage?.getDirectory === 'fu
  * - `put(file, sha256, bytes)`, `drop(file, sha256)`: best effort, never throw.
  */
 export async function openStore(base, cache, kind = hasOpfs() ? 'opfs' : 'cache') {
-  const legacy = cache === null ? null : cacheStore(cache, base);
-  const folder = kind === 'opfs' ? await opfsFolder() : null;
-  if (folder === null) return legacy;
+  if (kind !== 'opfs') return cache === null ? null : cacheStore(cache, base);
   // NOTE: OPFS reads the weights about 3× as fast as the Cache API in Chromium here (120 MB:
-  // 70-110 ms against 260-390 ms), which is most of a warm load's file time. A copy an earlier
-  // version kept in the Cache API (`legacy`) is still read (offline too) rather than downloaded
-  // again; the next download of that file replaces it here.
+  // 70-110 ms against 260-390 ms), which is most of a warm load's file time.
+  const folder = await opfsFolder();
+  if (folder === null) return cache === null ? null : cacheStore(cache, base);
   const name = (file, sha256) => `${sha256}-${file}`;
   return {
     kind,
@@ -90,7 +88,7 @@ export async function openStore(base, cache, kind = hasOpfs() ? 'opfs' : 'cache'
       try {
         return blobReader(await (await folder.getFileHandle(name(file, sha256))).getFile());
       } catch {
-        return legacy?.reader(file, sha256); // not stored here (NotFoundError), or unreadable
+        return undefined; // not stored (NotFoundError), or unreadable
       }
     },
     async put(file, sha256, bytes) {
@@ -104,14 +102,10 @@ export async function openStore(base, cache, kind = hasOpfs() ? 'opfs' : 'cache'
       } catch {
         await writable?.abort().catch(() => undefined); // a full quota: the entry is left out
         await this.drop(file, sha256);
-        return;
       }
-      // A copy the Cache API kept before this store existed is not needed any more.
-      await legacy?.drop(file, sha256);
     },
     async drop(file, sha256) {
       await folder.removeEntry(name(file, sha256)).catch(() => undefined);
-      await legacy?.drop(file, sha256);
     },
   };
 }

@@ -1,4 +1,4 @@
-// web-reranker: one thread of the threaded module's pool. The loader (core.js) starts it as a Web
+// web-reranker: one thread of the threaded module's pool. The loader (modules.js) starts it as a Web
 // Worker, or a Node worker thread, and sends it the compiled module and the shared memory; it
 // instantiates the module on them, says so, then runs one of the pool's threads for good.
 import { initSync, runPoolThread } from './web_reranker_threads.js';

@@ -1,5 +1,5 @@
 // web-reranker: checks stored copies of model files against the manifest, off the thread that
-// builds the model. The loader (core.js) starts it once a load finds a stored copy and sends
+// builds the model. The loader (files.js, through verifier.js) starts it once a load finds a stored copy and sends
 // `{ id, kind, base, file, entry }`; it reads the copy from the store itself and answers
 // `{ id, mismatch }` (null: it matches) or `{ id, error }` when it cannot read it (the loader then
 // checks the copy itself).

@@ -1,7 +1,7 @@
 // The module worker behind `createReranker()`: owns one `Reranker` and answers the page's
 // messages `{ id, method, args }` with `{ id, value | error, device }` (and `{ id, progress }`
 // while loading). Calls may overlap; the Reranker queues them.
-import { Reranker } from './core.js';
+import { Reranker } from './reranker.js';
 
 let reranker;
 /** The AbortController of each call in progress, by id: the page's `cancel` message aborts it. */

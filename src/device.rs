@@ -2,15 +2,17 @@
 //!
 //! burn 0.22's `Device` already dispatches to the compiled-in backends; [`Backend`] names the
 //! two this project ships (WebGPU and the CPU `flex` backend) and [`SelectedDevice`] records which
-//! one a reranker runs on and, after a fallback, why.
+//! one a reranker runs on and, after a fallback, why. What the platform says of its adapter comes
+//! in as [`AdapterFacts`]: in a browser the binding layer asks JS for them, so nothing here
+//! knows JS.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use burn::prelude::Device;
 
-use crate::engine::ACTIVATION_BUDGET;
 use crate::error::{Error, Result};
-use crate::model::ModelInfo;
+use crate::model::{ACTIVATION_BUDGET, ModelInfo};
 
 /// The backends a reranker can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,9 +97,34 @@ pub enum DevicePreference {
     Cpu,
 }
 
-/// Chooses the device for a model: probes a real WebGPU adapter when asked to, and falls back
-/// to the CPU with the reason under [`DevicePreference::Auto`].
+/// What the platform said of its WebGPU adapter before any device is opened: `Ok(None)` where
+/// nothing was asked (natively wgpu opens and describes the adapter itself), `Err` with the reason
+/// where there is no adapter. In a browser the binding layer asks (`src/web/adapter.rs`).
+pub type AdapterProbe = std::result::Result<Option<AdapterFacts>, String>;
+
+/// An adapter as the platform describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterFacts {
+    /// Its name, e.g. "google swiftshader (WebGPU)".
+    pub description: Option<String>,
+    /// `limits.maxStorageBufferBindingSize`, in bytes.
+    pub max_storage_buffer_binding_size: f64,
+}
+
+/// Chooses the device for a model: a WebGPU device when asked to and one can be opened, else the
+/// CPU with the reason under [`DevicePreference::Auto`]. Natively, where wgpu finds the adapter
+/// itself; in a browser the binding layer calls [`select_probed`].
 pub async fn select(preference: DevicePreference, model: &ModelInfo) -> Result<SelectedDevice> {
+    select_probed(preference, model, std::future::ready(Ok(None))).await
+}
+
+/// [`select`], with `probe` describing the platform's adapter; it is awaited only when WebGPU is
+/// to be tried.
+pub async fn select_probed(
+    preference: DevicePreference,
+    model: &ModelInfo,
+    probe: impl Future<Output = AdapterProbe>,
+) -> Result<SelectedDevice> {
     if preference == DevicePreference::Cpu {
         return Ok(SelectedDevice::cpu());
     }
@@ -106,7 +133,7 @@ pub async fn select(preference: DevicePreference, model: &ModelInfo) -> Result<S
             "model {} cannot run on WebGPU: {blocker}",
             model.name
         )),
-        None => webgpu(model).await,
+        None => webgpu(model, probe).await,
     };
     match attempt {
         Ok(selected) => Ok(selected),
@@ -129,8 +156,11 @@ fn largest_binding(model: &ModelInfo) -> u64 {
 }
 
 #[cfg(all(target_arch = "wasm32", reranker_wgpu))]
-async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
-    let described = probe_adapter(model).await?;
+async fn webgpu(
+    model: &ModelInfo,
+    probe: impl Future<Output = AdapterProbe>,
+) -> std::result::Result<SelectedDevice, String> {
+    let described = check_adapter(probe.await?, model)?;
     wgpu_device().await.map(|(selected, _)| SelectedDevice {
         adapter: selected.adapter.or(described),
         ..selected
@@ -139,8 +169,11 @@ async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String
 
 /// The threaded module has no wgpu: it probes the adapter only to say why it runs on the CPU.
 #[cfg(all(target_arch = "wasm32", not(reranker_wgpu)))]
-async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
-    probe_adapter(model).await?;
+async fn webgpu(
+    model: &ModelInfo,
+    probe: impl Future<Output = AdapterProbe>,
+) -> std::result::Result<SelectedDevice, String> {
+    check_adapter(probe.await?, model)?;
     Err(
         "a WebGPU adapter is available, but the threaded module has no WebGPU backend (load with \
          `threads: 1` for it); it runs on the CPU"
@@ -148,62 +181,26 @@ async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String
     )
 }
 
-/// Asks the browser for a WebGPU adapter (through JS, as the page would) and checks that its
-/// buffers fit the model; returns its description (`GPUAdapterInfo`), when it has one.
+/// Checks that a probed adapter's buffers fit the model; returns its description.
 #[cfg(target_arch = "wasm32")]
-async fn probe_adapter(model: &ModelInfo) -> std::result::Result<Option<String>, String> {
-    use js_sys::{Function, Reflect};
-    use wasm_bindgen::{JsCast, JsValue};
-    use wasm_bindgen_futures::JsFuture;
-
-    let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok();
-    let navigator = get(&js_sys::global(), "navigator").unwrap_or(JsValue::UNDEFINED);
-    let gpu = get(&navigator, "gpu").filter(|g| !g.is_undefined() && !g.is_null());
-    let Some(gpu) = gpu else {
-        return Err("this browser has no WebGPU (navigator.gpu is missing)".into());
+fn check_adapter(
+    facts: Option<AdapterFacts>,
+    model: &ModelInfo,
+) -> std::result::Result<Option<String>, String> {
+    let Some(facts) = facts else {
+        return Ok(None);
     };
-    let request: Function = get(&gpu, "requestAdapter")
-        .and_then(|f| f.dyn_into().ok())
-        .ok_or("navigator.gpu.requestAdapter is not a function")?;
-    let promise = request
-        .call0(&gpu)
-        .map_err(|e| format!("requestAdapter threw: {e:?}"))?;
-    let adapter = JsFuture::from(js_sys::Promise::from(promise))
-        .await
-        .map_err(|e| format!("requestAdapter failed: {e:?}"))?;
-    if adapter.is_null() || adapter.is_undefined() {
-        return Err("no WebGPU adapter is available".into());
-    }
-    let limit = get(&adapter, "limits")
-        .and_then(|l| get(&l, "maxStorageBufferBindingSize"))
-        .and_then(|v| v.as_f64())
-        .unwrap_or(0.0);
-    check_binding_limit(limit, model)?;
-    // NOTE: wgpu's browser backend reports no adapter name; the page's GPUAdapterInfo has one.
-    let described = get(&adapter, "info").map(|info| {
-        let field = |key| {
-            get(&info, key)
-                .and_then(|v| v.as_string())
-                .unwrap_or_default()
-        };
-        let description = field("description");
-        if description.is_empty() {
-            format!("{} {}", field("vendor"), field("architecture"))
-                .trim()
-                .to_string()
-        } else {
-            description
-        }
-    });
-    Ok(described
-        .filter(|d| !d.is_empty())
-        .map(|d| format!("{d} (WebGPU)")))
+    check_binding_limit(facts.max_storage_buffer_binding_size, model)?;
+    Ok(facts.description)
 }
 
 /// Native wgpu (Vulkan, Metal or DX12), built with the `native-webgpu` feature: the same WGSL
 /// kernels the browser runs, for native users with a GPU and for timing them on one.
 #[cfg(all(not(target_arch = "wasm32"), feature = "native-webgpu"))]
-async fn webgpu(model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
+async fn webgpu(
+    model: &ModelInfo,
+    _probe: impl Future<Output = AdapterProbe>,
+) -> std::result::Result<SelectedDevice, String> {
     let (selected, limit) = wgpu_device().await?;
     check_binding_limit(limit as f64, model)?;
     Ok(selected)
@@ -289,7 +286,10 @@ async fn wgpu_device() -> std::result::Result<(SelectedDevice, u64), String> {
 }
 
 #[cfg(all(not(target_arch = "wasm32"), not(reranker_wgpu)))]
-async fn webgpu(_model: &ModelInfo) -> std::result::Result<SelectedDevice, String> {
+async fn webgpu(
+    _model: &ModelInfo,
+    _probe: impl Future<Output = AdapterProbe>,
+) -> std::result::Result<SelectedDevice, String> {
     Err(
         "this native build has no WebGPU backend (build with the native-webgpu feature); it \
          runs on the CPU"

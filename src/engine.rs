@@ -14,11 +14,10 @@ use burn::tensor::{DType, ExecutionError, TensorData};
 use crate::batch::{BatchSplit, PaddedBatch, bucketed_width, plan_batches};
 use crate::device::{Backend, SelectedDevice};
 use crate::error::{Error, Result};
-use crate::model::CrossEncoderModel;
+use crate::model::{ACTIVATION_BUDGET, CrossEncoderModel};
 use crate::tokenize::{DEFAULT_MAX_LENGTH, PairTokenizer, TokenizerMode};
-use crate::weights::{
-    self, Int8Activations, LinearKernels, Precision, WeightBytes, WordEmbeddings,
-};
+use crate::kernels::{Activations, LinearKernels};
+use crate::weights::{self, Precision, WeightBytes, WordEmbeddings};
 
 /// sentence-transformers' default `batch_size` for `predict`.
 pub const DEFAULT_BATCH_SIZE: usize = 32;
@@ -28,14 +27,6 @@ pub const DEFAULT_BATCH_SIZE: usize = 32;
 /// NOTE: tokenizing window by window keeps memory flat however many documents a call passes
 /// (10,000 documents cost what 256 do, plus their scores).
 pub const WINDOW: usize = 256;
-
-/// Bytes the largest activation of one batch may take (f32 attention scores or feed-forward).
-///
-/// NOTE: 128 MiB is WebGPU's default `maxStorageBufferBindingSize`, the binding every adapter
-/// allows; on the CPU it keeps a batch's peak memory to a few hundred MB. A caller's batch size
-/// is an upper bound: long pairs run in smaller batches (10 rows of 512 tokens for the real
-/// model), so no batch size makes an impossible allocation.
-pub const ACTIVATION_BUDGET: u64 = 128 << 20;
 
 /// What the CPU may hold per batch, as a multiple of its largest activation: the scores, their
 /// softmax and the tensors around them are alive together.
@@ -65,10 +56,10 @@ pub struct LoadOptions {
     /// burn's (gemm) elsewhere.
     pub linear_kernels: LinearKernels,
     /// How the int8 linear layers round their activations when they multiply in integers
-    /// (default [`Int8Activations::I16`]). [`Int8Activations::I7`] is fast only where a
+    /// (default [`Activations::I16`]). [`Activations::I7`] is fast only where a
     /// relaxed-SIMD kernel is installed (the wasm module installs one); elsewhere it runs plain
     /// loops, for the same numbers.
-    pub int8_activations: Int8Activations,
+    pub activations: Activations,
 }
 
 /// The width multiple WebGPU batches are padded to by default (see
@@ -88,7 +79,7 @@ impl Default for LoadOptions {
             batch_split: None,
             width_multiple: None,
             linear_kernels: LinearKernels::Auto,
-            int8_activations: Int8Activations::I16,
+            activations: Activations::I16,
         }
     }
 }
@@ -242,7 +233,7 @@ pub struct Reranker<M: CrossEncoderModel> {
     packed_layers: usize,
     integer_layers: usize,
     /// How those round their activations (the load option).
-    int8_activations: Int8Activations,
+    activations: Activations,
     tokenizer: PairTokenizer,
     device: SelectedDevice,
     load_timings: Option<LoadTimings>,
@@ -324,7 +315,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
             weights.into(),
             &device.device,
             options.linear_kernels,
-            options.int8_activations,
+            options.activations,
         )?;
         let load_timings = options.clock.map(|_| LoadTimings {
             tokenizer_ms: 0.0,
@@ -342,7 +333,7 @@ impl<M: CrossEncoderModel> Reranker<M> {
             precision: loaded.precision,
             packed_layers: loaded.packed_layers,
             integer_layers: loaded.integer_layers,
-            int8_activations: options.int8_activations,
+            activations: options.activations,
             tokenizer,
             device,
             load_timings,
@@ -379,8 +370,8 @@ impl<M: CrossEncoderModel> Reranker<M> {
 
     /// How the integer linear layers round their activations; `None` when none multiply in
     /// integers.
-    pub fn int8_activations(&self) -> Option<Int8Activations> {
-        (self.integer_layers > 0).then_some(self.int8_activations)
+    pub fn activations(&self) -> Option<Activations> {
+        (self.integer_layers > 0).then_some(self.activations)
     }
 
     /// The device the model runs on, and why it was chosen.

@@ -30,14 +30,6 @@ pub enum Error {
     /// An argument of the wrong type or shape (a query that is not a string, a pair of three).
     #[error("{0}")]
     InvalidArgument(String),
-    /// Input bytes that must be text are not UTF-8.
-    #[error("{what} is not valid UTF-8 (first bad byte at offset {valid_up_to})")]
-    InvalidUtf8 {
-        /// What the bytes were meant to be.
-        what: String,
-        /// Length of the valid prefix.
-        valid_up_to: usize,
-    },
     /// The tokenizer file could not be read, or does not fit the model.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
@@ -74,8 +66,7 @@ impl Error {
             Error::EmptyQuery
             | Error::MaxLength { .. }
             | Error::InvalidOption { .. }
-            | Error::InvalidArgument(_)
-            | Error::InvalidUtf8 { .. } => "INVALID_INPUT",
+            | Error::InvalidArgument(_) => "INVALID_INPUT",
             Error::Tokenizer(_) | Error::Weights(_) => "MODEL_LOAD",
             Error::Inference(_) => "INFERENCE",
             Error::Device(_) => "DEVICE",
@@ -88,11 +79,3 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Decodes bytes (from a file, a network body) as UTF-8 text, or says which input was bad.
-pub fn decode_utf8(what: &str, bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes).map_err(|e| Error::InvalidUtf8 {
-        what: what.to_string(),
-        valid_up_to: e.utf8_error().valid_up_to(),
-    })
-}

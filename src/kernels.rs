@@ -1,6 +1,6 @@
 //! Fused kernels for a transformer layer's two hot spots: attention and GELU.
 //!
-//! build.rs rewrites each layer's attention subgraph (reshape to heads → `Q·Kᵀ` → scale → add the
+//! build/fuse.rs rewrites each layer's attention subgraph (reshape to heads → `Q·Kᵀ` → scale → add the
 //! mask bias → softmax → `·V` → merge heads) and its erf-GELU (`x · 0.5 · (1 + erf(x / √2))`)
 //! into two custom ONNX nodes; burn-onnx generates calls to [`attention`] and [`gelu`] for them.
 //!
@@ -57,7 +57,7 @@ mod linear;
 mod parts;
 pub mod vector_math;
 
-pub use linear::{Linear, LinearConfig, PackedWeights};
+pub use linear::{Activations, Linear, LinearConfig, LinearKernels, PackedWeights};
 
 #[cfg(test)]
 mod test_support {

@@ -14,7 +14,8 @@
 //! * [`engine`]: [`Reranker::predict`] and [`Reranker::rerank`];
 //! * [`error`]: the one error type, with stable codes.
 //!
-//! Nothing here knows about JavaScript.
+//! Nothing here knows about JavaScript: `web` (wasm32 only) is the binding, the one module
+//! that names `wasm_bindgen`, `js_sys` or `web_sys`.
 
 pub mod batch;
 pub mod device;
@@ -27,15 +28,6 @@ pub mod quant;
 pub mod tokenize;
 #[cfg(all(target_arch = "wasm32", reranker_selected))]
 mod web;
-#[cfg(all(target_arch = "wasm32", reranker_selected))]
-mod web_relaxed;
-#[cfg(all(
-    target_arch = "wasm32",
-    target_feature = "atomics",
-    feature = "threads",
-    reranker_selected
-))]
-mod web_threads;
 pub mod weights;
 
 #[cfg(all(
@@ -53,12 +45,13 @@ compile_error!(
 );
 
 pub use batch::BatchSplit;
-pub use device::{Backend, DevicePreference, SelectedDevice};
+pub use device::{AdapterFacts, AdapterProbe, Backend, DevicePreference, SelectedDevice};
 pub use engine::{
     CallControl, DEFAULT_BATCH_SIZE, Documents, LoadOptions, LoadTimings, Pairs, Ranked,
     RerankOptions, Reranker, Score, Uncontrolled, WEBGPU_WIDTH_MULTIPLE,
 };
-pub use error::{Error, Result, decode_utf8};
+pub use error::{Error, Result};
 pub use model::{CrossEncoderModel, ModelInfo};
 pub use tokenize::{DEFAULT_MAX_LENGTH, EncodedPair, PairTokenizer, TokenizerMode};
-pub use weights::{Int8Activations, LinearKernels, Precision, WeightBytes, WordEmbeddings};
+pub use kernels::{Activations, LinearKernels};
+pub use weights::{Precision, WeightBytes, WordEmbeddings};

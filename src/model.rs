@@ -1,15 +1,23 @@
 //! The fence around generated model code.
 //!
-//! build.rs imports ONNX files with burn-onnx into `OUT_DIR`; this module is the only place that
+//! The build script (build/) imports ONNX files with burn-onnx into `OUT_DIR`; this module is the only place that
 //! `include!`s that code. Each imported model becomes a submodule holding the generated `Model`
 //! and an impl of [`CrossEncoderModel`], the one interface the engine uses.
 //!
-//! build.rs cuts the word-embedding table out of each graph (it stays on the CPU, see
+//! The build cuts the word-embedding table out of each graph (it stays on the CPU, see
 //! [`crate::weights`]), so a generated model takes the gathered rows as its third input.
 
 use burn::prelude::{Device, Int, Tensor};
 
-/// What build.rs read from a model folder's `config.json` and from the generated code.
+/// Bytes the largest activation of one batch may take (f32 attention scores or feed-forward).
+///
+/// NOTE: 128 MiB is WebGPU's default `maxStorageBufferBindingSize`, the binding every adapter
+/// allows; on the CPU it keeps a batch's peak memory to a few hundred MB. A caller's batch size
+/// is an upper bound: long pairs run in smaller batches (10 rows of 512 tokens for the real
+/// model), so no batch size makes an impossible allocation.
+pub const ACTIVATION_BUDGET: u64 = 128 << 20;
+
+/// What the build read from a model folder's `config.json` and from the generated code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ModelInfo {
     /// Module name of the imported model (`selected`, `fixture_webgpu`, …).
@@ -30,9 +38,9 @@ pub struct ModelInfo {
     pub pad_token_id: u64,
     /// Why this model cannot run on WebGPU, if it cannot (int64 math, synchronous readback).
     pub webgpu_blocker: Option<&'static str>,
-    /// Layers whose attention build.rs fused into one [`crate::kernels::attention`] call.
+    /// Layers whose attention the build fused into one [`crate::kernels::attention`] call.
     pub fused_attention_layers: usize,
-    /// Layers whose erf-GELU build.rs fused into one [`crate::kernels::gelu`] call.
+    /// Layers whose erf-GELU the build fused into one [`crate::kernels::gelu`] call.
     pub fused_gelu_layers: usize,
 }
 

@@ -2,7 +2,7 @@
 //!
 //! With the `threads` feature the parts run on rayon's global pool: natively rayon's default one
 //! (a thread per core, or `RAYON_NUM_THREADS`); in wasm the pool the JS loader starts on a
-//! cross-origin isolated page ([`crate::web_threads`]), or the calling thread alone until then.
+//! cross-origin isolated page ([`crate::web::threads`]), or the calling thread alone until then.
 //! Without the feature every part runs in order on the calling thread, as one.
 //!
 //! NOTE: the parts are whole rows of the output, so each thread writes its own contiguous slice

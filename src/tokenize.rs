@@ -84,8 +84,9 @@ impl PairTokenizer {
     /// bytes; the first bytes say which.
     pub fn from_bytes(bytes: &[u8], mode: TokenizerMode) -> Result<Self> {
         let (mut value, vocabulary, order) = if compact::is_compact(bytes) {
-            compact::decode(bytes)
-                .map_err(|e| Error::Tokenizer(format!("not a usable tokenizer.bin: {e}")))?
+            let (value, vocabulary, order) = compact::decode(bytes)
+                .map_err(|e| Error::Tokenizer(format!("not a usable tokenizer.bin: {e}")))?;
+            (value, vocabulary, Some(order))
         } else {
             let mut value: Value = serde_json::from_slice(bytes)
                 .map_err(|e| Error::Tokenizer(format!("tokenizer.json is not valid JSON: {e}")))?;

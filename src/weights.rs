@@ -1,11 +1,11 @@
-//! Reading a weights file (`weights-f32.bpk` or `weights-int8.bpk`, both written by build.rs).
+//! Reading a weights file (`weights-f32.bpk` or `weights-int8.bpk`, both written by the build script (build/)).
 //!
 //! Both are burnpack containers. The compact one stores large matrices as int8 tensors, each
 //! with an f32 `<name>.scale` tensor and a `quantized.<name>` metadata entry saying whether the
 //! scales run along rows or columns (see [`crate::quant`]). Loading splits a file in two:
 //!
 //! * the transformer's tensors, dequantized to f32 one at a time and applied to the module; or,
-//!   for the linear layers when they run our CPU kernels ([`LinearKernels`]), their weights
+//!   for the linear layers when they run our CPU kernels ([`crate::kernels::LinearKernels`]), their weights
 //!   packed for [`crate::kernels::int8_matmul`] (int8, never made f32) or
 //!   [`crate::kernels::f32_matmul`] and handed to the layers;
 //! * the word-embedding table, which stays on the CPU as it was stored (int8 + scales, or f32)
@@ -22,7 +22,7 @@ use burn_store::ModuleSnapshot;
 use burn_store::burn_pack::{DType, Reader, Tensor as PackTensor};
 
 use crate::error::{Error, Result};
-use crate::kernels::PackedWeights;
+use crate::kernels::{Activations, LinearKernels, PackedWeights};
 use crate::kernels::f32_matmul::PackedF32;
 use crate::kernels::int8_i7_matmul::PackedInt8I7;
 use crate::kernels::int8_matmul::PackedInt8;
@@ -112,60 +112,10 @@ pub struct Loaded<M> {
     pub word_embeddings: WordEmbeddings,
     /// How the file stored its weights.
     pub precision: Precision,
-    /// Linear layers running our CPU kernels ([`LinearKernels`]).
+    /// Linear layers running our CPU kernels ([`crate::kernels::LinearKernels`]).
     pub packed_layers: usize,
     /// Of those, the ones multiplying int8 weights in integers.
     pub integer_layers: usize,
-}
-
-/// How the int8 linear layers round each row of activations when they multiply in integers
-/// (CPU, int8 weights, our kernels).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Int8Activations {
-    /// To 14–15 bits ([`crate::kernels::int8_matmul`]): logits within about 1e-3 of f32 products.
-    #[default]
-    I16,
-    /// To 7 bits ([`crate::kernels::int8_i7_matmul`]): relaxed SIMD's int8 dot in the browser,
-    /// logits about 1e-2 away, like onnxruntime's `q8` models.
-    I7,
-}
-
-impl Int8Activations {
-    /// `'i16'` or `'i7'`, as the JS option spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Int8Activations::I16 => "i16",
-            Int8Activations::I7 => "i7",
-        }
-    }
-}
-
-/// Which kernels the linear layers run on the CPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LinearKernels {
-    /// Ours where this build has SIMD versions of them (wasm with simd128), gemm elsewhere.
-    #[default]
-    Auto,
-    /// Ours: int8 weights multiplied in integers ([`crate::kernels::int8_matmul`]), f32 weights
-    /// packed at load ([`crate::kernels::f32_matmul`]).
-    Packed,
-    /// gemm (the kernel burn's `linear` runs on the CPU) on the module's f32 weights: int8 ones
-    /// are dequantized at load.
-    Gemm,
-}
-
-impl LinearKernels {
-    /// Whether the layers run our kernels on `device`. WebGPU always runs burn's.
-    fn packed_on(self, device: &Device) -> bool {
-        // NOTE: natively gemm's AVX2 kernels beat our portable loops (BENCHMARKS.md, section 2).
-        let fast = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
-        *device == Device::flex()
-            && match self {
-                LinearKernels::Auto => fast,
-                LinearKernels::Packed => true,
-                LinearKernels::Gemm => false,
-            }
-    }
 }
 
 /// The bytes of a weights file, in memory aligned as burn's tensors want it (16 bytes).
@@ -210,13 +160,13 @@ impl From<Vec<u8>> for WeightBytes {
     }
 }
 
-/// Loads a weights file written by build.rs for model `M`. The bytes are moved, not copied; the
+/// Loads a weights file written by the build script (build/) for model `M`. The bytes are moved, not copied; the
 /// table keeps a view into them.
 pub fn load<M: CrossEncoderModel>(
     bytes: WeightBytes,
     device: &Device,
     linear_kernels: LinearKernels,
-    activations: Int8Activations,
+    activations: Activations,
 ) -> Result<Loaded<M>> {
     let name = M::INFO.name;
     let bad = |why: String| Error::Weights(format!("not a usable weights file for {name}: {why}"));
@@ -444,7 +394,7 @@ fn checked_bytes(tensor: &PackTensor, len: usize) -> std::result::Result<Bytes, 
 fn pack_int8(
     tensor: &PackTensor,
     rest: &mut BTreeMap<String, PackTensor>,
-    activations: Int8Activations,
+    activations: Activations,
 ) -> std::result::Result<PackedWeights, String> {
     let Int8Matrix {
         rows,
@@ -454,10 +404,10 @@ fn pack_int8(
     } = int8_matrix(tensor, rest, ScaleAxis::Columns)?;
     let values = bytemuck_i8(&values);
     Ok(match activations {
-        Int8Activations::I16 => {
+        Activations::I16 => {
             PackedWeights::Int8(PackedInt8::new(values, &scales, rows, columns))
         }
-        Int8Activations::I7 => {
+        Activations::I7 => {
             PackedWeights::Int8I7(PackedInt8I7::new(values, &scales, rows, columns))
         }
     })

@@ -11,7 +11,7 @@ mod common;
 use common::{ids, load_json};
 use web_reranker::model::{fixture_hub, fixture_webgpu};
 use web_reranker::{
-    Backend, CrossEncoderModel, Error, Int8Activations, LinearKernels, LoadOptions, RerankOptions,
+    Backend, CrossEncoderModel, Error, Activations, LinearKernels, LoadOptions, RerankOptions,
     Reranker, SelectedDevice,
 };
 
@@ -167,7 +167,7 @@ fn webgpu_form_matches_reference() {
     check_form::<fixture_webgpu::Model>("tiny-webgpu", fixture_webgpu::WEIGHTS_F32_PATH);
 }
 
-/// build.rs fuses each layer's attention and GELU into `web_reranker::kernels` calls; the
+/// The build (build/fuse.rs) fuses each layer's attention and GELU into `web_reranker::kernels` calls; the
 /// parity tests above and below then check those kernels on the real graph.
 #[test]
 fn every_layer_runs_the_fused_kernels() {
@@ -355,15 +355,6 @@ fn bad_input_is_a_typed_error() {
             "{err}"
         );
     }
-    // Non-UTF-8 bytes from a file.
-    let err = web_reranker::decode_utf8("passage 3", vec![b'o', b'k', 0xff, 0xfe]).unwrap_err();
-    assert_eq!(
-        err,
-        Error::InvalidUtf8 {
-            what: "passage 3".into(),
-            valid_up_to: 2
-        }
-    );
 }
 
 #[test]
@@ -540,20 +531,20 @@ fn load_with_kernels(
     weights_path: &str,
     linear_kernels: LinearKernels,
 ) -> Reranker<fixture_webgpu::Model> {
-    load_with_activations(weights_path, linear_kernels, Int8Activations::I16)
+    load_with_activations(weights_path, linear_kernels, Activations::I16)
 }
 
-/// [`load_with_kernels`], the int8 layers rounding their activations as `int8_activations` says.
+/// [`load_with_kernels`], the int8 layers rounding their activations as `activations` says.
 fn load_with_activations(
     weights_path: &str,
     linear_kernels: LinearKernels,
-    int8_activations: Int8Activations,
+    activations: Activations,
 ) -> Reranker<fixture_webgpu::Model> {
     let weights = std::fs::read(weights_path).unwrap();
     let tokenizer = std::fs::read(folder("tiny-webgpu").join("tokenizer.json")).unwrap();
     let options = LoadOptions {
         linear_kernels,
-        int8_activations,
+        activations,
         ..LoadOptions::default()
     };
     Reranker::new(weights, &tokenizer, SelectedDevice::cpu(), options).unwrap()
@@ -658,7 +649,7 @@ fn integer_linear_layers_match_onnxruntime_on_the_same_int8_weights() {
     );
 }
 
-/// The int8 linear layers with 7-bit activations (`int8Activations: 'i7'`; natively the plain
+/// The int8 linear layers with 7-bit activations (`activations: 'i7'`; natively the plain
 /// loops, which give the relaxed-SIMD kernel's integer sums), against onnxruntime with the same
 /// 7-bit rounding applied in the graph (tools/make_compact_reference.py).
 #[test]
@@ -666,19 +657,19 @@ fn seven_bit_activations_match_onnxruntime_with_the_same_rounding() {
     let seven = load_with_activations(
         fixture_webgpu::WEIGHTS_INT8_PATH,
         LinearKernels::Packed,
-        Int8Activations::I7,
+        Activations::I7,
     );
     assert_eq!(seven.integer_linear_layers(), 13);
-    assert_eq!(seven.int8_activations(), Some(Int8Activations::I7));
+    assert_eq!(seven.activations(), Some(Activations::I7));
     let sixteen = load_with_kernels(fixture_webgpu::WEIGHTS_INT8_PATH, LinearKernels::Packed);
-    assert_eq!(sixteen.int8_activations(), Some(Int8Activations::I16));
+    assert_eq!(sixteen.activations(), Some(Activations::I16));
     // f32 weights have no int8 layers, whatever the option.
     let f32 = load_with_activations(
         fixture_webgpu::WEIGHTS_F32_PATH,
         LinearKernels::Packed,
-        Int8Activations::I7,
+        Activations::I7,
     );
-    assert_eq!(f32.int8_activations(), None);
+    assert_eq!(f32.activations(), None);
 
     let compact_ref = load_json(&folder("tiny-webgpu").join("compact.json"));
     let reference = reference("tiny-webgpu");

@@ -21,7 +21,7 @@ script applies that to the input of every quantized MatMul / Gemm in the graph (
 Round, Mul nodes) and writes those logits as ``ort_int8_integer_logit`` and
 ``ort_int8_integer_batch_logit``.
 
-With ``int8Activations: 'i7'`` (``src/kernels/int8_i7_matmul.rs``) each row is instead rounded to
+With ``activations: 'i7'`` (``src/kernels/int8_i7_matmul.rs``) each row is instead rounded to
 7 bits between its min and max (zero included): ``step = (max - min) / 127``, ``q = clip(round(x
 / step) + offset, 0, 127)`` with ``offset = round(-min / step)``; those logits are
 ``ort_int8_i7_logit`` and ``ort_int8_i7_batch_logit``.

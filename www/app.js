@@ -85,7 +85,7 @@ async function main() {
     // ?precision=f32 loads the exact f32 weights (four times the download) instead of int8.
     precision: params.get('precision') ?? undefined,
     // ?activations=i7: the int8 products on 7-bit activations (relaxed SIMD; faster, coarser).
-    int8Activations: params.get('activations') ?? undefined,
+    activations: params.get('activations') ?? undefined,
     worker: params.get('worker') !== '0',
     onProgress: ({ file, loaded, total }) => {
       $('progress').max = total ?? loaded ?? 1;
@@ -95,11 +95,11 @@ async function main() {
   });
   const loadMs = performance.now() - started;
   const showDevice = () => {
-    const { backend, matmul, fallbackReason, int8Activations, int8ActivationsReason } = reranker.device;
-    const seven = int8Activations === 'i7' ? ', 7-bit activations' : '';
+    const { backend, matmul, fallbackReason, activations, activationsReason } = reranker.device;
+    const seven = activations === 'i7' ? ', 7-bit activations' : '';
     $('backend').textContent = backend === 'webgpu' ? 'WebGPU' : `CPU (WebAssembly, ${matmul} products${seven})`;
     $('backend').dataset.backend = backend;
-    const reasons = [fallbackReason, int8ActivationsReason && `'i7' not used: ${int8ActivationsReason}`].filter(Boolean);
+    const reasons = [fallbackReason, activationsReason && `'i7' not used: ${activationsReason}`].filter(Boolean);
     $('fallback').textContent = reasons.length ? `— ${reasons.join('; ')}` : '';
   };
   showDevice();

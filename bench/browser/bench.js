@@ -46,15 +46,15 @@ const now = () => performance.now();
 
 /**
  * Loads ours (CPU; in this thread, or with threads in a worker); returns the time and where it
- * went. `int8-i7` is the int8 weights with `int8Activations: 'i7'`.
+ * went. `int8-i7` is the int8 weights with `activations: 'i7'`.
  */
 export async function loadOurs(form) {
   const start = now();
   const [precision, activations] = form === 'int8-i7' ? ['int8', 'i7'] : [form, undefined];
-  const options = { device: 'cpu', precision, ...(activations && { int8Activations: activations }) };
+  const options = { device: 'cpu', precision, ...(activations && { activations }) };
   const reranker = threads === 1 ? await Reranker.load(options) : await createReranker({ ...options, threads });
   if (reranker.device.threads !== threads) throw new Error(`ours runs on ${JSON.stringify(reranker.device)}, not ${threads} threads`);
-  if (activations && reranker.device.int8Activations !== activations) {
+  if (activations && reranker.device.activations !== activations) {
     throw new Error(`ours runs with ${JSON.stringify(reranker.device)}, not ${activations} activations`);
   }
   return { reranker, ms: now() - start, loadTimings: reranker.loadTimings };

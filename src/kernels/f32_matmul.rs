@@ -9,7 +9,7 @@
 //!   in x86-64's 16 SIMD registers with their operands; this one runs 1.24–1.35× faster in Node
 //!   on the model's shapes (BENCHMARKS.md, section 2), and needs no packing per call.
 //! * Natively gemm's AVX2 kernel is faster, so the engine uses this one only in wasm (see
-//!   [`crate::weights::LinearKernels`]); elsewhere the same sums run as plain loops, in the same
+//!   [`crate::kernels::LinearKernels`]); elsewhere the same sums run as plain loops, in the same
 //!   order, so the two give bit-identical results.
 
 /// Columns per packed block: two f32x4.

@@ -10,7 +10,7 @@
 //! * The integer sums come from relaxed SIMD's `i32x4.relaxed_dot_i8x16_i7x16_add_s` (16
 //!   multiply-adds per instruction; the result is defined only for a second operand in
 //!   `0..=127`, which is why the activations get 7 bits) where a [`SumsKernel`] is installed (the
-//!   wasm module installs one, `src/web_relaxed.rs`), else from the plain loops here. Both are
+//!   wasm module installs one, `src/web/relaxed.rs`), else from the plain loops here. Both are
 //!   exact integer sums, so both give the same bits.
 //!
 //! NOTE: why 7 bits: relaxed SIMD's dot is the only wasm instruction that multiplies bytes, and

@@ -1,7 +1,7 @@
 ;; The integer sums of `src/kernels/int8_i7_matmul.rs` on relaxed SIMD's int8 dot: a module
 ;; of its own because a module that uses relaxed SIMD fails to validate (whole) in an engine
-;; without it. build.rs assembles it (the `wat` crate) with the memory import of the module that
-;; embeds it (shared in the threaded one); `src/web_relaxed.rs` instantiates it on that memory.
+;; without it. build/side_module.rs assembles it (the `wat` crate) with the memory import of the module that
+;; embeds it (shared in the threaded one); `src/web/relaxed.rs` instantiates it on that memory.
 ;;
 ;; sums(x, rows, stride, w, blocks, quads, out): for every row r < rows and packed column
 ;; c < blocks * 4, out[r][c] = sum over k of w[c][k] * x[r][k] (i32), where

@@ -1,6 +1,6 @@
 //! The linear layer of the generated model code: burn's `nn::Linear`, plus int8 weights.
 //!
-//! build.rs points the generated code's `Linear` and `LinearConfig` here. The module has burn's
+//! build/codegen.rs points the generated code's `Linear` and `LinearConfig` here. The module has burn's
 //! fields (`weight` `[inputs, outputs]`, optional `bias`), so weight files load into it exactly
 //! as into burn's. How it multiplies:
 //!
@@ -22,6 +22,56 @@ use super::f32_matmul::{self, PackedF32};
 use super::int8_i7_matmul::{self, PackedInt8I7};
 use super::int8_matmul::{self, PackedInt8};
 use super::{contiguous_f32, into_flex, on_cpu, parts};
+
+/// How the int8 linear layers round each row of activations when they multiply in integers
+/// (CPU, int8 weights, our kernels): the JS option `activations`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Activations {
+    /// To 14–15 bits ([`crate::kernels::int8_matmul`]): logits within about 1e-3 of f32 products.
+    #[default]
+    I16,
+    /// To 7 bits ([`crate::kernels::int8_i7_matmul`]): relaxed SIMD's int8 dot in the browser,
+    /// logits about 1e-2 away, like onnxruntime's `q8` models.
+    I7,
+}
+
+impl Activations {
+    /// `'i16'` or `'i7'`, as the JS option spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Activations::I16 => "i16",
+            Activations::I7 => "i7",
+        }
+    }
+}
+
+/// Which kernels the linear layers run on the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinearKernels {
+    /// Ours where this build has SIMD versions of them (wasm with simd128), gemm elsewhere.
+    #[default]
+    Auto,
+    /// Ours: int8 weights multiplied in integers ([`crate::kernels::int8_matmul`]), f32 weights
+    /// packed at load ([`crate::kernels::f32_matmul`]).
+    Packed,
+    /// gemm (the kernel burn's `linear` runs on the CPU) on the module's f32 weights: int8 ones
+    /// are dequantized at load.
+    Gemm,
+}
+
+impl LinearKernels {
+    /// Whether the layers run our kernels on `device`. WebGPU always runs burn's.
+    pub(crate) fn packed_on(self, device: &Device) -> bool {
+        // NOTE: natively gemm's AVX2 kernels beat our portable loops (BENCHMARKS.md, section 2).
+        let fast = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+        *device == Device::flex()
+            && match self {
+                LinearKernels::Auto => fast,
+                LinearKernels::Packed => true,
+                LinearKernels::Gemm => false,
+            }
+    }
+}
 
 /// A fully connected layer: `y = x · weight + bias` over the last dimension.
 #[derive(Module, Debug)]

@@ -20,21 +20,19 @@
 //! tokenizer against Python's ids). Scores stay f64: XLM-R's are not all f32-exact, and
 //! Viterbi must see the values the JSON has. The byte order is what our Unigram model searches
 //! ([`super::unigram`]); storing it saves sorting 250002 pieces at every load, and the loader
-//! checks it rather than trusting it. Version 1 files (`WRTOKEN1`, no byte order) still load.
+//! checks it rather than trusting it.
 //!
-//! NOTE: this file depends on serde_json only, because build.rs includes it too (`#[path]`) to
+//! NOTE: this file depends on serde_json only, because the build script (build/main.rs) includes it too (`#[path]`) to
 //! write `tokenizer.bin` next to the weights.
 
 use serde_json::Value;
 
 /// The first bytes of a `tokenizer.bin` this build writes.
 pub const MAGIC: &[u8; 8] = b"WRTOKEN2";
-/// The first bytes of a version 1 `tokenizer.bin` (no stored byte order).
-pub const MAGIC_V1: &[u8; 8] = b"WRTOKEN1";
 
 /// Whether `bytes` are a `tokenizer.bin` (rather than JSON).
 pub fn is_compact(bytes: &[u8]) -> bool {
-    bytes.starts_with(MAGIC) || bytes.starts_with(MAGIC_V1)
+    bytes.starts_with(MAGIC)
 }
 
 /// Takes a Unigram `model.vocab` (`[[piece, score], …]`) out of a parsed `tokenizer.json`,
@@ -173,9 +171,9 @@ impl FlatVocabulary {
     }
 }
 
-/// Splits a `tokenizer.bin` into its JSON (with an empty `model.vocab`), the vocabulary and, in
-/// version 2, the stored byte order (unchecked: [`super::unigram`] checks it).
-pub fn decode(bytes: &[u8]) -> Result<(Value, FlatVocabulary, Option<Vec<u32>>), String> {
+/// Splits a `tokenizer.bin` into its JSON (with an empty `model.vocab`), the vocabulary and the
+/// stored byte order (unchecked: [`super::unigram`] checks it).
+pub fn decode(bytes: &[u8]) -> Result<(Value, FlatVocabulary, Vec<u32>), String> {
     let mut at = MAGIC.len();
     if !is_compact(bytes) {
         return Err("not a tokenizer.bin".into());
@@ -220,13 +218,9 @@ pub fn decode(bytes: &[u8]) -> Result<(Value, FlatVocabulary, Option<Vec<u32>>),
     }
     // UTF-8 is checked piece by piece when the model is built.
     let text = take(end as usize)?.to_vec();
-    let order = if bytes.starts_with(MAGIC) {
-        let distinct = u32_at(take(4)?);
-        let ids = take(distinct.checked_mul(4).ok_or("the byte order overflows")?)?;
-        Some(ids.chunks_exact(4).map(|b| u32_at(b) as u32).collect())
-    } else {
-        None
-    };
+    let distinct = u32_at(take(4)?);
+    let ids = take(distinct.checked_mul(4).ok_or("the byte order overflows")?)?;
+    let order = ids.chunks_exact(4).map(|b| u32_at(b) as u32).collect();
     if at != bytes.len() {
         return Err(format!("{} bytes after the vocabulary", bytes.len() - at));
     }

@@ -45,7 +45,7 @@ after(async () => {
 });
 
 /** What the package may fetch (under /pkg/): its modules, its wasm and its model files. */
-const PACKAGE_FILES = ['index.js', 'core.js', 'errors.js', 'store.js', 'adapters.js', 'worker.js', 'verify-worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
+const PACKAGE_FILES = ['index.js', 'reranker.js', 'env.js', 'options.js', 'modules.js', 'files.js', 'verifier.js', 'worker-client.js', 'errors.js', 'store.js', 'adapters.js', 'worker.js', 'verify-worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
   'web_reranker_threads.js', 'web_reranker_threads_bg.wasm', 'threads-worker.js',
   'model/weights-int8.bpk', 'model/weights-f32.bpk', 'model/tokenizer.bin', 'model/model.json'];
 
@@ -215,19 +215,19 @@ test('(i) threads: in a worker on a cross-origin isolated page, two threads; els
   }
 });
 
-test("(j) int8Activations: 'i7': relaxed SIMD's int8 dot, in the page and on two threads in a worker, matches onnxruntime with the same 7-bit rounding", async () => {
+test("(j) activations: 'i7': relaxed SIMD's int8 dot, in the page and on two threads in a worker, matches onnxruntime with the same 7-bit rounding", async () => {
   const inPage = await runPage({ device: 'cpu', webgpu: false, query: '&activations=i7' });
   assert.deepEqual(inPage.errors, []);
   assert.equal(inPage.result.device.matmul, 'int8');
-  assert.equal(inPage.result.device.int8Activations, 'i7', JSON.stringify(inPage.result.device));
-  assert.equal(inPage.result.device.int8ActivationsReason, undefined);
+  assert.equal(inPage.result.device.activations, 'i7', JSON.stringify(inPage.result.device));
+  assert.equal(inPage.result.device.activationsReason, undefined);
   checkScores('chromium cpu int8, 7-bit activations', inPage.result);
   // The threaded module: each pool thread instantiates the side module on the shared memory.
   const { result, errors } = await runPage({ device: 'cpu', webgpu: false, page: 'worker.html', query: '&threads=2&activations=i7' });
   assert.deepEqual(errors, []);
   assert.equal(result.error, undefined, result.error);
   assert.equal(result.device.threads, 2, JSON.stringify(result.device));
-  assert.equal(result.device.int8Activations, 'i7', JSON.stringify(result.device));
+  assert.equal(result.device.activations, 'i7', JSON.stringify(result.device));
   let worst = 0;
   result.overlapping.forEach((got, i) => { worst = Math.max(worst, Math.abs(got - result.expected[i])); });
   console.log(`worker, 2 threads, 7-bit activations: max |logit - onnxruntime| = ${worst.toExponential(2)}`);
@@ -362,28 +362,3 @@ for (const { query, store, checker } of STORES) {
   });
 }
 
-test('(h) copies kept in the Cache API (an earlier version, a browser without OPFS writes) are read once OPFS is used, offline too', async () => {
-  await withPage({ webgpu: false }, async (page, errors) => {
-    const modelRequests = modelRequestsOf(page);
-    let check = await openCachePage(page, '?store=cache');
-    check('load into the Cache API', await page.evaluate(() => window.__api.load()));
-    const cached = await page.evaluate(() => window.__api.stored());
-    assert.ok(cached.length === 2 && cached.every((entry) => entry.startsWith('cache:')), JSON.stringify(cached));
-
-    check = await openCachePage(page, '');
-    await page.route('**/pkg/model/**', (route) => route.abort('internetdisconnected'));
-    modelRequests.length = 0;
-    check('offline load with OPFS, from the Cache API copies', await page.evaluate(() => window.__api.load()));
-    assert.deepEqual(modelRequests, ['/pkg/model/model.json']);
-    assert.deepEqual(await page.evaluate(() => window.__api.stored()), cached, 'nothing written: nothing was downloaded');
-
-    // A damaged old copy is dropped; its download goes to OPFS.
-    await page.unroute('**/pkg/model/**');
-    await page.evaluate(() => window.__api.damage('weights-int8.bpk', 'middle'));
-    check('load after damage', await page.evaluate(() => window.__api.load()));
-    const after = await page.evaluate(() => window.__api.stored());
-    assert.ok(after.length === 2 && after.some((e) => /^opfs:[0-9a-f]{64}-weights-int8\.bpk$/.test(e))
-      && after.some((e) => /^cache:.*tokenizer\.bin\?sha256=/.test(e)), JSON.stringify(after));
-    assert.deepEqual(errors, []);
-  });
-});

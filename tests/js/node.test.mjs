@@ -65,29 +65,38 @@ for (const precision of ['f32', 'int8']) {
   });
 }
 
-test("int8Activations: 'i7' where the engine has no relaxed SIMD runs 'i16', with the reason; a bad value is a typed error", async () => {
+test("activations: 'i7' where the engine has no relaxed SIMD runs 'i16', with the reason; a bad value is a typed error", async () => {
   // Node 20's V8 validates relaxed SIMD only behind --experimental-wasm-relaxed-simd. This is a
   // function returning i32x4.relaxed_dot_i8x16_i7x16_add_s of three zero vectors.
   const zeros = () => [253, 12, ...new Array(16).fill(0)];
   const relaxed = WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
     10, 61, 1, 59, 0, ...zeros(), ...zeros(), ...zeros(), 253, 147, 2, 11]));
-  const model = await Reranker.load({ device: 'cpu', int8Activations: 'i7' });
+  const model = await Reranker.load({ device: 'cpu', activations: 'i7' });
   if (relaxed) {
-    assert.equal(model.device.int8Activations, 'i7', JSON.stringify(model.device));
+    assert.equal(model.device.activations, 'i7', JSON.stringify(model.device));
   } else {
-    assert.equal(model.device.int8Activations, 'i16', JSON.stringify(model.device));
-    assert.match(model.device.int8ActivationsReason, /relaxed SIMD/);
+    assert.equal(model.device.activations, 'i16', JSON.stringify(model.device));
+    assert.match(model.device.activationsReason, /relaxed SIMD/);
     // The same numbers as without the option.
     const pairs = reference.cases.map((c) => [c.query, c.passage]);
     assert.deepEqual(await model.predict(pairs), await reranker.predict(pairs));
   }
   model.dispose();
-  assert.equal(reranker.device.int8Activations, 'i16');
-  assert.equal(reranker.device.int8ActivationsReason, undefined);
-  for (const int8Activations of ['i8', 'I7', 7, null]) {
-    await assert.rejects(Reranker.load({ device: 'cpu', int8Activations }),
-      (e) => e.code === 'INVALID_INPUT' && /int8Activations/.test(e.message), String(int8Activations));
+  assert.equal(reranker.device.activations, 'i16');
+  assert.equal(reranker.device.activationsReason, undefined);
+  for (const activations of ['i8', 'I7', 7, null]) {
+    await assert.rejects(Reranker.load({ device: 'cpu', activations }),
+      (e) => e.code === 'INVALID_INPUT' && /activations/.test(e.message), String(activations));
   }
+});
+
+test('the load options the module reads are the ones js/options.js passes to it, and a misspelt one is named', async () => {
+  const { loadOptionNames } = await import(pathToFileURL(path.join(pkgDir, 'web_reranker.js')).href);
+  const { MODULE_OPTIONS, LOAD_OPTIONS } = await import(pathToFileURL(path.join(pkgDir, 'options.js')).href);
+  assert.deepEqual([...loadOptionNames()].sort(), [...MODULE_OPTIONS].sort());
+  assert.ok(MODULE_OPTIONS.every((name) => LOAD_OPTIONS.includes(name)));
+  await assert.rejects(Reranker.load({ device: 'cpu', int8Activations: 'i7' }),
+    (e) => e.code === 'INVALID_INPUT' && /unknown field `int8Activations`/.test(e.message));
 });
 
 test('an unknown precision is a typed error', async () => {

@@ -16,7 +16,7 @@ import { toleranceOn } from './tolerance.mjs';
 const pkgDir = process.env.RERANKER_PKG;
 assert.ok(pkgDir, 'set RERANKER_PKG to the package folder (./build.sh test does)');
 const { Reranker, RerankerError, CODES, createReranker } = await import(pathToFileURL(path.join(pkgDir, 'index.js')).href);
-const { wasmMemoryBytes } = await import(pathToFileURL(path.join(pkgDir, 'core.js')).href);
+const { wasmMemoryBytes } = await import(pathToFileURL(path.join(pkgDir, 'modules.js')).href);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/reference.json'), 'utf8'));
 const compact = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/compact.json'), 'utf8'));

@@ -11,7 +11,7 @@ export const TOLERANCE = 1e-4;
 export const INTEGER_TOLERANCE = 1e-3;
 
 /**
- * With `int8Activations: 'i7'` the inputs are rounded to 7 bits instead, against onnxruntime with
+ * With `activations: 'i7'` the inputs are rounded to 7 bits instead, against onnxruntime with
  * the same rounding in the graph (compact.json's `ort_int8_i7_*`): a value a float rounding
  * error from half a step rounds differently in the two engines and moves by a whole 1/127 of
  * its row's range (tests/parity.rs, SEVEN_BIT_TOLERANCE). Such values are rare on a grid this
@@ -23,5 +23,5 @@ export const SEVEN_BIT_TOLERANCE = 5e-3;
 /** The tolerance for scores computed on `device` (a reranker's `device`). */
 export const toleranceOn = (device) => {
   if (device?.matmul !== 'int8') return TOLERANCE;
-  return device.int8Activations === 'i7' ? SEVEN_BIT_TOLERANCE : INTEGER_TOLERANCE;
+  return device.activations === 'i7' ? SEVEN_BIT_TOLERANCE : INTEGER_TOLERANCE;
 };

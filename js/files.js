@@ -1,0 +1,196 @@
+// web-reranker: the model's files for a load. Each is read from the caller's bytes or URL, or
+// from the model folder, where it is checked against the folder's manifest (`model.json`) and,
+// in a browser, kept in the store (store.js) under its sha256 and read back from there.
+import { rerankerError } from './errors.js';
+import { readFile } from './env.js';
+import { openStore, openCache, sizeMismatch, digestMismatch } from './store.js';
+
+/**
+ * The tokenizer in a model folder: `tokenizer.json` with its vocabulary in binary, written by
+ * the build (a `tokenizer` option may give either form).
+ */
+export const TOKENIZER_FILE = 'tokenizer.bin';
+
+/** Best effort: a full quota or a closed store must not fail a load that has its bytes. */
+const ignoreFailure = (promise) => promise.catch(() => undefined);
+
+/** Where a model folder's manifest is. */
+const manifestUrl = (base) => new URL('model.json', base);
+
+/** A reader of bytes in memory, for `digestMismatch`. */
+const inMemory = (bytes) => async (start, end) => bytes.subarray(start, end);
+
+/**
+ * Bytes of a source: bytes as they are, or a URL (relative to `base`) fetched or read.
+ * `onProgress({ file, loaded, total })` is called as the bytes arrive, ending with
+ * `loaded === total`.
+ */
+async function bytesOf(source, base, file, onProgress) {
+  const report = (loaded, total) => onProgress?.({ file, loaded, total });
+  /** The bytes, once all are here: the last progress event says so. */
+  const complete = (bytes) => { report(bytes.length, bytes.length); return bytes; };
+  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+    return complete(source instanceof Uint8Array ? source
+      : source instanceof ArrayBuffer ? new Uint8Array(source)
+        : new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
+  }
+  const url = new URL(source ?? file, base);
+  if (url.protocol === 'file:') return complete(new Uint8Array(await readFile(url)));
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (cause) {
+    throw rerankerError('MODEL_LOAD', `cannot fetch ${url}: ${cause.message}`, cause);
+  }
+  if (!response.ok) throw rerankerError('MODEL_LOAD', `cannot fetch ${url}: HTTP ${response.status}`);
+  // NOTE: Content-Length is the size on the wire; a compressed response grows past it, so the
+  // total reported is never below what has arrived, and the last event has loaded === total.
+  const length = Number(response.headers.get('content-length')) || 0;
+  if (!onProgress || !response.body) return complete(new Uint8Array(await response.arrayBuffer()));
+  const chunks = [];
+  let loaded = 0;
+  report(0, length || undefined);
+  for (const reader = response.body.getReader(); ;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    if (loaded < length) report(loaded, length);
+  }
+  if (chunks.length === 1) return complete(chunks[0]);
+  const bytes = new Uint8Array(loaded);
+  let at = 0;
+  for (const chunk of chunks) { bytes.set(chunk, at); at += chunk.length; }
+  return complete(bytes);
+}
+
+/**
+ * The manifest (`model.json`) beside the model files, or null when the folder has none. With a
+ * cache, the last manifest read is kept there and used when the network is unreachable.
+ */
+async function manifestOf(base, cache) {
+  const url = manifestUrl(base);
+  let text;
+  try {
+    if (url.protocol === 'file:') {
+      text = new TextDecoder().decode(await readFile(url));
+    } else {
+      let response;
+      try {
+        response = await fetch(url);
+      } catch (offline) {
+        response = await cache?.match(url.href);
+        if (response === undefined) throw offline;
+      }
+      if (response.status === 404) return null;
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      text = await response.text();
+      if (cache) await ignoreFailure(cache.put(url.href, new Response(text)));
+    }
+  } catch (cause) {
+    if (cause?.code === 'ENOENT') return null;
+    throw rerankerError('MODEL_LOAD', `cannot read the model manifest ${url}: ${cause.message}`, cause);
+  }
+  let manifest;
+  try {
+    manifest = JSON.parse(text);
+  } catch (cause) {
+    throw rerankerError('INTEGRITY', `the model manifest ${url} is not JSON: ${cause.message}`, cause);
+  }
+  if (manifest === null || typeof manifest.files !== 'object' || manifest.files === null) {
+    throw rerankerError('INTEGRITY', `the model manifest ${url} has no \`files\``);
+  }
+  return manifest;
+}
+
+/**
+ * Starts reading the stored copies of `files` named by the manifest's last copy (kept in the
+ * cache): `Map(file → { sha256, stored })`, `stored` resolving to the store's reader with `bytes`,
+ * the read already under way, or to undefined.
+ */
+async function readEarly(store, cache, base, files) {
+  const early = new Map();
+  const last = await ignoreFailure(cache?.match(manifestUrl(base).href).then((hit) => hit?.json()));
+  for (const file of files) {
+    const sha256 = last?.files?.[file]?.sha256;
+    if (typeof sha256 !== 'string') continue;
+    const stored = store.reader(file, sha256).then((reader) => {
+      if (reader === undefined) return undefined;
+      const bytes = reader.read(0, reader.size);
+      bytes.catch(() => undefined); // an unused read's failure is nobody's
+      return { ...reader, bytes };
+    });
+    early.set(file, { sha256, stored });
+  }
+  return early;
+}
+
+/**
+ * Opens the model's files for a load: `sources` maps each file name to the caller's source
+ * (bytes or a URL) or undefined (the file in the model folder `base`). `verify` checks folder
+ * files against the manifest; `cache` keeps them in the browser's store. Returns
+ * `read(file, onProgress, checks, verifier)`, which resolves to the file's bytes. `checks`
+ * collects what the load must await before it answers: the checks of stored copies, which run
+ * while the model is built from them (in `verifier`'s worker), and the writes of downloads to the
+ * store.
+ */
+export async function openModelFiles({ base, sources, verify, cache: caching }) {
+  const fromFolder = (file) => sources.get(file) === undefined;
+  const folderFiles = [...sources.keys()].filter(fromFolder);
+  const storing = verify && caching && folderFiles.length > 0;
+  const cache = storing ? await openCache() : null;
+  const store = storing ? await openStore(base, cache) : null;
+  // NOTE: a warm load reads its stored copies while the manifest is fetched, by the hashes in
+  // the manifest's last copy; they are used only if the fresh manifest names the same files.
+  const early = store === null ? new Map() : await readEarly(store, cache, base, folderFiles);
+  const manifest = verify && folderFiles.length > 0 ? await manifestOf(base, cache) : null;
+  for (const file of folderFiles) {
+    if (manifest !== null && manifest.files[file] === undefined) {
+      throw rerankerError('INTEGRITY', `the model manifest does not list ${file}`);
+    }
+  }
+
+  /** A stored copy of `file`, its read under way, or undefined. */
+  const storedCopy = async (file, sha256) => {
+    const speculative = early.get(file);
+    early.delete(file); // read once: a rebuild (after a device loss) reads the store again
+    if (speculative?.sha256 === sha256) return speculative.stored;
+    return store !== null && typeof sha256 === 'string' ? store.reader(file, sha256) : undefined;
+  };
+
+  return async function read(file, onProgress, checks, verifier) {
+    const source = sources.get(file);
+    if (manifest === null || !fromFolder(file)) return bytesOf(source, base, file, onProgress);
+    const entry = manifest.files[file];
+    const { sha256 } = entry;
+    const stored = await storedCopy(file, sha256);
+    if (stored !== undefined && sizeMismatch(stored.size, entry, file) === null) {
+      const reading = stored.bytes ?? stored.read(0, stored.size);
+      // NOTE: a copy is stored only after its download passed the check, so this one guards
+      // against damage in the store; it need not hold up the build, only the load's end.
+      // Where no worker can check it, this thread does, once it has the bytes.
+      const checked = verifier.check({ kind: store.kind, base: base.href, file, entry })
+        .catch(() => reading.then((bytes) => digestMismatch(inMemory(bytes), entry, file, 'whole')))
+        .then(async (mismatch) => {
+          if (mismatch === null) return;
+          await store.drop(file, sha256); // dropped, so the next build downloads it
+          throw rerankerError('INTEGRITY', mismatch);
+        });
+      checked.catch(() => undefined); // awaited once the model is built
+      const bytes = await reading.catch(() => null);
+      if (bytes !== null) {
+        checks.push(checked);
+        onProgress?.({ file, loaded: bytes.length, total: bytes.length });
+        return bytes;
+      }
+    }
+    if (stored !== undefined) await store.drop(file, sha256); // damaged or unreadable: fetched anew
+    const bytes = await bytesOf(source, base, file, onProgress);
+    const mismatch = sizeMismatch(bytes.length, entry, file) ?? await digestMismatch(inMemory(bytes), entry, file, 'both');
+    if (mismatch !== null) throw rerankerError('INTEGRITY', mismatch);
+    // NOTE: stored while the model is built from the bytes (the write never fails a load);
+    // the load resolves once it is done, so the next load finds the copy.
+    if (store !== null && typeof sha256 === 'string') checks.push(store.put(file, sha256, bytes));
+    return bytes;
+  };
+}

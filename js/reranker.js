@@ -1,0 +1,222 @@
+// web-reranker: the in-thread `Reranker`. It loads the model (module start-up in modules.js,
+// files in files.js) and runs calls on the wasm module's `WasmReranker` one at a time; when the
+// GPU device is lost under a call it moves to the CPU and runs the call again there. `index.js`
+// exports it; `worker.js` runs this same class in a Web Worker.
+import { rerankerError, fromWasm, takeSignal, abortable, aborted } from './errors.js';
+import { here, page } from './env.js';
+import { moduleFor } from './modules.js';
+import { openModelFiles, TOKENIZER_FILE } from './files.js';
+import { loadOptions, moduleOptions, WEIGHTS_FILES } from './options.js';
+import { verifierWorker } from './verifier.js';
+
+/**
+ * Set once the wasm instance has trapped (a Rust abort: an allocation that failed past every
+ * check, a bug). Its memory may be half-written, so no reranker of this module runs again.
+ */
+let trapped = null;
+
+const constructing = Symbol('Reranker');
+
+/** How often a load builds the model again after a stored copy failed its check. */
+const REBUILDS = 2;
+
+/** A multilingual cross-encoder reranker running on WebGPU or the CPU (WebAssembly). */
+export class Reranker {
+  #inner;
+  #device;
+  #maxLength;
+  #precision;
+  /** Makes a fresh `WasmReranker` on a device: fetches (or reuses) the model's sources again. */
+  #create;
+  /** The reload to the CPU in progress after a device loss, shared by the calls that saw it. */
+  #recovery = null;
+  #loadTimings;
+  /** `{ threads, threadsReason? }`: the CPU path's threads, shown in `device`. */
+  #threads;
+
+  constructor(token, inner, create, loadTimings, threads) {
+    if (token !== constructing) {
+      throw new TypeError('use `await Reranker.load(options)` to make a Reranker');
+    }
+    this.#inner = inner;
+    this.#threads = threads;
+    this.#device = inner.device;
+    this.#maxLength = inner.maxLength;
+    this.#precision = inner.precision;
+    this.#create = create;
+    this.#loadTimings = loadTimings;
+  }
+
+  /** Loads the model. See index.d.ts for the options. */
+  static async load(options = {}) {
+    const { verify, cache, precision, threads } = loadOptions(options);
+    if (trapped !== null) throw trapped;
+    const started = performance.now();
+    const timings = { wasmMs: 0, filesMs: 0, checkedMs: 0 };
+    // NOTE: the module compiles while the files are read; neither needs the other until the
+    // model is built from the bytes.
+    const wasm = moduleFor({ threads, wasm: options.wasm, device: options.device }).then((module) => {
+      timings.wasmMs = performance.now() - started;
+      return module;
+    }, (cause) => {
+      throw rerankerError('MODEL_LOAD', `cannot load the WebAssembly module: ${cause.message}`, cause);
+    });
+    wasm.catch(() => undefined); // awaited before the model is built; a file error may come first
+    const base = options.baseUrl !== undefined ? new URL(options.baseUrl, page()) : new URL('./model/', here);
+    const weightsFile = WEIGHTS_FILES[precision];
+    const read = await openModelFiles({
+      base, verify, cache, sources: new Map([[weightsFile, options.weights], [TOKENIZER_FILE, options.tokenizer]]),
+    });
+    const settings = moduleOptions(options);
+    // NOTE: the sources, not the bytes, are kept: after a device loss the model is fetched again
+    // (from the HTTP cache or the store) rather than holding a second copy of the weights for the
+    // whole session.
+    const create = (device = options.device, onProgress = undefined) => build({
+      wasm, read, files: [weightsFile, TOKENIZER_FILE], settings: device === undefined ? settings : { ...settings, device }, onProgress, started, timings,
+    });
+    const inner = await create(options.device, options.onProgress);
+    const loadTimings = { ...timings, ...inner.loadTimings, totalMs: performance.now() - started };
+    const module = await wasm;
+    let { threadsReason } = module;
+    if (threads !== undefined && threads !== module.threads && threadsReason === undefined) {
+      threadsReason = `this thread's module was started with ${module.threads} by an earlier load`;
+    }
+    if (inner.device.backend === 'webgpu') threadsReason = undefined; // threads are the CPU's
+    return new Reranker(constructing, inner, create, loadTimings, { threads: module.threads, threadsReason });
+  }
+
+  /** Where the load's time went, in milliseconds (see index.d.ts). */
+  get loadTimings() {
+    return { ...this.#loadTimings };
+  }
+
+  /** See index.d.ts (`DeviceInfo`); changes to the CPU after a device loss. */
+  get device() {
+    const { threads, threadsReason } = this.#threads;
+    return { ...this.#device, threads, ...(threadsReason === undefined ? {} : { threadsReason }) };
+  }
+
+  /** How the loaded weights are stored: `'int8'` (compact, the default) or `'f32'`. */
+  get precision() {
+    return this.#precision;
+  }
+
+  /** The truncation length of a (query, document) pair, in tokens. */
+  get maxLength() {
+    return this.#maxLength;
+  }
+
+  /** Ranks documents against the query, best first. `options.signal` cancels it. */
+  async rerank(query, documents, options) {
+    const [signal, rest] = takeSignal(options);
+    return abortable(this.#call((inner) => inner.rerank(query, documents, rest, signal), signal), signal);
+  }
+
+  /** Raw scores (logits) of `[query, passage]` pairs, in input order. `options.signal` cancels it. */
+  async predict(pairs, options) {
+    const [signal, rest] = takeSignal(options);
+    return Array.from(await abortable(this.#call((inner) => inner.predict(pairs, rest, signal), signal), signal));
+  }
+
+  /** Frees the model's memory; later calls reject with `code: 'ABORTED'`. */
+  dispose() {
+    this.#inner?.free();
+    this.#inner = null;
+  }
+
+  /** Runs a call; if the GPU device is lost under it, moves to the CPU and runs it again there. */
+  async #call(run, signal) {
+    for (;;) {
+      const inner = this.#inner;
+      if (inner === null) throw rerankerError('ABORTED', 'this reranker was disposed');
+      if (trapped !== null) throw trapped;
+      if (signal?.aborted) throw aborted(signal);
+      try {
+        return await run(inner);
+      } catch (raw) {
+        const error = failure(raw);
+        if (error.code === 'ABORTED' && signal?.aborted) throw aborted(signal);
+        const stale = inner !== this.#inner; // the reranker moved while this call ran
+        if (error.code !== 'DEVICE_LOST' || (!stale && this.#device.backend !== 'webgpu')) throw error;
+        await this.#recover(inner, error);
+      }
+    }
+  }
+
+  #recover(lost, error) {
+    if (this.#inner !== lost) return undefined; // another call already moved this reranker
+    this.#recovery ??= (async () => {
+      let inner;
+      try {
+        inner = await this.#create('cpu');
+      } catch (cause) {
+        if (cause === trapped) throw cause;
+        throw rerankerError('DEVICE_LOST', `${error.message}, and loading the model on the CPU failed: ${cause.message}`, cause);
+      }
+      if (this.#inner === null) { inner.free(); return; } // disposed meanwhile
+      this.#inner = inner;
+      this.#device = { ...inner.device, fallbackReason: `${error.message}; moved to the CPU` };
+      lost.free();
+    })().finally(() => { this.#recovery = null; });
+    return this.#recovery;
+  }
+}
+
+/**
+ * Builds a `WasmReranker` from the model's files (`read`, from files.js) on the module `wasm`
+ * starts. A stored copy that fails its check is dropped and the model built again from a fresh
+ * download, at most `REBUILDS` times. Records `filesMs` and `checkedMs` in `timings`.
+ */
+async function build({ wasm, read, files, settings, onProgress, started, timings }) {
+  for (let attempt = 0; ; attempt++) {
+    // NOTE: `filesMs` is set inside the promises the module awaits, not by a Promise.all
+    // beside them, so it is recorded before the module can go on to build the model.
+    let waiting = files.length;
+    const arrived = (bytes) => {
+      if (--waiting === 0) timings.filesMs = performance.now() - started;
+      return bytes;
+    };
+    const checks = [];
+    const verifier = verifierWorker();
+    try {
+      // NOTE: the module gets the files as promises: it probes the device and builds the
+      // tokenizer while the (much larger) weights are still being read and checked.
+      const [weights, tokenizer] = files.map((file) => read(file, onProgress, checks, verifier).then(arrived));
+      // The module awaits both, but stops at the first failure: the other must not be reported
+      // as unhandled.
+      for (const file of [weights, tokenizer]) file.catch(() => undefined);
+      const { glue } = await wasm;
+      let built; let error;
+      try {
+        built = await glue.WasmReranker.create(weights, tokenizer, settings);
+      } catch (cause) {
+        error = cause;
+      }
+      // A trapped instance cannot build again, whatever the files.
+      if (error instanceof WebAssembly.RuntimeError) throw failure(error);
+      // Every cached copy's check has started once both files are settled.
+      await Promise.allSettled([weights, tokenizer]);
+      const damaged = (await Promise.allSettled(checks)).find((check) => check.status === 'rejected');
+      timings.checkedMs = performance.now() - started;
+      if (damaged !== undefined) {
+        built?.free();
+        if (attempt < REBUILDS) continue;
+        throw damaged.reason;
+      }
+      if (error !== undefined) throw failure(error);
+      return built;
+    } finally {
+      verifier.close();
+    }
+  }
+}
+
+/** A `RerankerError` for what a wasm call threw; a trap also marks the instance unusable. */
+function failure(error) {
+  if (error instanceof WebAssembly.RuntimeError) {
+    trapped ??= rerankerError('INFERENCE', `the WebAssembly instance trapped (${error.message}) and cannot run again: `
+      + 'reload the page, or make a new reranker with createReranker() (each one runs in a worker of its own)', error);
+    return trapped;
+  }
+  return fromWasm(error);
+}

@@ -11,7 +11,7 @@
 //                                  [--threads N]
 //
 // PKG is our package built for the full-shape model; DIR its Transformers.js folder
-// (tools/make_transformersjs_model.py). `./build.sh bench-browser` makes both and runs this.
+// (tools/make_transformersjs_model.py). `bench/run browser` makes both and runs this.
 // `--case` (repeatable) keeps only those cases: `ours:int8` / `ours:f32` for throughput (with
 // the Transformers.js dtype it is compared to; `ours:int8-i7` is int8 with `activations:
 // 'i7'`, also measured against our f32), `ours:int8`, `tjs:q8`, ... for the cold start.

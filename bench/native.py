@@ -7,7 +7,7 @@ prints both timings, their ratio, the padding waste and the largest logit differ
 
     ~/.cache/reranker/export-venv/bin/python bench/native.py MODEL_DIR [RUNS]
 
-(`./build.sh bench-native` runs it on the full-shape model.)
+(`bench/run native` runs it on the full-shape model.)
 """
 
 import json

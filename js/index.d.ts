@@ -40,7 +40,7 @@ export interface LoadOptions {
    * products; or `'i7'` to 7 bits, for WebAssembly relaxed SIMD's int8 dot (16 multiply-adds an
    * instruction): faster where the browser has relaxed SIMD (Chromium 114 and later), logits
    * about 1e-2 away, as coarse as Transformers.js's `q8` models. Where relaxed SIMD is missing,
-   * `'i16'` runs, with the reason in `device.activationsReason`. See the README's
+   * `'i16'` runs, with the reason in `device.activationsReason`. See docs/api.md,
    * "Faster, coarser int8".
    */
   activations?: 'i16' | 'i7';
@@ -125,7 +125,7 @@ export interface RerankOptions {
   /**
    * Long documents: score each as the best of up to this many consecutive windows that fit
    * `maxLength` with the query, instead of truncating it (Cohere's `max_chunks_per_doc`). Off by
-   * default. See the README's "Long documents".
+   * default. See docs/api.md, "Long documents".
    */
   maxChunksPerDoc?: number;
 }

@@ -15,8 +15,8 @@
 //!
 //! NOTE: why here and not in burn: burn-flex computes `exp` and `erf` one value at a time through
 //! libm, and every op of the unfused graph is a separate pass with a fresh output buffer. That
-//! was 15 % (exp, erf) and about 10 % (page faults, copies) of the native profile (BENCHMARKS.md,
-//! section 1). [`vector_math`] has branch-free `exp` and `erf` that the compiler vectorises
+//! was 15 % (exp, erf) and about 10 % (page faults, copies) of the native profile
+//! before the fusion. [`vector_math`] has branch-free `exp` and `erf` that the compiler vectorises
 //! (SSE2/AVX2 natively, simd128 in wasm).
 
 use burn::prelude::{Device, Tensor};

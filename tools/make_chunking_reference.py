@@ -1,7 +1,7 @@
 """Python reference for chunked reranking (``maxChunksPerDoc``) on the tiny WebGPU fixture.
 
 For each case, a query and a long document are tokenized with the tokenizer transformers runs
-(no special tokens, no truncation); the document is cut into windows exactly as the README's
+(no special tokens, no truncation); the document is cut into windows exactly as docs/api.md's
 "Long documents" section says, each ``<s> q </s></s> window </s>`` is scored by onnxruntime on
 the committed ``model.onnx``, and the document score is the best window. Writes
 ``tests/fixtures/tiny-webgpu/chunking.json`` (committed; ``tests/parity.rs`` and the Node tests

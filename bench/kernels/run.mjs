@@ -3,7 +3,7 @@
 // each and the ratio to gemm (above 1: ours is faster). Then a block of attention with gemm's
 // products and with ours, the row kernels' rates, and checks that each pair agrees.
 //
-//   node bench/kernels/run.mjs bench_kernels.wasm [RUNS]     (./build.sh bench-kernels)
+//   node bench/kernels/run.mjs bench_kernels.wasm [RUNS]     (bench/run kernels)
 import { readFile } from 'node:fs/promises';
 
 const [file, runs = '10'] = process.argv.slice(2);

@@ -8,7 +8,7 @@
 //! * [`Products::Packed`]: `K_hᵀ` and `V_h` are packed for [`super::f32_matmul`]'s 4 × 8 register
 //!   tiles (`seq · head_dim` values each, against `queries · seq · head_dim` multiply-adds for
 //!   each product) and multiplied there. In wasm the block runs 1.0–1.3× as fast as with gemm's
-//!   simd128 kernel (`./build.sh bench-kernels`; the same sums in the same order, so the same
+//!   simd128 kernel (`bench/run kernels`; the same sums in the same order, so the same
 //!   bits), mostly on short pairs, where gemm's set-up weighs more.
 //! * [`Products::Gemm`]: gemm reads `Q`, `K` and `V` in place through strides; natively its FMA
 //!   kernels (AVX2, or AVX-512 where the CPU has it) are the faster.

@@ -7,7 +7,7 @@
 //! * A register tile is 4 rows × 8 columns: 8 f32x4 accumulators, 2 weight vectors and one
 //!   broadcast input. gemm's own wasm kernel keeps 12 accumulators (3 × 4), which V8 cannot hold
 //!   in x86-64's 16 SIMD registers with their operands; this one runs 1.24–1.35× faster in Node
-//!   on the model's shapes (BENCHMARKS.md, section 2), and needs no packing per call.
+//!   on the model's shapes (BENCHMARKS.md, section 6), and needs no packing per call.
 //! * Natively gemm's AVX2 kernel is faster, so the engine uses this one only in wasm (see
 //!   [`crate::kernels::LinearKernels`]); elsewhere the same sums run as plain loops, in the same
 //!   order, so the two give bit-identical results.

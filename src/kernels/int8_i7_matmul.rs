@@ -1,5 +1,5 @@
 //! `y = x · W + b` with int8 weights and **7-bit activations**: the fast, coarser form of
-//! [`super::int8_matmul`], for WebAssembly's relaxed SIMD (`int8Activations: 'i7'`).
+//! [`super::int8_matmul`], for WebAssembly's relaxed SIMD (`activations: 'i7'`).
 //!
 //! * `W` is the compact file's int8 matrix with one f32 scale per output column, packed so that
 //!   one 128-bit load holds four consecutive inputs of four consecutive columns
@@ -17,7 +17,7 @@
 //! its defined range fixes one operand at 7 bits; the weights keep their 8. Activations rounded
 //! to 128 levels per row are about as coarse as onnxruntime's dynamic quantization (Transformers.js's
 //! `q8`: 256 levels per tensor), so logits move by about 1e-2 instead of the i16 kernel's 1e-3
-//! (README, "Model size"; BENCHMARKS.md, "7-bit activations"). That is why it is opt-in.
+//! (BENCHMARKS.md, sections 1 and 7). That is why it is opt-in.
 
 use std::sync::OnceLock;
 

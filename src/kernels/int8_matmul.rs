@@ -12,7 +12,7 @@
 //!   run as plain integer loops. Then `y = sum · (row scale · column scale) + b`.
 //!
 //! NOTE: the error this adds to the compact weights' own is the activations' rounding, a relative
-//! 2⁻¹⁴ or so per value, far below the int8 weights' (`./build.sh accuracy`, README). Because the
+//! 2⁻¹⁴ or so per value, far below the int8 weights' (`bench/run accuracy`, BENCHMARKS.md). Because the
 //! sums are exact integers, the SIMD and the portable kernels give bit-identical results.
 
 /// Columns per packed block: one i32x4 of sums.

@@ -62,7 +62,7 @@ pub enum LinearKernels {
 impl LinearKernels {
     /// Whether the layers run our kernels on `device`. WebGPU always runs burn's.
     pub(crate) fn packed_on(self, device: &Device) -> bool {
-        // NOTE: natively gemm's AVX2 kernels beat our portable loops (BENCHMARKS.md, section 2).
+        // NOTE: natively gemm's AVX2 kernels beat our portable loops (BENCHMARKS.md, section 6).
         let fast = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
         *device == Device::flex()
             && match self {
@@ -233,7 +233,7 @@ const GEMM_PART_ROWS: usize = 16;
 /// NOTE: burn's `linear` made its output zeroed as bytes, then copied it to an aligned buffer,
 /// then added the bias in a second pass, and ran gemm once per batch element: natively 10–15 %
 /// of a 16 × 256 batch went to that memset, copy and the page faults of the extra buffers
-/// (`perf`, BENCHMARKS.md section 1). Here the output starts as the bias, gemm adds the product
+/// (measured with `perf`). Here the output starts as the bias, gemm adds the product
 /// to it, and the rows are cut in parts for the pool's threads ([`parts::product_in_row_parts`]).
 fn gemm_forward(input: FlexTensor, weight: FlexTensor, bias: Option<FlexTensor>) -> FlexTensor {
     assert_eq!(weight.dtype(), DType::F32, "an unpacked weight is f32");

@@ -6,7 +6,7 @@
 //!
 //! Except softmax in wasm: there LLVM leaves part of those loops lane by lane (the clamps and the
 //! max), and softmax ran at 0.25 G values/s; [`simd128`] writes it out with simd128 operations
-//! (0.47–0.52 G values/s, `./build.sh bench-kernels`).
+//! (0.47–0.52 G values/s, `bench/run kernels`).
 //!
 //! Accuracy (checked by the tests below against f64 references): `exp` within 2 ulp-ish
 //! (relative 3e-7) on [-87, 88]; `erf` within 5e-7 absolute on all of f32.
@@ -23,7 +23,7 @@ const EXP_HIGH: f32 = 88.0;
 /// NOTE: without it the padding mask's keys (and any score 87 below the max) came out of `exp`
 /// at about 1e-38, and times `1/sum`, then times `V`, as denormals, which x86 CPUs compute in
 /// microcode assists when they are not flushed, and wasm cannot flush them: on an Intel Xeon,
-/// one key in 10 masked made softmax 2.6× slower (`./build.sh bench-kernels`).
+/// one key in 10 masked made softmax 2.6× slower (`bench/run kernels`).
 pub const SOFTMAX_FLOOR: f32 = -64.0;
 /// ln 2 split in two so that `n · LN2_HI` is exact.
 const LN2_HI: f32 = 0.693_359_4;

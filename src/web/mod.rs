@@ -78,7 +78,7 @@ struct Shared {
     device_ms: f64,
     /// Milliseconds spent building the tokenizer.
     tokenizer_ms: f64,
-    /// Why `int8Activations: 'i7'` was asked for and `'i16'` runs.
+    /// Why `activations: 'i7'` was asked for and `'i16'` runs.
     activations_reason: Option<String>,
     queue: Mutex<()>,
 }

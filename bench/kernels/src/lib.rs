@@ -1,6 +1,6 @@
 //! A wasm module exposing our linear-layer kernels and gemm's f32 kernel on the same operands,
 //! a block of attention with either kind of products, and the row kernels (softmax in both its
-//! forms, GELU), for `run.mjs` to time side by side. Built by `./build.sh bench-kernels`.
+//! forms, GELU), for `run.mjs` to time side by side. Built by `bench/run kernels`.
 
 include!("package_kernels.rs");
 

@@ -1,6 +1,7 @@
-// What both kernel benches compile from the package (`include!`d by their lib.rs; the paths are
-// relative to this file): the kernels' run-time dispatch macro reduced to one wasm build, their
-// helpers as the package compiles them without its `threads` feature, and the int8 kernel.
+// What the kernel bench compiles from the package (`include!`d by lib.rs; the paths are relative
+// to this file): the kernels' run-time dispatch macro reduced to its wasm case (it only picks
+// AVX2 natively), their helpers as the package compiles them without `threads`, and the int8
+// kernel.
 
 /// The kernels' run-time dispatch macro, reduced to what wasm needs (one build).
 macro_rules! with_best_simd {

@@ -60,11 +60,7 @@ fn main() {
     let exact = score(WEIGHTS_F32_PATH, LinearKernels::Gemm, i16);
     let compact = score(WEIGHTS_INT8_PATH, LinearKernels::Gemm, i16);
     let integers = score(WEIGHTS_INT8_PATH, LinearKernels::Packed, i16);
-    let seven = score(
-        WEIGHTS_INT8_PATH,
-        LinearKernels::Packed,
-        Activations::I7,
-    );
+    let seven = score(WEIGHTS_INT8_PATH, LinearKernels::Packed, Activations::I7);
     println!(
         "model {} ({}): int8 vs f32, {}",
         INFO.name,

@@ -14,9 +14,9 @@ use burn::tensor::{DType, ExecutionError, TensorData};
 use crate::batch::{BatchSplit, PaddedBatch, bucketed_width, plan_batches};
 use crate::device::{Backend, SelectedDevice};
 use crate::error::{Error, Result};
+use crate::kernels::{Activations, LinearKernels};
 use crate::model::{ACTIVATION_BUDGET, CrossEncoderModel};
 use crate::tokenize::{DEFAULT_MAX_LENGTH, PairTokenizer, TokenizerMode};
-use crate::kernels::{Activations, LinearKernels};
 use crate::weights::{self, Precision, WeightBytes, WordEmbeddings};
 
 /// sentence-transformers' default `batch_size` for `predict`.

@@ -51,7 +51,7 @@ pub use engine::{
     RerankOptions, Reranker, Score, Uncontrolled, WEBGPU_WIDTH_MULTIPLE,
 };
 pub use error::{Error, Result};
+pub use kernels::{Activations, LinearKernels};
 pub use model::{CrossEncoderModel, ModelInfo};
 pub use tokenize::{DEFAULT_MAX_LENGTH, EncodedPair, PairTokenizer, TokenizerMode};
-pub use kernels::{Activations, LinearKernels};
 pub use weights::{Precision, WeightBytes, WordEmbeddings};

@@ -22,10 +22,10 @@ use burn_store::ModuleSnapshot;
 use burn_store::burn_pack::{DType, Reader, Tensor as PackTensor};
 
 use crate::error::{Error, Result};
-use crate::kernels::{Activations, LinearKernels, PackedWeights};
 use crate::kernels::f32_matmul::PackedF32;
 use crate::kernels::int8_i7_matmul::PackedInt8I7;
 use crate::kernels::int8_matmul::PackedInt8;
+use crate::kernels::{Activations, LinearKernels, PackedWeights};
 use crate::model::CrossEncoderModel;
 use crate::quant::{self, PRECISION_KEY, QUANTIZED_PREFIX, ScaleAxis, scale_name};
 pub use crate::quant::{Precision, WORD_EMBEDDINGS};
@@ -404,12 +404,8 @@ fn pack_int8(
     } = int8_matrix(tensor, rest, ScaleAxis::Columns)?;
     let values = bytemuck_i8(&values);
     Ok(match activations {
-        Activations::I16 => {
-            PackedWeights::Int8(PackedInt8::new(values, &scales, rows, columns))
-        }
-        Activations::I7 => {
-            PackedWeights::Int8I7(PackedInt8I7::new(values, &scales, rows, columns))
-        }
+        Activations::I16 => PackedWeights::Int8(PackedInt8::new(values, &scales, rows, columns)),
+        Activations::I7 => PackedWeights::Int8I7(PackedInt8I7::new(values, &scales, rows, columns)),
     })
 }
 

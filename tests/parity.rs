@@ -11,7 +11,7 @@ mod common;
 use common::{ids, load_json};
 use web_reranker::model::{fixture_hub, fixture_webgpu};
 use web_reranker::{
-    Backend, CrossEncoderModel, Error, Activations, LinearKernels, LoadOptions, RerankOptions,
+    Activations, Backend, CrossEncoderModel, Error, LinearKernels, LoadOptions, RerankOptions,
     Reranker, SelectedDevice,
 };
 

@@ -113,8 +113,7 @@ impl WasmReranker {
         // bytes are here) overlap with the weights still being read: the weights come last.
         let probe = async {
             let started = performance_now();
-            let selected =
-                device::select_probed(preference, &Model::INFO, adapter::probe()).await;
+            let selected = device::select_probed(preference, &Model::INFO, adapter::probe()).await;
             (selected, performance_now() - started)
         };
         let build_tokenizer = async {

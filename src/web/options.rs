@@ -71,12 +71,18 @@ pub fn read<T: DeserializeOwned + Default>(value: JsValue, what: &str) -> Result
     // NOTE: serde-wasm-bindgen reads only the fields a struct declares (so `deny_unknown_fields`
     // never fires), and a misspelt option would be ignored silently; name it instead.
     if let Some(object) = value.dyn_ref::<js_sys::Object>() {
-        for key in js_sys::Object::keys(object).iter().filter_map(|k| k.as_string()) {
+        for key in js_sys::Object::keys(object)
+            .iter()
+            .filter_map(|k| k.as_string())
+        {
             if !known.contains(&key.as_str()) {
                 return Err(Error::InvalidOption {
                     name: "options",
                     expected: "only the documented fields",
-                    value: format!("{what}: unknown field `{key}` (known: {})", known.join(", ")),
+                    value: format!(
+                        "{what}: unknown field `{key}` (known: {})",
+                        known.join(", ")
+                    ),
                 });
             }
         }

@@ -91,7 +91,10 @@ test("activations: 'i7' where the engine has no relaxed SIMD runs 'i16', with th
 });
 
 test('the load options the module reads are the ones js/options.js passes to it, and a misspelt one is named', async () => {
-  const { loadOptionNames } = await import(pathToFileURL(path.join(pkgDir, 'web_reranker.js')).href);
+  // The single-threaded module (this process's loads may have started only the threaded one).
+  const glue = await import(pathToFileURL(path.join(pkgDir, 'web_reranker.js')).href);
+  await glue.default({ module_or_path: await readFile(path.join(pkgDir, 'web_reranker_bg.wasm')) });
+  const { loadOptionNames } = glue;
   const { MODULE_OPTIONS, LOAD_OPTIONS } = await import(pathToFileURL(path.join(pkgDir, 'options.js')).href);
   assert.deepEqual([...loadOptionNames()].sort(), [...MODULE_OPTIONS].sort());
   assert.ok(MODULE_OPTIONS.every((name) => LOAD_OPTIONS.includes(name)));

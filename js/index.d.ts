@@ -44,7 +44,11 @@ export interface LoadOptions {
    * "Faster, coarser int8".
    */
   activations?: 'i16' | 'i7';
-  /** `'auto'` (default): WebGPU when a usable adapter exists, else the CPU, with the reason in `device.fallbackReason`. */
+  /**
+   * `'auto'` (default): WebGPU when a usable hardware adapter exists, else the CPU, with the reason in
+   * `device.fallbackReason`. A fallback (software) adapter such as SwiftShader is not taken: it is
+   * slower than the CPU path. `'webgpu'` takes any adapter.
+   */
   device?: 'auto' | 'webgpu' | 'cpu';
   /** Truncation length of a (query, document) pair in tokens, 4 to 512 (default 512). */
   maxLength?: number;

@@ -48,8 +48,9 @@ async function threadPlan(requested, wasm) {
 
 /**
  * Which module a load takes: `{ threads, reason? }` (`threads` 1: the single-threaded one). Only
- * the CPU runs on threads, so with `device: 'auto'` a WebGPU adapter sends the load to the
- * single-threaded module, which has WebGPU.
+ * the CPU runs on threads, so with `device: 'auto'` a hardware WebGPU adapter sends the load to
+ * the single-threaded module, which has WebGPU. A fallback (software) adapter does not: `auto`
+ * runs on the CPU there (src/device.rs).
  */
 async function modulePlan(requested, wasm, device) {
   const plan = await threadPlan(requested, wasm);
@@ -61,7 +62,8 @@ async function modulePlan(requested, wasm, device) {
   } catch {
     // no usable WebGPU: the CPU it is
   }
-  return adapter ? { threads: 1, reason: 'WebGPU is tried first, on the single-threaded module' } : plan;
+  const fallback = adapter?.info?.isFallbackAdapter ?? adapter?.isFallbackAdapter ?? false;
+  return adapter && !fallback ? { threads: 1, reason: 'WebGPU is tried first, on the single-threaded module' } : plan;
 }
 
 /**

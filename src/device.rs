@@ -109,6 +109,9 @@ pub struct AdapterFacts {
     pub description: Option<String>,
     /// `limits.maxStorageBufferBindingSize`, in bytes.
     pub max_storage_buffer_binding_size: f64,
+    /// The platform marks it as a fallback adapter (`GPUAdapterInfo.isFallbackAdapter`): one that
+    /// runs on the CPU, like SwiftShader. [`DevicePreference::Auto`] does not take it.
+    pub fallback: bool,
 }
 
 /// Chooses the device for a model: a WebGPU device when asked to and one can be opened, else the
@@ -133,7 +136,7 @@ pub async fn select_probed(
             "model {} cannot run on WebGPU: {blocker}",
             model.name
         )),
-        None => webgpu(model, probe).await,
+        None => webgpu(preference, model, probe).await,
     };
     match attempt {
         Ok(selected) => Ok(selected),
@@ -157,10 +160,11 @@ fn largest_binding(model: &ModelInfo) -> u64 {
 
 #[cfg(all(target_arch = "wasm32", reranker_wgpu))]
 async fn webgpu(
+    preference: DevicePreference,
     model: &ModelInfo,
     probe: impl Future<Output = AdapterProbe>,
 ) -> std::result::Result<SelectedDevice, String> {
-    let described = check_adapter(probe.await?, model)?;
+    let described = check_adapter(probe.await?, preference, model)?;
     wgpu_device().await.map(|(selected, _)| SelectedDevice {
         adapter: selected.adapter.or(described),
         ..selected
@@ -170,10 +174,11 @@ async fn webgpu(
 /// The threaded module has no wgpu: it probes the adapter only to say why it runs on the CPU.
 #[cfg(all(target_arch = "wasm32", not(reranker_wgpu)))]
 async fn webgpu(
+    preference: DevicePreference,
     model: &ModelInfo,
     probe: impl Future<Output = AdapterProbe>,
 ) -> std::result::Result<SelectedDevice, String> {
-    check_adapter(probe.await?, model)?;
+    check_adapter(probe.await?, preference, model)?;
     Err(
         "a WebGPU adapter is available, but the threaded module has no WebGPU backend (load with \
          `threads: 1` for it); it runs on the CPU"
@@ -181,15 +186,31 @@ async fn webgpu(
     )
 }
 
-/// Checks that a probed adapter's buffers fit the model; returns its description.
-#[cfg(target_arch = "wasm32")]
+/// Checks that a probed adapter will do: its buffers fit the model, and under
+/// [`DevicePreference::Auto`] it is not a fallback (software) adapter. Returns its description.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 fn check_adapter(
     facts: Option<AdapterFacts>,
+    preference: DevicePreference,
     model: &ModelInfo,
 ) -> std::result::Result<Option<String>, String> {
     let Some(facts) = facts else {
         return Ok(None);
     };
+    // NOTE: a fallback adapter runs the GPU's work on the CPU (SwiftShader: one pair of the
+    // full-shape model took 15-17 s, against well under a second on the CPU path; BENCHMARKS.md,
+    // sections 1 and 3), so `auto` takes the CPU path; `device: 'webgpu'` still gets it.
+    if facts.fallback && preference == DevicePreference::Auto {
+        return Err(format!(
+            "the only WebGPU adapter{} is a fallback (software) adapter, slower than the CPU path \
+             (device: 'webgpu' uses it anyway)",
+            facts
+                .description
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default()
+        ));
+    }
     check_binding_limit(facts.max_storage_buffer_binding_size, model)?;
     Ok(facts.description)
 }
@@ -198,6 +219,7 @@ fn check_adapter(
 /// kernels the browser runs, for native users with a GPU and for timing them on one.
 #[cfg(all(not(target_arch = "wasm32"), feature = "native-webgpu"))]
 async fn webgpu(
+    _preference: DevicePreference,
     model: &ModelInfo,
     _probe: impl Future<Output = AdapterProbe>,
 ) -> std::result::Result<SelectedDevice, String> {
@@ -206,7 +228,7 @@ async fn webgpu(
     Ok(selected)
 }
 
-#[cfg(any(target_arch = "wasm32", reranker_wgpu))]
+#[cfg_attr(not(any(target_arch = "wasm32", reranker_wgpu)), allow(dead_code))]
 fn check_binding_limit(limit: f64, model: &ModelInfo) -> std::result::Result<(), String> {
     let needed = largest_binding(model);
     if limit < needed as f64 {
@@ -287,6 +309,7 @@ async fn wgpu_device() -> std::result::Result<(SelectedDevice, u64), String> {
 
 #[cfg(all(not(target_arch = "wasm32"), not(reranker_wgpu)))]
 async fn webgpu(
+    _preference: DevicePreference,
     _model: &ModelInfo,
     _probe: impl Future<Output = AdapterProbe>,
 ) -> std::result::Result<SelectedDevice, String> {
@@ -325,5 +348,45 @@ mod tests {
             ..real
         };
         assert_eq!(largest_binding(&wide), 8192 * 32768 * 4);
+    }
+
+    #[test]
+    fn auto_refuses_a_fallback_adapter_and_webgpu_takes_it() {
+        let model = ModelInfo {
+            name: "real",
+            source_dir: "",
+            vocab_size: 250_002,
+            hidden_size: 384,
+            num_attention_heads: 12,
+            intermediate_size: 1536,
+            max_positions: 514,
+            pad_token_id: 1,
+            webgpu_blocker: None,
+            fused_attention_layers: 0,
+            fused_gelu_layers: 0,
+        };
+        let adapter = |fallback, limit| {
+            Some(AdapterFacts {
+                description: Some("google swiftshader (WebGPU)".into()),
+                max_storage_buffer_binding_size: limit,
+                fallback,
+            })
+        };
+        let enough = ACTIVATION_BUDGET as f64;
+        let reason = check_adapter(adapter(true, enough), DevicePreference::Auto, &model)
+            .expect_err("auto must not take a software adapter");
+        assert!(reason.contains("fallback (software) adapter"), "{reason}");
+        assert!(reason.contains("google swiftshader"), "{reason}");
+        assert_eq!(
+            check_adapter(adapter(true, enough), DevicePreference::WebGpu, &model),
+            Ok(Some("google swiftshader (WebGPU)".into()))
+        );
+        assert_eq!(
+            check_adapter(adapter(false, enough), DevicePreference::Auto, &model),
+            Ok(Some("google swiftshader (WebGPU)".into()))
+        );
+        let small = check_adapter(adapter(false, enough - 1.0), DevicePreference::Auto, &model);
+        assert!(small.unwrap_err().contains("binds at most"));
+        assert_eq!(check_adapter(None, DevicePreference::Auto, &model), Ok(None));
     }
 }

@@ -1,5 +1,6 @@
 //! The browser's WebGPU adapter, asked for as a page would (`navigator.gpu.requestAdapter()`),
-//! described for [`crate::device::select_probed`], which decides whether it will do.
+//! described for [`crate::device::select_probed`], which decides whether it will do (a fallback
+//! adapter, which runs on the CPU, does not under `device: 'auto'`).
 
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -50,8 +51,19 @@ pub async fn probe() -> AdapterProbe {
         })
         .filter(|d| !d.is_empty())
         .map(|d| format!("{d} (WebGPU)"));
+    // NOTE: `GPUAdapterInfo.isFallbackAdapter` where the browser has it, else the older
+    // `GPUAdapter.isFallbackAdapter`; SwiftShader in Chromium says true.
+    let flag = |target: Option<JsValue>| {
+        target
+            .and_then(|t| get(&t, "isFallbackAdapter"))
+            .and_then(|v| v.as_bool())
+    };
+    let fallback = flag(get(&adapter, "info"))
+        .or_else(|| flag(Some(adapter.clone())))
+        .unwrap_or(false);
     Ok(Some(AdapterFacts {
         description,
         max_storage_buffer_binding_size,
+        fallback,
     }))
 }

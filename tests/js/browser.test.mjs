@@ -131,6 +131,23 @@ test('(c) no WebGPU: automatic fallback with the reason', async () => {
   checkScores('chromium fallback', result);
 });
 
+test('(k) a fallback (software) adapter, SwiftShader here: auto runs on the CPU and says why, on threads in a worker', async () => {
+  const { result, errors } = await runPage({ device: 'auto', webgpu: true });
+  assert.deepEqual(errors, []);
+  assert.equal(result.device.backend, 'cpu', JSON.stringify(result.device));
+  assert.match(result.device.fallbackReason, /fallback \(software\) adapter/);
+  assert.match(result.device.fallbackReason, /swiftshader/i);
+  checkScores('chromium auto on a fallback adapter', result);
+  // In a worker on a cross-origin isolated page the CPU path it takes is the threaded one.
+  const inWorker = await runPage({ device: 'auto', webgpu: true, page: 'worker.html', query: '&threads=2' });
+  assert.deepEqual(inWorker.errors, []);
+  assert.equal(inWorker.result.error, undefined, inWorker.result.error);
+  assert.equal(inWorker.result.device.backend, 'cpu');
+  assert.equal(inWorker.result.device.threads, 2, JSON.stringify(inWorker.result.device));
+  assert.match(inWorker.result.device.fallbackReason, /fallback \(software\) adapter/);
+  assert.ok(inWorker.requests.some((url) => url.endsWith('/pkg/web_reranker_threads_bg.wasm')));
+});
+
 test('(d) WebGPU device lost mid-run: calls answer on the CPU and device says so', async () => {
   const { result, errors } = await runPage({ device: 'webgpu', webgpu: true, page: 'device-loss.html' });
   assert.deepEqual(errors, []);

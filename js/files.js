@@ -128,11 +128,16 @@ async function readEarly(store, cache, base, files) {
 /**
  * Opens the model's files for a load: `sources` maps each file name to the caller's source
  * (bytes or a URL) or undefined (the file in the model folder `base`). `verify` checks folder
- * files against the manifest; `cache` keeps them in the browser's store. Returns
- * `read(file, onProgress, checks, verifier)`, which resolves to the file's bytes. `checks`
- * collects what the load must await before it answers: the checks of stored copies, which run
- * while the model is built from them (in `verifier`'s worker), and the writes of downloads to the
- * store.
+ * files against the manifest; `cache` keeps them in the browser's store. Returns:
+ *
+ * - `read(file, onProgress, checks, verifier)`, which resolves to the file's bytes. `checks`
+ *   collects what the load must await before it answers: the checks of stored copies, which run
+ *   while the model is built from them (in `verifier`'s worker), and the writes of downloads to
+ *   the store;
+ * - `storage`: `{ store: 'opfs' | 'cache' | 'none', stored, reason? }`, `stored` false once a
+ *   download could not be written (a full quota: the load goes on without it);
+ * - `prune()`: removes the stored files the manifest does not name (other versions, other
+ *   models), once the load's files have all checked.
  */
 export async function openModelFiles({ base, sources, verify, cache: caching }) {
   const fromFolder = (file) => sources.get(file) === undefined;
@@ -150,6 +155,8 @@ export async function openModelFiles({ base, sources, verify, cache: caching }) 
     }
   }
 
+  const storage = { store: store?.kind ?? 'none', stored: store !== null };
+
   /** A stored copy of `file`, its read under way, or undefined. */
   const storedCopy = async (file, sha256) => {
     const speculative = early.get(file);
@@ -158,7 +165,7 @@ export async function openModelFiles({ base, sources, verify, cache: caching }) 
     return store !== null && typeof sha256 === 'string' ? store.reader(file, sha256) : undefined;
   };
 
-  return async function read(file, onProgress, checks, verifier) {
+  async function read(file, onProgress, checks, verifier) {
     const source = sources.get(file);
     if (manifest === null || !fromFolder(file)) return bytesOf(source, base, file, onProgress);
     const entry = manifest.files[file];
@@ -190,7 +197,20 @@ export async function openModelFiles({ base, sources, verify, cache: caching }) 
     if (mismatch !== null) throw rerankerError('INTEGRITY', mismatch);
     // NOTE: stored while the model is built from the bytes (the write never fails a load);
     // the load resolves once it is done, so the next load finds the copy.
-    if (store !== null && typeof sha256 === 'string') checks.push(store.put(file, sha256, bytes));
+    if (store !== null && typeof sha256 === 'string') {
+      checks.push(store.put(file, sha256, bytes).then((reason) => {
+        if (reason !== undefined) Object.assign(storage, { stored: false, reason: `${file} was not stored (${reason})` });
+      }));
+    }
     return bytes;
-  };
+  }
+
+  async function prune() {
+    if (store === null || manifest === null) return;
+    await store.prune(Object.entries(manifest.files)
+      .filter(([, entry]) => typeof entry?.sha256 === 'string')
+      .map(([file, { sha256 }]) => ({ file, sha256 })));
+  }
+
+  return { read, storage, prune };
 }

@@ -66,9 +66,23 @@ export interface LoadOptions {
    * (`web-reranker-models-v1` in both). A second load reads them from there without downloading,
    * and works offline (the manifest is read from the network when it can be, else from its
    * copy in the Cache API). A stored copy is checked again on every load, in a worker beside
-   * the model's build. Needs `verify`.
+   * the model's build. Needs `verify`. After a load whose files all checked, stored files its
+   * manifest does not name (other versions, other models) are removed, unless `keepOtherModels`.
+   * Call `navigator.storage.persist()` to ask the browser not to evict them under pressure.
    */
   cache?: boolean;
+  /** Keep the stored files of other model folders and versions (default false): for sites that switch models. */
+  keepOtherModels?: boolean;
+}
+
+/** Where a load kept the model files. */
+export interface StorageInfo {
+  /** The store: the origin private file system, the Cache API, or none (Node, `cache: false`, storage disabled). */
+  store: 'opfs' | 'cache' | 'none';
+  /** False when a download could not be written (a full quota): the model loaded, but the next load downloads it again. */
+  stored: boolean;
+  /** Why a file was not stored. */
+  reason?: string;
 }
 
 /** How weights are stored: compact int8 (with f32 scales) or f32. */
@@ -217,6 +231,8 @@ export interface RerankerLike {
   readonly precision: Precision;
   /** Where the load's time went. */
   readonly loadTimings: LoadTimings;
+  /** Where the model files were kept. */
+  readonly storage: StorageInfo;
   /** Ranks documents against the query, best first. */
   rerank<D extends Document>(query: string, documents: D[], options?: RerankOptions): Promise<RerankResult<D>[]>;
   /** Raw scores (logits) of `[query, passage]` pairs, in input order (sentence-transformers `predict`). */
@@ -231,15 +247,21 @@ export interface RerankerLike {
  */
 export declare function createReranker(options?: CreateOptions): Promise<RerankerLike>;
 
+/** Removes the model files the package stored in this origin, or with `baseUrl` only that model folder's. */
+export declare function clearCache(options?: { baseUrl?: string | URL }): Promise<void>;
+
 /** The reranker in this thread. `createReranker` is the usual way in a page. */
 export declare class Reranker implements RerankerLike {
   private constructor();
   static load(options?: LoadOptions): Promise<Reranker>;
+  /** Removes the model files the package stored in this origin, or with `baseUrl` only that model folder's. */
+  static clearCache(options?: { baseUrl?: string | URL }): Promise<void>;
   readonly device: DeviceInfo;
   readonly maxLength: number;
   /** How the loaded weights are stored. */
   readonly precision: Precision;
   readonly loadTimings: LoadTimings;
+  readonly storage: StorageInfo;
   rerank<D extends Document>(query: string, documents: D[], options?: RerankOptions): Promise<RerankResult<D>[]>;
   predict(pairs: [string, string][], options?: PredictOptions): Promise<number[]>;
   dispose(): void;

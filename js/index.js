@@ -6,6 +6,9 @@ import { checkOptions, LOAD_OPTIONS } from './options.js';
 import { WorkerReranker } from './worker-client.js';
 
 export { Reranker, RerankerError, CODES };
+
+/** Removes the model files the package stored in this origin, or with `baseUrl` that folder's. */
+export const clearCache = (options) => Reranker.clearCache(options);
 export { rerankResults, rerankMiniSearch, rerankOrama, oramaReranker, rerankPagefind, DEFAULT_TOP_K } from './adapters.js';
 
 /**

@@ -1,5 +1,6 @@
 // web-reranker: the load options, each checked once where it is read. JS reads `baseUrl`,
-// `weights`, `tokenizer`, `wasm`, `onProgress`, `verify`, `cache`, `precision` and `threads`;
+// `weights`, `tokenizer`, `wasm`, `onProgress`, `verify`, `cache`, `keepOtherModels`,
+// `precision` and `threads`;
 // the wasm module reads `device`, `maxLength` and `activations` and checks them itself
 // (src/web/options.rs), so they pass through here unread.
 import { rerankerError } from './errors.js';
@@ -11,7 +12,7 @@ import { rerankerError } from './errors.js';
 export const MODULE_OPTIONS = ['device', 'maxLength', 'activations'];
 
 /** Every load option `Reranker.load` takes (`createReranker` adds `worker`). */
-export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'onProgress', 'verify', 'cache', 'precision', 'threads', ...MODULE_OPTIONS];
+export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'onProgress', 'verify', 'cache', 'keepOtherModels', 'precision', 'threads', ...MODULE_OPTIONS];
 
 /** The weights files a model folder holds, by `precision`. */
 export const WEIGHTS_FILES = { int8: 'weights-int8.bpk', f32: 'weights-f32.bpk' };
@@ -34,21 +35,22 @@ export function checkOptions(options, known, what) {
 const shown = (value) => JSON.stringify(value) ?? String(value);
 
 /**
- * The load options JS reads, checked, with their defaults: `{ verify, cache, precision,
- * threads }` (`threads` undefined: the default plan).
+ * The load options JS reads, checked, with their defaults: `{ verify, cache, keepOtherModels,
+ * precision, threads }` (`threads` undefined: the default plan).
  */
 export function loadOptions(options) {
   checkOptions(options, LOAD_OPTIONS, 'load options');
-  const { verify = true, cache = true, precision = 'int8', threads } = options;
-  if (typeof verify !== 'boolean') throw rerankerError('INVALID_INPUT', 'verify must be a boolean');
-  if (typeof cache !== 'boolean') throw rerankerError('INVALID_INPUT', 'cache must be a boolean');
+  const { verify = true, cache = true, keepOtherModels = false, precision = 'int8', threads } = options;
+  for (const [name, value] of Object.entries({ verify, cache, keepOtherModels })) {
+    if (typeof value !== 'boolean') throw rerankerError('INVALID_INPUT', `${name} must be a boolean`);
+  }
   if (typeof precision !== 'string' || !Object.hasOwn(WEIGHTS_FILES, precision)) {
     throw rerankerError('INVALID_INPUT', `precision must be 'int8' or 'f32', not ${shown(precision)}`);
   }
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) {
     throw rerankerError('INVALID_INPUT', `threads must be an integer from 1 to ${MAX_THREADS}, not ${shown(threads)}`);
   }
-  return { verify, cache, precision, threads };
+  return { verify, cache, keepOtherModels, precision, threads };
 }
 
 /** The options the wasm module reads, as given (it checks them). */

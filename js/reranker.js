@@ -5,6 +5,7 @@
 import { rerankerError, fromWasm, takeSignal, abortable, aborted } from './errors.js';
 import { here, page } from './env.js';
 import { moduleFor } from './modules.js';
+import { clearStored } from './store.js';
 import { openModelFiles, TOKENIZER_FILE } from './files.js';
 import { loadOptions, moduleOptions, WEIGHTS_FILES } from './options.js';
 import { verifierWorker } from './verifier.js';
@@ -33,8 +34,9 @@ export class Reranker {
   #loadTimings;
   /** `{ threads, threadsReason? }`: the CPU path's threads, shown in `device`. */
   #threads;
+  #storage;
 
-  constructor(token, inner, create, loadTimings, threads) {
+  constructor(token, inner, create, loadTimings, threads, storage) {
     if (token !== constructing) {
       throw new TypeError('use `await Reranker.load(options)` to make a Reranker');
     }
@@ -45,11 +47,12 @@ export class Reranker {
     this.#precision = inner.precision;
     this.#create = create;
     this.#loadTimings = loadTimings;
+    this.#storage = storage;
   }
 
   /** Loads the model. See index.d.ts for the options. */
   static async load(options = {}) {
-    const { verify, cache, precision, threads } = loadOptions(options);
+    const { verify, cache, precision, threads, keepOtherModels } = loadOptions(options);
     if (trapped !== null) throw trapped;
     const started = performance.now();
     const timings = { wasmMs: 0, filesMs: 0, checkedMs: 0 };
@@ -64,7 +67,7 @@ export class Reranker {
     wasm.catch(() => undefined); // awaited before the model is built; a file error may come first
     const base = options.baseUrl !== undefined ? new URL(options.baseUrl, page()) : new URL('./model/', here);
     const weightsFile = WEIGHTS_FILES[precision];
-    const read = await openModelFiles({
+    const files = await openModelFiles({
       base, verify, cache, sources: new Map([[weightsFile, options.weights], [TOKENIZER_FILE, options.tokenizer]]),
     });
     const settings = moduleOptions(options);
@@ -72,9 +75,11 @@ export class Reranker {
     // (from the HTTP cache or the store) rather than holding a second copy of the weights for the
     // whole session.
     const create = (device = options.device, onProgress = undefined) => build({
-      wasm, read, files: [weightsFile, TOKENIZER_FILE], settings: device === undefined ? settings : { ...settings, device }, onProgress, started, timings,
+      wasm, read: files.read, files: [weightsFile, TOKENIZER_FILE], settings: device === undefined ? settings : { ...settings, device }, onProgress, started, timings,
     });
     const inner = await create(options.device, options.onProgress);
+    // NOTE: only once every file has checked: a load that failed keeps what the last good one had.
+    if (!keepOtherModels) await files.prune();
     const loadTimings = { ...timings, ...inner.loadTimings, totalMs: performance.now() - started };
     const module = await wasm;
     let { threadsReason } = module;
@@ -82,7 +87,20 @@ export class Reranker {
       threadsReason = `this thread's module was started with ${module.threads} by an earlier load`;
     }
     if (inner.device.backend === 'webgpu') threadsReason = undefined; // threads are the CPU's
-    return new Reranker(constructing, inner, create, loadTimings, { threads: module.threads, threadsReason });
+    return new Reranker(constructing, inner, create, loadTimings, { threads: module.threads, threadsReason }, { ...files.storage });
+  }
+
+  /**
+   * Removes the model files the package stored in this origin (OPFS, the Cache API), or with
+   * `baseUrl` only that model folder's. See index.d.ts.
+   */
+  static async clearCache({ baseUrl } = {}) {
+    await clearStored(baseUrl === undefined ? undefined : new URL(baseUrl, page()));
+  }
+
+  /** Where the model files were kept: `{ store: 'opfs' | 'cache' | 'none', stored, reason? }`. */
+  get storage() {
+    return { ...this.#storage };
   }
 
   /** Where the load's time went, in milliseconds (see index.d.ts). */

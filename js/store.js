@@ -73,7 +73,11 @@ const hasOpfs = () => typeof globalThis.navigator?.storage?.getDirectory === 'fu
  * URL (the Cache API's keys are URLs). Entries are named by file and sha256:
  *
  * - `reader(file, sha256)` → `{ size, read(start, end) }`, or undefined when not stored;
- * - `put(file, sha256, bytes)`, `drop(file, sha256)`: best effort, never throw.
+ * - `put(file, sha256, bytes)` → undefined, or why the copy could not be written (a full quota);
+ * - `drop(file, sha256)`; `prune(keep)`: removes every stored file but those of `keep`
+ *   (`[{ file, sha256 }]`), whichever model folder stored them.
+ *
+ * None of them throws: storing is best effort.
  */
 export async function openStore(base, cache, kind = hasOpfs() ? 'opfs' : 'cache') {
   if (kind !== 'opfs') return cache === null ? null : cacheStore(cache, base);
@@ -99,16 +103,28 @@ export async function openStore(base, cache, kind = hasOpfs() ? 'opfs' : 'cache'
         writable = await (await folder.getFileHandle(name(file, sha256), { create: true })).createWritable();
         await writable.write(bytes);
         await writable.close();
-      } catch {
+      } catch (error) {
         await writable?.abort().catch(() => undefined); // a full quota: the entry is left out
         await this.drop(file, sha256);
+        return failure(error);
       }
+      return undefined;
     },
     async drop(file, sha256) {
       await folder.removeEntry(name(file, sha256)).catch(() => undefined);
     },
+    async prune(keep) {
+      const names = [];
+      for await (const entry of folder.keys()) names.push(entry);
+      const kept = new Set([...keep].map(({ file, sha256 }) => name(file, sha256)));
+      await Promise.all(names.filter((entry) => !kept.has(entry))
+        .map((entry) => folder.removeEntry(entry).catch(() => undefined)));
+    },
   };
 }
+
+/** Why a write failed, for `Reranker.storage.reason`. */
+const failure = (error) => `${error?.name ?? 'Error'}: ${error?.message ?? String(error)}`;
 
 /** The store's folder in the origin private file system, or null where it cannot be had. */
 async function opfsFolder() {
@@ -142,10 +158,49 @@ function cacheStore(cache, base) {
       }
     },
     async put(file, sha256, bytes) {
-      await cache.put(cacheKey(base, file, sha256), new Response(bytes)).catch(() => undefined);
+      try {
+        await cache.put(cacheKey(base, file, sha256), new Response(bytes));
+        return undefined;
+      } catch (error) {
+        return failure(error);
+      }
     },
     async drop(file, sha256) {
       await cache.delete(cacheKey(base, file, sha256)).catch(() => undefined);
     },
+    async prune(keep) {
+      const kept = new Set([...keep].map(({ file, sha256 }) => `${sha256}-${file}`));
+      const stored = await cache.keys().catch(() => []);
+      await Promise.all(stored.map((request) => new URL(request.url)).filter((url) => {
+        const sha256 = url.searchParams.get('sha256');
+        return sha256 !== null && !kept.has(`${sha256}-${url.pathname.split('/').pop()}`);
+      }).map((url) => cache.delete(url.href).catch(() => undefined)));
+    },
   };
+}
+
+/**
+ * Removes what the package stored in this origin: every model file and manifest copy, or with
+ * `base` (a model folder's URL) only that folder's. Never throws.
+ */
+export async function clearStored(base) {
+  const cache = await openCache();
+  if (base === undefined) {
+    await globalThis.caches?.delete(STORE_NAME).catch(() => undefined);
+    try {
+      await (await navigator.storage.getDirectory()).removeEntry(STORE_NAME, { recursive: true });
+    } catch {
+      // no OPFS, or nothing stored there
+    }
+    return;
+  }
+  // The folder's files in OPFS are named by the hashes its last manifest gave them.
+  const manifest = await cache?.match(new URL('model.json', base).href).then((hit) => hit?.json()).catch(() => undefined);
+  const folder = hasOpfs() ? await opfsFolder() : null;
+  for (const [file, entry] of Object.entries(manifest?.files ?? {})) {
+    if (typeof entry?.sha256 === 'string') await folder?.removeEntry(`${entry.sha256}-${file}`).catch(() => undefined);
+  }
+  const keys = await cache?.keys().catch(() => []) ?? [];
+  await Promise.all(keys.filter((request) => request.url.startsWith(base.href))
+    .map((request) => cache.delete(request).catch(() => undefined)));
 }

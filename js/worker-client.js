@@ -23,6 +23,7 @@ export class WorkerReranker {
   #maxLength;
   #precision;
   #loadTimings;
+  #storage;
   #dead = null;
 
   constructor(token, worker) {
@@ -48,8 +49,9 @@ export class WorkerReranker {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     const reranker = new WorkerReranker(constructing, worker);
     try {
-      const { maxLength, precision, loadTimings } = await reranker.#send('load', [rest], { onProgress });
+      const { maxLength, precision, loadTimings, storage } = await reranker.#send('load', [rest], { onProgress });
       reranker.#loadTimings = loadTimings;
+      reranker.#storage = storage;
       reranker.#maxLength = maxLength;
       reranker.#precision = precision;
     } catch (error) {
@@ -66,6 +68,9 @@ export class WorkerReranker {
   get precision() { return this.#precision; }
   /** Where the load's time went in the worker, in milliseconds. */
   get loadTimings() { return { ...this.#loadTimings }; }
+
+  /** Where the model files were kept (see `Reranker.storage`). */
+  get storage() { return { ...this.#storage }; }
 
   async rerank(query, documents, options) {
     const [signal, rest] = takeSignal(options);

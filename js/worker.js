@@ -20,7 +20,7 @@ self.addEventListener('message', async ({ data: { id, method, args } }) => {
     let value;
     if (method === 'load') {
       reranker = await Reranker.load({ ...args[0], onProgress: (progress) => self.postMessage({ id, progress }) });
-      value = { maxLength: reranker.maxLength, precision: reranker.precision, loadTimings: reranker.loadTimings };
+      value = { maxLength: reranker.maxLength, precision: reranker.precision, loadTimings: reranker.loadTimings, storage: reranker.storage };
     } else if (reranker === undefined) {
       throw new Error('the worker has no model yet');
     } else if (method === 'rerank') {

@@ -21,6 +21,8 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 let server;
 
 let chunkedModel;
+/** A second version of the model folder: the same weights, the tokenizer as JSON (other bytes). */
+let secondModel;
 
 before(async () => {
   assert.ok(process.env.RERANKER_PKG, 'set RERANKER_PKG (./build.sh test does)');
@@ -37,11 +39,21 @@ before(async () => {
     entry.chunks = { size: step, sha256 };
   }
   await writeFile(path.join(chunkedModel, 'model.json'), JSON.stringify(manifest));
-  server = await serve({ root, pkg: process.env.RERANKER_PKG, mounts: { '/pkg/model/': chunkedModel } });
+  secondModel = await mkdtemp(path.join(tmpdir(), 'reranker-second-'));
+  await cp(path.join(process.env.RERANKER_PKG, 'model/weights-int8.bpk'), path.join(secondModel, 'weights-int8.bpk'));
+  await cp(path.join(root, 'tests/fixtures/tiny-webgpu/tokenizer.json'), path.join(secondModel, 'tokenizer.bin'));
+  const files = {};
+  for (const file of ['weights-int8.bpk', 'tokenizer.bin']) {
+    const bytes = await readFile(path.join(secondModel, file));
+    files[file] = { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+  }
+  await writeFile(path.join(secondModel, 'model.json'), JSON.stringify({ name: 'second', files }));
+  server = await serve({ root, pkg: process.env.RERANKER_PKG, mounts: { '/pkg/model/': chunkedModel, '/second/': secondModel } });
 });
 after(async () => {
   await server?.close();
   if (chunkedModel) await rm(chunkedModel, { recursive: true, force: true });
+  if (secondModel) await rm(secondModel, { recursive: true, force: true });
 });
 
 /** What the package may fetch (under /pkg/): its modules, its wasm and its model files. */
@@ -379,3 +391,45 @@ for (const { query, store, checker } of STORES) {
   });
 }
 
+test('(l) bounded storage: a second model version replaces the first one\'s files, keepOtherModels keeps them, clearCache empties the store', async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    const check = await openCachePage(page, '');
+    const entries = (manifest) => Object.entries(manifest.files).map(([file, { sha256 }]) => `opfs:${sha256}-${file}`);
+    const first = await (await fetch(`${server.origin}/pkg/model/model.json`)).json();
+    const second = await (await fetch(`${server.origin}/second/model.json`)).json();
+    const firstStored = entries(first).filter((e) => !e.endsWith('weights-f32.bpk')).sort();
+    const secondStored = entries(second).sort();
+    assert.notDeepEqual(firstStored, secondStored, 'the two versions differ');
+
+    const loaded = await page.evaluate(() => window.__api.load());
+    check('version 1', loaded);
+    assert.deepEqual(loaded.storage, { store: 'opfs', stored: true });
+    assert.deepEqual(await page.evaluate(() => window.__api.stored()), firstStored);
+    check('version 2', await page.evaluate(() => window.__api.load({ baseUrl: '/second/' })));
+    assert.deepEqual(await page.evaluate(() => window.__api.stored()), secondStored, 'only version 2\'s files remain');
+
+    check('version 1, keeping the others', await page.evaluate(() => window.__api.load({ keepOtherModels: true })));
+    const both = [...new Set([...firstStored, ...secondStored])].sort();
+    assert.deepEqual(await page.evaluate(() => window.__api.stored()), both);
+    await page.evaluate(() => window.__api.clearCache({ baseUrl: '/second/' }));
+    assert.deepEqual(await page.evaluate(() => window.__api.stored()), firstStored.filter((e) => !secondStored.includes(e)),
+      'clearCache({ baseUrl }) removes that folder\'s files');
+    await page.evaluate(() => window.__api.clearCache());
+    assert.deepEqual(await page.evaluate(() => window.__api.stored()), [], 'clearCache() removes everything');
+    assert.deepEqual(errors, []);
+  });
+});
+
+test('(l) a full quota while storing is not a load failure: the model answers and storage says why', async () => {
+  for (const query of ['?quota=full', '?quota=full&store=cache']) {
+    await withPage({ webgpu: false }, async (page, errors) => {
+      const check = await openCachePage(page, query);
+      const loaded = await page.evaluate(() => window.__api.load());
+      check(`load with a full quota (${query})`, loaded);
+      assert.equal(loaded.storage.stored, false, JSON.stringify(loaded.storage));
+      assert.match(loaded.storage.reason, /QuotaExceededError/);
+      assert.deepEqual(await page.evaluate(() => window.__api.stored()), []);
+      assert.deepEqual(errors, []);
+    });
+  }
+});

@@ -1,7 +1,7 @@
 // web-reranker: the model's files for a load. Each is read from the caller's bytes or URL, or
 // from the model folder, where it is checked against the folder's manifest (`model.json`) and,
 // in a browser, kept in the store (store.js) under its sha256 and read back from there.
-import { rerankerError } from './errors.js';
+import { rerankerError, aborted } from './errors.js';
 import { readFile } from './env.js';
 import { openStore, openCache, sizeMismatch, digestMismatch } from './store.js';
 
@@ -25,7 +25,7 @@ const inMemory = (bytes) => async (start, end) => bytes.subarray(start, end);
  * `onProgress({ file, loaded, total })` is called as the bytes arrive, ending with
  * `loaded === total`.
  */
-async function bytesOf(source, base, file, onProgress) {
+async function bytesOf(source, base, file, onProgress, signal) {
   const report = (loaded, total) => onProgress?.({ file, loaded, total });
   /** The bytes, once all are here: the last progress event says so. */
   const complete = (bytes) => { report(bytes.length, bytes.length); return bytes; };
@@ -38,8 +38,9 @@ async function bytesOf(source, base, file, onProgress) {
   if (url.protocol === 'file:') return complete(new Uint8Array(await readFile(url)));
   let response;
   try {
-    response = await fetch(url);
+    response = await fetch(url, { signal });
   } catch (cause) {
+    if (signal?.aborted) throw aborted(signal);
     throw rerankerError('MODEL_LOAD', `cannot fetch ${url}: ${cause.message}`, cause);
   }
   if (!response.ok) throw rerankerError('MODEL_LOAD', `cannot fetch ${url}: HTTP ${response.status}`);
@@ -51,7 +52,13 @@ async function bytesOf(source, base, file, onProgress) {
   let loaded = 0;
   report(0, length || undefined);
   for (const reader = response.body.getReader(); ;) {
-    const { done, value } = await reader.read();
+    let done; let value;
+    try {
+      ({ done, value } = await reader.read());
+    } catch (cause) {
+      if (signal?.aborted) throw aborted(signal);
+      throw rerankerError('MODEL_LOAD', `cannot fetch ${url}: ${cause.message}`, cause);
+    }
     if (done) break;
     chunks.push(value);
     loaded += value.length;
@@ -68,7 +75,7 @@ async function bytesOf(source, base, file, onProgress) {
  * The manifest (`model.json`) beside the model files, or null when the folder has none. With a
  * cache, the last manifest read is kept there and used when the network is unreachable.
  */
-async function manifestOf(base, cache) {
+async function manifestOf(base, cache, signal) {
   const url = manifestUrl(base);
   let text;
   try {
@@ -77,8 +84,9 @@ async function manifestOf(base, cache) {
     } else {
       let response;
       try {
-        response = await fetch(url);
+        response = await fetch(url, { signal });
       } catch (offline) {
+        if (signal?.aborted) throw aborted(signal);
         response = await cache?.match(url.href);
         if (response === undefined) throw offline;
       }
@@ -89,6 +97,7 @@ async function manifestOf(base, cache) {
     }
   } catch (cause) {
     if (cause?.code === 'ENOENT') return null;
+    if (cause?.code === 'ABORTED') throw cause;
     throw rerankerError('MODEL_LOAD', `cannot read the model manifest ${url}: ${cause.message}`, cause);
   }
   let manifest;
@@ -128,7 +137,8 @@ async function readEarly(store, cache, base, files) {
 /**
  * Opens the model's files for a load: `sources` maps each file name to the caller's source
  * (bytes or a URL) or undefined (the file in the model folder `base`). `verify` checks folder
- * files against the manifest; `cache` keeps them in the browser's store. Returns:
+ * files against the manifest; `cache` keeps them in the browser's store; `signal` aborts the
+ * downloads (they then reject with `ABORTED`, and nothing more is stored). Returns:
  *
  * - `read(file, onProgress, checks, verifier)`, which resolves to the file's bytes. `checks`
  *   collects what the load must await before it answers: the checks of stored copies, which run
@@ -139,7 +149,7 @@ async function readEarly(store, cache, base, files) {
  * - `prune()`: removes the stored files the manifest does not name (other versions, other
  *   models), once the load's files have all checked.
  */
-export async function openModelFiles({ base, sources, verify, cache: caching }) {
+export async function openModelFiles({ base, sources, verify, cache: caching, signal }) {
   const fromFolder = (file) => sources.get(file) === undefined;
   const folderFiles = [...sources.keys()].filter(fromFolder);
   const storing = verify && caching && folderFiles.length > 0;
@@ -148,7 +158,7 @@ export async function openModelFiles({ base, sources, verify, cache: caching }) 
   // NOTE: a warm load reads its stored copies while the manifest is fetched, by the hashes in
   // the manifest's last copy; they are used only if the fresh manifest names the same files.
   const early = store === null ? new Map() : await readEarly(store, cache, base, folderFiles);
-  const manifest = verify && folderFiles.length > 0 ? await manifestOf(base, cache) : null;
+  const manifest = verify && folderFiles.length > 0 ? await manifestOf(base, cache, signal) : null;
   for (const file of folderFiles) {
     if (manifest !== null && manifest.files[file] === undefined) {
       throw rerankerError('INTEGRITY', `the model manifest does not list ${file}`);
@@ -167,7 +177,7 @@ export async function openModelFiles({ base, sources, verify, cache: caching }) 
 
   async function read(file, onProgress, checks, verifier) {
     const source = sources.get(file);
-    if (manifest === null || !fromFolder(file)) return bytesOf(source, base, file, onProgress);
+    if (manifest === null || !fromFolder(file)) return bytesOf(source, base, file, onProgress, signal);
     const entry = manifest.files[file];
     const { sha256 } = entry;
     const stored = await storedCopy(file, sha256);
@@ -192,9 +202,11 @@ export async function openModelFiles({ base, sources, verify, cache: caching }) 
       }
     }
     if (stored !== undefined) await store.drop(file, sha256); // damaged or unreadable: fetched anew
-    const bytes = await bytesOf(source, base, file, onProgress);
+    const bytes = await bytesOf(source, base, file, onProgress, signal);
     const mismatch = sizeMismatch(bytes.length, entry, file) ?? await digestMismatch(inMemory(bytes), entry, file, 'both');
     if (mismatch !== null) throw rerankerError('INTEGRITY', mismatch);
+    // An aborted load stores nothing.
+    if (signal?.aborted) throw aborted(signal);
     // NOTE: stored while the model is built from the bytes (the write never fails a load);
     // the load resolves once it is done, so the next load finds the copy.
     if (store !== null && typeof sha256 === 'string') {

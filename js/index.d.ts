@@ -55,6 +55,11 @@ export interface LoadOptions {
   /** Called as the model files download: per file, `loaded` only grows, the last event has `loaded === total`. */
   onProgress?: (event: ProgressEvent) => void;
   /**
+   * Cancels the load (a visitor who left the search box, a metered connection): it rejects with
+   * `code: 'ABORTED'` as soon as the signal fires, the downloads stop, and nothing more is stored.
+   */
+  signal?: AbortSignal;
+  /**
    * Check files read from the model folder against its `model.json` (size and sha256) before
    * use; a mismatch rejects with `code: 'INTEGRITY'` (default true; a folder without
    * `model.json` loads unchecked).

@@ -1,5 +1,5 @@
 // web-reranker: the load options, each checked once where it is read. JS reads `baseUrl`,
-// `weights`, `tokenizer`, `wasm`, `onProgress`, `verify`, `cache`, `keepOtherModels`,
+// `weights`, `tokenizer`, `wasm`, `onProgress`, `signal`, `verify`, `cache`, `keepOtherModels`,
 // `precision` and `threads`;
 // the wasm module reads `device`, `maxLength` and `activations` and checks them itself
 // (src/web/options.rs), so they pass through here unread.
@@ -12,7 +12,7 @@ import { rerankerError } from './errors.js';
 export const MODULE_OPTIONS = ['device', 'maxLength', 'activations'];
 
 /** Every load option `Reranker.load` takes (`createReranker` adds `worker`). */
-export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'onProgress', 'verify', 'cache', 'keepOtherModels', 'precision', 'threads', ...MODULE_OPTIONS];
+export const LOAD_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm', 'onProgress', 'signal', 'verify', 'cache', 'keepOtherModels', 'precision', 'threads', ...MODULE_OPTIONS];
 
 /** The weights files a model folder holds, by `precision`. */
 export const WEIGHTS_FILES = { int8: 'weights-int8.bpk', f32: 'weights-f32.bpk' };

@@ -50,10 +50,23 @@ export class Reranker {
     this.#storage = storage;
   }
 
-  /** Loads the model. See index.d.ts for the options. */
+  /**
+   * Loads the model. See index.d.ts for the options. `signal` rejects the load with `ABORTED`
+   * as soon as it fires; the downloads stop and nothing more is stored.
+   */
   static async load(options = {}) {
-    const { verify, cache, precision, threads, keepOtherModels } = loadOptions(options);
+    const parsed = loadOptions(options);
+    const [signal] = takeSignal({ signal: options.signal });
     if (trapped !== null) throw trapped;
+    if (signal?.aborted) throw aborted(signal);
+    const loading = Reranker.#load(options, parsed, signal);
+    if (signal === undefined) return loading;
+    // A load that ends after the abort frees what it built.
+    loading.then((reranker) => { if (signal.aborted) reranker.dispose(); }, () => undefined);
+    return abortable(loading, signal);
+  }
+
+  static async #load(options, { verify, cache, precision, threads, keepOtherModels }, signal) {
     const started = performance.now();
     const timings = { wasmMs: 0, filesMs: 0, checkedMs: 0 };
     // NOTE: the module compiles while the files are read; neither needs the other until the
@@ -68,7 +81,7 @@ export class Reranker {
     const base = options.baseUrl !== undefined ? new URL(options.baseUrl, page()) : new URL('./model/', here);
     const weightsFile = WEIGHTS_FILES[precision];
     const files = await openModelFiles({
-      base, verify, cache, sources: new Map([[weightsFile, options.weights], [TOKENIZER_FILE, options.tokenizer]]),
+      base, verify, cache, signal, sources: new Map([[weightsFile, options.weights], [TOKENIZER_FILE, options.tokenizer]]),
     });
     const settings = moduleOptions(options);
     // NOTE: the sources, not the bytes, are kept: after a device loss the model is fetched again
@@ -79,7 +92,7 @@ export class Reranker {
     });
     const inner = await create(options.device, options.onProgress);
     // NOTE: only once every file has checked: a load that failed keeps what the last good one had.
-    if (!keepOtherModels) await files.prune();
+    if (!keepOtherModels && !signal?.aborted) await files.prune();
     const loadTimings = { ...timings, ...inner.loadTimings, totalMs: performance.now() - started };
     const module = await wasm;
     let { threadsReason } = module;

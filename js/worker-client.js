@@ -40,7 +40,7 @@ export class WorkerReranker {
 
   /** `options`: load options, already checked by `createReranker`. */
   static async start(options) {
-    const { onProgress, ...rest } = options;
+    const [signal, { onProgress, ...rest }] = takeSignal(options);
     for (const key of URL_OPTIONS) {
       if (typeof rest[key] === 'string' || rest[key] instanceof URL) rest[key] = new URL(rest[key], page()).href;
     }
@@ -49,7 +49,7 @@ export class WorkerReranker {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     const reranker = new WorkerReranker(constructing, worker);
     try {
-      const { maxLength, precision, loadTimings, storage } = await reranker.#send('load', [rest], { onProgress });
+      const { maxLength, precision, loadTimings, storage } = await reranker.#send('load', [rest], { onProgress, signal });
       reranker.#loadTimings = loadTimings;
       reranker.#storage = storage;
       reranker.#maxLength = maxLength;

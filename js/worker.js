@@ -19,7 +19,7 @@ self.addEventListener('message', async ({ data: { id, method, args } }) => {
   try {
     let value;
     if (method === 'load') {
-      reranker = await Reranker.load({ ...args[0], onProgress: (progress) => self.postMessage({ id, progress }) });
+      reranker = await Reranker.load({ ...args[0], signal: controller.signal, onProgress: (progress) => self.postMessage({ id, progress }) });
       value = { maxLength: reranker.maxLength, precision: reranker.precision, loadTimings: reranker.loadTimings, storage: reranker.storage };
     } else if (reranker === undefined) {
       throw new Error('the worker has no model yet');

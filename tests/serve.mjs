@@ -3,6 +3,7 @@
 // Cross-origin isolated (COOP/COEP), on 127.0.0.1 only. Nothing is cached (`no-store`) unless
 // `revalidate` is set: then every file has an ETag and `no-cache`, as static hosts serve them
 // (Netlify, Cloudflare Pages), so the browser keeps it and asks again with If-None-Match (304).
+// `throttle: { '/prefix/': bytesPerSecond }` sends those files slowly, 16 KiB at a time.
 //
 //   node tests/serve.mjs ROOT [PORT]      (./build.sh serve runs it on www/)
 import http from 'node:http';
@@ -16,7 +17,7 @@ const TYPES = {
   '.png': 'image/png', '.svg': 'image/svg+xml', '.txt': 'text/plain; charset=utf-8',
 };
 
-export async function serve({ root, pkg, mounts = {}, port = 0, headers = {}, revalidate = false }) {
+export async function serve({ root, pkg, mounts = {}, port = 0, headers = {}, revalidate = false, throttle = {} }) {
   const requests = [];
   const folders = Object.entries({ ...mounts, ...(pkg === undefined ? {} : { '/pkg/': pkg }) });
   const server = http.createServer(async (req, res) => {
@@ -44,8 +45,19 @@ export async function serve({ root, pkg, mounts = {}, port = 0, headers = {}, re
         return;
       }
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream', ...common });
-      res.end(body);
+      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
+        'content-length': body.length, ...common });
+      const rate = Object.entries(throttle).find(([p]) => url.pathname.startsWith(p))?.[1];
+      if (rate === undefined) {
+        res.end(body);
+        return;
+      }
+      const step = 16384;
+      for (let at = 0; at < body.length && !res.destroyed; at += step) {
+        res.write(body.subarray(at, at + step));
+        await new Promise((resolve) => setTimeout(resolve, (1000 * step) / rate));
+      }
+      res.end();
     } catch {
       res.writeHead(404).end('not found');
     }

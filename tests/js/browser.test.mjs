@@ -48,7 +48,9 @@ before(async () => {
     files[file] = { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
   }
   await writeFile(path.join(secondModel, 'model.json'), JSON.stringify({ name: 'second', files }));
-  server = await serve({ root, pkg: process.env.RERANKER_PKG, mounts: { '/pkg/model/': chunkedModel, '/second/': secondModel } });
+  // `/slow/` serves the package's model folder at 64 KiB/s, for loads aborted mid-download.
+  server = await serve({ root, pkg: process.env.RERANKER_PKG, throttle: { '/slow/': 65536 },
+    mounts: { '/pkg/model/': chunkedModel, '/second/': secondModel, '/slow/': path.join(process.env.RERANKER_PKG, 'model') } });
 });
 after(async () => {
   await server?.close();
@@ -432,4 +434,26 @@ test('(l) a full quota while storing is not a load failure: the model answers an
       assert.deepEqual(errors, []);
     });
   }
+});
+
+test('(m) an aborted load rejects with ABORTED at once, stores nothing, and the next load works (in this thread and in a worker)', async () => {
+  const weights = (await readFile(path.join(process.env.RERANKER_PKG, 'model/weights-int8.bpk'))).length;
+  const downloadMs = (1000 * weights) / 65536;
+  assert.ok(downloadMs > 600, `the weights (${weights} bytes) take ${downloadMs} ms to download`);
+  await withPage({ webgpu: false }, async (page, errors) => {
+    const check = await openCachePage(page, '');
+    for (const worker of [false, true]) {
+      const result = await page.evaluate(({ worker }) => window.__api.loadAborted({ baseUrl: '/slow/' }, 300, worker), { worker });
+      assert.equal(result.code, 'ABORTED', JSON.stringify(result));
+      assert.equal(result.cause, 'the visitor left');
+      assert.ok(result.msAfterAbort < 200, `rejected ${result.msAfterAbort} ms after the abort`);
+      assert.ok(result.ms < downloadMs, `rejected after ${result.ms} ms, before the download could end`);
+      assert.deepEqual(await page.evaluate(() => window.__api.stored()), [], 'nothing stored');
+    }
+    check('the next load', await page.evaluate(() => window.__api.load({ baseUrl: '/slow/' })));
+    assert.equal((await page.evaluate(() => window.__api.stored())).length, 2);
+    const done = await page.evaluate(() => window.__api.loadAborted({}, 0));
+    assert.equal(done.code, 'ABORTED', 'a signal that fires before anything runs');
+    assert.deepEqual(errors, []);
+  });
 });

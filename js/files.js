@@ -20,20 +20,21 @@ const manifestUrl = (base) => new URL('model.json', base);
 /** A reader of bytes in memory, for `digestMismatch`. */
 const inMemory = (bytes) => async (start, end) => bytes.subarray(start, end);
 
+/** The bytes a caller gave (an `ArrayBuffer` or a view), or undefined for a URL. */
+const givenBytes = (source) => (source instanceof Uint8Array ? source
+  : source instanceof ArrayBuffer ? new Uint8Array(source)
+    : ArrayBuffer.isView(source) ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength) : undefined);
+
 /**
  * Bytes of a source: bytes as they are, or a URL (relative to `base`) fetched or read.
- * `onProgress({ file, loaded, total })` is called as the bytes arrive, ending with
+ * `report(status, loaded, total?)` (progress.js) is told as the bytes arrive, ending with
  * `loaded === total`.
  */
-async function bytesOf(source, base, file, onProgress, signal) {
-  const report = (loaded, total) => onProgress?.({ file, loaded, total });
+async function bytesOf(source, base, file, report, signal) {
   /** The bytes, once all are here: the last progress event says so. */
-  const complete = (bytes) => { report(bytes.length, bytes.length); return bytes; };
-  if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
-    return complete(source instanceof Uint8Array ? source
-      : source instanceof ArrayBuffer ? new Uint8Array(source)
-        : new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
-  }
+  const complete = (bytes, status = 'download') => { report?.(status, bytes.length, bytes.length); return bytes; };
+  const given = givenBytes(source);
+  if (given !== undefined) return complete(given, 'cached');
   const url = new URL(source ?? file, base);
   if (url.protocol === 'file:') return complete(new Uint8Array(await readFile(url)));
   let response;
@@ -47,10 +48,10 @@ async function bytesOf(source, base, file, onProgress, signal) {
   // NOTE: Content-Length is the size on the wire; a compressed response grows past it, so the
   // total reported is never below what has arrived, and the last event has loaded === total.
   const length = Number(response.headers.get('content-length')) || 0;
-  if (!onProgress || !response.body) return complete(new Uint8Array(await response.arrayBuffer()));
+  if (!report || !response.body) return complete(new Uint8Array(await response.arrayBuffer()));
   const chunks = [];
   let loaded = 0;
-  report(0, length || undefined);
+  report('download', 0, length || undefined);
   for (const reader = response.body.getReader(); ;) {
     let done; let value;
     try {
@@ -62,7 +63,7 @@ async function bytesOf(source, base, file, onProgress, signal) {
     if (done) break;
     chunks.push(value);
     loaded += value.length;
-    if (loaded < length) report(loaded, length);
+    if (loaded < length) report('download', loaded, length);
   }
   if (chunks.length === 1) return complete(chunks[0]);
   const bytes = new Uint8Array(loaded);
@@ -140,12 +141,14 @@ async function readEarly(store, cache, base, files) {
  * files against the manifest; `cache` keeps them in the browser's store; `signal` aborts the
  * downloads (they then reject with `ABORTED`, and nothing more is stored). Returns:
  *
- * - `read(file, onProgress, checks, verifier)`, which resolves to the file's bytes. `checks`
+ * - `read(file, report, checks, verifier)`, which resolves to the file's bytes (`report`:
+ *   progress.js's reporter for the file, or undefined). `checks`
  *   collects what the load must await before it answers: the checks of stored copies, which run
  *   while the model is built from them (in `verifier`'s worker), and the writes of downloads to
  *   the store;
  * - `storage`: `{ store: 'opfs' | 'cache' | 'none', stored, reason? }`, `stored` false once a
  *   download could not be written (a full quota: the load goes on without it);
+ * - `size(file)`: the file's size, where the manifest or the caller's bytes say it;
  * - `prune()`: removes the stored files the manifest does not name (other versions, other
  *   models), once the load's files have all checked.
  */
@@ -175,9 +178,9 @@ export async function openModelFiles({ base, sources, verify, cache: caching, si
     return store !== null && typeof sha256 === 'string' ? store.reader(file, sha256) : undefined;
   };
 
-  async function read(file, onProgress, checks, verifier) {
+  async function read(file, report, checks, verifier) {
     const source = sources.get(file);
-    if (manifest === null || !fromFolder(file)) return bytesOf(source, base, file, onProgress, signal);
+    if (manifest === null || !fromFolder(file)) return bytesOf(source, base, file, report, signal);
     const entry = manifest.files[file];
     const { sha256 } = entry;
     const stored = await storedCopy(file, sha256);
@@ -197,12 +200,13 @@ export async function openModelFiles({ base, sources, verify, cache: caching, si
       const bytes = await reading.catch(() => null);
       if (bytes !== null) {
         checks.push(checked);
-        onProgress?.({ file, loaded: bytes.length, total: bytes.length });
+        report?.('cached', bytes.length, bytes.length);
         return bytes;
       }
     }
     if (stored !== undefined) await store.drop(file, sha256); // damaged or unreadable: fetched anew
-    const bytes = await bytesOf(source, base, file, onProgress, signal);
+    const bytes = await bytesOf(source, base, file, report, signal);
+    report?.('verify', bytes.length, bytes.length);
     const mismatch = sizeMismatch(bytes.length, entry, file) ?? await digestMismatch(inMemory(bytes), entry, file, 'both');
     if (mismatch !== null) throw rerankerError('INTEGRITY', mismatch);
     // An aborted load stores nothing.
@@ -224,5 +228,7 @@ export async function openModelFiles({ base, sources, verify, cache: caching, si
       .map(([file, { sha256 }]) => ({ file, sha256 })));
   }
 
-  return { read, storage, prune };
+  const size = (file) => (fromFolder(file) ? manifest?.files[file]?.size : givenBytes(sources.get(file))?.length);
+
+  return { read, size, storage, prune };
 }

@@ -52,7 +52,7 @@ export interface LoadOptions {
   device?: 'auto' | 'webgpu' | 'cpu';
   /** Truncation length of a (query, document) pair in tokens, 4 to 512 (default 512). */
   maxLength?: number;
-  /** Called as the model files download: per file, `loaded` only grows, the last event has `loaded === total`. */
+  /** Called as the model files arrive, one stream over every file (see `ProgressEvent`). */
   onProgress?: (event: ProgressEvent) => void;
   /**
    * Cancels the load (a visitor who left the search box, a metered connection): it rejects with
@@ -93,13 +93,22 @@ export interface StorageInfo {
 /** How weights are stored: compact int8 (with f32 scales) or f32. */
 export type Precision = 'int8' | 'f32';
 
+/**
+ * One event of a load's progress: a single stream over every file the load needs.
+ * `'download'`: bytes arriving from the network (or read from disk in Node); `'cached'`: a file
+ * read from the browser's store, or bytes you passed; `'verify'`: a downloaded file's sha256
+ * being checked; `'ready'`: the last event, `progress` 1.
+ */
 export interface ProgressEvent {
-  /** `'weights-int8.bpk'`, `'weights-f32.bpk'` or `'tokenizer.bin'` (also when you pass its bytes). */
-  file: string;
-  /** Bytes received so far. */
+  status: 'download' | 'cached' | 'verify' | 'ready';
+  /** The file the event is about: `'weights-int8.bpk'`, `'weights-f32.bpk'` or `'tokenizer.bin'`; absent on `'ready'`. */
+  file?: string;
+  /** Bytes of every file so far. */
   loaded: number;
-  /** Bytes expected, when the server says (always set on the last event). */
-  total?: number;
+  /** Bytes of every file the load needs, as far as known (the manifest gives them upfront). */
+  total: number;
+  /** From 0 to 1, never going back. */
+  progress: number;
 }
 
 export interface CreateOptions extends LoadOptions {

@@ -9,6 +9,7 @@ import { clearStored } from './store.js';
 import { openModelFiles, TOKENIZER_FILE } from './files.js';
 import { loadOptions, moduleOptions, WEIGHTS_FILES } from './options.js';
 import { verifierWorker } from './verifier.js';
+import { progressOf } from './progress.js';
 
 /**
  * Set once the wasm instance has trapped (a Rust abort: an allocation that failed past every
@@ -88,7 +89,7 @@ export class Reranker {
     // (from the HTTP cache or the store) rather than holding a second copy of the weights for the
     // whole session.
     const create = (device = options.device, onProgress = undefined) => build({
-      wasm, read: files.read, files: [weightsFile, TOKENIZER_FILE], settings: device === undefined ? settings : { ...settings, device }, onProgress, started, timings,
+      wasm, modelFiles: files, files: [weightsFile, TOKENIZER_FILE], settings: device === undefined ? settings : { ...settings, device }, onProgress, started, timings,
     });
     const inner = await create(options.device, options.onProgress);
     // NOTE: only once every file has checked: a load that failed keeps what the last good one had.
@@ -198,7 +199,9 @@ export class Reranker {
  * starts. A stored copy that fails its check is dropped and the model built again from a fresh
  * download, at most `REBUILDS` times. Records `filesMs` and `checkedMs` in `timings`.
  */
-async function build({ wasm, read, files, settings, onProgress, started, timings }) {
+async function build({ wasm, modelFiles, files, settings, onProgress, started, timings }) {
+  // NOTE: one stream for every attempt, so a rebuild never moves it back.
+  const progress = progressOf(onProgress, files, modelFiles.size);
   for (let attempt = 0; ; attempt++) {
     // NOTE: `filesMs` is set inside the promises the module awaits, not by a Promise.all
     // beside them, so it is recorded before the module can go on to build the model.
@@ -212,7 +215,7 @@ async function build({ wasm, read, files, settings, onProgress, started, timings
     try {
       // NOTE: the module gets the files as promises: it probes the device and builds the
       // tokenizer while the (much larger) weights are still being read and checked.
-      const [weights, tokenizer] = files.map((file) => read(file, onProgress, checks, verifier).then(arrived));
+      const [weights, tokenizer] = files.map((file) => modelFiles.read(file, progress.report(file), checks, verifier).then(arrived));
       // The module awaits both, but stops at the first failure: the other must not be reported
       // as unhandled.
       for (const file of [weights, tokenizer]) file.catch(() => undefined);
@@ -235,6 +238,7 @@ async function build({ wasm, read, files, settings, onProgress, started, timings
         throw damaged.reason;
       }
       if (error !== undefined) throw failure(error);
+      progress.ready();
       return built;
     } finally {
       verifier.close();

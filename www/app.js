@@ -87,10 +87,11 @@ async function main() {
     // ?activations=i7: the int8 products on 7-bit activations (relaxed SIMD; faster, coarser).
     activations: params.get('activations') ?? undefined,
     worker: params.get('worker') !== '0',
-    onProgress: ({ file, loaded, total }) => {
-      $('progress').max = total ?? loaded ?? 1;
-      $('progress').value = loaded;
-      $('progress-text').textContent = `${file}: ${(loaded / 1e6).toFixed(1)}${total ? ` / ${(total / 1e6).toFixed(1)}` : ''} MB`;
+    // One bar for the whole load: the files' bytes summed, from the network or the store.
+    onProgress: ({ status, loaded, total, progress }) => {
+      $('progress').max = 1;
+      $('progress').value = progress;
+      $('progress-text').textContent = `${status}: ${(loaded / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB`;
     },
   });
   const loadMs = performance.now() - started;

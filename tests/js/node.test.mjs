@@ -166,20 +166,28 @@ test('overlapping calls on one instance all answer correctly', async () => {
   }
 });
 
-test('progress events: per file, monotone, ending at the total', async () => {
+test('progress: one stream over every file, its sums monotone, 0 to 1, ending ready', async () => {
   const events = [];
   // A tokenizer.json given as bytes works as well as the package's compact tokenizer.bin.
   const bytes = await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/tokenizer.json'));
   const loaded = await Reranker.load({ device: 'cpu', tokenizer: bytes, onProgress: (e) => events.push(e) });
-  const files = new Set(events.map((e) => e.file));
+  const files = new Set(events.filter((e) => e.file !== undefined).map((e) => e.file));
   assert.deepEqual([...files].sort(), ['tokenizer.bin', 'weights-int8.bpk']);
-  for (const file of files) {
-    const mine = events.filter((e) => e.file === file);
-    for (let i = 1; i < mine.length; i++) assert.ok(mine[i].loaded >= mine[i - 1].loaded);
-    const last = mine.at(-1);
-    assert.equal(last.loaded, last.total);
+  const { PROGRESS_STATUSES } = await import(pathToFileURL(path.join(pkgDir, 'progress.js')).href);
+  for (const [i, e] of events.entries()) {
+    assert.ok(PROGRESS_STATUSES.includes(e.status), e.status);
+    assert.ok(e.progress >= 0 && e.progress <= 1 && e.loaded <= e.total, JSON.stringify(e));
+    if (i > 0) {
+      assert.ok(e.progress >= events[i - 1].progress, `progress went back at event ${i}`);
+      assert.ok(e.loaded >= events[i - 1].loaded, `loaded went back at event ${i}`);
+    }
   }
-  assert.equal(events.find((e) => e.file === 'tokenizer.bin').total, bytes.length);
+  const weights = (await readFile(path.join(pkgDir, 'model/weights-int8.bpk'))).length;
+  assert.deepEqual(events.at(-1), { status: 'ready', loaded: weights + bytes.length, total: weights + bytes.length, progress: 1 });
+  assert.equal(events.filter((e) => e.status === 'ready').length, 1);
+  // The bytes given are there at once; the weights are read from disk and checked.
+  assert.deepEqual(events.filter((e) => e.file === 'tokenizer.bin').map((e) => e.status), ['cached']);
+  assert.ok(events.some((e) => e.file === 'weights-int8.bpk' && e.status === 'verify'));
   const [score] = await loaded.predict([[reference.cases[0].query, reference.cases[0].passage]]);
   assert.ok(Math.abs(score - reference.cases[0].int8) <= toleranceOn(loaded.device), 'same scores with tokenizer.json');
   loaded.dispose();

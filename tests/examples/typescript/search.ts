@@ -10,7 +10,7 @@ interface Page { url: string; title: string; body: string }
 export async function search(query: string, pages: Page[], signal: AbortSignal): Promise<Page[]> {
   const reranker: RerankerLike = await createReranker({
     device: 'auto', maxLength: 512, verify: true, cache: true, precision: 'int8',
-    onProgress: ({ file, loaded, total }) => console.log(file, loaded, total ?? '?'),
+    onProgress: ({ status, file, loaded, total, progress }) => console.log(status, file ?? '', loaded, total, progress),
   });
   const device: DeviceInfo = reranker.device;
   const precision: Precision = reranker.precision;

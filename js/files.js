@@ -3,7 +3,7 @@
 // in a browser, kept in the store (store.js) under its sha256 and read back from there.
 import { rerankerError, aborted } from './errors.js';
 import { readFile } from './env.js';
-import { openStore, openCache, sizeMismatch, digestMismatch } from './store.js';
+import { openStore, openCache, sizeMismatch, digestMismatch, subtleSha256 } from './store.js';
 
 /**
  * The tokenizer in a model folder: `tokenizer.json` with its vocabulary in binary, written by
@@ -139,7 +139,8 @@ async function readEarly(store, cache, base, files) {
  * Opens the model's files for a load: `sources` maps each file name to the caller's source
  * (bytes or a URL) or undefined (the file in the model folder `base`). `verify` checks folder
  * files against the manifest; `cache` keeps them in the browser's store; `signal` aborts the
- * downloads (they then reject with `ABORTED`, and nothing more is stored). Returns:
+ * downloads (they then reject with `ABORTED`, and nothing more is stored); `moduleSha256(bytes)`
+ * hashes where WebCrypto is missing. Returns:
  *
  * - `read(file, report, checks, verifier)`, which resolves to the file's bytes (`report`:
  *   progress.js's reporter for the file, or undefined). `checks`
@@ -152,7 +153,10 @@ async function readEarly(store, cache, base, files) {
  * - `prune()`: removes the stored files the manifest does not name (other versions, other
  *   models), once the load's files have all checked.
  */
-export async function openModelFiles({ base, sources, verify, cache: caching, signal }) {
+export async function openModelFiles({ base, sources, verify, cache: caching, signal, moduleSha256 }) {
+  // NOTE: WebCrypto where the origin is secure, else the wasm module's sha256 (src/web/mod.rs):
+  // the manifest's hashes are always checked.
+  const sha256Of = subtleSha256 ?? moduleSha256;
   const fromFolder = (file) => sources.get(file) === undefined;
   const folderFiles = [...sources.keys()].filter(fromFolder);
   const storing = verify && caching && folderFiles.length > 0;
@@ -190,7 +194,7 @@ export async function openModelFiles({ base, sources, verify, cache: caching, si
       // against damage in the store; it need not hold up the build, only the load's end.
       // Where no worker can check it, this thread does, once it has the bytes.
       const checked = verifier.check({ kind: store.kind, base: base.href, file, entry })
-        .catch(() => reading.then((bytes) => digestMismatch(inMemory(bytes), entry, file, 'whole')))
+        .catch(() => reading.then((bytes) => digestMismatch(inMemory(bytes), entry, file, 'whole', sha256Of)))
         .then(async (mismatch) => {
           if (mismatch === null) return;
           await store.drop(file, sha256); // dropped, so the next build downloads it
@@ -207,7 +211,7 @@ export async function openModelFiles({ base, sources, verify, cache: caching, si
     if (stored !== undefined) await store.drop(file, sha256); // damaged or unreadable: fetched anew
     const bytes = await bytesOf(source, base, file, report, signal);
     report?.('verify', bytes.length, bytes.length);
-    const mismatch = sizeMismatch(bytes.length, entry, file) ?? await digestMismatch(inMemory(bytes), entry, file, 'both');
+    const mismatch = sizeMismatch(bytes.length, entry, file) ?? await digestMismatch(inMemory(bytes), entry, file, 'both', sha256Of);
     if (mismatch !== null) throw rerankerError('INTEGRITY', mismatch);
     // An aborted load stores nothing.
     if (signal?.aborted) throw aborted(signal);

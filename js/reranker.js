@@ -81,8 +81,10 @@ export class Reranker {
     wasm.catch(() => undefined); // awaited before the model is built; a file error may come first
     const base = options.baseUrl !== undefined ? new URL(options.baseUrl, page()) : new URL('./model/', here);
     const weightsFile = WEIGHTS_FILES[precision];
+    // The module's sha256 for insecure origins, which have no WebCrypto.
+    const moduleSha256 = async (bytes) => (await wasm).glue.sha256Hex(bytes);
     const files = await openModelFiles({
-      base, verify, cache, signal, sources: new Map([[weightsFile, options.weights], [TOKENIZER_FILE, options.tokenizer]]),
+      base, verify, cache, signal, moduleSha256, sources: new Map([[weightsFile, options.weights], [TOKENIZER_FILE, options.tokenizer]]),
     });
     const settings = moduleOptions(options);
     // NOTE: the sources, not the bytes, are kept: after a device loss the model is fetched again

@@ -17,9 +17,14 @@ export function sizeMismatch(length, entry, file) {
   return length === entry.size ? null : `${file} is ${length} bytes, the manifest says ${entry.size} (truncated or replaced)`;
 }
 
+/** sha256 in hex with WebCrypto, or undefined where this context has none (insecure origins). */
+export const subtleSha256 = globalThis.crypto?.subtle === undefined ? undefined
+  : async (bytes) => hex(await globalThis.crypto.subtle.digest('SHA-256', bytes));
+
 /**
  * What is wrong with a file's content against its manifest entry (`null`: nothing). `read(start,
- * end)` gives its bytes in that range. `how`:
+ * end)` gives its bytes in that range; `sha256(bytes)` hashes them to hex (WebCrypto by default;
+ * the loader passes the wasm module's hash where WebCrypto is missing). `how`:
  *
  * - `'whole'`: the file against `sha256`;
  * - `'chunks'`: with `chunks: { size, sha256: [...] }`, each piece of `chunks.size` bytes against
@@ -27,13 +32,12 @@ export function sizeMismatch(length, entry, file) {
  *   `chunks`, as `'whole'`);
  * - `'both'`: both, for a download (a stored copy has passed both, and needs one).
  */
-export async function digestMismatch(read, entry, file, how) {
-  // NOTE: crypto.subtle exists only in secure contexts (https, localhost); elsewhere the size is
-  // all that can be checked.
-  const subtle = globalThis.crypto?.subtle;
-  if (subtle === undefined) return null;
+export async function digestMismatch(read, entry, file, how, hash = subtleSha256) {
+  // NOTE: crypto.subtle exists only in secure contexts (https, localhost); a manifest is never
+  // reduced to sizes: without a hash this throws, and the caller finds one.
+  if (hash === undefined) throw new Error('this context has no sha256 (crypto.subtle needs a secure origin)');
   const { size, sha256, chunks } = entry;
-  const sha = async (start, end) => hex(await subtle.digest('SHA-256', await read(start, end)));
+  const sha = async (start, end) => hash(await read(start, end));
   if (how !== 'chunks' || chunks === undefined) {
     const digest = await sha(0, size);
     if (digest !== sha256) return `${file} has sha256 ${digest}, the manifest says ${sha256} (corrupt or replaced)`;

@@ -62,6 +62,17 @@ extern "C" {
     fn performance_now() -> f64;
 }
 
+/// sha256 of `bytes`, in hex: the model files' integrity check where the page has no WebCrypto
+/// (`crypto.subtle` exists on secure origins only), so a manifest is never reduced to sizes.
+#[wasm_bindgen(js_name = sha256Hex)]
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// The single place where a core error becomes a JS exception.
 impl From<Error> for JsValue {
     fn from(error: Error) -> JsValue {

@@ -23,6 +23,8 @@ let server;
 let chunkedModel;
 /** A second version of the model folder: the same weights, the tokenizer as JSON (other bytes). */
 let secondModel;
+/** The package's model folder with one byte of the weights flipped (same size). */
+let damagedModel;
 
 before(async () => {
   assert.ok(process.env.RERANKER_PKG, 'set RERANKER_PKG (./build.sh test does)');
@@ -48,14 +50,21 @@ before(async () => {
     files[file] = { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
   }
   await writeFile(path.join(secondModel, 'model.json'), JSON.stringify({ name: 'second', files }));
+  damagedModel = await mkdtemp(path.join(tmpdir(), 'reranker-damaged-'));
+  await cp(path.join(process.env.RERANKER_PKG, 'model'), damagedModel, { recursive: true });
+  const damaged = await readFile(path.join(damagedModel, 'weights-int8.bpk'));
+  damaged[damaged.length >> 1] ^= 0x5a;
+  await writeFile(path.join(damagedModel, 'weights-int8.bpk'), damaged);
   // `/slow/` serves the package's model folder at 64 KiB/s, for loads aborted mid-download.
   server = await serve({ root, pkg: process.env.RERANKER_PKG, throttle: { '/slow/': 65536 },
-    mounts: { '/pkg/model/': chunkedModel, '/second/': secondModel, '/slow/': path.join(process.env.RERANKER_PKG, 'model') } });
+    mounts: { '/pkg/model/': chunkedModel, '/second/': secondModel, '/damaged/': damagedModel,
+      '/slow/': path.join(process.env.RERANKER_PKG, 'model') } });
 });
 after(async () => {
   await server?.close();
   if (chunkedModel) await rm(chunkedModel, { recursive: true, force: true });
   if (secondModel) await rm(secondModel, { recursive: true, force: true });
+  if (damagedModel) await rm(damagedModel, { recursive: true, force: true });
 });
 
 /** What the package may fetch (under /pkg/): its modules, its wasm and its model files. */
@@ -456,6 +465,26 @@ test('(m) an aborted load rejects with ABORTED at once, stores nothing, and the 
     assert.equal((await page.evaluate(() => window.__api.stored())).length, 2);
     const done = await page.evaluate(() => window.__api.loadAborted({}, 0));
     assert.equal(done.code, 'ABORTED', 'a signal that fires before anything runs');
+    assert.deepEqual(errors, []);
+  });
+});
+
+test('(n) an insecure origin (no WebCrypto): the files are still checked against their sha256, by the module', async () => {
+  const { port } = new URL(server.origin);
+  await withPage({ args: ['--host-resolver-rules=MAP reranker.test 127.0.0.1'] }, async (page, errors) => {
+    const open = async (query) => {
+      await page.goto(`http://reranker.test:${port}/tests/browser/insecure.html${query}`);
+      return page.evaluate(() => window.__result);
+    };
+    const intact = await open('');
+    assert.equal(intact.secure, false);
+    assert.equal(intact.subtle, false, 'no crypto.subtle on an insecure origin');
+    assert.equal(intact.code, undefined, intact.message);
+    assert.ok(Math.abs(intact.score - intact.expected) <= INTEGER_TOLERANCE, `${intact.score} vs ${intact.expected}`);
+    assert.equal(intact.storage.store, 'none');
+    const damaged = await open('?base=/damaged/');
+    assert.equal(damaged.code, 'INTEGRITY', JSON.stringify(damaged));
+    assert.match(damaged.message, /sha256/);
     assert.deepEqual(errors, []);
   });
 });

@@ -9,13 +9,14 @@ const { chromium } = require(process.env.PLAYWRIGHT_CORE ?? 'playwright-core');
 
 /**
  * Runs `use(page, errors)` in a new headless Chromium; `webgpu` adds the flags that give it a
- * SwiftShader WebGPU adapter. `errors` collects uncaught page errors.
+ * SwiftShader WebGPU adapter, `args` any others. `errors` collects uncaught page errors.
  */
-export async function withPage({ webgpu = false }, use) {
+export async function withPage({ webgpu = false, args: more = [] }, use) {
   const profile = await mkdtemp(path.join(os.tmpdir(), 'reranker-chromium-'));
   const args = ['--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync'];
   if (webgpu) args.push('--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-angle=swiftshader');
+  args.push(...more);
   // A fresh profile each time (the persistent-context form is how playwright takes one).
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args,

@@ -25,7 +25,8 @@
 #
 # Environment: tools/lib.sh's (cache and target dirs), MODEL_REVISION, RERANKER_WASM_OPT=0 (skip
 # wasm-opt: a quicker, larger development build), RERANKER_THREADS=0 (leave the threaded module
-# out of the package: a quicker development build; loads then run on one thread).
+# out of the package: a quicker development build; loads then run on one thread),
+# RERANKER_FEATURES (more cargo features for the wasm modules: the tests' package has test-hooks).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools/lib.sh"
 source "$ROOT/tools/model.sh"
@@ -50,16 +51,16 @@ wasm_bindgen_cli() {
 
 # Builds one wasm32 module (`threads`: the threaded one); prints the build script's OUT_DIR.
 cargo_wasm() {
-  local dir="$1" variant="${2:-}" target_dir="$WASM_TARGET_DIR" features=()
+  local dir="$1" variant="${2:-}" target_dir="$WASM_TARGET_DIR" features="${RERANKER_FEATURES:-}"
   if [ "$variant" = threads ]; then
     wasm_cargo_env "$WASM_THREADS_RUSTFLAGS" std
     target_dir="$WASM_THREADS_TARGET_DIR"
-    features=(--features threads)
+    features="threads${features:+,$features}"
   else
     wasm_cargo_env
   fi
   say "building wasm32 ${variant:+($variant) }($WASM_TOOLCHAIN) with $dir"
-  RERANKER_MODEL_DIR="$dir" CARGO_TARGET_DIR="$target_dir" "${WASM_CARGO[@]}" "${features[@]}" \
+  RERANKER_MODEL_DIR="$dir" CARGO_TARGET_DIR="$target_dir" "${WASM_CARGO[@]}" ${features:+--features "$features"} \
     --lib --release --target wasm32-unknown-unknown --message-format=json-render-diagnostics \
     | node "$ROOT/tools/cargo-out-dir.mjs"
 }
@@ -167,8 +168,8 @@ cmd_test() {
   say "cargo test (native wgpu; Vulkan drivers: $(vulkan_driver))"
   cargo test --features fixtures,native-webgpu,threads
   local pkg="$CACHE/test-pkg"
-  say "building the package with the tiny WebGPU-ready fixture into $pkg"
-  "$ROOT/build.sh" --model "$ROOT/tests/fixtures/tiny-webgpu" --out "$pkg" package
+  say "building the package with the tiny WebGPU-ready fixture (and test-hooks) into $pkg"
+  RERANKER_FEATURES=test-hooks "$ROOT/build.sh" --model "$ROOT/tests/fixtures/tiny-webgpu" --out "$pkg" package
   command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || die "the browser tests need Debian's chromium (apt-get install chromium)"
   demo_vendor
   # The search libraries the adapters are tested on (real npm packages, not mocks).

@@ -136,6 +136,10 @@ export interface DeviceInfo {
   adapter?: string;
   /** Why WebGPU was not used, when `device: 'auto'` fell back to the CPU. */
   fallbackReason?: string;
+  /** `createReranker` only: how often the worker was replaced after its module trapped or it died. */
+  restarts?: number;
+  /** Why the worker was last replaced. */
+  restartReason?: string;
   /** The threads the CPU path uses (the loading thread included); see `LoadOptions.threads`. */
   threads: number;
   /** Why fewer threads run than were asked for (or than the default would start). */

@@ -19,6 +19,9 @@ let trapped = null;
 
 const constructing = Symbol('Reranker');
 
+/** Whether this thread's module has trapped (the worker then asks to be replaced). */
+export const hasTrapped = () => trapped !== null;
+
 /** How often a load builds the model again after a stored copy failed its check. */
 const REBUILDS = 2;
 
@@ -150,6 +153,11 @@ export class Reranker {
   async predict(pairs, options) {
     const [signal, rest] = takeSignal(options);
     return Array.from(await abortable(this.#call((inner) => inner.predict(pairs, rest, signal), signal), signal));
+  }
+
+  /** Test builds only (`--features test-hooks`): traps the module, as a bug would. */
+  async __trap() {
+    return this.#call((inner) => inner.__trap());
   }
 
   /** Frees the model's memory; later calls reject with `code: 'ABORTED'`. */

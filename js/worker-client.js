@@ -1,8 +1,9 @@
 // web-reranker: the page side of the worker protocol. `WorkerReranker` has `Reranker`'s surface
 // and runs the model in a module Web Worker (`worker.js`), so inference never blocks the page:
 // it sends `{ id, method, args }` (and `{ id, method: 'cancel' }` when a call's signal fires)
-// and settles each call from the worker's `{ id, value | error, device }` (`{ id, progress }`
-// while loading).
+// and settles each call from the worker's `{ id, value | error, device, trapped? }`
+// (`{ id, progress }` while loading). A worker whose module trapped, or that died, is replaced by
+// a fresh one loaded with the same options; the calls it still owed run there.
 import { RerankerError, CODES, rerankerError, takeSignal, aborted } from './errors.js';
 import { page } from './env.js';
 
@@ -16,26 +17,26 @@ const URL_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm'];
  * surface as `Reranker`; made by `createReranker`.
  */
 export class WorkerReranker {
-  #worker;
+  #worker = null;
+  /** The calls the worker owes an answer: id → `{ method, args, resolve, reject, onProgress }`. */
   #pending = new Map();
   #nextId = 0;
+  /** The load options, to load a fresh worker with. */
+  #options;
   #device;
   #maxLength;
   #precision;
   #loadTimings;
   #storage;
   #dead = null;
+  /** The start of a fresh worker in progress; calls wait for it. */
+  #healing = null;
+  #restarts = 0;
+  #restartReason;
 
-  constructor(token, worker) {
+  constructor(token, options) {
     if (token !== constructing) throw new TypeError('use `await createReranker(options)`');
-    this.#worker = worker;
-    worker.addEventListener('message', ({ data }) => this.#receive(data));
-    // A worker that fails outside a call (a trap in an event handler, out of memory) is gone:
-    // every pending and later call rejects rather than waiting for ever.
-    worker.addEventListener('error', (event) => {
-      event.preventDefault?.();
-      this.#fail(rerankerError('INFERENCE', `the reranker's worker failed: ${event.message ?? 'unknown error'}`));
-    });
+    this.#options = options;
   }
 
   /** `options`: load options, already checked by `createReranker`. */
@@ -44,16 +45,9 @@ export class WorkerReranker {
     for (const key of URL_OPTIONS) {
       if (typeof rest[key] === 'string' || rest[key] instanceof URL) rest[key] = new URL(rest[key], page()).href;
     }
-    // NOTE: this exact form (`new Worker(new URL(literal, import.meta.url), { type: 'module' })`)
-    // is what bundlers recognise and emit as a worker chunk.
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    const reranker = new WorkerReranker(constructing, worker);
+    const reranker = new WorkerReranker(constructing, rest);
     try {
-      const { maxLength, precision, loadTimings, storage } = await reranker.#send('load', [rest], { onProgress, signal });
-      reranker.#loadTimings = loadTimings;
-      reranker.#storage = storage;
-      reranker.#maxLength = maxLength;
-      reranker.#precision = precision;
+      await reranker.#open({ onProgress, signal });
     } catch (error) {
       reranker.dispose();
       throw error;
@@ -61,7 +55,29 @@ export class WorkerReranker {
     return reranker;
   }
 
-  get device() { return { ...this.#device }; }
+  /** Starts a worker and loads the model in it. */
+  async #open({ onProgress, signal } = {}) {
+    // NOTE: this exact form (`new Worker(new URL(literal, import.meta.url), { type: 'module' })`)
+    // is what bundlers recognise and emit as a worker chunk.
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.#worker = worker;
+    worker.addEventListener('message', ({ data }) => { if (this.#worker === worker) this.#receive(data); });
+    // A worker that fails outside a call (a trap in an event handler, out of memory) is gone.
+    worker.addEventListener('error', (event) => {
+      event.preventDefault?.();
+      if (this.#worker === worker) this.#broken(`the reranker's worker failed: ${event.message ?? 'unknown error'}`);
+    });
+    const { maxLength, precision, loadTimings, storage } = await this.#send('load', [this.#options], { onProgress, signal, now: true });
+    this.#loadTimings = loadTimings;
+    this.#storage = storage;
+    this.#maxLength = maxLength;
+    this.#precision = precision;
+  }
+
+  get device() {
+    const restarted = this.#restarts === 0 ? {} : { restarts: this.#restarts, restartReason: this.#restartReason };
+    return { ...this.#device, ...restarted };
+  }
 
   get maxLength() { return this.#maxLength; }
 
@@ -88,28 +104,27 @@ export class WorkerReranker {
     return this.#send('predict', [pairs, rest], { signal });
   }
 
+  /** Test builds only (`--features test-hooks`): traps the worker's module, as a bug would. */
+  __trap() {
+    return this.#send('__trap', []);
+  }
+
   /** Stops the worker; pending and later calls reject with `code: 'ABORTED'`. */
   dispose() {
-    this.#worker.terminate();
+    this.#worker?.terminate();
     this.#fail(rerankerError('ABORTED', 'this reranker was disposed'));
   }
 
   /**
-   * Sends a call to the worker. `signal` rejects it at once with `ABORTED` and tells the worker,
-   * which stops it before its next batch.
+   * Sends a call to the worker (once a fresh one has loaded, while one is starting; `now`: at
+   * once). `signal` rejects it at once with `ABORTED` and tells the worker, which stops it before
+   * its next batch.
    */
-  #send(method, args, { onProgress, signal } = {}) {
+  #send(method, args, { onProgress, signal, now = false } = {}) {
     if (this.#dead) return Promise.reject(this.#dead);
     if (signal?.aborted) return Promise.reject(aborted(signal));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      try {
-        this.#worker.postMessage({ id, method, args });
-      } catch (cause) {
-        // e.g. a function or symbol where text was expected: it cannot be copied to the worker.
-        reject(rerankerError('INVALID_INPUT', `${method}: the arguments cannot be sent to the worker (${cause.message})`, cause));
-        return;
-      }
       const onAbort = () => {
         this.#pending.delete(id);
         this.#worker.postMessage({ id, method: 'cancel' });
@@ -117,11 +132,25 @@ export class WorkerReranker {
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       const settle = (then) => (value) => { signal?.removeEventListener('abort', onAbort); then(value); };
-      this.#pending.set(id, { resolve: settle(resolve), reject: settle(reject), onProgress });
+      this.#pending.set(id, { method, args, resolve: settle(resolve), reject: settle(reject), onProgress });
+      if (now || this.#healing === null) this.#post(id);
     });
   }
 
-  #receive({ id, progress, value, error, device }) {
+  /** Posts pending call `id` to the worker. */
+  #post(id) {
+    const call = this.#pending.get(id);
+    if (call === undefined) return;
+    try {
+      this.#worker.postMessage({ id, method: call.method, args: call.args });
+    } catch (cause) {
+      // e.g. a function or symbol where text was expected: it cannot be copied to the worker.
+      this.#pending.delete(id);
+      call.reject(rerankerError('INVALID_INPUT', `${call.method}: the arguments cannot be sent to the worker (${cause.message})`, cause));
+    }
+  }
+
+  #receive({ id, progress, value, error, device, trapped }) {
     const call = this.#pending.get(id);
     if (call === undefined) return;
     if (progress !== undefined) { call.onProgress?.(progress); return; }
@@ -130,6 +159,31 @@ export class WorkerReranker {
     if (error === undefined) { call.resolve(value); return; }
     call.reject(CODES.includes(error.code) ? new RerankerError(error.code, error.message)
       : rerankerError('INFERENCE', `the reranker's worker failed: ${error.message}`));
+    if (trapped) this.#broken(error.message);
+  }
+
+  /**
+   * The worker cannot answer again: a fresh one is loaded with the same options and every call
+   * the old one still owed is sent to it. Before the first load has answered, the load fails.
+   */
+  #broken(reason) {
+    if (this.#dead) return;
+    this.#worker.terminate();
+    // Not while loading: a model that cannot load in one worker will not in the next.
+    if (this.#maxLength === undefined || this.#healing !== null) {
+      this.#fail(rerankerError('INFERENCE', reason));
+      return;
+    }
+    this.#restarts += 1;
+    this.#restartReason = reason;
+    this.#healing = this.#open().then(() => {
+      this.#healing = null;
+      // The calls the old worker owed and those made since, in the order they were made.
+      for (const id of [...this.#pending.keys()]) this.#post(id);
+    }, (error) => {
+      this.#healing = null;
+      this.#fail(rerankerError('INFERENCE', `${reason}, and a fresh worker did not load: ${error.message}`, error));
+    });
   }
 
   #fail(error) {
@@ -138,4 +192,3 @@ export class WorkerReranker {
     this.#pending.clear();
   }
 }
-

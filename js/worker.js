@@ -1,7 +1,8 @@
 // The module worker behind `createReranker()`: owns one `Reranker` and answers the page's
-// messages `{ id, method, args }` with `{ id, value | error, device }` (and `{ id, progress }`
-// while loading). Calls may overlap; the Reranker queues them.
-import { Reranker } from './reranker.js';
+// messages `{ id, method, args }` with `{ id, value | error, device, trapped? }` (and
+// `{ id, progress }` while loading). Calls may overlap; the Reranker queues them. `trapped`: the
+// module trapped, and this worker cannot answer again (worker-client.js replaces it).
+import { Reranker, hasTrapped } from './reranker.js';
 
 let reranker;
 /** The AbortController of each call in progress, by id: the page's `cancel` message aborts it. */
@@ -29,12 +30,14 @@ self.addEventListener('message', async ({ data: { id, method, args } }) => {
     } else if (method === 'predict') {
       const [pairs, options] = args;
       value = await reranker.predict(pairs, withSignal(options));
+    } else if (method === '__trap') {
+      value = await reranker.__trap();
     } else {
       throw new Error(`unknown method ${method}`);
     }
     self.postMessage({ id, value, device: reranker.device });
   } catch (error) {
-    self.postMessage({ id, error: plain(error), device: reranker?.device });
+    self.postMessage({ id, error: plain(error), device: reranker?.device, ...(hasTrapped() ? { trapped: true } : {}) });
   } finally {
     calls.delete(id);
   }

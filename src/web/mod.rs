@@ -181,6 +181,13 @@ impl WasmReranker {
         })
     }
 
+    /// Traps the instance, as a bug would (an `unreachable`): only in test builds.
+    #[cfg(feature = "test-hooks")]
+    #[wasm_bindgen(js_name = __trap)]
+    pub fn trap(&self) {
+        core::arch::wasm32::unreachable()
+    }
+
     /// How the loaded weights were stored: `'int8'` (compact) or `'f32'`.
     #[wasm_bindgen(getter)]
     pub fn precision(&self) -> String {

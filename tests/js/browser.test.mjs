@@ -68,7 +68,7 @@ after(async () => {
 });
 
 /** What the package may fetch (under /pkg/): its modules, its wasm and its model files. */
-const PACKAGE_FILES = ['index.js', 'reranker.js', 'env.js', 'options.js', 'modules.js', 'files.js', 'verifier.js', 'worker-client.js', 'errors.js', 'store.js', 'adapters.js', 'worker.js', 'verify-worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
+const PACKAGE_FILES = ['index.js', 'reranker.js', 'env.js', 'options.js', 'modules.js', 'files.js', 'progress.js', 'verifier.js', 'worker-client.js', 'errors.js', 'store.js', 'adapters.js', 'worker.js', 'verify-worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
   'web_reranker_threads.js', 'web_reranker_threads_bg.wasm', 'threads-worker.js',
   'model/weights-int8.bpk', 'model/weights-f32.bpk', 'model/tokenizer.bin', 'model/model.json'];
 
@@ -487,4 +487,20 @@ test('(n) an insecure origin (no WebCrypto): the files are still checked against
     assert.match(damaged.message, /sha256/);
     assert.deepEqual(errors, []);
   });
+});
+
+test('(o) a worker whose module traps is replaced: the call that trapped rejects with INFERENCE, every other call answers from a fresh worker', async () => {
+  const { result, errors } = await runPage({ device: 'cpu', webgpu: false, page: 'heal.html' });
+  assert.deepEqual(errors, []);
+  assert.equal(result.trap.code, 'INFERENCE', JSON.stringify(result.trap));
+  assert.match(result.trap.message, /trapped/);
+  const tolerance = toleranceOn(result.device);
+  for (const [i, call] of [result.before, ...result.after].entries()) {
+    assert.equal(call.code, undefined, `call ${i}: ${call.message}`);
+  }
+  assert.ok(Math.abs(result.before.value[0] - result.expected[0]) <= tolerance);
+  result.after.forEach((call, i) => assert.ok(Math.abs(call.value[0] - result.expected[i]) <= tolerance, `pair ${i}`));
+  assert.equal(result.later.value?.length, 2, JSON.stringify(result.later));
+  assert.equal(result.device.restarts, 1, JSON.stringify(result.device));
+  assert.match(result.device.restartReason, /trapped/);
 });

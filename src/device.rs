@@ -324,23 +324,26 @@ async fn webgpu(
 mod tests {
     use super::*;
 
+    /// The real model's shapes.
+    const REAL: ModelInfo = ModelInfo {
+        name: "real",
+        source_dir: "",
+        vocab_size: 250_002,
+        hidden_size: 384,
+        num_attention_heads: 12,
+        intermediate_size: 1536,
+        max_positions: 514,
+        pad_token_id: 1,
+        webgpu_blocker: None,
+        fused_attention_layers: 0,
+        fused_gelu_layers: 0,
+    };
+
     #[test]
     fn the_word_embeddings_are_not_a_device_binding() {
-        // The real model's shapes: the 250002 × 384 table (384 MB) stays on the CPU, so the
-        // largest binding is a batch's activation budget, which every WebGPU adapter allows.
-        let real = ModelInfo {
-            name: "real",
-            source_dir: "",
-            vocab_size: 250_002,
-            hidden_size: 384,
-            num_attention_heads: 12,
-            intermediate_size: 1536,
-            max_positions: 514,
-            pad_token_id: 1,
-            webgpu_blocker: None,
-            fused_attention_layers: 0,
-            fused_gelu_layers: 0,
-        };
+        // The 250002 × 384 table (384 MB) stays on the CPU, so the largest binding is a batch's
+        // activation budget, which every WebGPU adapter allows.
+        let real = REAL;
         assert_eq!(largest_binding(&real), ACTIVATION_BUDGET);
         let wide = ModelInfo {
             hidden_size: 8192,
@@ -352,19 +355,7 @@ mod tests {
 
     #[test]
     fn auto_refuses_a_fallback_adapter_and_webgpu_takes_it() {
-        let model = ModelInfo {
-            name: "real",
-            source_dir: "",
-            vocab_size: 250_002,
-            hidden_size: 384,
-            num_attention_heads: 12,
-            intermediate_size: 1536,
-            max_positions: 514,
-            pad_token_id: 1,
-            webgpu_blocker: None,
-            fused_attention_layers: 0,
-            fused_gelu_layers: 0,
-        };
+        let model = REAL;
         let adapter = |fallback, limit| {
             Some(AdapterFacts {
                 description: Some("google swiftshader (WebGPU)".into()),

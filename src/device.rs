@@ -378,6 +378,9 @@ mod tests {
         );
         let small = check_adapter(adapter(false, enough - 1.0), DevicePreference::Auto, &model);
         assert!(small.unwrap_err().contains("binds at most"));
-        assert_eq!(check_adapter(None, DevicePreference::Auto, &model), Ok(None));
+        assert_eq!(
+            check_adapter(None, DevicePreference::Auto, &model),
+            Ok(None)
+        );
     }
 }

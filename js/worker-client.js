@@ -9,6 +9,28 @@ import { page } from './env.js';
 
 const constructing = Symbol('WorkerReranker');
 
+/**
+ * Starts the module worker (`worker.js`). A page may not start a worker from another origin's
+ * script (the package served from a CDN): there it starts a same-origin `blob:` worker that
+ * imports `worker.js` from the package's origin, which must then send CORS headers. Throws a
+ * `MODEL_LOAD` error where neither starts.
+ */
+function startWorker() {
+  try {
+    // NOTE: this exact form (`new Worker(new URL(literal, import.meta.url), { type: 'module' })`)
+    // is what bundlers recognise and emit as a worker chunk.
+    return new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  } catch (direct) {
+    try {
+      const script = `import ${JSON.stringify(new URL('./worker.js', import.meta.url).href)};`;
+      const blob = URL.createObjectURL(new Blob([script], { type: 'text/javascript' }));
+      return new Worker(blob, { type: 'module' });
+    } catch (cause) {
+      throw rerankerError('MODEL_LOAD', `cannot start the reranker's worker: ${direct.message}; nor from a blob: ${cause.message}`, cause);
+    }
+  }
+}
+
 /** The fields of a load option that name a place: made absolute before they go to a worker. */
 const URL_OPTIONS = ['baseUrl', 'weights', 'tokenizer', 'wasm'];
 
@@ -57,15 +79,20 @@ export class WorkerReranker {
 
   /** Starts a worker and loads the model in it. */
   async #open({ onProgress, signal } = {}) {
-    // NOTE: this exact form (`new Worker(new URL(literal, import.meta.url), { type: 'module' })`)
-    // is what bundlers recognise and emit as a worker chunk.
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    const worker = startWorker();
     this.#worker = worker;
     worker.addEventListener('message', ({ data }) => { if (this.#worker === worker) this.#receive(data); });
     // A worker that fails outside a call (a trap in an event handler, out of memory) is gone.
     worker.addEventListener('error', (event) => {
       event.preventDefault?.();
-      if (this.#worker === worker) this.#broken(`the reranker's worker failed: ${event.message ?? 'unknown error'}`);
+      if (this.#worker !== worker) return;
+      if (this.#maxLength === undefined) {
+        // Its script did not run (not served, or refused): a load error, not a bug.
+        worker.terminate();
+        this.#fail(rerankerError('MODEL_LOAD', `the reranker's worker did not start: ${event.message ?? 'its script failed to load'}`));
+      } else {
+        this.#broken(`the reranker's worker failed: ${event.message ?? 'unknown error'}`);
+      }
     });
     const { maxLength, precision, loadTimings, storage } = await this.#send('load', [this.#options], { onProgress, signal, now: true });
     this.#loadTimings = loadTimings;

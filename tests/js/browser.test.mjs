@@ -507,3 +507,35 @@ test('(o) a worker whose module traps is replaced: the call that trapped rejects
   assert.equal(result.device.restarts, 1, JSON.stringify(result.device));
   assert.match(result.device.restartReason, /trapped/);
 });
+
+test('(p) the package imported from another origin (a CDN): its worker starts from a blob and loads the model from there with CORS; a worker that cannot start is MODEL_LOAD', async () => {
+  const cors = { 'access-control-allow-origin': '*', 'cross-origin-resource-policy': 'cross-origin' };
+  const cdn = await serve({ root, pkg: process.env.RERANKER_PKG, headers: cors });
+  const empty = await mkdtemp(path.join(tmpdir(), 'reranker-empty-'));
+  // The same, but its worker.js is not there.
+  const broken = await serve({ root, pkg: process.env.RERANKER_PKG, headers: cors, mounts: { '/pkg/worker.js': empty } });
+  try {
+    await withPage({}, async (page, errors) => {
+      const requests = [];
+      page.context().on('request', (request) => requests.push(request.url()));
+      await page.goto(`${server.origin}/tests/browser/cross-origin.html?from=${cdn.origin}`);
+      const result = await page.evaluate(() => window.__result);
+      assert.equal(result.code, undefined, result.message);
+      result.scores.forEach((score, i) => assert.ok(Math.abs(score - result.expected[i]) <= toleranceOn(result.device), `pair ${i}`));
+      const model = requests.filter((url) => url.includes('/pkg/model/weights-'));
+      assert.ok(model.length === 1 && model[0].startsWith(`${cdn.origin}/`), `the model came from the package's origin: ${model}`);
+      assert.deepEqual(errors, []);
+    });
+    await withPage({}, async (page) => {
+      await page.goto(`${server.origin}/tests/browser/cross-origin.html?from=${broken.origin}`);
+      const result = await page.evaluate(() => window.__result);
+      assert.equal(result.name, 'RerankerError', JSON.stringify(result));
+      assert.equal(result.code, 'MODEL_LOAD');
+      assert.match(result.message, /worker did not start/);
+    });
+  } finally {
+    await cdn.close();
+    await broken.close();
+    await rm(empty, { recursive: true, force: true });
+  }
+});

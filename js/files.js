@@ -3,7 +3,7 @@
 // in a browser, kept in the store (store.js) under its sha256 and read back from there.
 import { rerankerError, aborted } from './errors.js';
 import { readFile } from './env.js';
-import { openStore, openCache, sizeMismatch, digestMismatch, subtleSha256 } from './store.js';
+import { openStore, openCache, sizeMismatch, digestMismatch, subtleSha256, manifestUrl, lastManifest } from './store.js';
 
 /**
  * The tokenizer in a model folder: `tokenizer.json` with its vocabulary in binary, written by
@@ -13,9 +13,6 @@ export const TOKENIZER_FILE = 'tokenizer.bin';
 
 /** Best effort: a full quota or a closed store must not fail a load that has its bytes. */
 const ignoreFailure = (promise) => promise.catch(() => undefined);
-
-/** Where a model folder's manifest is. */
-const manifestUrl = (base) => new URL('model.json', base);
 
 /** A reader of bytes in memory, for `digestMismatch`. */
 const inMemory = (bytes) => async (start, end) => bytes.subarray(start, end);
@@ -120,7 +117,7 @@ async function manifestOf(base, cache, signal) {
  */
 async function readEarly(store, cache, base, files) {
   const early = new Map();
-  const last = await ignoreFailure(cache?.match(manifestUrl(base).href).then((hit) => hit?.json()));
+  const last = await lastManifest(cache, base);
   for (const file of files) {
     const sha256 = last?.files?.[file]?.sha256;
     if (typeof sha256 !== 'string') continue;

@@ -86,15 +86,14 @@ export class Reranker {
     const weightsFile = WEIGHTS_FILES[precision];
     // The module's sha256 for insecure origins, which have no WebCrypto.
     const moduleSha256 = async (bytes) => (await wasm).glue.sha256Hex(bytes);
-    const files = await openModelFiles({
-      base, verify, cache, signal, moduleSha256, sources: new Map([[weightsFile, options.weights], [TOKENIZER_FILE, options.tokenizer]]),
-    });
+    const sources = new Map([[weightsFile, options.weights], [TOKENIZER_FILE, options.tokenizer]]);
+    const files = await openModelFiles({ base, verify, cache, signal, moduleSha256, sources });
     const settings = moduleOptions(options);
     // NOTE: the sources, not the bytes, are kept: after a device loss the model is fetched again
     // (from the HTTP cache or the store) rather than holding a second copy of the weights for the
     // whole session.
     const create = (device = options.device, onProgress = undefined) => build({
-      wasm, modelFiles: files, files: [weightsFile, TOKENIZER_FILE], settings: device === undefined ? settings : { ...settings, device }, onProgress, started, timings,
+      wasm, modelFiles: files, files: [...sources.keys()], settings: device === undefined ? settings : { ...settings, device }, onProgress, started, timings,
     });
     const inner = await create(options.device, options.onProgress);
     // NOTE: only once every file has checked: a load that failed keeps what the last good one had.

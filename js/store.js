@@ -64,6 +64,19 @@ const blobReader = (blob) => ({
   read: async (start, end) => new Uint8Array(await blob.slice(start, end).arrayBuffer()),
 });
 
+/** The name of a stored file, in OPFS and in the stores' keep lists. */
+const entryName = (file, sha256) => `${sha256}-${file}`;
+
+/** The entry names of `keep` (`[{ file, sha256 }]`), for `prune`. */
+const keptNames = (keep) => new Set(keep.map(({ file, sha256 }) => entryName(file, sha256)));
+
+/** Where a model folder's manifest is. */
+export const manifestUrl = (base) => new URL('model.json', base);
+
+/** The last manifest of the model folder `base` kept in the Cache API `cache`, or undefined. */
+export const lastManifest = (cache, base) => cache?.match(manifestUrl(base).href)
+  .then((hit) => hit?.json()).catch(() => undefined);
+
 /** Whether this context can write files to the origin private file system. */
 const hasOpfs = () => typeof globalThis.navigator?.storage?.getDirectory === 'function'
   && typeof globalThis.FileSystemFileHandle === 'function'
@@ -89,12 +102,11 @@ export async function openStore(base, cache, kind = hasOpfs() ? 'opfs' : 'cache'
   // 70-110 ms against 260-390 ms), which is most of a warm load's file time.
   const folder = await opfsFolder();
   if (folder === null) return cache === null ? null : cacheStore(cache, base);
-  const name = (file, sha256) => `${sha256}-${file}`;
   return {
     kind,
     async reader(file, sha256) {
       try {
-        return blobReader(await (await folder.getFileHandle(name(file, sha256))).getFile());
+        return blobReader(await (await folder.getFileHandle(entryName(file, sha256))).getFile());
       } catch {
         return undefined; // not stored (NotFoundError), or unreadable
       }
@@ -104,7 +116,7 @@ export async function openStore(base, cache, kind = hasOpfs() ? 'opfs' : 'cache'
       try {
         // NOTE: a writable writes to a side file and replaces the entry on close(), so a
         // reader never sees half a file.
-        writable = await (await folder.getFileHandle(name(file, sha256), { create: true })).createWritable();
+        writable = await (await folder.getFileHandle(entryName(file, sha256), { create: true })).createWritable();
         await writable.write(bytes);
         await writable.close();
       } catch (error) {
@@ -115,12 +127,12 @@ export async function openStore(base, cache, kind = hasOpfs() ? 'opfs' : 'cache'
       return undefined;
     },
     async drop(file, sha256) {
-      await folder.removeEntry(name(file, sha256)).catch(() => undefined);
+      await folder.removeEntry(entryName(file, sha256)).catch(() => undefined);
     },
     async prune(keep) {
       const names = [];
       for await (const entry of folder.keys()) names.push(entry);
-      const kept = new Set([...keep].map(({ file, sha256 }) => name(file, sha256)));
+      const kept = keptNames(keep);
       await Promise.all(names.filter((entry) => !kept.has(entry))
         .map((entry) => folder.removeEntry(entry).catch(() => undefined)));
     },
@@ -173,11 +185,11 @@ function cacheStore(cache, base) {
       await cache.delete(cacheKey(base, file, sha256)).catch(() => undefined);
     },
     async prune(keep) {
-      const kept = new Set([...keep].map(({ file, sha256 }) => `${sha256}-${file}`));
+      const kept = keptNames(keep);
       const stored = await cache.keys().catch(() => []);
       await Promise.all(stored.map((request) => new URL(request.url)).filter((url) => {
         const sha256 = url.searchParams.get('sha256');
-        return sha256 !== null && !kept.has(`${sha256}-${url.pathname.split('/').pop()}`);
+        return sha256 !== null && !kept.has(entryName(url.pathname.split('/').pop(), sha256));
       }).map((url) => cache.delete(url.href).catch(() => undefined)));
     },
   };
@@ -199,10 +211,10 @@ export async function clearStored(base) {
     return;
   }
   // The folder's files in OPFS are named by the hashes its last manifest gave them.
-  const manifest = await cache?.match(new URL('model.json', base).href).then((hit) => hit?.json()).catch(() => undefined);
+  const manifest = await lastManifest(cache, base);
   const folder = hasOpfs() ? await opfsFolder() : null;
   for (const [file, entry] of Object.entries(manifest?.files ?? {})) {
-    if (typeof entry?.sha256 === 'string') await folder?.removeEntry(`${entry.sha256}-${file}`).catch(() => undefined);
+    if (typeof entry?.sha256 === 'string') await folder?.removeEntry(entryName(file, entry.sha256)).catch(() => undefined);
   }
   const keys = await cache?.keys().catch(() => []) ?? [];
   await Promise.all(keys.filter((request) => request.url.startsWith(base.href))

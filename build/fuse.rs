@@ -158,6 +158,47 @@ impl<'a> Graph<'a> {
         (self.nodes[index].op_type == op && !self.outputs.contains(value)).then_some(index)
     }
 
+    /// Like [`Self::sole_consumer`], but `value` may also be read by `Shape` nodes whose results
+    /// feed only that consumer's shape input: the TorchScript export computes the merged heads'
+    /// `Reshape` target from `Shape(value)`. Once the consumer is fused, they go unused.
+    fn consumer_besides_its_shape(&self, value: &str, op: &str) -> Option<usize> {
+        if self.outputs.contains(value) {
+            return None;
+        }
+        let consumers = self.consumers.get(value)?;
+        let index = match consumers
+            .iter()
+            .filter(|&&c| self.nodes[c].op_type != "Shape")
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [index] => **index,
+            _ => return None,
+        };
+        let node = &self.nodes[index];
+        let shape_only = consumers
+            .iter()
+            .all(|&c| c == index || self.only_feeds_shape_of(c, index));
+        (node.op_type == op && node.input.first().is_some_and(|i| i == value) && shape_only)
+            .then_some(index)
+    }
+
+    /// Whether every result of `node` ends up only in `target`'s second (shape) input.
+    fn only_feeds_shape_of(&self, node: usize, target: usize) -> bool {
+        self.nodes[node].output.iter().all(|value| {
+            !self.outputs.contains(value.as_str())
+                && self.consumers.get(value.as_str()).is_none_or(|readers| {
+                    readers.iter().all(|&r| {
+                        if r == target {
+                            self.nodes[target].input.first() != Some(value)
+                        } else {
+                            self.only_feeds_shape_of(r, target)
+                        }
+                    })
+                })
+        })
+    }
+
     fn single_use(&self, value: &str) -> bool {
         self.consumers.get(value).is_some_and(|c| c.len() == 1) && !self.outputs.contains(value)
     }
@@ -218,7 +259,7 @@ impl<'a> Graph<'a> {
         if ints(&self.nodes[merge], "perm")? != [0, 2, 1, 3] {
             return None;
         }
-        let flatten = self.sole_consumer(&self.nodes[merge].output[0], "Reshape")?;
+        let flatten = self.consumer_besides_its_shape(&self.nodes[merge].output[0], "Reshape")?;
         let mut nodes = vec![softmax, add, mul, product, weighted, merge, flatten];
         nodes.extend(q_nodes.into_iter().chain(k_nodes).chain(v_nodes));
         let mut fused = custom_node(
@@ -300,7 +341,7 @@ impl<'a> Graph<'a> {
 }
 
 /// Removes nodes whose outputs nothing reads (repeatedly), then initializers nothing reads.
-fn drop_unused(graph: &mut GraphProto) {
+pub fn drop_unused(graph: &mut GraphProto) {
     let outputs: HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
     loop {
         let read: HashSet<&str> = graph

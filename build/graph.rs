@@ -1,5 +1,5 @@
-//! Graph surgery: the word-embedding table cut out of the ONNX graph, then the fusions of
-//! [`crate::fuse`].
+//! Graph surgery: the hub form made int32 ([`crate::int32`]), the word-embedding table cut out
+//! of the ONNX graph, then the fusions of [`crate::fuse`].
 
 use std::fs;
 use std::path::Path;
@@ -7,9 +7,9 @@ use std::path::Path;
 use onnx_ir::{Message, ModelProto};
 
 use crate::quant::WORD_EMBEDDINGS;
-use crate::{fail, fuse};
+use crate::{fail, fuse, int32};
 
-/// Cuts the word-embedding table out of `onnx`, fuses attention and GELU ([`fuse`]) and writes
+/// Rewrites `onnx`'s int64 form to int32 ([`int32`]), cuts the word-embedding table out, fuses attention and GELU ([`fuse`]) and writes
 /// the rest of the graph to `split`.
 ///
 /// The table is the `[vocab, hidden]` f32 initializer read by exactly one `Gather` (axis 0). That
@@ -27,6 +27,7 @@ pub fn prepare(
         .unwrap_or_else(|e| fail(format!("{onnx:?} is not an ONNX model: {e}")));
     drop(bytes);
     let graph = model.graph.mut_or_insert_default();
+    int32::rewrite(graph, &onnx.display().to_string());
     let shape = [vocab as i64, hidden as i64];
     let Some(index) = graph
         .initializer

@@ -18,6 +18,7 @@
 mod codegen;
 mod fuse;
 mod graph;
+mod int32;
 mod side_module;
 mod target;
 mod weights;
@@ -53,11 +54,12 @@ pub struct Imported {
 ///
 /// NOTE: naming any file turns off cargo's default of watching the whole package, so every file
 /// is named.
-const SOURCES: [&str; 10] = [
+const SOURCES: [&str; 11] = [
     "build/main.rs",
     "build/codegen.rs",
     "build/fuse.rs",
     "build/graph.rs",
+    "build/int32.rs",
     "build/side_module.rs",
     "build/target.rs",
     "build/weights.rs",

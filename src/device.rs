@@ -383,4 +383,29 @@ mod tests {
             Ok(None)
         );
     }
+
+    /// A model the build marked as unable to run on WebGPU: `webgpu` is a `DEVICE` error before
+    /// any adapter is probed, and `auto` falls back to the CPU with the reason.
+    #[test]
+    fn a_blocked_model_never_reaches_the_adapter() {
+        let blocked = ModelInfo {
+            webgpu_blocker: Some("it computes with int64 tensors"),
+            ..REAL
+        };
+        async fn probe() -> AdapterProbe {
+            panic!("the adapter must not be probed")
+        }
+        let err = pollster::block_on(select_probed(DevicePreference::WebGpu, &blocked, probe()))
+            .unwrap_err();
+        assert_eq!(err.code(), "DEVICE");
+        assert!(
+            err.to_string()
+                .contains("cannot run on WebGPU: it computes"),
+            "{err}"
+        );
+        let auto =
+            pollster::block_on(select_probed(DevicePreference::Auto, &blocked, probe())).unwrap();
+        assert_eq!(auto.backend, Backend::Cpu);
+        assert!(auto.fallback_reason.unwrap().contains("int64"));
+    }
 }

@@ -1,5 +1,6 @@
 //! The `native-webgpu` feature: the browser's WGSL kernels through native wgpu give the logits
-//! onnxruntime gives, within the parity tolerance, on the tiny WebGPU fixture.
+//! onnxruntime gives, within the parity tolerance, on the tiny WebGPU fixture and on the hub-form
+//! fixture, which the build rewrote to int32 (build/int32.rs).
 //!
 //! It needs a Vulkan (or Metal, DX12) adapter; `./build.sh test` installs Mesa's lavapipe, a
 //! Vulkan driver that runs on the CPU, where the machine has none.
@@ -14,8 +15,13 @@ use web_reranker::{
 const TOLERANCE: f32 = 1e-4;
 
 fn fixture(file: &str) -> std::path::PathBuf {
+    fixture_in("tiny-webgpu", file)
+}
+
+fn fixture_in(folder: &str, file: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/tiny-webgpu")
+        .join("tests/fixtures")
+        .join(folder)
         .join(file)
 }
 
@@ -26,6 +32,36 @@ fn gpu() -> SelectedDevice {
              gives lavapipe, which runs on the CPU)"
         )
     })
+}
+
+/// The hub's TorchScript form (int64 inputs, a sliced and expanded token-type buffer) runs on
+/// WebGPU once the build has rewritten it, and agrees with onnxruntime on the original file.
+#[test]
+fn hub_form_runs_on_native_wgpu() {
+    use web_reranker::model::fixture_hub;
+    assert_eq!(fixture_hub::INFO.webgpu_blocker, None);
+    let reference = load_json(&fixture_in("tiny-hub", "reference.json"));
+    let cases = reference["cases"].as_array().unwrap();
+    let options = LoadOptions {
+        max_length: reference["max_length"].as_u64().unwrap() as usize,
+        ..LoadOptions::default()
+    };
+    let tokenizer = std::fs::read(fixture_in("tiny-hub", "tokenizer.json")).unwrap();
+    let gpu =
+        pollster::block_on(device::select(DevicePreference::WebGpu, &fixture_hub::INFO)).unwrap();
+    assert_eq!(gpu.backend, Backend::WebGpu);
+    let weights = std::fs::read(fixture_hub::WEIGHTS_F32_PATH).unwrap();
+    let reranker = Reranker::<fixture_hub::Model>::new(weights, &tokenizer, gpu, options).unwrap();
+    let encoded: Vec<Vec<u32>> = cases.iter().map(|c| ids(&c["ids"])).collect();
+    let logits = pollster::block_on(reranker.score_ids(&encoded, encoded.len())).unwrap();
+    for (i, case) in cases.iter().enumerate() {
+        let ort = case["ort_batch_logit"].as_f64().unwrap() as f32;
+        assert!(
+            (logits[i] - ort).abs() <= TOLERANCE,
+            "hub form, pair {i}: {} vs {ort}",
+            logits[i]
+        );
+    }
 }
 
 #[test]

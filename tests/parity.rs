@@ -11,8 +11,8 @@ mod common;
 use common::{ids, load_json};
 use web_reranker::model::{fixture_hub, fixture_webgpu};
 use web_reranker::{
-    Activations, Backend, CrossEncoderModel, Error, LinearKernels, LoadOptions, RerankOptions,
-    Reranker, SelectedDevice,
+    Activations, CrossEncoderModel, Error, LinearKernels, LoadOptions, RerankOptions, Reranker,
+    SelectedDevice,
 };
 
 const TOLERANCE: f32 = 1e-4;
@@ -176,9 +176,8 @@ fn every_layer_runs_the_fused_kernels() {
         .unwrap() as usize;
     assert_eq!(fixture_webgpu::INFO.fused_attention_layers, layers);
     assert_eq!(fixture_webgpu::INFO.fused_gelu_layers, layers);
-    // The hub (TorchScript) export writes attention another way, which stays unfused; its GELU is
-    // the same.
-    assert_eq!(fixture_hub::INFO.fused_attention_layers, 0);
+    // The hub (TorchScript) export computes the heads' reshapes from `Shape` nodes; it fuses too.
+    assert_eq!(fixture_hub::INFO.fused_attention_layers, layers);
     assert_eq!(fixture_hub::INFO.fused_gelu_layers, layers);
 }
 
@@ -213,29 +212,12 @@ fn settable_max_length_matches_reference() {
     }
 }
 
+/// Both committed forms are WebGPU-ready: the hub's TorchScript form because the build rewrites
+/// its int64 math and its data-dependent token-type `Expand` (build/int32.rs).
 #[test]
-fn webgpu_readiness_is_detected() {
+fn both_forms_are_webgpu_ready() {
     assert_eq!(fixture_webgpu::INFO.webgpu_blocker, None);
-    let blocker = fixture_hub::INFO
-        .webgpu_blocker
-        .expect("hub-style export is not WebGPU-ready");
-    assert!(
-        blocker.contains("to_data") && blocker.contains("int64"),
-        "{blocker}"
-    );
-
-    // Asking for WebGPU with a model that cannot run there is a clear error, before any loading.
-    let weights = std::fs::read(fixture_hub::WEIGHTS_F32_PATH).unwrap();
-    let tokenizer = std::fs::read(folder("tiny-hub").join("tokenizer.json")).unwrap();
-    let webgpu = SelectedDevice {
-        backend: Backend::WebGpu,
-        ..SelectedDevice::cpu()
-    };
-    let err =
-        Reranker::<fixture_hub::Model>::new(weights, &tokenizer, webgpu, LoadOptions::default())
-            .unwrap_err();
-    assert_eq!(err.code(), "DEVICE");
-    assert!(err.to_string().contains("cannot run on WebGPU"), "{err}");
+    assert_eq!(fixture_hub::INFO.webgpu_blocker, None);
 }
 
 #[test]

@@ -1,0 +1,139 @@
+// Downloads a model's source files from a model hub (the default `./build.sh`, online), checked
+// against the pins in tools/model-pins.json:
+//
+//   node tools/hub-fetch.mjs --endpoint URL --repo OWNER/NAME --revision REV --pins FILE --out DIR
+//
+// * the revision is resolved to its commit through the hub's API
+//   (`GET {endpoint}/api/models/{repo}/revision/{revision}` → `{ sha }`), and every file is fetched
+//   at that commit (`{endpoint}/{repo}/resolve/{commit}/{file}`), so one build reads one snapshot;
+// * each file's sha256 is compared with its pin; a file without a pin is reported (with the line
+//   to add to the pins file) and the folder says it is unpinned;
+// * the files land in `DIR` only when all of them arrived and matched: they are written to a
+//   sibling `DIR.part-<pid>` first, which is removed on any failure, so no half-written model
+//   folder is ever left. `DIR/source.json` records the endpoint, repo, revision, commit and each
+//   file's size and sha256; tools/package-manifests.mjs copies it into model.json.
+//
+// Exits 1 with one line saying what failed (unreachable hub, unknown revision, a missing file, a
+// sha256 that does not match).
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parseArgs } from 'node:util';
+
+/** What the build needs from the hub repository, and where it goes in the model folder. */
+const FILES = [
+  { remote: 'config.json', local: 'config.json' },
+  { remote: 'tokenizer.json', local: 'tokenizer.json' },
+  { remote: 'onnx/model.onnx', local: 'model.onnx' },
+];
+const API_TIMEOUT_MS = 20_000;
+
+const { values: args } = parseArgs({
+  options: {
+    endpoint: { type: 'string' },
+    repo: { type: 'string' },
+    revision: { type: 'string' },
+    pins: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+for (const name of ['endpoint', 'repo', 'revision', 'pins', 'out']) {
+  if (!args[name]) {
+    console.error(`hub-fetch: --${name} is required`);
+    process.exit(2);
+  }
+}
+
+/** A reason to stop, reported in one line once the partial folder is gone. */
+class Stop extends Error {}
+function fail(message) {
+  throw new Stop(message);
+}
+
+const endpoint = args.endpoint.replace(/\/+$/, '');
+const pins = JSON.parse(await readFile(args.pins, 'utf8'))[args.repo] ?? { files: {} };
+const out = path.resolve(args.out);
+const part = `${out}.part-${process.pid}`;
+
+async function get(url, what, timeout) {
+  let response;
+  try {
+    response = await fetch(url, { redirect: 'follow', signal: timeout ? AbortSignal.timeout(timeout) : undefined });
+  } catch (error) {
+    fail(`cannot reach ${endpoint} for ${what}: ${error.cause?.code ?? error.cause?.message ?? error.message} (offline, or a wrong HF_ENDPOINT?)`);
+  }
+  if (!response.ok) {
+    const why = response.status === 404 ? 'not found' : `HTTP ${response.status}`;
+    fail(`${what}: ${why} (${url})`);
+  }
+  return response;
+}
+
+async function download(file, commit) {
+  const url = `${endpoint}/${args.repo}/resolve/${commit}/${file.remote}`;
+  const response = await get(url, `${args.repo}@${commit.slice(0, 12)}/${file.remote}`);
+  const total = Number(response.headers.get('content-length')) || 0;
+  const hash = createHash('sha256');
+  let size = 0;
+  let shown = 0;
+  const count = new Transform({
+    transform(chunk, _encoding, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      if (total > 64 << 20 && size - shown >= 32 << 20) {
+        shown = size;
+        console.error(`   ${file.remote}: ${(size / 1e6).toFixed(0)} of ${(total / 1e6).toFixed(0)} MB`);
+      }
+      done(null, chunk);
+    },
+  });
+  const target = path.join(part, file.local);
+  try {
+    await pipeline(Readable.fromWeb(response.body), count, createWriteStream(target));
+  } catch (error) {
+    fail(`${file.remote}: the download broke off after ${size} bytes: ${error.message}`);
+  }
+  if (total && size !== total) fail(`${file.remote}: got ${size} bytes of ${total}`);
+  return { size, sha256: hash.digest('hex') };
+}
+
+try {
+  const api = `${endpoint}/api/models/${args.repo}/revision/${encodeURIComponent(args.revision)}`;
+  const info = await (await get(api, `revision ${args.revision} of ${args.repo}`, API_TIMEOUT_MS)).json();
+  const commit = info.sha;
+  if (!/^[0-9a-f]{40}$/.test(commit ?? '')) fail(`${api} named no commit (sha): ${JSON.stringify(info).slice(0, 200)}`);
+  if (pins.revision && pins.revision !== commit) {
+    console.error(`hub-fetch: note: ${args.revision} is ${commit}, not the pinned ${pins.revision}`);
+  }
+  await rm(part, { recursive: true, force: true });
+  await mkdir(part, { recursive: true });
+  const files = {};
+  const unpinned = [];
+  for (const file of FILES) {
+    console.error(`   downloading ${file.remote}`);
+    files[file.remote] = await download(file, commit);
+    const pin = pins.files?.[file.remote];
+    if (pin && pin !== files[file.remote].sha256) {
+      fail(`${file.remote} at ${commit} has sha256 ${files[file.remote].sha256}, but ${args.pins} pins ${pin}: the hub's file changed, or the download is not what was built before. Nothing was written to ${out}.`);
+    }
+    if (!pin) unpinned.push(file.remote);
+  }
+  const pinned = unpinned.length === 0 && pins.revision === commit;
+  if (!pinned) {
+    console.error(`hub-fetch: UNPINNED: ${args.repo} is not pinned in ${args.pins}; what was downloaded:`);
+    console.error(JSON.stringify({ [args.repo]: { revision: commit, files: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, v.sha256])) } }, null, 2));
+    console.error('hub-fetch: check these and record them there to pin the build.');
+  }
+  await writeFile(path.join(part, 'source.json'), `${JSON.stringify({
+    endpoint, repo: args.repo, revision: args.revision, commit, pinned, files,
+  }, null, 2)}\n`);
+  await rm(out, { recursive: true, force: true });
+  await rename(part, out);
+} catch (error) {
+  await rm(part, { recursive: true, force: true });
+  console.error(`hub-fetch: ${error instanceof Stop ? error.message : error.stack}`);
+  process.exit(1);
+}

@@ -4,8 +4,11 @@
 #   ./build.sh [--model DIR | --checkpoint DIR] [--out DIR] [COMMAND]
 #
 # Commands:
-#   package  (default) build the npm-style package in pkg/: wasm (WebGPU + CPU), JS API, types,
-#            and the model files in pkg/model/
+#   package  (default) build the npm package in pkg/ (wasm for WebGPU + CPU, JS API, types,
+#            README, licences) and, beside its code, the model folder pkg/model/ (model.json,
+#            int8 weights, tokenizer.bin, a model card), which npm pack leaves out: a site serves
+#            it or a model hub hosts it (docs/hosting.md)
+#   sizes    print the package's npm pack size and the model folder's raw/gzip/brotli sizes
 #   demo     build the package into www/pkg and the demo's npm dependencies into www/vendor
 #   serve    serve the demo (www/) on http://127.0.0.1:${PORT:-8080}
 #   test     the test suite: fmt, clippy, cargo test, then the package in Node and Chromium
@@ -20,10 +23,12 @@
 #                     config.json
 #   --checkpoint DIR  a Hugging Face checkpoint folder (config.json, model.safetensors,
 #                     tokenizer.json); exported to models/<name>/ with tools/export_onnx.py
-#   (neither)         the real cross-encoder/mmarco-mMiniLMv2-L12-H384-v1, downloaded from the
-#                     model hub at $MODEL_REVISION and exported into models/
+#   (neither)         the real cross-encoder/mmarco-mMiniLMv2-L12-H384-v1: its config.json,
+#                     tokenizer.json and onnx/model.onnx downloaded from the model hub into
+#                     models/ (Node, no Python), sha256-checked against tools/model-pins.json
 #
-# Environment: tools/lib.sh's (cache and target dirs), MODEL_REVISION, RERANKER_WASM_OPT=0 (skip
+# Environment: tools/lib.sh's (cache and target dirs), tools/model.sh's (HF_ENDPOINT, MODEL_REPO,
+# MODEL_REVISION, MODEL_PINS, MODELS_DIR), RERANKER_F32=1 (the f32 weights too), RERANKER_WASM_OPT=0 (skip
 # wasm-opt: a quicker, larger development build), RERANKER_THREADS=0 (leave the threaded module
 # out of the package: a quicker development build; loads then run on one thread),
 # RERANKER_FEATURES (more cargo features for the wasm modules: the tests' package has test-hooks).
@@ -103,11 +108,20 @@ cmd_package() {
     cp "$ROOT/js/threads-worker.js" "$pkg/"
   fi
   find "$ROOT/js" -maxdepth 1 -type f ! -name threads-worker.js -exec cp {} "$pkg/" \;
-  cp "$out"/selected/{weights-int8.bpk,weights-f32.bpk,tokenizer.bin} "$pkg/model/"
-  name="$(basename "$dir")"
-  [ "$name" = "${DEFAULT_REPO#*/}" ] && name="$DEFAULT_REPO"
-  node "$ROOT/tools/package-manifests.mjs" "$pkg" "$dir" "$name"
-  say "package ready in $pkg: $(du -sh "$pkg" | cut -f1)"
+  cp "$ROOT"/LICENSE-MIT "$ROOT"/LICENSE-APACHE "$pkg/"
+  cp "$out"/selected/{weights-int8.bpk,tokenizer.bin} "$pkg/model/"
+  if [ "${RERANKER_F32:-0}" = 1 ]; then
+    cp "$out/selected/weights-f32.bpk" "$pkg/model/"
+  else
+    say "no f32 weights in the model folder (RERANKER_F32=1 adds them, for precision: 'f32')"
+  fi
+  node "$ROOT/tools/package-manifests.mjs" "$pkg" "$dir" "$(basename "$dir")"
+  say "package ready in $pkg ($(du -sh --exclude=model "$pkg" | cut -f1)); its model folder in $pkg/model ($(du -sh "$pkg/model" | cut -f1)): serve it, or upload it to a model hub"
+}
+
+cmd_sizes() {
+  [ -f "$PKG_DIR/package.json" ] || die "no package in $PKG_DIR yet: run ./build.sh package first"
+  node "$ROOT/tools/sizes.mjs" "$PKG_DIR"
 }
 
 # The demo's own npm dependencies, copied into www/vendor (the page imports them by URL).
@@ -140,6 +154,65 @@ cmd_native() {
 # ---------------------------------------------------------------------------------------------
 # Tests
 
+# A PATH with every program of this one except Python (symlinks in a temporary folder): the
+# default build must not need it.
+path_without_python() {
+  local dir="$1" entry
+  local -a dirs
+  IFS=: read -ra dirs <<<"$PATH"
+  mkdir -p "$dir"
+  # Earlier PATH entries win: link the last first, and let the earlier ones overwrite.
+  for ((entry = ${#dirs[@]} - 1; entry >= 0; entry--)); do
+    [ -d "${dirs[entry]}" ] || continue
+    find "${dirs[entry]}" -maxdepth 1 \( -type f -o -type l \) -perm -u+x ! -name 'python*' \
+      -exec ln -sf -t "$dir" {} + 2>/dev/null || true
+  done
+  if PATH="$dir" command -v python3 python >/dev/null 2>&1; then
+    die "cannot hide Python from the build's PATH"
+  fi
+  echo "$dir"
+}
+
+# The tests' package, built the way a user's default build goes: from a model hub (a local one,
+# tests/hub-server.mjs, serving the hub-form fixture tests/fixtures/tiny-hub), at a pinned commit,
+# with no Python on the PATH, into a fresh models folder. With test-hooks and the f32 weights.
+test_package() {
+  local pkg="$1" work endpoint pins repo="web-reranker-tests/tiny-hub" hub_pid
+  work="$(mktemp -d)"
+  node "$ROOT/tests/hub-server.mjs" "$repo=$ROOT/tests/fixtures/tiny-hub" >"$work/endpoint" &
+  hub_pid=$!
+  for _ in $(seq 50); do [ -s "$work/endpoint" ] && break; sleep 0.1; done
+  endpoint="$(cat "$work/endpoint")"
+  [ -n "$endpoint" ] || die "the local model hub did not start"
+  # The pins: the commit the hub names for main and the sha256 of the files it serves.
+  pins="$work/pins.json"
+  node --input-type=module -e '
+    import { createHash } from "node:crypto"; import { readFileSync, writeFileSync } from "node:fs";
+    const [endpoint, repo, dir, out] = process.argv.slice(1);
+    const { sha } = await (await fetch(`${endpoint}/api/models/${repo}/revision/main`)).json();
+    const hash = (f) => createHash("sha256").update(readFileSync(`${dir}/${f}`)).digest("hex");
+    writeFileSync(out, JSON.stringify({ [repo]: { revision: sha, files: {
+      "config.json": hash("config.json"), "tokenizer.json": hash("tokenizer.json"),
+      "onnx/model.onnx": hash("model.onnx") } } }));' \
+    "$endpoint" "$repo" "$ROOT/tests/fixtures/tiny-hub" "$pins"
+  say "building the tests' package into $pkg: the default build path, from a local model hub at $endpoint, with no Python on the PATH"
+  # NOTE: the models folder is the same each run and its download is fresh; the downloaded files
+  # take the fixture's modification times, so cargo sees an unchanged model and a warm wasm build
+  # stays warm.
+  rm -rf "$CACHE/test-models"
+  (
+    export PATH HF_ENDPOINT="$endpoint" MODEL_REPO="$repo" MODEL_PINS="$pins" MODELS_DIR="$CACHE/test-models"
+    PATH="$(path_without_python "$work/bin")"
+    MODEL_DIR="" select_model >/dev/null
+    for f in config.json tokenizer.json model.onnx; do
+      touch -r "$ROOT/tests/fixtures/tiny-hub/$f" "$MODELS_DIR/tiny-hub/$f"
+    done
+    RERANKER_F32=1 RERANKER_FEATURES=test-hooks "$ROOT/build.sh" --out "$pkg" package
+  ) || { kill "$hub_pid"; die "the tests' package did not build"; }
+  kill "$hub_pid"
+  rm -rf "$work"
+}
+
 # The Vulkan driver manifests wgpu's Vulkan backend can load (names, comma-separated); fails
 # when there are none.
 vulkan_driver() {
@@ -168,8 +241,7 @@ cmd_test() {
   say "cargo test (native wgpu; Vulkan drivers: $(vulkan_driver))"
   cargo test --features fixtures,native-webgpu,threads
   local pkg="$CACHE/test-pkg"
-  say "building the package with the tiny WebGPU-ready fixture (and test-hooks) into $pkg"
-  RERANKER_FEATURES=test-hooks "$ROOT/build.sh" --model "$ROOT/tests/fixtures/tiny-webgpu" --out "$pkg" package
+  test_package "$pkg"
   command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || die "the browser tests need Debian's chromium (apt-get install chromium)"
   demo_vendor
   # The search libraries the adapters are tested on (real npm packages, not mocks).
@@ -178,7 +250,7 @@ cmd_test() {
   say "node --test: the package in Node and headless Chromium, the demo, the example site and apps"
   RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$(playwright_core)" NODE_TOOLS="$CACHE/node-tools" \
     node --test --test-concurrency=1 \
-    "$ROOT"/tests/js/{node,threads,robustness,adapters,browser,demo,site,examples}.test.mjs
+    "$ROOT"/tests/js/{node,package,hub,threads,robustness,adapters,browser,demo,site,examples}.test.mjs
 }
 
 cmd_fixtures() {
@@ -196,7 +268,7 @@ cmd_env() {
   echo "target dir:   $CARGO_TARGET_DIR"
   echo "wasm32:       $(wasm_toolchain)"
   echo "node:         $(command -v node || echo none)"
-  echo "python3:      $(command -v python3 || echo none) (fixtures, --checkpoint, the default model)"
+  echo "python3:      $(command -v python3 || echo none) (only for fixtures and --checkpoint)"
 }
 
 COMMAND="package"
@@ -208,7 +280,7 @@ while [ $# -gt 0 ]; do
     --checkpoint=*) CHECKPOINT_DIR="${1#*=}"; shift ;;
     --out) PKG_DIR="${2:?--out needs a folder}"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    package|demo|serve|native|model|test|fixtures|env) COMMAND="$1"; shift ;;
+    package|sizes|demo|serve|native|model|test|fixtures|env) COMMAND="$1"; shift ;;
     *) die "unknown argument '$1' (see ./build.sh --help)" ;;
   esac
 done

@@ -165,6 +165,12 @@ export async function openModelFiles({ base, sources, verify, cache: caching, si
   const manifest = verify && folderFiles.length > 0 ? await manifestOf(base, cache, signal) : null;
   for (const file of folderFiles) {
     if (manifest !== null && manifest.files[file] === undefined) {
+      // NOTE: a model folder holds the f32 weights only when built with RERANKER_F32=1.
+      if (/^weights-.*\.bpk$/.test(file)) {
+        const listed = Object.keys(manifest.files).filter((f) => f.startsWith('weights-')).join(', ');
+        throw rerankerError('MODEL_LOAD', `the model folder ${base.href} has no ${file} (it has ${listed || 'no weights'}): `
+          + `choose the precision of weights it has, or rebuild it with RERANKER_F32=1 ./build.sh for 'f32'`);
+      }
       throw rerankerError('INTEGRITY', `the model manifest does not list ${file}`);
     }
   }

@@ -1,39 +1,55 @@
 # The model folder a build imports (sourced by build.sh after tools/lib.sh): `select_model`
 # prints it, from --model (MODEL_DIR), --checkpoint (CHECKPOINT_DIR, exported with torch) or the
-# default model, downloaded from the model hub.
+# default model, downloaded from the model hub by tools/hub-fetch.mjs (Node; no Python).
+#
+# Environment for the default model: HF_ENDPOINT (the hub, default https://huggingface.co),
+# MODEL_REPO (default DEFAULT_REPO), MODEL_REVISION (default: the commit pinned in MODEL_PINS, else
+# main), MODEL_PINS (default tools/model-pins.json: per repository, the pinned commit and each
+# source file's sha256), MODELS_DIR (where downloaded model folders go, default models/).
 
 DEFAULT_REPO="cross-encoder/mmarco-mMiniLMv2-L12-H384-v1"
-# NOTE: pin a commit hash here once it has been checked online; `main` is the moving head.
-MODEL_REVISION="${MODEL_REVISION:-main}"
+MODEL_REPO="${MODEL_REPO:-$DEFAULT_REPO}"
+MODEL_PINS="${MODEL_PINS:-$ROOT/tools/model-pins.json}"
+MODELS_DIR="${MODELS_DIR:-$ROOT/models}"
 MODEL_DIR=""
 CHECKPOINT_DIR=""
 
 offline_help() {
   cat <<HELP
-cannot download $DEFAULT_REPO@$MODEL_REVISION from the model hub (offline?).
+cannot download $MODEL_REPO@$1 from ${HF_ENDPOINT:-https://huggingface.co} (see the line above).
   Point build.sh at a local copy instead:
-    ./build.sh --checkpoint DIR   # a Hugging Face checkpoint: config.json, model.safetensors, tokenizer.json
-    ./build.sh --model DIR        # an exported model folder: model.onnx, tokenizer.json, config.json
+    ./build.sh --model DIR        # a model folder: model.onnx (the hub's onnx/model.onnx is fine),
+                                  # tokenizer.json, config.json
+    ./build.sh --checkpoint DIR   # a Hugging Face checkpoint without an ONNX file (needs Python + torch)
   (The test suite needs no model: ./build.sh test uses the committed tiny fixtures.)
 HELP
 }
 
+# The revision to download: MODEL_REVISION, else the commit pinned for MODEL_REPO, else main.
+model_revision() {
+  [ -n "${MODEL_REVISION:-}" ] && { echo "$MODEL_REVISION"; return; }
+  node -e 'const p = require(require("path").resolve(process.argv[1]))[process.argv[2]]; console.log(p?.revision ?? "main")' \
+    "$MODEL_PINS" "$MODEL_REPO"
+}
+
+# Downloads MODEL_REPO's config.json, tokenizer.json and onnx/model.onnx (once per revision) and
+# prints the folder. The build's importer makes the hub's int64 TorchScript form WebGPU-ready.
 default_model() {
-  local name="${DEFAULT_REPO#*/}" dir checkpoint
-  dir="$ROOT/models/$name"
-  if [ -f "$dir/model.onnx" ] && [ -f "$dir/tokenizer.json" ] && [ -f "$dir/config.json" ]; then
+  local dir revision
+  dir="$MODELS_DIR/${MODEL_REPO#*/}"
+  revision="$(model_revision)"
+  if [ -f "$dir/source.json" ] && node -e '
+      const s = require(process.argv[1]);
+      process.exit(s.repo === process.argv[2] && (s.revision === process.argv[3] || s.commit === process.argv[3]) ? 0 : 1)' \
+      "$dir/source.json" "$MODEL_REPO" "$revision"; then
     echo "$dir"
     return
   fi
-  checkpoint="$CACHE/checkpoints/$name"
-  # Fail fast (before installing torch) when the hub is out of reach.
-  curl -fsS --max-time 15 -o /dev/null \
-    "${HF_ENDPOINT:-https://huggingface.co}/api/models/$DEFAULT_REPO/revision/$MODEL_REVISION" \
-    || die "$(offline_help)"
-  say "downloading $DEFAULT_REPO@$MODEL_REVISION from the model hub"
-  "$(python_env)" "$ROOT/tools/hub_download.py" "$DEFAULT_REPO" "$MODEL_REVISION" "$checkpoint" \
-    || die "$(offline_help)"
-  export_checkpoint "$checkpoint" "$dir"
+  say "downloading $MODEL_REPO@$revision from ${HF_ENDPOINT:-https://huggingface.co} into $dir"
+  mkdir -p "$MODELS_DIR"
+  node "$ROOT/tools/hub-fetch.mjs" --endpoint "${HF_ENDPOINT:-https://huggingface.co}" \
+    --repo "$MODEL_REPO" --revision "$revision" --pins "$MODEL_PINS" --out "$dir" \
+    || die "$(offline_help "$revision")"
   echo "$dir"
 }
 

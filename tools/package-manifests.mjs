@@ -1,50 +1,78 @@
-// Writes the package's two manifests once its files are in place (`./build.sh package` runs it):
+// Writes the package's manifests once its files are in place (`./build.sh package` runs it):
 //
 //   node tools/package-manifests.mjs PKG_DIR MODEL_DIR NAME
 //
-// * PKG_DIR/package.json: the npm manifest, listing the files in PKG_DIR and its model/ folder;
+// * PKG_DIR/package.json: the npm manifest. The package is the code only (wasm modules, JS,
+//   types, README, licences): `files` leaves the model folder out, so `npm pack` stays small.
+//   Version, licence and repository come from Cargo.toml.
 // * PKG_DIR/model/model.json: the model folder's manifest, which js/ checks every file against:
-//   `{ name, randomWeights, files: { file: { size, sha256, chunks: { size, sha256: [...] } } } }`.
+//   `{ name, randomWeights, source, files: { file: { size, sha256, chunks: { size, sha256: [...] } } } }`.
 //   Each 16 MiB piece has its own sha256 too: a stored copy is checked a piece at a time
-//   (js/store.js).
+//   (js/store.js). `source` says what the folder was built from: the hub repository, revision,
+//   commit and source files' sha256 (MODEL_DIR/source.json, written by tools/hub-fetch.mjs), or
+//   for a local folder the sha256 of its files.
+// * PKG_DIR/model/README.md: a model card, so the folder can be uploaded to a model hub as it is.
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { access, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const [pkg, modelDir, name] = process.argv.slice(2);
 if (!pkg || !modelDir || !name) {
   console.error('usage: node tools/package-manifests.mjs PKG_DIR MODEL_DIR NAME');
   process.exit(2);
 }
+const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The model folder's files, in the order model.json lists them. */
+/** The model folder's files, in the order model.json lists them (f32 only when built). */
 const MODEL_FILES = ['weights-int8.bpk', 'weights-f32.bpk', 'tokenizer.bin'];
+/** What is known of the source repositories' licences (the model card repeats it). */
+const LICENSES = { 'cross-encoder/mmarco-mMiniLMv2-L12-H384-v1': 'mit' };
 const CHUNK = 16 << 20;
-const VERSION = '0.1.0';
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 const json = (value) => `${JSON.stringify(value, null, 2)}\n`;
+const exists = (file) => access(file).then(() => true, () => false);
+
+/** `key = "value"` from Cargo.toml's [package] table. */
+const cargo = await readFile(path.join(root, 'Cargo.toml'), 'utf8');
+const cargoField = (key) => {
+  const table = cargo.slice(cargo.indexOf('[package]'), cargo.indexOf('\n[', cargo.indexOf('[package]') + 1));
+  const found = table.match(new RegExp(`^${key} = "([^"]*)"`, 'm'));
+  if (!found) throw new Error(`Cargo.toml's [package] has no ${key}`);
+  return found[1];
+};
+const repository = cargoField('repository');
+
+// The package's README is the repository's, its relative links made absolute.
+const readme = (await readFile(path.join(root, 'README.md'), 'utf8'))
+  .replace(/\]\((?!https?:|#|mailto:)([^)]+)\)/g, (_, link) => `](${repository}/blob/main/${link.replace(/^\.\//, '')})`);
+await writeFile(path.join(pkg, 'README.md'), readme);
 
 const files = [];
 for (const entry of (await readdir(pkg)).sort()) {
-  if ((await stat(path.join(pkg, entry))).isFile()) files.push(entry);
+  if ((await stat(path.join(pkg, entry))).isFile() && entry !== 'package.json') files.push(entry);
 }
 await writeFile(path.join(pkg, 'package.json'), json({
   name: 'web-reranker',
-  version: VERSION,
+  version: cargoField('version'),
   description: 'Multilingual cross-encoder reranker for the browser: WebGPU or WebAssembly CPU',
   type: 'module',
   main: './index.js',
   types: './index.d.ts',
   exports: {
     '.': { types: './index.d.ts', default: './index.js' },
-    './model/*': './model/*',
     './web_reranker_bg.wasm': './web_reranker_bg.wasm',
     './web_reranker_threads_bg.wasm': './web_reranker_threads_bg.wasm',
   },
-  files: [...files, 'model/'],
+  // NOTE: the model folder (model/) is not part of the npm package: a site serves it, or a
+  // model hub / CDN hosts it (docs/hosting.md), and `baseUrl` points at it.
+  files,
   sideEffects: false,
-  license: 'MIT OR Apache-2.0',
+  engines: { node: '>=20' },
+  repository: { type: 'git', url: `git+${repository}.git` },
+  homepage: `${repository}#readme`,
+  license: cargoField('license'),
 }));
 
 async function describe(file) {
@@ -54,12 +82,64 @@ async function describe(file) {
   return { size: data.length, sha256: sha256(data), chunks: { size: CHUNK, sha256: chunks } };
 }
 
+/** What the model folder was built from. */
+async function source() {
+  const hub = path.join(modelDir, 'source.json');
+  if (await exists(hub)) {
+    const { endpoint, repo, revision, commit, pinned, files: hashes } = JSON.parse(await readFile(hub, 'utf8'));
+    return { repo, revision, commit, endpoint, pinned, files: hashes };
+  }
+  const hashes = {};
+  for (const file of ['model.onnx', 'tokenizer.json', 'config.json']) {
+    const data = await readFile(path.join(modelDir, file));
+    hashes[file] = { size: data.length, sha256: sha256(data) };
+  }
+  return { folder: path.basename(modelDir), files: hashes };
+}
+
 const config = JSON.parse(await readFile(path.join(modelDir, 'config.json'), 'utf8'));
 const described = {};
-for (const file of MODEL_FILES) described[file] = await describe(file);
-await writeFile(path.join(pkg, 'model', 'model.json'), json({
-  name,
-  // Test models (tests/fixtures) say so in their config.json: their scores mean nothing.
-  randomWeights: Boolean(config.web_reranker?.random_weights),
-  files: described,
-}));
+for (const file of MODEL_FILES) {
+  if (await exists(path.join(pkg, 'model', file))) described[file] = await describe(file);
+}
+const from = await source();
+const modelName = from.repo ?? name;
+// Test models (tests/fixtures) say so in their config.json: their scores mean nothing.
+const randomWeights = Boolean(config.web_reranker?.random_weights);
+await writeFile(path.join(pkg, 'model', 'model.json'), json({ name: modelName, randomWeights, source: from, files: described }));
+
+const license = LICENSES[from.repo] ?? 'other';
+const origin = from.repo
+  ? `[${from.repo}](https://huggingface.co/${from.repo}) at commit \`${from.commit}\``
+  : `the local model folder \`${from.folder}\``;
+const weights = Object.keys(described).filter((f) => f.startsWith('weights-'));
+await writeFile(path.join(pkg, 'model', 'README.md'), `---
+license: ${license}
+library_name: web-reranker
+pipeline_tag: text-ranking
+${from.repo ? `base_model: ${from.repo}\n` : ''}tags:
+- cross-encoder
+- reranker
+- webgpu
+- wasm
+---
+
+# ${modelName} for web-reranker
+
+${randomWeights ? '**A test model with random weights: its scores mean nothing.**\n\n' : ''}The model files of ${origin}, converted for
+[web-reranker](${repository}), a cross-encoder reranker that runs in the browser (WebGPU or
+WebAssembly). The scores are the original model's logits (sentence-transformers'
+\`CrossEncoder.predict\`).
+
+| file | what |
+| --- | --- |
+${weights.map((f) => `| \`${f}\` | the weights (${f.includes('int8') ? 'linear layers and word embeddings in int8, the rest f32' : 'f32, as exported'}) |`).join('\n')}
+| \`tokenizer.bin\` | the tokenizer (\`tokenizer.json\` with its vocabulary in binary) |
+| \`model.json\` | every file's size and sha256, and the source's repository, commit and hashes |
+
+Use: \`createReranker({ baseUrl: '<where this folder is served>/' })\`; see the
+[hosting guide](${repository}/blob/main/docs/hosting.md).
+
+Credits and licence: all credit for the model goes to its authors${from.repo ? ` (${from.repo})` : ''}; these files are a
+format conversion and keep the original model's licence${license === 'other' ? ' (see the source model)' : ` (${license.toUpperCase()})`}.
+`);

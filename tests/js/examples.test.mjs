@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +49,8 @@ test('Node: the example runs from an npm install of the package', async () => {
   const dir = path.join(work, 'node');
   npm(dir, 'init', '-y');
   npm(dir, 'install', tarball);
+  // The model folder is not in the npm package: the example reads it from ./model/ beside it.
+  await cp(path.join(process.env.RERANKER_PKG, 'model'), path.join(dir, 'model'), { recursive: true });
   const out = JSON.parse(execFileSync(process.execPath, ['rerank.mjs'], { cwd: dir, encoding: 'utf8' }));
   assert.equal(out.device.backend, 'cpu');
   assert.equal(out.ranked.length, 2);
@@ -64,8 +67,9 @@ test('Node: the example runs from an npm install of the package', async () => {
 test('Vite: the example app builds and its page works', async () => {
   const dir = path.join(work, 'vite');
   npm(dir, 'install', tarball);
-  // Bundlers do not bundle a model: the app serves the package's model folder itself.
-  await cp(path.join(dir, 'node_modules/web-reranker/model'), path.join(dir, 'public/model'), { recursive: true });
+  // The model folder is not in the npm package (nor in a bundle): the app serves it from public/reranker/, as the README's quick start says.
+  assert.equal(existsSync(path.join(dir, 'node_modules/web-reranker/model')), false, 'npm installs no model');
+  await cp(path.join(process.env.RERANKER_PKG, 'model'), path.join(dir, 'public/reranker'), { recursive: true });
   execFileSync(path.join(dir, 'node_modules/.bin/vite'), ['build', '--logLevel', 'warn'], { cwd: dir, encoding: 'utf8' });
   const assets = await readdir(path.join(dir, 'dist/assets'));
   assert.ok(assets.some((f) => f.endsWith('.wasm')), `no .wasm emitted: ${assets}`);

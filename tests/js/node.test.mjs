@@ -3,10 +3,11 @@
 // quantization), rerank order, topN, returned documents, typed errors, overlapping calls.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/node.test.mjs
-// (./build.sh test builds the package with the tiny WebGPU-ready fixture and sets RERANKER_PKG.)
+// (./build.sh test builds the package from the hub-form fixture and sets RERANKER_PKG.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { toleranceOn } from './tolerance.mjs';
@@ -15,7 +16,7 @@ const pkgDir = process.env.RERANKER_PKG;
 assert.ok(pkgDir, 'set RERANKER_PKG to the package folder (./build.sh test does)');
 const { Reranker, createReranker } = await import(pathToFileURL(path.join(pkgDir, 'index.js')).href);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/reference.json'), 'utf8'));
+const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-hub/reference.json'), 'utf8'));
 const compact = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/compact.json'), 'utf8'));
 // What each case should score with the default (int8) weights.
 for (const [i, c] of reference.cases.entries()) c.int8 = compact.cases[i].ort_int8_logit;
@@ -105,6 +106,25 @@ test('the load options the module reads are the ones js/options.js passes to it,
 test('an unknown precision is a typed error', async () => {
   for (const precision of ['fp16', 'F32', 8, null]) {
     await assert.rejects(Reranker.load({ device: 'cpu', precision }), (e) => e.code === 'INVALID_INPUT' && /precision/.test(e.message));
+  }
+});
+
+test("a model folder built without f32 weights: precision 'f32' is a MODEL_LOAD error that says how to get them", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'reranker-no-f32-'));
+  try {
+    await cp(path.join(pkgDir, 'model'), dir, { recursive: true });
+    const manifest = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
+    delete manifest.files['weights-f32.bpk'];
+    await writeFile(path.join(dir, 'model.json'), JSON.stringify(manifest));
+    await rm(path.join(dir, 'weights-f32.bpk'));
+    const baseUrl = pathToFileURL(`${dir}/`).href;
+    await assert.rejects(Reranker.load({ device: 'cpu', baseUrl, precision: 'f32' }),
+      (e) => e.code === 'MODEL_LOAD' && /has no weights-f32\.bpk \(it has weights-int8\.bpk\).*RERANKER_F32=1/.test(e.message));
+    // The int8 weights it has load.
+    const int8 = await Reranker.load({ device: 'cpu', baseUrl });
+    assert.equal(int8.precision, 'int8');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

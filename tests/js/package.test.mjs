@@ -1,0 +1,68 @@
+// The built package as a user receives it: `npm pack` holds the code only (≤ 8 MB, no model
+// folder) with a complete package.json, README and licences; the model folder beside it names
+// what it was built from (the tests' package comes from the local hub, tests/hub-server.mjs, at a
+// pinned commit: ./build.sh test) and carries a model card.
+//
+//   RERANKER_PKG=/path/to/pkg node --test tests/js/package.test.mjs
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { packSize } from '../../tools/sizes.mjs';
+
+const pkg = process.env.RERANKER_PKG;
+assert.ok(pkg, 'set RERANKER_PKG to the package folder (./build.sh test does)');
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const MAX_PACK = 8_000_000;
+
+test('npm pack holds the code, README and licences, and no model, in at most 8 MB', () => {
+  const pack = packSize(pkg);
+  console.log(`npm pack: ${(pack.size / 1e6).toFixed(2)} MB (unpacked ${(pack.unpackedSize / 1e6).toFixed(2)} MB, ${pack.files.length} files)`);
+  assert.ok(pack.size <= MAX_PACK, `tarball ${pack.size} bytes > ${MAX_PACK}`);
+  const names = pack.files.map((f) => f.path);
+  for (const file of ['package.json', 'README.md', 'LICENSE-MIT', 'LICENSE-APACHE', 'index.js', 'index.d.ts', 'worker.js',
+    'web_reranker_bg.wasm', 'web_reranker_threads_bg.wasm']) {
+    assert.ok(names.includes(file), `${file} is packed`);
+  }
+  assert.deepEqual(names.filter((n) => n.startsWith('model/') || n.endsWith('.bpk')), [], 'no model file is packed');
+});
+
+test('package.json: engines, repository, licence, sideEffects, and files and exports that exist', async () => {
+  const manifest = JSON.parse(await readFile(path.join(pkg, 'package.json'), 'utf8'));
+  const cargo = await readFile(path.join(root, 'Cargo.toml'), 'utf8');
+  assert.equal(manifest.license, cargo.match(/^license = "([^"]+)"/m)[1]);
+  assert.equal(manifest.version, cargo.match(/^version = "([^"]+)"/m)[1]);
+  assert.equal(manifest.repository.url, `git+${cargo.match(/^repository = "([^"]+)"/m)[1]}.git`);
+  assert.match(manifest.engines.node, /^>=\d+/);
+  assert.equal(manifest.sideEffects, false);
+  for (const file of manifest.files) assert.ok(existsSync(path.join(pkg, file)), `files: ${file}`);
+  const targets = Object.values(manifest.exports).flatMap((t) => (typeof t === 'string' ? [t] : Object.values(t)));
+  for (const target of targets) assert.ok(existsSync(path.join(pkg, target)), `exports: ${target}`);
+  const readme = await readFile(path.join(pkg, 'README.md'), 'utf8');
+  assert.doesNotMatch(readme, /\]\((?!https?:|#)/, 'every link in the packed README is absolute');
+});
+
+test('model.json names the source repository, pinned commit and the hashes of the files served', async () => {
+  const model = JSON.parse(await readFile(path.join(pkg, 'model/model.json'), 'utf8'));
+  const fixture = path.join(root, 'tests/fixtures/tiny-hub');
+  const sha256 = async (file) => createHash('sha256').update(await readFile(path.join(fixture, file))).digest('hex');
+  assert.equal(model.name, 'web-reranker-tests/tiny-hub');
+  assert.equal(model.source.repo, 'web-reranker-tests/tiny-hub');
+  assert.match(model.source.commit, /^[0-9a-f]{40}$/);
+  assert.equal(model.source.pinned, true);
+  assert.equal(model.source.files['onnx/model.onnx'].sha256, await sha256('model.onnx'));
+  assert.equal(model.source.files['tokenizer.json'].sha256, await sha256('tokenizer.json'));
+  assert.equal(model.source.files['config.json'].sha256, await sha256('config.json'));
+  // The listed files are the folder's, with their real hashes.
+  for (const [file, entry] of Object.entries(model.files)) {
+    const bytes = await readFile(path.join(pkg, 'model', file));
+    assert.equal(entry.size, bytes.length, file);
+    assert.equal(entry.sha256, createHash('sha256').update(bytes).digest('hex'), file);
+  }
+  const card = await readFile(path.join(pkg, 'model/README.md'), 'utf8');
+  assert.match(card, /^---\nlicense: /);
+  assert.match(card, /base_model: web-reranker-tests\/tiny-hub/);
+  assert.match(card, /random weights/);
+});

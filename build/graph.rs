@@ -1,5 +1,6 @@
-//! Graph surgery: the hub form made int32 ([`crate::int32`]), the word-embedding table cut out
-//! of the ONNX graph, then the fusions of [`crate::fuse`].
+//! Graph surgery: transformers 5's bool mask math made plain ([`crate::mask`]), the hub form
+//! made int32 ([`crate::int32`]), the word-embedding table cut out of the ONNX graph, then the
+//! fusions of [`crate::fuse`].
 
 use std::fs;
 use std::path::Path;
@@ -7,9 +8,9 @@ use std::path::Path;
 use onnx_ir::{Message, ModelProto};
 
 use crate::quant::WORD_EMBEDDINGS;
-use crate::{fail, fuse, int32};
+use crate::{fail, fuse, int32, mask};
 
-/// Rewrites `onnx`'s int64 form to int32 ([`int32`]), cuts the word-embedding table out, fuses attention and GELU ([`fuse`]) and writes
+/// Rewrites `onnx`'s bool mask math ([`mask`]) and int64 form ([`int32`]), cuts the word-embedding table out, fuses attention and GELU ([`fuse`]) and writes
 /// the rest of the graph to `split`.
 ///
 /// The table is the `[vocab, hidden]` f32 initializer read by exactly one `Gather` (axis 0). That
@@ -26,6 +27,7 @@ pub fn prepare(
     let mut model = ModelProto::parse_from_bytes(&bytes)
         .unwrap_or_else(|e| fail(format!("{onnx:?} is not an ONNX model: {e}")));
     drop(bytes);
+    mask::rewrite(&mut model);
     let graph = model.graph.mut_or_insert_default();
     int32::rewrite(graph, &onnx.display().to_string());
     let shape = [vocab as i64, hidden as i64];

@@ -117,8 +117,9 @@ fn fold_token_types(graph: &mut GraphProto, source: &str) {
     }
 }
 
-/// The layout ops a token-type buffer passes through on its way to the lookup.
-const LAYOUT: [&str; 7] = [
+/// The ops a token-type buffer passes through on its way to the lookup: each one's values are
+/// some of its first input's (transformers 5 gathers the buffer by the position ids).
+const LAYOUT: [&str; 9] = [
     "Expand",
     "Slice",
     "Reshape",
@@ -126,9 +127,11 @@ const LAYOUT: [&str; 7] = [
     "Squeeze",
     "Cast",
     "Identity",
+    "Gather",
+    "GatherElements",
 ];
 
-/// The integer initializer `value` is a relayout of (following the layout ops' data input).
+/// The integer initializer `value` takes its values from (following the [`LAYOUT`] ops' first input).
 fn buffer_source<'g>(graph: &'g GraphProto, value: &str) -> Option<&'g TensorProto> {
     let mut value = value.to_string();
     loop {

@@ -19,6 +19,7 @@ mod codegen;
 mod fuse;
 mod graph;
 mod int32;
+mod mask;
 mod side_module;
 mod target;
 mod weights;
@@ -54,12 +55,13 @@ pub struct Imported {
 ///
 /// NOTE: naming any file turns off cargo's default of watching the whole package, so every file
 /// is named.
-const SOURCES: [&str; 11] = [
+const SOURCES: [&str; 12] = [
     "build/main.rs",
     "build/codegen.rs",
     "build/fuse.rs",
     "build/graph.rs",
     "build/int32.rs",
+    "build/mask.rs",
     "build/side_module.rs",
     "build/target.rs",
     "build/weights.rs",
@@ -70,9 +72,10 @@ const SOURCES: [&str; 11] = [
 
 /// The committed test models the `fixtures` feature imports: (module name, folder in
 /// `tests/fixtures/`).
-const FIXTURES: [(&str, &str); 2] = [
+const FIXTURES: [(&str, &str); 3] = [
     ("fixture_webgpu", "tiny-webgpu"),
     ("fixture_hub", "tiny-hub"),
+    ("fixture_transformers", "tiny-transformers"),
 ];
 
 fn main() {

@@ -114,3 +114,11 @@ imported_model!(
     fixture_hub,
     "fixture_hub"
 );
+
+imported_model!(
+    /// Tiny random test model, transformers 5's own model traced by TorchScript (int64, bool
+    /// mask math, opset 14).
+    #[cfg(feature = "fixtures")]
+    fixture_transformers,
+    "fixture_transformers"
+);

@@ -34,34 +34,44 @@ fn gpu() -> SelectedDevice {
     })
 }
 
-/// The hub's TorchScript form (int64 inputs, a sliced and expanded token-type buffer) runs on
-/// WebGPU once the build has rewritten it, and agrees with onnxruntime on the original file.
-#[test]
-fn hub_form_runs_on_native_wgpu() {
-    use web_reranker::model::fixture_hub;
-    assert_eq!(fixture_hub::INFO.webgpu_blocker, None);
-    let reference = load_json(&fixture_in("tiny-hub", "reference.json"));
+/// `folder`'s fixture, imported as `M`, on WebGPU: its padded batch within the tolerance of
+/// onnxruntime on the original file.
+fn check_on_gpu<M: web_reranker::CrossEncoderModel>(folder: &str, weights: &str) {
+    assert_eq!(M::INFO.webgpu_blocker, None, "{folder}");
+    let reference = load_json(&fixture_in(folder, "reference.json"));
     let cases = reference["cases"].as_array().unwrap();
     let options = LoadOptions {
         max_length: reference["max_length"].as_u64().unwrap() as usize,
         ..LoadOptions::default()
     };
-    let tokenizer = std::fs::read(fixture_in("tiny-hub", "tokenizer.json")).unwrap();
-    let gpu =
-        pollster::block_on(device::select(DevicePreference::WebGpu, &fixture_hub::INFO)).unwrap();
+    let tokenizer = std::fs::read(fixture_in(folder, "tokenizer.json")).unwrap();
+    let gpu = pollster::block_on(device::select(DevicePreference::WebGpu, &M::INFO)).unwrap();
     assert_eq!(gpu.backend, Backend::WebGpu);
-    let weights = std::fs::read(fixture_hub::WEIGHTS_F32_PATH).unwrap();
-    let reranker = Reranker::<fixture_hub::Model>::new(weights, &tokenizer, gpu, options).unwrap();
+    let reranker =
+        Reranker::<M>::new(std::fs::read(weights).unwrap(), &tokenizer, gpu, options).unwrap();
     let encoded: Vec<Vec<u32>> = cases.iter().map(|c| ids(&c["ids"])).collect();
     let logits = pollster::block_on(reranker.score_ids(&encoded, encoded.len())).unwrap();
     for (i, case) in cases.iter().enumerate() {
         let ort = case["ort_batch_logit"].as_f64().unwrap() as f32;
         assert!(
             (logits[i] - ort).abs() <= TOLERANCE,
-            "hub form, pair {i}: {} vs {ort}",
+            "{folder}, pair {i}: {} vs {ort}",
             logits[i]
         );
     }
+}
+
+/// The hub's TorchScript form (int64 inputs, a sliced and expanded token-type buffer) and
+/// transformers 5's traced model (bool mask math too) run on WebGPU once the build has rewritten
+/// them, and agree with onnxruntime on the original files.
+#[test]
+fn torchscript_forms_run_on_native_wgpu() {
+    use web_reranker::model::{fixture_hub, fixture_transformers};
+    check_on_gpu::<fixture_hub::Model>("tiny-hub", fixture_hub::WEIGHTS_F32_PATH);
+    check_on_gpu::<fixture_transformers::Model>(
+        "tiny-transformers",
+        fixture_transformers::WEIGHTS_F32_PATH,
+    );
 }
 
 #[test]

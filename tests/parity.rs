@@ -9,7 +9,7 @@ use serde_json::Value;
 
 mod common;
 use common::{ids, load_json};
-use web_reranker::model::{fixture_hub, fixture_webgpu};
+use web_reranker::model::{fixture_hub, fixture_transformers, fixture_webgpu};
 use web_reranker::{
     Activations, CrossEncoderModel, Error, LinearKernels, LoadOptions, RerankOptions, Reranker,
     SelectedDevice,
@@ -176,14 +176,28 @@ fn every_layer_runs_the_fused_kernels() {
         .unwrap() as usize;
     assert_eq!(fixture_webgpu::INFO.fused_attention_layers, layers);
     assert_eq!(fixture_webgpu::INFO.fused_gelu_layers, layers);
-    // The hub (TorchScript) export computes the heads' reshapes from `Shape` nodes; it fuses too.
+    // The hub (TorchScript) export computes the heads' reshapes from `Shape` nodes; it fuses too,
+    // and so does transformers 5's own model once its mask is rewritten.
     assert_eq!(fixture_hub::INFO.fused_attention_layers, layers);
     assert_eq!(fixture_hub::INFO.fused_gelu_layers, layers);
+    assert_eq!(fixture_transformers::INFO.fused_attention_layers, layers);
+    assert_eq!(fixture_transformers::INFO.fused_gelu_layers, layers);
 }
 
 #[test]
 fn hub_form_matches_reference() {
     check_form::<fixture_hub::Model>("tiny-hub", fixture_hub::WEIGHTS_F32_PATH);
+}
+
+/// transformers 5's model traced by TorchScript: bool mask math (which burn-flex cannot run) and
+/// int64 index math, rewritten by the build (build/mask.rs, build/int32.rs); padded batches check
+/// that the rewritten mask is the original's.
+#[test]
+fn transformers_form_matches_reference() {
+    check_form::<fixture_transformers::Model>(
+        "tiny-transformers",
+        fixture_transformers::WEIGHTS_F32_PATH,
+    );
 }
 
 #[test]
@@ -212,12 +226,14 @@ fn settable_max_length_matches_reference() {
     }
 }
 
-/// Both committed forms are WebGPU-ready: the hub's TorchScript form because the build rewrites
-/// its int64 math and its data-dependent token-type `Expand` (build/int32.rs).
+/// Every committed form is WebGPU-ready: the TorchScript ones because the build rewrites their
+/// int64 math, their data-dependent token-type `Expand` (build/int32.rs) and transformers 5's
+/// bool mask math (build/mask.rs).
 #[test]
-fn both_forms_are_webgpu_ready() {
+fn every_form_is_webgpu_ready() {
     assert_eq!(fixture_webgpu::INFO.webgpu_blocker, None);
     assert_eq!(fixture_hub::INFO.webgpu_blocker, None);
+    assert_eq!(fixture_transformers::INFO.webgpu_blocker, None);
 }
 
 #[test]

@@ -4,6 +4,8 @@
 // `revalidate` is set: then every file has an ETag and `no-cache`, as static hosts serve them
 // (Netlify, Cloudflare Pages), so the browser keeps it and asks again with If-None-Match (304).
 // `throttle: { '/prefix/': bytesPerSecond }` sends those files slowly, 16 KiB at a time.
+// `precompressed`: where `FILE.br` exists and the request accepts brotli, that file is sent with
+// `Content-Encoding: br`, as hosts serving pre-compressed files do (docs/hosting.md).
 //
 //   node tests/serve.mjs ROOT [PORT]      (./build.sh serve runs it on www/)
 import http from 'node:http';
@@ -17,7 +19,7 @@ const TYPES = {
   '.png': 'image/png', '.svg': 'image/svg+xml', '.txt': 'text/plain; charset=utf-8',
 };
 
-export async function serve({ root, pkg, mounts = {}, port = 0, headers = {}, revalidate = false, throttle = {} }) {
+export async function serve({ root, pkg, mounts = {}, port = 0, headers = {}, revalidate = false, throttle = {}, precompressed = false }) {
   const requests = [];
   const folders = Object.entries({ ...mounts, ...(pkg === undefined ? {} : { '/pkg/': pkg }) });
   const server = http.createServer(async (req, res) => {
@@ -44,9 +46,11 @@ export async function serve({ root, pkg, mounts = {}, port = 0, headers = {}, re
         res.writeHead(304, common).end();
         return;
       }
-      const body = await readFile(file);
+      const brotli = precompressed && /\bbr\b/.test(req.headers['accept-encoding'] ?? '')
+        && await stat(`${file}.br`).then(() => true, () => false);
+      const body = await readFile(brotli ? `${file}.br` : file);
       res.writeHead(200, { 'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
-        'content-length': body.length, ...common });
+        'content-length': body.length, ...(brotli ? { 'content-encoding': 'br', vary: 'accept-encoding' } : {}), ...common });
       const rate = Object.entries(throttle).find(([p]) => url.pathname.startsWith(p))?.[1];
       if (rate === undefined) {
         res.end(body);

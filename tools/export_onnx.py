@@ -15,12 +15,15 @@ Two forms:
   input's shape, which traces to the data-dependent ``Expand``). Kept so the project proves that
   user-supplied hub-style files still run (CPU path).
   NOTE: this reproduces transformers 4's forward (``LegacyCrossEncoder``) rather than tracing
-  transformers 5's model: transformers 5's mask code traces to a Gather on a bool tensor that
-  burn-flex 0.22.1 cannot run (``bool_binary_op: dtype mismatch`` panic).
+  transformers 5's model, which is the ``transformers`` form.
+* ``transformers``: transformers 5's own model traced by the TorchScript exporter at opset 14
+  (int64 inputs), as a user exporting a fine-tuned checkpoint with ``torch.onnx.export`` gets it.
+  Its mask code traces to bool tensor math (a Gather and an And on the bool mask); the build
+  rewrites it (build/mask.rs) so that it runs.
 
 The export is verified against the PyTorch model with onnxruntime before it is written.
 
-    python tools/export_onnx.py CHECKPOINT_DIR OUT.onnx [--form webgpu|hub]
+    python tools/export_onnx.py CHECKPOINT_DIR OUT.onnx [--form webgpu|hub|transformers]
 """
 
 from __future__ import annotations
@@ -195,6 +198,31 @@ def export(checkpoint: Path, out: Path, form: str) -> None:
             },
         )
         feeds = {"input_ids": ids, "attention_mask": mask}
+    elif form == "transformers":
+
+        class Logits(torch.nn.Module):
+            def __init__(self, model: torch.nn.Module) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+                return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+        torch.onnx.export(
+            Logits(hf).eval(),
+            (torch.from_numpy(ids), torch.from_numpy(mask)),
+            str(out),
+            dynamo=False,
+            opset_version=14,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "sequence"},
+                "attention_mask": {0: "batch", 1: "sequence"},
+                "logits": {0: "batch"},
+            },
+        )
+        feeds = {"input_ids": ids, "attention_mask": mask}
     else:
         raise SystemExit(f"unknown form {form!r}")
 
@@ -220,7 +248,7 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path, help="folder with config.json and model.safetensors")
     parser.add_argument("out", type=Path, help="ONNX file to write")
-    parser.add_argument("--form", choices=["webgpu", "hub"], default="webgpu")
+    parser.add_argument("--form", choices=["webgpu", "hub", "transformers"], default="webgpu")
     args = parser.parse_args(argv)
     export(args.checkpoint, args.out, args.form)
 

@@ -8,14 +8,17 @@ Writes:
   LayerNorm) as a Hugging Face checkpoint, with a small Unigram tokenizer trained on the
   committed text list and given the real XLM-R pipeline (Precompiled normaliser, Metaspace,
   ``<s> A </s></s> B </s>`` template);
-* ``tests/fixtures/tiny-webgpu/`` and ``tests/fixtures/tiny-hub/``: model folders (``model.onnx``,
-  ``tokenizer.json``, ``config.json``) with the two ONNX forms made by ``tools/export_onnx.py``,
+* ``tests/fixtures/tiny-webgpu/``, ``tiny-hub/`` and ``tiny-transformers/``: model folders
+  (``model.onnx``, ``tokenizer.json``, ``config.json``) with the three ONNX forms made by
+  ``tools/export_onnx.py`` (our WebGPU form; the hub's transformers-4 TorchScript form;
+  transformers 5's own model traced by TorchScript),
   each with a ``reference.json`` holding token ids and logits from sentence-transformers and
   from onnxruntime for the hard pairs below, one at a time and as one padded batch;
 * ``tests/data/xlmr_reference_ids.json``: ids of the real XLM-R tokenizer (Python ``tokenizers``)
   for every text in ``tests/data/multilingual_texts.json``, single and paired/truncated.
 
     python tools/make_fixtures.py --xlmr-tokenizer PATH/TO/tokenizer.json
+    python tools/make_fixtures.py --xlmr-tokenizer PATH --keep-checkpoint --forms transformers
 """
 
 from __future__ import annotations
@@ -241,7 +244,11 @@ def ort_logits(onnx_path: Path, rows: list[list[int]], int_type) -> tuple[list[f
     return single, [float(x) for x in batch]
 
 
-def write_model_folders(checkpoint: Path, pairs: list[list[str]]) -> None:
+#: The ONNX forms of the tiny checkpoint (tools/export_onnx.py's --form) and their integer type.
+FORMS = {"webgpu": np.int32, "hub": np.int64, "transformers": np.int64}
+
+
+def write_model_folders(checkpoint: Path, pairs: list[list[str]], forms: list[str]) -> None:
     import onnxruntime
     import sentence_transformers
     import tokenizers
@@ -254,11 +261,12 @@ def write_model_folders(checkpoint: Path, pairs: list[list[str]]) -> None:
         raise SystemExit(f"sentence-transformers and tokenizers disagree on pairs {bad}")
     short_pairs = pairs
     short_ids, short_logits = st_reference(checkpoint, short_pairs, SHORT_MAX_LENGTH)
-    for form, int_type in (("webgpu", np.int32), ("hub", np.int64)):
+    for form in forms:
+        int_type = FORMS[form]
         folder = FIXTURES / f"tiny-{form}"
         folder.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "export_onnx.py"), str(checkpoint), str(folder / "model.onnx"),
+            [sys.executable, str(ROOT / "tools" / "export_onnx.py"), str(checkpoint), str(folder / "model.onnx"),
              "--form", form],
             check=True,
         )
@@ -329,16 +337,23 @@ def write_xlmr_reference(real_path: Path, texts: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--xlmr-tokenizer", type=Path, required=True, help="the real XLM-R tokenizer.json")
+    parser.add_argument("--forms", default=",".join(FORMS), help="the model folders to write (tiny-<form>)")
+    parser.add_argument("--keep-checkpoint", action="store_true",
+                        help="reuse the committed tiny checkpoint and write only the --forms folders")
     args = parser.parse_args()
-    texts = load_texts()
+    forms = args.forms.split(",")
     checkpoint = FIXTURES / "tiny-checkpoint"
+    if args.keep_checkpoint:
+        write_model_folders(checkpoint, hard_pairs(), forms)
+        return
+    texts = load_texts()
     if checkpoint.exists():
         shutil.rmtree(checkpoint)
     checkpoint.mkdir(parents=True)
     tokenizer_path = train_tiny_tokenizer(args.xlmr_tokenizer, texts, checkpoint)
     vocab = len(json.loads(tokenizer_path.read_text(encoding="utf-8"))["model"]["vocab"])
     make_checkpoint(checkpoint, vocab)
-    write_model_folders(checkpoint, hard_pairs())
+    write_model_folders(checkpoint, hard_pairs(), forms)
     write_xlmr_reference(args.xlmr_tokenizer, texts)
 
 

@@ -3,14 +3,16 @@
 // (d) the WebGPU device destroyed mid-run: the calls must still answer, on the CPU; (e) the
 // worker API; (f) a WebGPU validation error mid-run (which cubecl's handler turns into a trap):
 // calls answer on the CPU; (g) a strict Content-Security-Policy; (h) model files from the
-// browser's store (OPFS, or the Cache API), offline. Every page's requests are logged:
+// browser's store (OPFS, or the Cache API), offline; … (q) pre-compressed files. Every page's
+// requests are logged:
 // the package fetches nothing but its own files and the model.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/browser.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { mkdtemp, cp, readFile, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, cp, readdir, readFile, writeFile, rm } from 'node:fs/promises';
+import { brotliCompressSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { createHash } from 'node:crypto';
 import { serve } from '../serve.mjs';
@@ -537,5 +539,45 @@ test('(p) the package imported from another origin (a CDN): its worker starts fr
     await cdn.close();
     await broken.close();
     await rm(empty, { recursive: true, force: true });
+  }
+});
+
+test('(q) the package and model served pre-compressed (brotli, Content-Encoding: br): the files are checked decoded, and score as before', async () => {
+  // A copy of the package with a .br beside every file, as a deploy step would make them.
+  const copy = await mkdtemp(path.join(tmpdir(), 'reranker-br-'));
+  await cp(process.env.RERANKER_PKG, copy, { recursive: true });
+  const sizes = {};
+  for (const dir of [copy, path.join(copy, 'model')]) {
+    for (const file of await readdir(dir)) {
+      const bytes = await readFile(path.join(dir, file)).catch(() => null);
+      if (bytes === null) continue; // a folder
+      const packed = brotliCompressSync(bytes);
+      await writeFile(path.join(dir, `${file}.br`), packed);
+      sizes[path.relative(copy, path.join(dir, file))] = [bytes.length, packed.length];
+    }
+  }
+  const br = await serve({ root, pkg: copy, precompressed: true });
+  try {
+    await withPage({ webgpu: false }, async (page, errors) => {
+      const encodings = {};
+      page.context().on('response', async (response) => {
+        const { pathname } = new URL(response.url());
+        if (pathname.startsWith('/pkg/')) encodings[pathname.slice(5)] = (await response.allHeaders())['content-encoding'];
+      });
+      await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+      await page.goto(`${br.origin}/tests/browser/parity.html?device=cpu`);
+      const result = await page.evaluate(() => window.__result);
+      checkScores('chromium cpu, brotli', result);
+      for (const file of ['model/weights-int8.bpk', 'model/tokenizer.bin', 'model/model.json', 'web_reranker_bg.wasm', 'index.js']) {
+        assert.equal(encodings[file], 'br', `${file} came brotli-encoded: ${JSON.stringify(encodings)}`);
+      }
+      assert.deepEqual(errors, []);
+    });
+    const shown = ['model/weights-int8.bpk', 'model/tokenizer.bin', 'web_reranker_bg.wasm']
+      .map((f) => `${f} ${sizes[f][0]} -> ${sizes[f][1]}`).join(', ');
+    console.log(`brotli (tiny fixture): ${shown}`);
+  } finally {
+    await br.close();
+    await rm(copy, { recursive: true, force: true });
   }
 });

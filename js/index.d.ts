@@ -7,7 +7,8 @@ export interface LoadOptions {
   /**
    * Which weights to load from `baseUrl`: `'int8'` (default, `weights-int8.bpk`: int8 word
    * embeddings and linear layers, about a quarter of the size) or `'f32'` (`weights-f32.bpk`:
-   * the exported model's exact numbers). Either way the model computes in f32.
+   * the exported model's exact numbers, in a model folder built with `RERANKER_F32=1`; without
+   * them this is a `MODEL_LOAD` error). Either way the model computes in f32.
    */
   precision?: Precision;
   /** The weights file, overriding `precision` (its own header says which precision it holds). */

@@ -13,7 +13,7 @@
 #   serve    serve the demo (www/) on http://127.0.0.1:${PORT:-8080}
 #   test     the test suite: fmt, clippy, cargo test, then the package in Node and Chromium
 #   native   build the native engine in release mode with the selected model
-#   model    only prepare the model folder (download + export the default model if needed)
+#   model    only prepare the model folder (download the default model if needed); prints it
 #   fixtures regenerate every committed fixture (needs the Python export environment)
 #   env      print the toolchains build.sh found
 #   The benchmarks are bench/run's (BENCHMARKS.md).

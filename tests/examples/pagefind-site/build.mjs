@@ -31,7 +31,7 @@ export async function buildSite(out, tools = process.env.NODE_TOOLS) {
 <body><main data-pagefind-body><h1>${escape(`${topic} (${lang})`)}</h1><p>${escape(text)}</p></main></body></html>
 `);
   }
-  for (const file of ['search.html', 'search.js']) await copyFile(path.join(here, file), path.join(out, file));
+  for (const file of ['search.html', 'search.js', 'ui.html']) await copyFile(path.join(here, file), path.join(out, file));
   const { index } = await pagefind.createIndex({});
   const { errors, page_count: count } = await index.addDirectory({ path: out });
   if (errors.length) throw new Error(`pagefind: ${errors.join('; ')}`);

@@ -1,0 +1,251 @@
+// web-reranker for Pagefind's own UI (its Default UI, `pagefind-ui.js`, Pagefind 1.x), in one
+// call on a page that already has it (Astro Starlight's search is this UI):
+//
+//   import { rerankPagefindUI } from 'web-reranker/pagefind-ui';
+//   rerankPagefindUI({ reranker: { baseUrl: '/reranker/' } });
+//
+// Pagefind's keyword results show at once, as before. When the model is ready, the results the
+// UI has shown (up to `topK`) are reranked in a worker and their list items move into the
+// reranker's order in place: the same nodes, so focus and scroll position stay; the rest keep
+// Pagefind's order. Typing again aborts a rerank under way and puts Pagefind's order back before
+// the UI updates. The model loads on the first search (or when the page is idle, or at once:
+// `load`), never under the browser's data saver unless `saveData: 'ignore'`. A status line says
+// what happened. Any failure leaves Pagefind's order and says so there.
+//
+// NOTE: this file imports nothing until the model is wanted: before the first search a visitor
+// downloads only this file; the package (index.js, the worker, the .wasm) comes with the model.
+
+const LOADS = ['search', 'idle', 'now'];
+/** How long the result list must be still before it is read (Pagefind renders in steps). */
+const SETTLE_MS = 80;
+const STATUS_CLASS = 'web-reranker-status';
+
+/**
+ * Reranks Pagefind UI's results on this page. Options (each checked here):
+ * - `element`: where Pagefind's UI is (an Element or a selector; default: the whole page).
+ * - `reranker`: `createReranker` options (`baseUrl`, `device`, …).
+ * - `topK`: how many of the shown results to rerank (default 10; Pagefind shows 5 at first).
+ * - `load`: `'search'` (default: on the first search), `'idle'` (when the page is idle) or `'now'`.
+ * - `saveData`: `'respect'` (default: no model under `navigator.connection.saveData`) or `'ignore'`.
+ * - `status`: `true` (default: a line under the search box), an Element to write into, or `false`.
+ * - `bundlePath`: Pagefind's bundle URL (default: where `pagefind-ui.js` came from, else `/pagefind/`).
+ * Returns `{ ready, state, last, destroy() }`: `ready` resolves with the reranker (or `null` when
+ * none is loaded), `last` is the last reranking (`{ query, order: [{ url, score? }] }`).
+ */
+export function rerankPagefindUI(options = {}) {
+  return new PagefindUIReranker(checkOptions(options));
+}
+
+function checkOptions(options) {
+  if (options === null || typeof options !== 'object') throw new TypeError('rerankPagefindUI: options must be an object');
+  const known = ['element', 'reranker', 'topK', 'load', 'saveData', 'status', 'bundlePath'];
+  const unknown = Object.keys(options).filter((k) => !known.includes(k));
+  if (unknown.length) throw new TypeError(`rerankPagefindUI: unknown option ${unknown[0]} (known: ${known.join(', ')})`);
+  const { element, reranker = {}, topK = 10, load = 'search', saveData = 'respect', status = true, bundlePath } = options;
+  if (!Number.isInteger(topK) || topK < 1) throw new RangeError(`rerankPagefindUI: topK must be a positive integer, not ${topK}`);
+  if (!LOADS.includes(load)) throw new RangeError(`rerankPagefindUI: load must be one of ${LOADS.join(', ')}, not ${load}`);
+  if (!['respect', 'ignore'].includes(saveData)) throw new RangeError(`rerankPagefindUI: saveData must be 'respect' or 'ignore', not ${saveData}`);
+  if (reranker === null || typeof reranker !== 'object') throw new TypeError('rerankPagefindUI: reranker must be an object of createReranker options');
+  if (!(status === true || status === false || status instanceof Element)) throw new TypeError('rerankPagefindUI: status must be true, false or an Element');
+  if (element !== undefined && typeof element !== 'string' && !(element instanceof Element)) throw new TypeError('rerankPagefindUI: element must be a selector or an Element');
+  return { element, reranker, topK, load, saveData, status, bundlePath };
+}
+
+/** Where Pagefind's bundle is: as Pagefind UI finds it, from its own script's URL. */
+function defaultBundle() {
+  const script = [...document.querySelectorAll('script[src]')].find((s) => /(?:^|\/)(?:pagefind-)?ui\.js(?:[?#]|$)/.test(s.src));
+  return script ? new URL('./', script.src).href : new URL('/pagefind/', location.href).href;
+}
+
+class PagefindUIReranker {
+  #options;
+  #bundle;
+  #reranker = null;
+  #observer = null;
+  #settle = 0;
+  #running = null;
+  /** The list items in Pagefind's order, and the signature of what was reranked. */
+  #original = null;
+  #done = '';
+  #resolveReady;
+  #statusLine = null;
+  state = 'waiting';
+  last = null;
+
+  constructor(options) {
+    this.#options = options;
+    this.#bundle = new URL(options.bundlePath ?? defaultBundle(), location.href).href;
+    this.ready = new Promise((resolve) => { this.#resolveReady = resolve; });
+    document.addEventListener('input', this.#onInput, true);
+    this.#observer = new MutationObserver(() => this.#schedule());
+    this.#observer.observe(document.body, { childList: true, subtree: true });
+    if (options.load === 'now') this.#start();
+    else if (options.load === 'idle') (globalThis.requestIdleCallback ?? ((f) => setTimeout(f, 1)))(() => this.#start());
+  }
+
+  /** Stops watching the page and frees the model; the list keeps its current order. */
+  destroy() {
+    document.removeEventListener('input', this.#onInput, true);
+    this.#observer?.disconnect();
+    this.#running?.abort();
+    this.#reranker?.then((r) => r?.dispose?.());
+    this.#statusLine?.remove();
+    this.state = 'destroyed';
+  }
+
+  /** Pagefind UI's root, if it has rendered. */
+  #root() {
+    const { element } = this.#options;
+    const scope = element === undefined ? document : typeof element === 'string' ? document.querySelector(element) : element;
+    if (!scope) return null;
+    return scope.matches?.('.pagefind-ui') ? scope : scope.querySelector('.pagefind-ui');
+  }
+
+  #say(text) {
+    const { status } = this.#options;
+    if (status === false) return;
+    if (status instanceof Element) {
+      status.textContent = text;
+      return;
+    }
+    const root = this.#root();
+    if (!root) return;
+    if (!this.#statusLine || !this.#statusLine.isConnected) {
+      this.#statusLine = document.createElement('p');
+      this.#statusLine.className = STATUS_CLASS;
+      this.#statusLine.setAttribute('role', 'status');
+      this.#statusLine.style.cssText = 'margin:0.25em 0;font-size:0.8em;opacity:0.75';
+    }
+    // Under the search box, above the results (Pagefind's drawer), once there is one.
+    const drawer = this.#root()?.querySelector('.pagefind-ui__drawer');
+    if (drawer && this.#statusLine.nextElementSibling !== drawer) drawer.before(this.#statusLine);
+    else if (!drawer && !this.#statusLine.isConnected) root.after(this.#statusLine);
+    this.#statusLine.textContent = text;
+  }
+
+  /** Loads the reranker once (unless the data saver says no); resolves with it or null. */
+  #start() {
+    if (this.#reranker) return this.#reranker;
+    const saving = globalThis.navigator?.connection?.saveData === true;
+    if (saving && this.#options.saveData === 'respect') {
+      this.state = 'off';
+      this.#say('Results in keyword order (data saver is on: the reranking model is not loaded).');
+      this.#reranker = Promise.resolve(null);
+    } else {
+      this.state = 'loading';
+      this.#reranker = import('./index.js')
+        .then(({ createReranker }) => createReranker(this.#options.reranker))
+        .then((reranker) => {
+          this.state = 'ready';
+          this.#schedule();
+          return reranker;
+        }, (error) => {
+          this.state = 'failed';
+          this.#say(`Results in keyword order (the reranker did not load: ${error.message}).`);
+          return null;
+        });
+    }
+    this.#reranker.then((r) => this.#resolveReady(r));
+    return this.#reranker;
+  }
+
+  #onInput = (event) => {
+    const root = this.#root();
+    if (!root || !(event.target instanceof HTMLInputElement) || !root.contains(event.target)) return;
+    // A new query: stop the rerank under way and give the list back to Pagefind in its order, so
+    // the UI's own update finds its nodes where it left them.
+    this.#running?.abort();
+    this.#running = null;
+    this.#restore();
+    if (this.#options.load === 'search') this.#start();
+  };
+
+  #restore() {
+    const original = this.#original;
+    this.#original = null;
+    this.#done = '';
+    if (!original || !original.list.isConnected) return;
+    const items = original.items.filter((li) => li.parentNode === original.list);
+    this.#move(original.list, items);
+  }
+
+  /** Moves `items` to the front of `list` in this order, keeping focus and scroll. */
+  #move(list, items) {
+    const active = document.activeElement;
+    const { scrollX, scrollY } = window;
+    const rest = [...list.children].filter((li) => !items.includes(li));
+    for (const li of [...items, ...rest]) list.append(li);
+    if (active instanceof HTMLElement && list.contains(active) && document.activeElement !== active) active.focus({ preventScroll: true });
+    if (window.scrollX !== scrollX || window.scrollY !== scrollY) window.scrollTo(scrollX, scrollY);
+  }
+
+  #schedule() {
+    clearTimeout(this.#settle);
+    this.#settle = setTimeout(() => this.#rerank(), SETTLE_MS);
+  }
+
+  /** The query and the shown results, once Pagefind has rendered them. */
+  #shown() {
+    const root = this.#root();
+    const input = root?.querySelector('.pagefind-ui__search-input');
+    const list = root?.querySelector('.pagefind-ui__results');
+    const query = input?.value.trim() ?? '';
+    if (!list || !query) return null;
+    const items = [...list.children].filter((li) => li.matches('.pagefind-ui__result'));
+    const links = items.map((li) => li.querySelector('.pagefind-ui__result-link'));
+    if (items.length === 0 || links.some((a) => !a)) return null; // still loading
+    return { query, list, items, urls: links.map((a) => new URL(a.getAttribute('href'), location.href).pathname) };
+  }
+
+  async #rerank() {
+    const shown = this.#shown();
+    if (!shown || this.#running) return;
+    const signature = `${shown.query}\n${[...shown.urls].sort().join('\n')}`;
+    if (signature === this.#done) return;
+    if (!this.#reranker && this.#options.load === 'search') this.#start();
+    const reranker = await this.#reranker;
+    if (!reranker) return;
+    // Pagefind's order of what is shown now (our own moves are undone first).
+    if (this.#original && this.#original.list === shown.list) this.#restore();
+    const current = this.#shown();
+    if (!current || current.query !== shown.query) return this.#schedule();
+    const control = new AbortController();
+    this.#running = control;
+    this.state = 'reranking';
+    this.#say('Reranking…');
+    try {
+      const [{ rerankPagefind }, pagefind] = await Promise.all([
+        import('./index.js'), import(new URL('pagefind.js', this.#bundle).href),
+      ]);
+      const search = await pagefind.search(current.query);
+      if (control.signal.aborted) return;
+      const count = Math.min(this.#options.topK, current.items.length);
+      const ranked = await rerankPagefind(reranker, current.query, search.results.slice(0, current.items.length), {
+        topK: count, signal: control.signal,
+      });
+      if (control.signal.aborted) return;
+      const byUrl = new Map(current.urls.map((url, i) => [url, current.items[i]]));
+      const order = ranked.map(({ data, result, score }) => ({
+        url: data ? new URL(data.meta?.url ?? data.url, location.href).pathname : undefined, id: result.id, score,
+      }));
+      const moved = order.slice(0, count).map((r) => byUrl.get(r.url));
+      if (moved.some((li) => !li)) throw new Error('the shown results are not the ones Pagefind returned');
+      this.#original = { list: current.list, items: current.items };
+      this.#move(current.list, moved);
+      this.#done = signature;
+      this.last = { query: current.query, order };
+      this.state = 'reranked';
+      const where = reranker.device?.backend === 'webgpu' ? 'WebGPU' : 'the CPU';
+      this.#say(`Top ${count} reranked by relevance (on ${where}).`);
+    } catch (error) {
+      if (control.signal.aborted || error?.code === 'ABORTED') return;
+      this.state = 'failed';
+      this.#restore();
+      this.#say(`Results in keyword order (reranking failed: ${error.message}).`);
+    } finally {
+      if (this.#running === control) this.#running = null;
+    }
+    // Pagefind may have rendered more (or another query) meanwhile.
+    this.#schedule();
+  }
+}

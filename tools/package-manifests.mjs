@@ -62,6 +62,8 @@ await writeFile(path.join(pkg, 'package.json'), json({
   types: './index.d.ts',
   exports: {
     '.': { types: './index.d.ts', default: './index.js' },
+    // The Pagefind UI drop-in (static sites): imports the rest only when the model is wanted.
+    './pagefind-ui': { types: './pagefind-ui.d.ts', default: './pagefind-ui.js' },
     './web_reranker_bg.wasm': './web_reranker_bg.wasm',
     './web_reranker_threads_bg.wasm': './web_reranker_threads_bg.wasm',
   },

@@ -75,26 +75,20 @@ async function main() {
   const languages = new Set(corpus.map((d) => d.lang));
   $('corpus-note').textContent = `${corpus.length} passages in ${languages.size} languages (${[...languages].join(', ')}).`;
 
-  const manifest = await fetch('./pkg/model/model.json').then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
-  $('model-name').textContent = manifest.name ?? 'unknown model';
-  $('test-model').hidden = manifest.randomWeights !== true;
+  const showModel = async () => {
+    const manifest = await fetch('./pkg/model/model.json').then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
+    $('model-name').textContent = manifest.name ?? 'unknown model';
+    $('test-model').hidden = manifest.randomWeights !== true;
+  };
 
-  const started = performance.now();
-  const reranker = await createReranker({
-    device: params.get('device') ?? 'auto',
-    // ?precision=f32 loads the exact f32 weights (four times the download) instead of int8.
-    precision: params.get('precision') ?? undefined,
-    // ?activations=i7: the int8 products on 7-bit activations (relaxed SIMD; faster, coarser).
-    activations: params.get('activations') ?? undefined,
-    worker: params.get('worker') !== '0',
-    // One bar for the whole load: the files' bytes summed, from the network or the store.
-    onProgress: ({ status, loaded, total, progress }) => {
-      $('progress').max = 1;
-      $('progress').value = progress;
-      $('progress-text').textContent = `${status}: ${(loaded / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB`;
-    },
-  });
-  const loadMs = performance.now() - started;
+  // ?load=lazy: the model is fetched on the first search (never under the data saver, unless
+  // ?saveData=ignore), as the Pagefind UI drop-in does on a static site; first-stage results show
+  // at once either way. The default loads it with the page.
+  const lazy = params.get('load') === 'lazy';
+  const saving = navigator.connection?.saveData === true && params.get('saveData') !== 'ignore';
+  let loading = null;
+  let loadMs = 0;
+  let reranker = null;
   const showDevice = () => {
     const { backend, matmul, fallbackReason, activations, activationsReason } = reranker.device;
     const seven = activations === 'i7' ? ', 7-bit activations' : '';
@@ -103,8 +97,41 @@ async function main() {
     const reasons = [fallbackReason, activationsReason && `'i7' not used: ${activationsReason}`].filter(Boolean);
     $('fallback').textContent = reasons.length ? `— ${reasons.join('; ')}` : '';
   };
-  showDevice();
-  $('timings').textContent = `model loaded in ${loadMs.toFixed(0)} ms (${reranker.precision} weights)`;
+  /** The reranker, loaded once (null under the data saver in lazy mode). */
+  const getReranker = () => loading ??= (async () => {
+    if (lazy && saving) {
+      $('backend').textContent = 'not loaded: the data saver is on (keyword order only)';
+      return null;
+    }
+    $('backend').textContent = 'loading…';
+    const started = performance.now();
+    reranker = await createReranker({
+      device: params.get('device') ?? 'auto',
+      // ?precision=f32 loads the exact f32 weights (a folder built with RERANKER_F32=1).
+      precision: params.get('precision') ?? undefined,
+      // ?activations=i7: the int8 products on 7-bit activations (relaxed SIMD; faster, coarser).
+      activations: params.get('activations') ?? undefined,
+      worker: params.get('worker') !== '0',
+      // One bar for the whole load: the files' bytes summed, from the network or the store.
+      onProgress: ({ status, loaded, total, progress }) => {
+        $('progress').max = 1;
+        $('progress').value = progress;
+        $('progress-text').textContent = `${status}: ${(loaded / 1e6).toFixed(1)} / ${(total / 1e6).toFixed(1)} MB`;
+      },
+    });
+    loadMs = performance.now() - started;
+    await showModel();
+    showDevice();
+    $('timings').textContent = `model loaded in ${loadMs.toFixed(0)} ms (${reranker.precision} weights)`;
+    return reranker;
+  })();
+  if (lazy) {
+    $('backend').textContent = saving ? 'not loaded: the data saver is on (keyword order only)' : 'not loaded yet: it loads on the first search';
+    $('mode').textContent = 'lazy: the model loads on the first search';
+    $('model-name').textContent = 'not loaded yet';
+  } else {
+    await getReranker();
+  }
 
   async function run(query) {
     $('error').hidden = true;
@@ -123,6 +150,13 @@ async function main() {
     // Let the first stage paint before the reranker runs: it shows at once, and its layout is
     // not counted as the reranker's time.
     await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    if (!(await getReranker())) {
+      $('reranked').replaceChildren();
+      $('timings').textContent = `search ${searchMs.toFixed(1)} ms · not reranked (data saver)`;
+      window.__demo = { searchMs, reranked: false };
+      document.body.dataset.state = 'done';
+      return;
+    }
     const t1 = performance.now();
     const ranked = await reranker.rerank(query, hits, { returnDocuments: true });
     const rerankMs = performance.now() - t1;

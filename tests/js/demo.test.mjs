@@ -1,6 +1,7 @@
 // The demo page (www/) in headless Chromium with the built package: a query renders both lists,
 // reranked scores are sorted, the backend is shown, nothing is thrown, passages stay text; the
-// page stays responsive while the worker reranks 30 passages on the CPU. Saves a screenshot.
+// page stays responsive while the worker reranks 30 passages on the CPU; ?load=lazy loads the model
+// only on the first search, and never under the data saver. Saves a screenshot.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/demo.test.mjs   (www/vendor from ./build.sh demo)
 import { test, before, after } from 'node:test';
@@ -123,4 +124,32 @@ test('demo: hostile passages (<img onerror>, <script>) are shown as text and nev
     assert.equal(found.elements, 0, 'a passage became markup');
     assert.deepEqual(errors, []);
   });
+});
+
+test('demo: ?load=lazy fetches no model before the first search, then reranks; under the data saver never', async () => {
+  for (const saveData of [false, true]) {
+    await withPage({ webgpu: false }, async (page, errors) => {
+      const model = [];
+      page.context().on('request', (r) => { if (/\/pkg\/(model\/|.*\.wasm$)/.test(new URL(r.url()).pathname)) model.push(new URL(r.url()).pathname); });
+      if (saveData) {
+        await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'connection', { get: () => ({ saveData: true }) }));
+      }
+      await page.goto(`${server.origin}/?device=cpu&load=lazy`);
+      await page.waitForSelector('body[data-state="ready"]', { timeout: 120_000 });
+      assert.deepEqual(model, [], 'nothing of the model before the first search');
+      assert.match(await page.textContent('#backend'), saveData ? /data saver/ : /first search/);
+      const shown = await search(page, 'Who painted the Mona Lisa?');
+      assert.ok(shown.first.length > 0);
+      if (saveData) {
+        assert.deepEqual(model, [], 'the data saver keeps the model away');
+        assert.equal(shown.reranked.length, 0);
+        assert.equal(shown.demo.reranked, false);
+      } else {
+        assert.ok(model.some((p) => p.endsWith('/weights-int8.bpk')), `the model came with the search: ${model}`);
+        assert.equal(shown.reranked.length, shown.first.length);
+        assert.match(shown.backend, /CPU/);
+      }
+      assert.deepEqual(errors, []);
+    });
+  }
 });

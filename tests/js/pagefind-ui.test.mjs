@@ -1,25 +1,29 @@
-// The Pagefind UI drop-in (js/pagefind-ui.js) on the example site's page with Pagefind's own
-// Default UI (tests/examples/pagefind-site/ui.html), in headless Chromium: keyword results show
-// first, then the top ones move into the reranker's order (its scores computed here in Node, the
-// rest in Pagefind's order); a query typed during a rerank wins; under the data saver no model
-// file is fetched; before the first search the page fetches the drop-in alone.
+// The Pagefind UI drop-in (js/pagefind-ui.js) in headless Chromium, on the example site's page
+// with Pagefind's own Default UI (tests/examples/pagefind-site/ui.html) and on an Astro Starlight
+// site (tests/examples/starlight: real npm packages, built here): keyword results show first, then
+// the top ones move into the reranker's order (its scores computed here in Node, the rest in
+// Pagefind's order); a query typed during a rerank wins; under the data saver no model file is
+// fetched; before the first search a page fetches the drop-in alone.
 //
 //   RERANKER_PKG=/path/to/pkg NODE_TOOLS=~/.cache/reranker/node-tools node --test tests/js/pagefind-ui.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '../serve.mjs';
 import { withPage } from './chromium.mjs';
 import { buildSite } from '../examples/pagefind-site/build.mjs';
+import { checkReranked, pagefindResults, recordFirstOrder, shownOrder, waitForState } from './pagefind-page.mjs';
 
-const TOLERANCE = 1e-4;
 const artifacts = process.env.RERANKER_ARTIFACTS ?? path.join(os.homedir(), '.cache/reranker/artifacts');
 let server;
 let dir;
 let reference;
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+const npm = (cwd, ...args) => execFileSync('npm', ['--no-audit', '--no-fund', '--loglevel=error', ...args], { cwd, encoding: 'utf8' });
 
 before(async () => {
   assert.ok(process.env.RERANKER_PKG && process.env.NODE_TOOLS, 'set RERANKER_PKG and NODE_TOOLS (./build.sh test does)');
@@ -40,15 +44,7 @@ function withUiPage({ query = '', saveData = false } = {}, use) {
     const log = { requests: [], errors };
     page.context().on('request', (r) => log.requests.push(new URL(r.url()).pathname));
     page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    // The list's first complete rendering, caught as the UI writes it (before any rerank can run).
-    await page.addInitScript(() => {
-      new MutationObserver((_, observer) => {
-        const links = [...document.querySelectorAll('.pagefind-ui__result')].map((li) => li.querySelector('.pagefind-ui__result-link'));
-        if (links.length === 0 || links.some((a) => !a)) return;
-        window.__firstOrder = links.map((a) => new URL(a.href).pathname);
-        observer.disconnect();
-      }).observe(document, { childList: true, subtree: true });
-    });
+    await recordFirstOrder(page);
     if (saveData) {
       await page.addInitScript(() => Object.defineProperty(Navigator.prototype, 'connection', { get: () => ({ saveData: true }) }));
     }
@@ -58,50 +54,22 @@ function withUiPage({ query = '', saveData = false } = {}, use) {
   });
 }
 
-/** The shown results' paths, in the list's order. */
-const shownOrder = (page) => page.$$eval('.pagefind-ui__result-link', (as) => as.map((a) => new URL(a.href).pathname));
-
-/** Pagefind's own results for `query`: path, title and content of the first `n`. */
-const pagefindResults = (page, query, n) => page.evaluate(async ([q, count]) => {
-  const pagefind = await import('/pagefind/pagefind.js');
-  const search = await pagefind.search(q);
-  const data = await Promise.all(search.results.slice(0, count).map((r) => r.data()));
-  return data.map((d) => ({ path: new URL(d.url, location.href).pathname, title: d.meta.title, content: d.content }));
-}, [query, n]);
-
-const waitFor = (page, state) => page.waitForFunction((s) => window.__rerank?.state === s, state, { timeout: 120_000 });
-
 test('Pagefind UI: keyword results first, then the top ones in the reranker\'s order, the rest in Pagefind\'s; the drop-in alone before the first search', async () => {
   // topK 3 of the 5 results Pagefind UI shows: the last 2 keep Pagefind's order.
   await withUiPage({ query: '&topK=3' }, async (page, log) => {
     const before = log.requests.filter((p) => p.startsWith('/pkg/'));
     assert.deepEqual(before, ['/pkg/pagefind-ui.js'], 'before a search the page fetched only the drop-in from the package');
     const query = 'de';
-    await page.fill('.pagefind-ui__search-input', query);
-    await waitFor(page, 'reranked');
-    const keyword = await page.evaluate(() => window.__firstOrder);
-    const reranked = await shownOrder(page);
-    const expectedKeyword = (await pagefindResults(page, query, keyword.length)).map((r) => r.path);
-    assert.deepEqual(keyword, expectedKeyword, 'the keyword results showed first, in Pagefind\'s order');
-    assert.equal(reranked.length, keyword.length);
-    const shown = await pagefindResults(page, query, reranked.length);
     const topK = 3;
-    assert.ok(shown.length > topK, `${shown.length} shown`);
-    const scores = await reference.predict(shown.slice(0, topK).map((r) => [query, `${r.title}\n${r.content}`]));
-    const expected = shown.slice(0, topK).map((r, i) => ({ path: r.path, score: scores[i] }))
-      .sort((a, b) => b.score - a.score).map((r) => r.path);
-    assert.deepEqual(reranked.slice(0, topK), expected, 'the top ones in the order of the reranker\'s scores (Node)');
-    assert.deepEqual(reranked.slice(topK), shown.slice(topK).map((r) => r.path), 'the rest in Pagefind\'s order');
-    const last = await page.evaluate(() => window.__rerank.last);
-    for (const r of last.order.slice(0, topK)) {
-      const want = scores[shown.findIndex((s) => s.path === r.url)];
-      assert.ok(Math.abs(r.score - want) <= TOLERANCE, `${r.url}: ${r.score} vs ${want}`);
-    }
+    await page.fill('.pagefind-ui__search-input', query);
+    await waitForState(page, 'reranked');
+    const shown = await checkReranked(page, reference, query, topK);
+    assert.ok(shown > topK, `${shown} shown`);
     assert.match(await page.textContent('.web-reranker-status'), /reranked.*the CPU/);
     assert.deepEqual(log.errors, []);
     await mkdir(artifacts, { recursive: true });
     await page.screenshot({ path: path.join(artifacts, 'pagefind-ui.png'), fullPage: true });
-    console.log(`pagefind-ui: ${shown.length} shown, top ${topK} reranked; screenshot ${path.join(artifacts, 'pagefind-ui.png')}`);
+    console.log(`pagefind-ui: ${shown} shown, top ${topK} reranked; screenshot ${path.join(artifacts, 'pagefind-ui.png')}`);
   });
 });
 
@@ -109,7 +77,7 @@ test('Pagefind UI: a query typed during a rerank wins; the focus stays in the se
   await withUiPage({ query: '&load=now' }, async (page, log) => {
     await page.evaluate(() => window.__rerank.ready);
     await page.fill('.pagefind-ui__search-input', 'de');
-    await waitFor(page, 'reranking');
+    await waitForState(page, 'reranking');
     await page.fill('.pagefind-ui__search-input', 'la');
     await page.waitForFunction(() => window.__rerank.state === 'reranked' && window.__rerank.last?.query === 'la', null, { timeout: 120_000 });
     const shown = await shownOrder(page);
@@ -124,11 +92,51 @@ test('Pagefind UI under the data saver: keyword results, no model download, and 
   await withUiPage({ saveData: true }, async (page, log) => {
     await page.fill('.pagefind-ui__search-input', 'de');
     await page.waitForSelector('.pagefind-ui__result-link');
-    await waitFor(page, 'off');
+    await waitForState(page, 'off');
     await page.waitForTimeout(500);
     const fetched = log.requests.filter((p) => p.startsWith('/pkg/'));
     assert.deepEqual(fetched, ['/pkg/pagefind-ui.js'], 'no model, no wasm, no worker');
     assert.match(await page.textContent('.web-reranker-status'), /data saver/);
     assert.deepEqual(log.errors, []);
   });
+});
+
+test('Astro Starlight: its built-in search, reranked by the drop-in; nothing of the model before the first search', async () => {
+  const work = await mkdtemp(path.join(os.tmpdir(), 'reranker-starlight-'));
+  const example = path.join(root, 'tests/examples/starlight');
+  await cp(example, work, { recursive: true, filter: (src) => !/[/\\](node_modules|dist|\.astro)$/.test(src) });
+  let site;
+  try {
+    npm(work, 'install'); // the pinned astro and @astrojs/starlight
+    const packed = JSON.parse(npm(work, 'pack', '--json', '--pack-destination', work, process.env.RERANKER_PKG));
+    npm(work, 'install', path.join(work, packed[0].filename));
+    execFileSync(process.execPath, ['build.mjs', path.join(root, 'www/data/passages.tsv')], { cwd: work });
+    await cp(path.join(process.env.RERANKER_PKG, 'model'), path.join(work, 'public/reranker'), { recursive: true });
+    execFileSync(path.join(work, 'node_modules/.bin/astro'), ['build'], { cwd: work, encoding: 'utf8' });
+    site = await serve({ root: path.join(work, 'dist') });
+    await withPage({ webgpu: false }, async (page, errors) => {
+      const requests = [];
+      page.context().on('request', (r) => requests.push(new URL(r.url()).pathname));
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      await recordFirstOrder(page);
+      await page.goto(`${site.origin}/`);
+      await page.click('button[data-open-modal]');
+      await page.waitForSelector('#starlight__search .pagefind-ui__search-input');
+      const model = () => requests.filter((p) => p.startsWith('/reranker/') || p.endsWith('.wasm') && !p.includes('pagefind'));
+      assert.deepEqual(model(), [], 'nothing of the model before the first search');
+      const query = 'the';
+      await page.fill('#starlight__search .pagefind-ui__search-input', query);
+      await waitForState(page, 'reranked');
+      const shown = await checkReranked(page, reference, query, 10);
+      assert.ok(model().some((p) => p === '/reranker/weights-int8.bpk'), 'the model came with the search');
+      assert.match(await page.textContent('.web-reranker-status'), /reranked/);
+      assert.deepEqual(errors, []);
+      await mkdir(artifacts, { recursive: true });
+      await page.screenshot({ path: path.join(artifacts, 'starlight.png') });
+      console.log(`starlight: ${shown} shown and reranked; screenshot ${path.join(artifacts, 'starlight.png')}`);
+    });
+  } finally {
+    await site?.close();
+    await rm(work, { recursive: true, force: true });
+  }
 });

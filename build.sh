@@ -250,7 +250,7 @@ cmd_test() {
   say "node --test: the package in Node and headless Chromium, the demo, the example site and apps"
   RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$(playwright_core)" NODE_TOOLS="$CACHE/node-tools" \
     node --test --test-concurrency=1 \
-    "$ROOT"/tests/js/{node,package,hub,threads,robustness,adapters,browser,demo,site,examples}.test.mjs
+    "$ROOT"/tests/js/{node,package,hub,threads,robustness,adapters,browser,demo,site,pagefind-ui,examples}.test.mjs
 }
 
 cmd_fixtures() {

@@ -9,7 +9,8 @@ downloaded here, and it is never committed (about 470 MB).
 
     python tools/make_fullshape_model.py OUT_DIR --tokenizer TOKENIZER_JSON
 
-`./build.sh fullshape` runs it with the cached tokenizer into $RERANKER_CACHE/models/fullshape.
+`bench/run` makes it with the cached tokenizer into $RERANKER_CACHE/models/fullshape.
+``--form hub`` writes the hub's TorchScript form instead (what ``./build.sh`` downloads).
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ def main(argv: list[str]) -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--tokenizer", type=Path, required=True, help="the real XLM-R tokenizer.json")
     parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--form", default="webgpu", choices=["webgpu", "hub", "transformers"],
+                        help="the ONNX form (tools/export_onnx.py): hub is what model hubs ship")
     args = parser.parse_args(argv)
 
     from transformers import XLMRobertaForSequenceClassification
 
-    sys.path.insert(0, str(ROOT / "scripts"))
+    sys.path.insert(0, str(ROOT / "tools"))
     from make_fixtures import random_cross_encoder_config
 
     config = random_cross_encoder_config(250002, hidden=384, layers=12, heads=12, ffn=1536)
@@ -47,8 +50,8 @@ def main(argv: list[str]) -> None:
         model.save_pretrained(tmp, safe_serialization=True)
         shutil.copy(args.tokenizer, Path(tmp) / "tokenizer.json")
         subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "export_onnx.py"), tmp, str(args.out / "model.onnx"),
-             "--form", "webgpu"],
+            [sys.executable, str(ROOT / "tools" / "export_onnx.py"), tmp, str(args.out / "model.onnx"),
+             "--form", args.form],
             check=True,
         )
         shutil.copy(Path(tmp) / "config.json", args.out / "config.json")

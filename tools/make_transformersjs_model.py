@@ -38,7 +38,7 @@ def main(argv: list[str]) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import XLMRobertaForSequenceClassification
 
-    sys.path.insert(0, str(ROOT / "scripts"))
+    sys.path.insert(0, str(ROOT / "tools"))
     from make_fixtures import random_cross_encoder_config
 
     config = random_cross_encoder_config(250002, hidden=384, layers=12, heads=12, ffn=1536)
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> None:
         model.save_pretrained(tmp, safe_serialization=True)
         shutil.copy(fullshape / "tokenizer.json", Path(tmp) / "tokenizer.json")
         subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "export_onnx.py"), tmp, str(out / "onnx" / "model.onnx"),
+            [sys.executable, str(ROOT / "tools" / "export_onnx.py"), tmp, str(out / "onnx" / "model.onnx"),
              "--form", "hub"],
             check=True,
         )

@@ -73,7 +73,7 @@ test('Pagefind UI: keyword results first, then the top ones in the reranker\'s o
   });
 });
 
-test('Pagefind UI: a query typed during a rerank wins; the focus stays in the search box', async () => {
+test('Pagefind UI: a query typed during a rerank wins; focus and scroll stay as the list moves (Load more)', async () => {
   await withUiPage({ query: '&load=now' }, async (page, log) => {
     await page.evaluate(() => window.__rerank.ready);
     await page.fill('.pagefind-ui__search-input', 'de');
@@ -84,6 +84,22 @@ test('Pagefind UI: a query typed during a rerank wins; the focus stays in the se
     const expected = (await pagefindResults(page, 'la', shown.length)).map((r) => r.path);
     assert.deepEqual([...shown].sort(), [...expected].sort(), 'the list is the second query\'s');
     assert.equal(await page.evaluate(() => document.activeElement?.classList.contains('pagefind-ui__search-input')), true);
+    // "Load more results" shows more: the larger list is reranked and its items move under the
+    // visitor, who keeps the focus (on a result's link, which moves) and the scroll position.
+    await page.setViewportSize({ width: 800, height: 400 });
+    const focused = await page.evaluate(() => {
+      const links = [...document.querySelectorAll('.pagefind-ui__result-link')];
+      links.at(-1).focus();
+      window.scrollTo(0, document.documentElement.scrollHeight);
+      return links.at(-1).href;
+    });
+    const scrolled = await page.evaluate(() => window.scrollY);
+    assert.ok(scrolled > 0, 'the page scrolls');
+    const before = await page.evaluate(() => window.__rerank.last.order.length);
+    await page.$eval('.pagefind-ui__button', (button) => button.click());
+    await page.waitForFunction((n) => window.__rerank.state === 'reranked' && window.__rerank.last.order.length > n, before, { timeout: 120_000 });
+    assert.equal(await page.evaluate(() => document.activeElement?.href), focused, 'the focus stayed on the link');
+    assert.equal(await page.evaluate(() => window.scrollY), scrolled, 'the scroll position stayed');
     assert.deepEqual(log.errors, []);
   });
 });

@@ -3,9 +3,9 @@
 // (d) the WebGPU device destroyed mid-run: the calls must still answer, on the CPU; (e) the
 // worker API; (f) a WebGPU validation error mid-run (which cubecl's handler turns into a trap):
 // calls answer on the CPU; (g) a strict Content-Security-Policy; (h) model files from the
-// browser's store (OPFS, or the Cache API), offline; … (q) pre-compressed files. Every page's
-// requests are logged:
-// the package fetches nothing but its own files and the model.
+// browser's store (OPFS, or the Cache API), offline; … (q) pre-compressed files; (r) the WebGPU
+// work of a forward pass, counted. Every page's requests are logged: the package fetches nothing
+// but its own files and the model.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/browser.test.mjs
 import { test, before, after } from 'node:test';
@@ -580,4 +580,25 @@ test('(q) the package and model served pre-compressed (brotli, Content-Encoding:
     await br.close();
     await rm(copy, { recursive: true, force: true });
   }
+});
+
+test('(r) WebGPU work per forward pass, counted in the page: dispatches, submits, new buffers, bounded', async () => {
+  await withPage({ webgpu: true }, async (page, errors) => {
+    await page.goto(`${server.origin}/tests/browser/gpu-counts.html`);
+    const result = await page.evaluate(() => window.__result);
+    assert.equal(result.error, undefined, result.error);
+    assert.equal(result.device.backend, 'webgpu');
+    for (const shape of ['1x32', '16x128']) {
+      const c = result[shape];
+      console.log(`webgpu work per forward, ${shape}: ${JSON.stringify(c)}`);
+      assert.ok(c.dispatches > 0 && c.submits > 0, `${shape}: the counters see the package's work`);
+      // NOTE: today's counts for the tiny 2-layer fixture (a forward's work does not depend on the
+      // GPU, so these hold everywhere); fused kernels must lower them, never raise them.
+      assert.ok(c.dispatches <= 136, `${shape}: ${c.dispatches} dispatches`);
+      assert.ok(c.submits <= 6, `${shape}: ${c.submits} submits`);
+      assert.equal(c.buffers, 0, `${shape}: a warm forward pass allocates no new GPU buffer`);
+      assert.equal(c.pipelines, 0, `${shape}: a warm shape compiles no pipeline`);
+    }
+    assert.deepEqual(errors, []);
+  });
 });

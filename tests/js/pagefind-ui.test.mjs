@@ -117,6 +117,29 @@ test('Pagefind UI under the data saver: keyword results, no model download, and 
   });
 });
 
+test('Pagefind UI: load \'idle\' fetches the model without a search; saveData \'ignore\' loads it under the data saver', async () => {
+  await withUiPage({ query: '&load=idle&saveData=ignore', saveData: true }, async (page, log) => {
+    await waitForState(page, 'ready');
+    assert.ok(log.requests.includes('/pkg/model/weights-int8.bpk'), 'the model came while the page was idle');
+    assert.equal(await page.inputValue('.pagefind-ui__search-input'), '', 'no search was made');
+    assert.deepEqual(log.errors, []);
+  });
+});
+
+test('Pagefind UI: a reranker that cannot load leaves Pagefind\'s order, and the status line says why', async () => {
+  await withUiPage({ query: '&baseUrl=/no-such-model/' }, async (page, log) => {
+    await page.fill('.pagefind-ui__search-input', 'de');
+    await waitForState(page, 'failed');
+    await page.waitForTimeout(300);
+    const shown = await shownOrder(page);
+    const expected = (await pagefindResults(page, 'de', shown.length)).map((r) => r.path);
+    assert.deepEqual(shown, expected, 'Pagefind\'s order');
+    assert.match(await page.textContent('.web-reranker-status'), /keyword order \(the reranker did not load: .+\)/);
+    // The 404s of the missing model folder are the only console errors.
+    assert.ok(log.errors.every((e) => /404/.test(e)), JSON.stringify(log.errors));
+  });
+});
+
 test('Astro Starlight: its built-in search, reranked by the drop-in; nothing of the model before the first search', async () => {
   const work = await mkdtemp(path.join(os.tmpdir(), 'reranker-starlight-'));
   const example = path.join(root, 'tests/examples/starlight');

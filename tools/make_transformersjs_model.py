@@ -68,8 +68,10 @@ def main(argv: list[str]) -> None:
     ids = rng.integers(5, 250002, size=(2, 24))
     ids[:, 0], ids[:, -1] = 0, 2
     mask = np.ones_like(ids)
-    ours = ort.InferenceSession(str(fullshape / "model.onnx"), providers=["CPUExecutionProvider"]).run(
-        ["logits"], {"input_ids": ids.astype(np.int32), "attention_mask": mask.astype(np.int32)})[0]
+    session = ort.InferenceSession(str(fullshape / "model.onnx"), providers=["CPUExecutionProvider"])
+    # The folder may hold either form (tools/export_onnx.py): int32 inputs (ours) or int64 (hub).
+    int_type = np.int64 if session.get_inputs()[0].type == "tensor(int64)" else np.int32
+    ours = session.run(["logits"], {"input_ids": ids.astype(int_type), "attention_mask": mask.astype(int_type)})[0]
     theirs = ort.InferenceSession(str(out / "onnx" / "model.onnx"), providers=["CPUExecutionProvider"]).run(
         ["logits"], {"input_ids": ids, "attention_mask": mask})[0]
     diff = float(np.max(np.abs(ours - theirs)))

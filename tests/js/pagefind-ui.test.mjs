@@ -151,7 +151,8 @@ test('Astro Starlight: its built-in search, reranked by the drop-in; nothing of 
     npm(work, 'install', path.join(work, packed[0].filename));
     execFileSync(process.execPath, ['build.mjs', path.join(root, 'www/data/passages.tsv')], { cwd: work });
     await cp(path.join(process.env.RERANKER_PKG, 'model'), path.join(work, 'public/reranker'), { recursive: true });
-    execFileSync(path.join(work, 'node_modules/.bin/astro'), ['build'], { cwd: work, encoding: 'utf8' });
+    // NOTE: no telemetry: the build must not wait on a network it may not have.
+    execFileSync(path.join(work, 'node_modules/.bin/astro'), ['build'], { cwd: work, encoding: 'utf8', env: { ...process.env, ASTRO_TELEMETRY_DISABLED: '1' } });
     site = await serve({ root: path.join(work, 'dist') });
     await withPage({ webgpu: false }, async (page, errors) => {
       const requests = [];

@@ -36,11 +36,7 @@ pub struct Fused {
 /// Fuses what it can in `model` (see the module docs). `heads` is the model's head count.
 pub fn fuse(model: &mut ModelProto, heads: u64) -> Fused {
     // NOTE: before opset 13 a Softmax without `axis` works on axis 1 (flattened), not the last.
-    let opset = model
-        .opset_import
-        .iter()
-        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        .map_or(0, |o| o.version);
+    let opset = default_opset(model);
     let graph = model.graph.mut_or_insert_default();
     let view = Graph::new(graph, if opset >= 13 { -1 } else { 1 });
     let mut fused = Fused::default();
@@ -374,18 +370,34 @@ pub fn drop_unused(graph: &mut GraphProto) {
         .retain(|t| read.contains(&t.name) || outputs.contains(&t.name));
 }
 
-fn custom_node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
+/// The version of the default (`ai.onnx`) opset `model` imports; 0 when it names none.
+pub fn default_opset(model: &ModelProto) -> i64 {
+    model
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map_or(0, |o| o.version)
+}
+
+/// A node of the default domain: `op(inputs) -> output`, named after both.
+pub fn node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
     let mut node = NodeProto::new();
     node.op_type = op.to_string();
-    node.domain = DOMAIN.to_string();
     node.name = format!("{}_{output}", op.to_lowercase());
     node.input = inputs.iter().map(|s| s.to_string()).collect();
     node.output = vec![output.to_string()];
     node
 }
 
+/// A node of the [`DOMAIN`] of fused nodes.
+fn custom_node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
+    let mut node = node(op, inputs, output);
+    node.domain = DOMAIN.to_string();
+    node
+}
+
 /// An INT or FLOAT attribute.
-fn attribute(name: &str, value: Number) -> AttributeProto {
+pub fn attribute(name: &str, value: Number) -> AttributeProto {
     let mut attribute = AttributeProto::new();
     attribute.name = name.to_string();
     match value {
@@ -401,7 +413,7 @@ fn attribute(name: &str, value: Number) -> AttributeProto {
     attribute
 }
 
-enum Number {
+pub enum Number {
     Int(i64),
     Float(f32),
 }

@@ -20,7 +20,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use onnx_ir::{AttributeProto, AttributeType, GraphProto, ModelProto, NodeProto, TensorProto};
+use onnx_ir::{AttributeProto, AttributeType, GraphProto, ModelProto, TensorProto};
+
+use crate::fuse::{self, Number, node};
 
 const MASK: &str = "attention_mask";
 const FLOAT: i32 = 1;
@@ -33,11 +35,7 @@ const ON_OTHER: u8 = 2;
 
 /// Rewrites every attention bias that needs it (see the module docs).
 pub fn rewrite(model: &mut ModelProto) {
-    let opset = model
-        .opset_import
-        .iter()
-        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        .map_or(0, |o| o.version);
+    let opset = fuse::default_opset(model);
     let graph = model.graph.mut_or_insert_default();
     if !graph.input.iter().any(|i| i.name == MASK) {
         return;
@@ -67,7 +65,7 @@ pub fn rewrite(model: &mut ModelProto) {
     for bias in biases {
         replace(graph, &bias, opset);
     }
-    crate::fuse::drop_unused(graph);
+    fuse::drop_unused(graph);
 }
 
 /// For each value, which graph inputs its contents depend on (`Shape` reads no contents).
@@ -147,11 +145,8 @@ fn replace(graph: &mut GraphProto, bias: &str, opset: i64) {
         unsqueeze.attribute.push(axes);
     }
     let mut cast = node("Cast", &[MASK], &name("float"));
-    let mut to = AttributeProto::new();
-    to.name = "to".into();
-    to.type_ = AttributeType::INT.into();
-    to.i = i64::from(FLOAT);
-    cast.attribute.push(to);
+    cast.attribute
+        .push(fuse::attribute("to", Number::Int(i64::from(FLOAT))));
     let nodes = [
         cast,
         node("Sub", &[&name("one"), &name("float")], &name("dropped")),
@@ -160,15 +155,6 @@ fn replace(graph: &mut GraphProto, bias: &str, opset: i64) {
     ];
     graph.node.splice(index..=index, nodes);
     graph.value_info.retain(|v| v.name != bias);
-}
-
-fn node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
-    let mut node = NodeProto::new();
-    node.op_type = op.to_string();
-    node.name = format!("{output}__{}", op.to_lowercase());
-    node.input = inputs.iter().map(|s| s.to_string()).collect();
-    node.output = vec![output.to_string()];
-    node
 }
 
 fn scalar(name: &str, value: f32) -> TensorProto {

@@ -129,6 +129,17 @@ class LegacyCrossEncoder(Int32CrossEncoder):
         return self.classifier.out_proj(h)
 
 
+class Logits(torch.nn.Module):
+    """The checkpoint's own model (transformers 5), returning its logits alone."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+
 def load_checkpoint(checkpoint: Path) -> torch.nn.Module:
     from transformers import AutoModelForSequenceClassification
 
@@ -182,34 +193,12 @@ def export(checkpoint: Path, out: Path, form: str) -> None:
         )
         program.save(str(out), external_data=False)
         feeds = {"input_ids": ids.astype(np.int32), "attention_mask": mask.astype(np.int32)}
-    elif form == "hub":
+    elif form in ("hub", "transformers"):
+        # Both are the TorchScript exporter at opset 14 with int64 inputs; they differ in the module
+        # traced: transformers 4's forward re-expressed, or transformers 5's own model.
+        module = LegacyCrossEncoder(hf) if form == "hub" else Logits(hf)
         torch.onnx.export(
-            LegacyCrossEncoder(hf).eval(),
-            (torch.from_numpy(ids), torch.from_numpy(mask)),
-            str(out),
-            dynamo=False,
-            opset_version=14,
-            input_names=["input_ids", "attention_mask"],
-            output_names=["logits"],
-            dynamic_axes={
-                "input_ids": {0: "batch", 1: "sequence"},
-                "attention_mask": {0: "batch", 1: "sequence"},
-                "logits": {0: "batch"},
-            },
-        )
-        feeds = {"input_ids": ids, "attention_mask": mask}
-    elif form == "transformers":
-
-        class Logits(torch.nn.Module):
-            def __init__(self, model: torch.nn.Module) -> None:
-                super().__init__()
-                self.model = model
-
-            def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-                return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-
-        torch.onnx.export(
-            Logits(hf).eval(),
+            module.eval(),
             (torch.from_numpy(ids), torch.from_numpy(mask)),
             str(out),
             dynamo=False,

@@ -179,22 +179,13 @@ path_without_python() {
 test_package() {
   local pkg="$1" work endpoint pins repo="web-reranker-tests/tiny-hub" hub_pid
   work="$(mktemp -d)"
-  node "$ROOT/tests/hub-server.mjs" "$repo=$ROOT/tests/fixtures/tiny-hub" >"$work/endpoint" &
+  # The pins: the commit the hub names for main and the sha256 of the files it serves.
+  pins="$work/pins.json"
+  node "$ROOT/tests/hub-server.mjs" --pins "$pins" "$repo=$ROOT/tests/fixtures/tiny-hub" >"$work/endpoint" &
   hub_pid=$!
   for _ in $(seq 50); do [ -s "$work/endpoint" ] && break; sleep 0.1; done
   endpoint="$(cat "$work/endpoint")"
   [ -n "$endpoint" ] || die "the local model hub did not start"
-  # The pins: the commit the hub names for main and the sha256 of the files it serves.
-  pins="$work/pins.json"
-  node --input-type=module -e '
-    import { createHash } from "node:crypto"; import { readFileSync, writeFileSync } from "node:fs";
-    const [endpoint, repo, dir, out] = process.argv.slice(1);
-    const { sha } = await (await fetch(`${endpoint}/api/models/${repo}/revision/main`)).json();
-    const hash = (f) => createHash("sha256").update(readFileSync(`${dir}/${f}`)).digest("hex");
-    writeFileSync(out, JSON.stringify({ [repo]: { revision: sha, files: {
-      "config.json": hash("config.json"), "tokenizer.json": hash("tokenizer.json"),
-      "onnx/model.onnx": hash("model.onnx") } } }));' \
-    "$endpoint" "$repo" "$ROOT/tests/fixtures/tiny-hub" "$pins"
   say "building the tests' package into $pkg: the default build path, from a local model hub at $endpoint, with no Python on the PATH"
   # NOTE: the models folder is the same each run and its download is fresh; the downloaded files
   # take the fixture's modification times, so cargo sees an unchanged model and a warm wasm build

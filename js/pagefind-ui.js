@@ -117,7 +117,7 @@ class PagefindUIReranker {
       this.#statusLine.style.cssText = 'margin:0.25em 0;font-size:0.8em;opacity:0.75';
     }
     // Under the search box, above the results (Pagefind's drawer), once there is one.
-    const drawer = this.#root()?.querySelector('.pagefind-ui__drawer');
+    const drawer = root.querySelector('.pagefind-ui__drawer');
     if (drawer && this.#statusLine.nextElementSibling !== drawer) drawer.before(this.#statusLine);
     else if (!drawer && !this.#statusLine.isConnected) root.after(this.#statusLine);
     this.#statusLine.textContent = text;

@@ -1,7 +1,7 @@
 // A local stand-in for a model hub's HTTP API, serving committed fixture folders as hub
 // repositories, so the default (download) build path is tested offline (docs/testing.md).
 //
-//   node tests/hub-server.mjs OWNER/NAME=DIR [OWNER/NAME=DIR ...]   # prints its endpoint
+//   node tests/hub-server.mjs [--pins FILE] OWNER/NAME=DIR [...]     # prints its endpoint
 //   import { startHub } from './hub-server.mjs'                      # in a test
 //
 // It answers what tools/hub-fetch.mjs asks a hub, the way huggingface.co does:
@@ -10,11 +10,14 @@
 // * `GET /OWNER/NAME/resolve/REV/PATH` → the file; the ONNX file is redirected (302) to a CDN
 //   path, as the hub does with its large (LFS) files.
 // A repository serves `config.json`, `tokenizer.json` and the folder's `model.onnx` as
-// `onnx/model.onnx`. `hide` leaves files out (a repository without its ONNX file).
+// `onnx/model.onnx`. `hide` leaves files out (a repository without its ONNX file). `--pins FILE`
+// writes, before the endpoint is printed, the pins file (tools/model-pins.json's form) that names
+// each repository's commit and the sha256 of the files served.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 
 /** Repository path → file in the fixture folder. */
 const LAYOUT = { 'config.json': 'config.json', 'tokenizer.json': 'tokenizer.json', 'onnx/model.onnx': 'model.onnx' };
@@ -39,6 +42,11 @@ export async function startHub(repos) {
     for (const bytes of Object.values(files)) blobs.set(createHash('sha256').update(bytes).digest('hex'), bytes);
   }
   const requests = [];
+  /** tools/model-pins.json's form for the served repositories. */
+  const pins = Object.fromEntries(Object.entries(served).map(([repo, files]) => [repo, {
+    revision: commits[repo],
+    files: Object.fromEntries(Object.entries(files).map(([remote, bytes]) => [remote, createHash('sha256').update(bytes).digest('hex')])),
+  }]));
   const server = createServer((request, response) => {
     const url = new URL(request.url, 'http://hub');
     requests.push(url.pathname);
@@ -76,21 +84,24 @@ export async function startHub(repos) {
   return {
     endpoint: `http://127.0.0.1:${server.address().port}`,
     commits,
+    pins,
     requests,
     close: () => new Promise((resolve) => server.close(resolve)),
   };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values, positionals } = parseArgs({ options: { pins: { type: 'string' } }, allowPositionals: true });
   const repos = {};
-  for (const arg of process.argv.slice(2)) {
+  for (const arg of positionals) {
     const [repo, dir] = arg.split('=');
     if (!repo || !dir) {
-      console.error('usage: node tests/hub-server.mjs OWNER/NAME=DIR [...]');
+      console.error('usage: node tests/hub-server.mjs [--pins FILE] OWNER/NAME=DIR [...]');
       process.exit(2);
     }
     repos[repo] = { dir };
   }
   const hub = await startHub(repos);
+  if (values.pins) writeFileSync(values.pins, JSON.stringify(hub.pins, null, 2));
   console.log(hub.endpoint);
 }

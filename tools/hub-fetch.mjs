@@ -1,8 +1,11 @@
 // Downloads a model's source files from a model hub (the default `./build.sh`, online), checked
 // against the pins in tools/model-pins.json:
 //
-//   node tools/hub-fetch.mjs --endpoint URL --repo OWNER/NAME --revision REV --pins FILE --out DIR
+//   node tools/hub-fetch.mjs --endpoint URL --repo OWNER/NAME [--revision REV] --pins FILE --out DIR
 //
+// * the revision is REV, else the commit the pins file names for the repository, else `main`;
+// * a folder `DIR` already downloaded for this repository and revision (its `source.json` says
+//   so) is kept as it is, without asking the hub;
 // * the revision is resolved to its commit through the hub's API
 //   (`GET {endpoint}/api/models/{repo}/revision/{revision}` → `{ sha }`), and every file is fetched
 //   at that commit (`{endpoint}/{repo}/resolve/{commit}/{file}`), so one build reads one snapshot;
@@ -17,7 +20,7 @@
 // sha256 that does not match).
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -40,7 +43,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
   },
 });
-for (const name of ['endpoint', 'repo', 'revision', 'pins', 'out']) {
+for (const name of ['endpoint', 'repo', 'pins', 'out']) {
   if (!args[name]) {
     console.error(`hub-fetch: --${name} is required`);
     process.exit(2);
@@ -56,6 +59,7 @@ function fail(message) {
 const endpoint = args.endpoint.replace(/\/+$/, '');
 const pins = JSON.parse(await readFile(args.pins, 'utf8'))[args.repo] ?? { files: {} };
 const out = path.resolve(args.out);
+const revision = args.revision ?? pins.revision ?? 'main';
 const part = `${out}.part-${process.pid}`;
 
 async function get(url, what, timeout) {
@@ -100,13 +104,23 @@ async function download(file, commit) {
   return { size, sha256: hash.digest('hex') };
 }
 
+/** Whether `out` holds this repository at this revision already (named or resolved). */
+async function downloaded() {
+  const source = await readFile(path.join(out, 'source.json'), 'utf8').then(JSON.parse, () => null);
+  if (source?.repo !== args.repo || (source.revision !== revision && source.commit !== revision)) return false;
+  const present = await Promise.all(FILES.map((f) => access(path.join(out, f.local)).then(() => true, () => false)));
+  return present.every(Boolean);
+}
+
 try {
-  const api = `${endpoint}/api/models/${args.repo}/revision/${encodeURIComponent(args.revision)}`;
-  const info = await (await get(api, `revision ${args.revision} of ${args.repo}`, API_TIMEOUT_MS)).json();
+  if (await downloaded()) process.exit(0);
+  console.error(`==> downloading ${args.repo}@${revision} from ${endpoint} into ${out}`);
+  const api = `${endpoint}/api/models/${args.repo}/revision/${encodeURIComponent(revision)}`;
+  const info = await (await get(api, `revision ${revision} of ${args.repo}`, API_TIMEOUT_MS)).json();
   const commit = info.sha;
   if (!/^[0-9a-f]{40}$/.test(commit ?? '')) fail(`${api} named no commit (sha): ${JSON.stringify(info).slice(0, 200)}`);
   if (pins.revision && pins.revision !== commit) {
-    console.error(`hub-fetch: note: ${args.revision} is ${commit}, not the pinned ${pins.revision}`);
+    console.error(`hub-fetch: note: ${revision} is ${commit}, not the pinned ${pins.revision}`);
   }
   await rm(part, { recursive: true, force: true });
   await mkdir(part, { recursive: true });
@@ -128,7 +142,7 @@ try {
     console.error('hub-fetch: check these and record them there to pin the build.');
   }
   await writeFile(path.join(part, 'source.json'), `${JSON.stringify({
-    endpoint, repo: args.repo, revision: args.revision, commit, pinned, files,
+    endpoint, repo: args.repo, revision: revision, commit, pinned, files,
   }, null, 2)}\n`);
   await rm(out, { recursive: true, force: true });
   await rename(part, out);

@@ -16,7 +16,7 @@ CHECKPOINT_DIR=""
 
 offline_help() {
   cat <<HELP
-cannot download $MODEL_REPO@$1 from ${HF_ENDPOINT:-https://huggingface.co} (see the line above).
+cannot download $MODEL_REPO from ${HF_ENDPOINT:-https://huggingface.co} (see the line above).
   Point build.sh at a local copy instead:
     ./build.sh --model DIR        # a model folder: model.onnx (the hub's onnx/model.onnx is fine),
                                   # tokenizer.json, config.json
@@ -25,31 +25,15 @@ cannot download $MODEL_REPO@$1 from ${HF_ENDPOINT:-https://huggingface.co} (see 
 HELP
 }
 
-# The revision to download: MODEL_REVISION, else the commit pinned for MODEL_REPO, else main.
-model_revision() {
-  [ -n "${MODEL_REVISION:-}" ] && { echo "$MODEL_REVISION"; return; }
-  node -e 'const p = require(require("path").resolve(process.argv[1]))[process.argv[2]]; console.log(p?.revision ?? "main")' \
-    "$MODEL_PINS" "$MODEL_REPO"
-}
-
-# Downloads MODEL_REPO's config.json, tokenizer.json and onnx/model.onnx (once per revision) and
-# prints the folder. The build's importer makes the hub's int64 TorchScript form WebGPU-ready.
+# Downloads MODEL_REPO's config.json, tokenizer.json and onnx/model.onnx (once per revision:
+# tools/hub-fetch.mjs keeps a folder it already made) and prints the folder. The build's importer
+# makes the hub's int64 TorchScript form WebGPU-ready.
 default_model() {
-  local dir revision
-  dir="$MODELS_DIR/${MODEL_REPO#*/}"
-  revision="$(model_revision)"
-  if [ -f "$dir/source.json" ] && node -e '
-      const s = require(process.argv[1]);
-      process.exit(s.repo === process.argv[2] && (s.revision === process.argv[3] || s.commit === process.argv[3]) ? 0 : 1)' \
-      "$dir/source.json" "$MODEL_REPO" "$revision"; then
-    echo "$dir"
-    return
-  fi
-  say "downloading $MODEL_REPO@$revision from ${HF_ENDPOINT:-https://huggingface.co} into $dir"
+  local dir="$MODELS_DIR/${MODEL_REPO#*/}"
   mkdir -p "$MODELS_DIR"
   node "$ROOT/tools/hub-fetch.mjs" --endpoint "${HF_ENDPOINT:-https://huggingface.co}" \
-    --repo "$MODEL_REPO" --revision "$revision" --pins "$MODEL_PINS" --out "$dir" \
-    || die "$(offline_help "$revision")"
+    --repo "$MODEL_REPO" ${MODEL_REVISION:+--revision "$MODEL_REVISION"} --pins "$MODEL_PINS" --out "$dir" \
+    || die "$(offline_help)"
   echo "$dir"
 }
 

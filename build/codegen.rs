@@ -31,6 +31,7 @@ pub fn generate(name: &str, split_onnx: &Path, dir: &Path) -> String {
         .load_strategy(LoadStrategy::Bytes)
         .register_custom_op(FusedNode::Attention)
         .register_custom_op(FusedNode::Gelu)
+        .register_custom_op(FusedNode::AddLayerNorm)
         .run_from_script();
     let code = fs::read_to_string(target.join("model.rs"))
         .unwrap_or_else(|e| fail(format!("burn-onnx wrote no model.rs for {name}: {e}")));
@@ -97,6 +98,8 @@ enum FusedNode {
     Attention,
     /// [`fuse::GELU`] → `crate::kernels::gelu`.
     Gelu,
+    /// [`fuse::ADD_LAYER_NORM`] → `crate::kernels::add_layer_norm`.
+    AddLayerNorm,
 }
 
 impl CustomOp for FusedNode {
@@ -104,6 +107,7 @@ impl CustomOp for FusedNode {
         match self {
             FusedNode::Attention => fuse::ATTENTION,
             FusedNode::Gelu => fuse::GELU,
+            FusedNode::AddLayerNorm => fuse::ADD_LAYER_NORM,
         }
     }
 
@@ -113,7 +117,8 @@ impl CustomOp for FusedNode {
 
     fn infer_output_types(&self, node: &CustomNode) -> Result<Vec<ArgType>, ProcessError> {
         // The kernels take f32 tensors: attention a [batch, sequence, hidden] query, key and
-        // value and a 4-D bias, GELU any rank. Either output has the first input's type.
+        // value and a 4-D bias, GELU any rank, the LayerNorm two of one rank and a 1-D γ and β.
+        // Each output has the first input's type.
         let ranks: Vec<Option<usize>> = node
             .inputs
             .iter()
@@ -125,6 +130,9 @@ impl CustomOp for FusedNode {
         let fits = match self {
             FusedNode::Attention => ranks == [Some(3), Some(3), Some(3), Some(4)],
             FusedNode::Gelu => matches!(ranks[..], [Some(_)]),
+            FusedNode::AddLayerNorm => {
+                matches!(ranks[..], [Some(a), Some(b), Some(1), Some(1)] if a.max(b) >= 1)
+            }
         };
         if !fits {
             return Err(ProcessError::TypeMismatch {
@@ -133,6 +141,7 @@ impl CustomOp for FusedNode {
                         "f32 query, key, value of rank 3 and an f32 bias of rank 4"
                     }
                     FusedNode::Gelu => "one f32 tensor",
+                    FusedNode::AddLayerNorm => "two f32 tensors and a 1-D γ and β",
                 }
                 .into(),
                 actual: format!(
@@ -141,7 +150,12 @@ impl CustomOp for FusedNode {
                 ),
             });
         }
-        Ok(vec![node.inputs[0].ty.clone()])
+        // The sum has the rank of the larger of the two (they broadcast).
+        let first = match self {
+            FusedNode::AddLayerNorm if ranks[1] > ranks[0] => 1,
+            _ => 0,
+        };
+        Ok(vec![node.inputs[first].ty.clone()])
     }
 
     fn forward(
@@ -169,6 +183,30 @@ impl CustomOp for FusedNode {
             FusedNode::Gelu => quote! {
                 let #output = crate::kernels::gelu(#(#inputs),*);
             },
+            FusedNode::AddLayerNorm => {
+                let epsilon = node
+                    .attrs
+                    .get_f32("epsilon")
+                    .ok_or_else(|| ProcessError::MissingAttribute("epsilon".into()))?;
+                // The kernel takes the sum's operands at one rank: the larger first, the other
+                // with leading dimensions of 1 (an embedding row added to every token, say).
+                let rank = |i: usize| match &node.inputs[i].ty {
+                    ArgType::Tensor(t) => t.rank,
+                    _ => 0,
+                };
+                let (larger, smaller) = if rank(1) > rank(0) { (1, 0) } else { (0, 1) };
+                let (a, b, gamma, beta) =
+                    (&inputs[larger], &inputs[smaller], &inputs[2], &inputs[3]);
+                let b = if rank(smaller) < rank(larger) {
+                    let target = rank(larger);
+                    quote! { (#b).unsqueeze::<#target>() }
+                } else {
+                    quote! { #b }
+                };
+                quote! {
+                    let #output = crate::kernels::add_layer_norm(#a, #b, #gamma, #beta, #epsilon);
+                }
+            }
         })
     }
 }
@@ -213,6 +251,7 @@ pub const INFO: crate::model::ModelInfo = crate::model::ModelInfo {{
     webgpu_blocker: {blocker},
     fused_attention_layers: {fused_attention},
     fused_gelu_layers: {fused_gelu},
+    fused_layer_norms: {fused_layer_norm},
 }};
 
 /// The f32 weights written by the build next to the generated code (exact parity).
@@ -255,6 +294,7 @@ impl crate::model::CrossEncoderModel for Model {{
         pad = m.pad_token_id,
         fused_attention = m.fused.attention,
         fused_gelu = m.fused.gelu,
+        fused_layer_norm = m.fused.layer_norm,
         linear_layers = m
             .linear_layers
             .iter()

@@ -11,6 +11,11 @@
 //! * **GELU**: `Div` by √2 (or `Mul` by 1/√2) → `Erf` → `Add` 1 → two `Mul`s by ½ and by the
 //!   input, in either order. Becomes `Gelu(x)`.
 //!
+//! * **LayerNorm after a residual add**: `Add(a, b)` → `ReduceMean` over the last axis → `Sub`
+//!   → `Pow` 2 → `ReduceMean` → `Add` ε → `Sqrt` → `Div` → `Mul` γ → `Add` β, the form the
+//!   PyTorch exports decompose LayerNorm into. Becomes `AddLayerNorm(a, b, γ, β)` with
+//!   `epsilon` as an attribute; so does `Add` → `LayerNormalization` (opset 17's own op).
+//!
 //! A subgraph fuses only when every intermediate value has this one use; anything else is left
 //! as it was, so an unfamiliar export still imports, only unfused. Nodes left without a use
 //! (the shape arithmetic of the head split) and initializers nothing reads are then dropped.
@@ -25,12 +30,16 @@ pub const DOMAIN: &str = "web_reranker";
 pub const ATTENTION: &str = "Attention";
 /// `Gelu(x)`, the erf form.
 pub const GELU: &str = "Gelu";
+/// `AddLayerNorm(a, b, gamma, beta)`: LayerNorm of `a + b` over the last axis, attribute
+/// `epsilon` (float).
+pub const ADD_LAYER_NORM: &str = "AddLayerNorm";
 
 /// How many subgraphs were fused.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Fused {
     pub attention: usize,
     pub gelu: usize,
+    pub layer_norm: usize,
 }
 
 /// Fuses what it can in `model` (see the module docs). `heads` is the model's head count.
@@ -47,6 +56,8 @@ pub fn fuse(model: &mut ModelProto, heads: u64) -> Fused {
         let (found, count) = match node.op_type.as_str() {
             "Softmax" => (view.attention(index, heads), &mut fused.attention),
             "Erf" => (view.gelu(index), &mut fused.gelu),
+            "Sqrt" => (view.add_layer_norm(index), &mut fused.layer_norm),
+            "LayerNormalization" => (view.add_layer_normalization(index), &mut fused.layer_norm),
             _ => continue,
         };
         let Some(Match { nodes, last, node }) = found else {
@@ -333,6 +344,139 @@ impl<'a> Graph<'a> {
             nodes,
             last,
         })
+    }
+}
+
+impl Graph<'_> {
+    /// Whether `node` averages over the last axis, keeping it (`ReduceMean`, axes `[-1]` as an
+    /// attribute: opsets before 18).
+    fn mean_over_last_axis(&self, node: usize) -> bool {
+        let node = &self.nodes[node];
+        node.input.len() == 1
+            && ints(node, "axes") == Some(&[-1])
+            && int(node, "keepdims").unwrap_or(1) == 1
+    }
+
+    fn add_layer_norm(&self, sqrt: usize) -> Option<Match> {
+        let plus_epsilon = self.only_use_of(&self.nodes[sqrt].input[0], "Add")?;
+        let (variance, epsilon) = match self.nodes[plus_epsilon].input.as_slice() {
+            [v, e] if self.scalars.contains_key(e.as_str()) => (v, self.scalars[e.as_str()]),
+            [e, v] if self.scalars.contains_key(e.as_str()) => (v, self.scalars[e.as_str()]),
+            _ => return None,
+        };
+        let variance = self.only_use_of(variance, "ReduceMean")?;
+        let square = self.only_use_of(&self.nodes[variance].input[0], "Pow")?;
+        let [centred, two] = self.nodes[square].input.as_slice() else {
+            return None;
+        };
+        if !self.is_scalar(two, 2.0) || !self.mean_over_last_axis(variance) {
+            return None;
+        }
+        let divide = self.sole_consumer(&self.nodes[sqrt].output[0], "Div")?;
+        if self.nodes[divide].input.as_slice()
+            != [centred.clone(), self.nodes[sqrt].output[0].clone()]
+        {
+            return None;
+        }
+        // The centred values feed the square and the division, nothing else.
+        let mut readers = self.consumers.get(centred.as_str())?.clone();
+        readers.sort_unstable();
+        let mut expected = vec![square, divide];
+        expected.sort_unstable();
+        if readers != expected || self.outputs.contains(centred.as_str()) {
+            return None;
+        }
+        let sub = *self.producer.get(centred.as_str())?;
+        let [x, mean] = self.nodes[sub].input.as_slice() else {
+            return None;
+        };
+        if self.nodes[sub].op_type != "Sub" {
+            return None;
+        }
+        let mean = self.only_use_of(mean, "ReduceMean")?;
+        if self.nodes[mean].input[0] != *x || !self.mean_over_last_axis(mean) {
+            return None;
+        }
+        // The sum feeds the mean and the subtraction, nothing else.
+        let mut readers = self.consumers.get(x.as_str())?.clone();
+        readers.sort_unstable();
+        let mut expected = vec![mean, sub];
+        expected.sort_unstable();
+        let residual = *self.producer.get(x.as_str())?;
+        if readers != expected
+            || self.outputs.contains(x.as_str())
+            || self.nodes[residual].op_type != "Add"
+        {
+            return None;
+        }
+        let scale = self.sole_consumer(&self.nodes[divide].output[0], "Mul")?;
+        let gamma = self.other_input(scale, &self.nodes[divide].output[0])?;
+        let shift = self.sole_consumer(&self.nodes[scale].output[0], "Add")?;
+        let beta = self.other_input(shift, &self.nodes[scale].output[0])?;
+        let [a, b] = self.nodes[residual].input.as_slice() else {
+            return None;
+        };
+        let mut node = custom_node(
+            ADD_LAYER_NORM,
+            &[a, b, gamma, beta],
+            &self.nodes[shift].output[0],
+        );
+        node.attribute
+            .push(attribute("epsilon", Number::Float(epsilon)));
+        Some(Match {
+            nodes: vec![
+                residual,
+                mean,
+                sub,
+                square,
+                variance,
+                plus_epsilon,
+                sqrt,
+                divide,
+                scale,
+                shift,
+            ],
+            last: shift,
+            node,
+        })
+    }
+
+    /// `LayerNormalization(Add(a, b), γ, β)` over the last axis (opset 17's own op).
+    fn add_layer_normalization(&self, norm: usize) -> Option<Match> {
+        let node = &self.nodes[norm];
+        let [x, gamma, beta] = node.input.as_slice() else {
+            return None;
+        };
+        if int(node, "axis").unwrap_or(-1) != -1 || node.output.len() != 1 {
+            return None;
+        }
+        let epsilon = node
+            .attribute
+            .iter()
+            .find(|a| a.name == "epsilon")
+            .map_or(1e-5, |a| a.f);
+        let residual = self.only_use_of(x, "Add")?;
+        let [a, b] = self.nodes[residual].input.as_slice() else {
+            return None;
+        };
+        let mut fused = custom_node(ADD_LAYER_NORM, &[a, b, gamma, beta], &node.output[0]);
+        fused
+            .attribute
+            .push(attribute("epsilon", Number::Float(epsilon)));
+        Some(Match {
+            nodes: vec![residual, norm],
+            last: norm,
+            node: fused,
+        })
+    }
+
+    /// For a two-input node with `known` as one input: the other one.
+    fn other_input(&self, node: usize, known: &str) -> Option<&str> {
+        match self.nodes[node].input.as_slice() {
+            [a, b] if a == known && b != known => Some(b),
+            [a, b] if b == known && a != known => Some(a),
+            _ => None,
+        }
     }
 }
 

@@ -51,6 +51,8 @@ macro_rules! with_best_simd {
 
 pub mod attention_block;
 pub mod f32_matmul;
+#[cfg(reranker_wgpu)]
+pub mod gpu;
 pub mod int8_i7_matmul;
 pub mod int8_matmul;
 mod linear;
@@ -110,6 +112,10 @@ fn attention_with(
         let b = into_flex(bias);
         return Tensor::from_primitive::<Flex>(cpu::attention(q, k, v, b, heads, scale, products));
     }
+    #[cfg(reranker_wgpu)]
+    if gpu::attention_fits(&query, &key, &value, &bias, heads) {
+        return gpu::attention(query, key, value, bias, heads, scale);
+    }
     unfused_attention(query, key, value, bias, heads, scale)
 }
 
@@ -141,7 +147,41 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if on_cpu(&x) {
         return Tensor::from_primitive::<Flex>(cpu::gelu(into_flex(x)));
     }
+    #[cfg(reranker_wgpu)]
+    return gpu::gelu(x);
+    #[cfg(not(reranker_wgpu))]
     activation::gelu(x)
+}
+
+/// LayerNorm of `a + b` over the last dimension, `· gamma + beta`: the residual add and the
+/// decomposed LayerNorm of the PyTorch exports (`ReduceMean`, `Sub`, `Pow`, `ReduceMean`,
+/// `Add`, `Sqrt`, `Div`, `Mul`, `Add`), which build/fuse.rs fuses.
+///
+/// On WebGPU one kernel ([`gpu::add_layer_norm`]); on the CPU the add and burn's `layer_norm`.
+pub fn add_layer_norm<const D: usize>(
+    a: Tensor<D>,
+    b: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f32,
+) -> Tensor<D> {
+    #[cfg(reranker_wgpu)]
+    if !on_cpu(&a) {
+        return gpu::add_layer_norm(a, b, gamma, beta, epsilon);
+    }
+    unfused_add_layer_norm(a, b, gamma, beta, epsilon)
+}
+
+/// [`add_layer_norm`] as burn ops: the add, then burn's `layer_norm` (one pass per row in
+/// burn-flex, what burn's `LayerNorm` module runs for an ONNX `LayerNormalization`).
+fn unfused_add_layer_norm<const D: usize>(
+    a: Tensor<D>,
+    b: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f32,
+) -> Tensor<D> {
+    burn::tensor::module::layer_norm(a.add(b), gamma, Some(beta), f64::from(epsilon))
 }
 
 fn on_cpu<const D: usize>(t: &Tensor<D>) -> bool {

@@ -42,6 +42,9 @@ pub struct ModelInfo {
     pub fused_attention_layers: usize,
     /// Layers whose erf-GELU the build fused into one [`crate::kernels::gelu`] call.
     pub fused_gelu_layers: usize,
+    /// LayerNorms (with the residual add before them) the build fused into one
+    /// [`crate::kernels::add_layer_norm`] call: two per layer and the embeddings'.
+    pub fused_layer_norms: usize,
 }
 
 impl ModelInfo {

@@ -6,6 +6,8 @@
 //! Vulkan driver that runs on the CPU, where the machine has none.
 
 mod common;
+use burn::prelude::Tensor;
+use burn::tensor::TensorData;
 use common::{ids, load_json};
 use web_reranker::model::fixture_webgpu::{INFO, Model, WEIGHTS_F32_PATH, WEIGHTS_INT8_PATH};
 use web_reranker::{
@@ -163,4 +165,148 @@ fn auto_chooses_the_gpu_when_an_adapter_opens() {
         "fell back: {:?}",
         selected.fallback_reason
     );
+}
+
+/// A deterministic pseudo-random sequence in [-scale, scale).
+fn noise(seed: u64, len: usize, scale: f32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+fn on<const D: usize>(
+    values: &[f32],
+    dims: [usize; D],
+    device: &burn::prelude::Device,
+) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(values.to_vec(), dims), device)
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    pollster::block_on(t.into_data_async())
+        .unwrap()
+        .try_to_vec::<f32>()
+        .unwrap()
+}
+
+fn assert_close(what: &str, gpu: &[f32], cpu: &[f32]) {
+    assert_eq!(gpu.len(), cpu.len(), "{what}");
+    let worst = gpu
+        .iter()
+        .zip(cpu)
+        .map(|(g, c)| (g - c).abs() / c.abs().max(1.0))
+        .fold(0f32, f32::max);
+    assert!(worst <= TOLERANCE, "{what}: off by {worst}");
+}
+
+/// Each WebGPU kernel of src/kernels/gpu.rs against the CPU's version of the same node (the
+/// fused CPU kernels, themselves checked against burn's ops), on shapes of the real model and
+/// on ragged ones that leave partial tiles and workgroups.
+#[test]
+fn gpu_kernels_match_the_cpu() {
+    use web_reranker::kernels::{self, gpu as kernels_gpu};
+    let gpu = gpu().device;
+    let cpu = burn::prelude::Device::flex();
+
+    // GELU, any shape.
+    let x = noise(1, 3 * 37 * 50, 4.0);
+    let expected = values(kernels::gelu(on(&x, [3, 37, 50], &cpu)));
+    let got = values(kernels_gpu::gelu(on(&x, [3, 37, 50], &gpu)));
+    assert_close("gelu", &got, &expected);
+
+    // Attention: a padded batch (the mask bias broadcast over heads and rows), a model's head
+    // width, and a length that is no multiple of the workgroup.
+    for (batch, seq, heads, head_dim) in [(2, 37, 3, 32), (3, 8, 4, 8), (1, 130, 12, 32)] {
+        let width = heads * head_dim;
+        let q = noise(2, batch * seq * width, 1.0);
+        let k = noise(3, batch * seq * width, 1.0);
+        let v = noise(4, batch * seq * width, 1.0);
+        let mut bias = vec![0f32; batch * seq];
+        for b in 0..batch {
+            for j in seq - b * 3..seq {
+                bias[b * seq + j] = f32::MIN;
+            }
+        }
+        let run = |device: &burn::prelude::Device, fused: bool| {
+            let args = (
+                on(&q, [batch, seq, width], device),
+                on(&k, [batch, seq, width], device),
+                on(&v, [batch, seq, width], device),
+                on(&bias, [batch, 1, 1, seq], device),
+            );
+            let out = if fused {
+                assert!(kernels_gpu::attention_fits(
+                    &args.0, &args.1, &args.2, &args.3, heads
+                ));
+                kernels_gpu::attention(args.0, args.1, args.2, args.3, heads, 0.17)
+            } else {
+                kernels::attention(args.0, args.1, args.2, args.3, heads, 0.17)
+            };
+            values(out)
+        };
+        assert_close(
+            &format!("attention {batch}x{seq}x{heads}x{head_dim}"),
+            &run(&gpu, true),
+            &run(&cpu, false),
+        );
+    }
+
+    // The residual add and LayerNorm, on a model's width and a ragged one.
+    for (rows, width) in [(2 * 37, 384), (5, 50)] {
+        let a = noise(5, rows * width, 2.0);
+        let b = noise(6, rows * width, 2.0);
+        let gamma = noise(7, width, 1.5);
+        let beta = noise(8, width, 0.5);
+        let run = |device: &burn::prelude::Device| {
+            values(kernels::add_layer_norm(
+                on(&a, [1, rows, width], device),
+                on(&b, [1, rows, width], device),
+                on(&gamma, [width], device),
+                on(&beta, [width], device),
+                1e-5,
+            ))
+        };
+        assert_close(
+            &format!("layer norm {rows}x{width}"),
+            &run(&gpu),
+            &run(&cpu),
+        );
+    }
+
+    // Linear layers with a bias, and with the GELU after them: both tile heights (32 and 64
+    // rows), partial tiles in every direction, and the classifier's single column.
+    for (rows, inputs, outputs) in [(32, 384, 1536), (70, 384, 384), (5, 50, 1), (200, 37, 70)] {
+        let x = noise(9, rows * inputs, 1.0);
+        let w = noise(10, inputs * outputs, 0.2);
+        let bias = noise(11, outputs, 0.5);
+        for gelu in [false, true] {
+            let got = values(kernels_gpu::linear(
+                on(&x, [1, rows, inputs], &gpu),
+                on(&w, [inputs, outputs], &gpu),
+                on(&bias, [outputs], &gpu),
+                gelu,
+            ));
+            let product = burn::tensor::module::linear(
+                on(&x, [1, rows, inputs], &cpu),
+                on(&w, [inputs, outputs], &cpu),
+                Some(on(&bias, [outputs], &cpu)),
+            );
+            let expected = values(if gelu {
+                kernels::gelu(product)
+            } else {
+                product
+            });
+            assert_close(
+                &format!("linear {rows}x{inputs}x{outputs}, gelu {gelu}"),
+                &got,
+                &expected,
+            );
+        }
+    }
 }

@@ -167,7 +167,7 @@ fn webgpu_form_matches_reference() {
     check_form::<fixture_webgpu::Model>("tiny-webgpu", fixture_webgpu::WEIGHTS_F32_PATH);
 }
 
-/// The build (build/fuse.rs) fuses each layer's attention and GELU into `web_reranker::kernels` calls; the
+/// The build (build/fuse.rs) fuses each layer's attention, GELU and LayerNorms into `web_reranker::kernels` calls; the
 /// parity tests above and below then check those kernels on the real graph.
 #[test]
 fn every_layer_runs_the_fused_kernels() {
@@ -182,6 +182,18 @@ fn every_layer_runs_the_fused_kernels() {
     assert_eq!(fixture_hub::INFO.fused_gelu_layers, layers);
     assert_eq!(fixture_transformers::INFO.fused_attention_layers, layers);
     assert_eq!(fixture_transformers::INFO.fused_gelu_layers, layers);
+    // Every LayerNorm follows a residual add (the embeddings' follows the sum of the embeddings):
+    // two per layer and one more, whether the export wrote LayerNormalization or its parts.
+    for (name, fused) in [
+        ("tiny-webgpu", fixture_webgpu::INFO.fused_layer_norms),
+        ("tiny-hub", fixture_hub::INFO.fused_layer_norms),
+        (
+            "tiny-transformers",
+            fixture_transformers::INFO.fused_layer_norms,
+        ),
+    ] {
+        assert_eq!(fused, 2 * layers + 1, "{name}");
+    }
 }
 
 #[test]

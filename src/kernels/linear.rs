@@ -190,6 +190,12 @@ impl Linear {
                     bias,
                 ))
             }
+            #[cfg(reranker_wgpu)]
+            None => match &self.bias {
+                Some(bias) => super::gpu::linear(input, self.weight.val(), bias.val(), false),
+                None => burn::tensor::module::linear(input, self.weight.val(), None),
+            },
+            #[cfg(not(reranker_wgpu))]
             None => burn::tensor::module::linear(
                 input,
                 self.weight.val(),

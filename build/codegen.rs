@@ -36,7 +36,7 @@ pub fn generate(name: &str, split_onnx: &Path, dir: &Path) -> String {
     let code = fs::read_to_string(target.join("model.rs"))
         .unwrap_or_else(|e| fail(format!("burn-onnx wrote no model.rs for {name}: {e}")));
     check_signature(name, &code, dir);
-    let code = use_our_linear(&code);
+    let code = gelu_after_linear(&use_our_linear(&code));
     fs::write(target.join("model.rs"), &code)
         .unwrap_or_else(|e| fail(format!("cannot write {name}/model.rs: {e}")));
     code
@@ -72,6 +72,54 @@ fn use_our_linear(code: &str) -> String {
         );
     }
     code
+}
+
+/// Folds a fused GELU into the linear layer before it: `let a = self.l.forward(x);` followed by
+/// `let b = crate::kernels::gelu(a);`, where nothing else reads `a`, becomes
+/// `let b = self.l.forward_gelu(x);` (on WebGPU one kernel, the GELU applied as the product is
+/// written). NOTE: text, like [`use_our_linear`]: burn-onnx 0.22 generates a custom node's call
+/// but has no hook to give a layer's call another method. A pair it does not recognise stays
+/// as two calls, the same math.
+fn gelu_after_linear(code: &str) -> String {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut out = Vec::with_capacity(lines.len());
+    let mut i = 0;
+    while i < lines.len() {
+        if let Some(fused) = lines
+            .get(i + 1)
+            .and_then(|next| fold_gelu(lines[i], next, code))
+        {
+            out.push(fused);
+            i += 2;
+        } else {
+            out.push(lines[i].to_string());
+            i += 1;
+        }
+    }
+    out.join("\n") + "\n"
+}
+
+/// The one line for `linear` and `gelu`, if they are a layer's call and the GELU of its result.
+fn fold_gelu(linear: &str, gelu: &str, code: &str) -> Option<String> {
+    let indent = &linear[..linear.len() - linear.trim_start().len()];
+    let (value, call) = linear.trim().strip_prefix("let ")?.split_once(" = ")?;
+    let (layer, input) = call.strip_prefix("self.")?.split_once(".forward(")?;
+    let input = input.strip_suffix(");")?;
+    let (result, argument) = gelu.trim().strip_prefix("let ")?.split_once(" = ")?;
+    if argument != format!("crate::kernels::gelu({value});") {
+        return None;
+    }
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let uses = code
+        .match_indices(value)
+        .filter(|(at, _)| {
+            let before = code[..*at].chars().next_back();
+            let after = code[at + value.len()..].chars().next();
+            !before.is_some_and(word) && !after.is_some_and(word)
+        })
+        .count();
+    (uses == 2 && layer.chars().all(word) && value.chars().all(word))
+        .then(|| format!("{indent}let {result} = self.{layer}.forward_gelu({input});"))
 }
 
 /// The `name: Linear` fields of the generated `pub struct Model { … }`.

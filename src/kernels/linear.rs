@@ -203,6 +203,18 @@ impl Linear {
             ),
         }
     }
+
+    /// [`Self::forward`], then the erf-GELU ([`super::gelu`]): what build/codegen.rs generates
+    /// for a layer whose output only the GELU reads. On WebGPU one kernel.
+    pub fn forward_gelu<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        #[cfg(reranker_wgpu)]
+        if let (None, Some(bias)) = (&self.packed, &self.bias)
+            && !on_cpu(&input)
+        {
+            return super::gpu::linear(input, self.weight.val(), bias.val(), true);
+        }
+        super::gelu(self.forward(input))
+    }
 }
 
 /// The input's rows as one contiguous f32 matrix: `(tensor, rows, its dims)`, checked against

@@ -3,7 +3,9 @@
 // 32 tokens and 16 pairs of about 128, each after a warm-up call of its shape. The counts do not
 // depend on the GPU (SwiftShader here), only on the model and the package.
 //
-//   node bench/gpu_counts.mjs --pkg PKG [--shapes 1x32,16x128] [--tjs-model DIR --node-tools DIR]
+//   node bench/gpu_counts.mjs --pkg PKG [--shapes 1x32,16x128] [--kernels] [--tjs-model DIR --node-tools DIR]
+//
+// --kernels: also the dispatches per kernel (the WGSL entry point of its pipeline).
 //
 // With --tjs-model (tools/make_transformersjs_model.py's folder of the same weights) the same
 // counts for Transformers.js 4.3.2 on WebGPU, q8 and fp32, in the same run. PLAYWRIGHT_CORE as
@@ -15,7 +17,7 @@ import { withPage } from '../tests/js/chromium.mjs';
 
 const { values: args } = parseArgs({
   options: {
-    pkg: { type: 'string' }, shapes: { type: 'string', default: '1x32,16x128' }, 'tjs-model': { type: 'string' },
+    pkg: { type: 'string' }, shapes: { type: 'string', default: '1x32,16x128' }, kernels: { type: 'boolean', default: false }, 'tjs-model': { type: 'string' },
     'node-tools': { type: 'string', default: path.join(process.env.HOME, '.cache/reranker/node-tools') },
   },
 });
@@ -35,10 +37,12 @@ const libs = [['ours', ''], ...(args['tjs-model'] ? [['tjs q8', '&lib=tjs&dtype=
 try {
   for (const [name, query] of libs) {
     await withPage({ webgpu: true }, async (page) => {
-      await page.goto(`${server.origin}/tests/browser/gpu-counts.html?shapes=${args.shapes}${query}`);
+      await page.goto(`${server.origin}/tests/browser/gpu-counts.html?shapes=${args.shapes}${args.kernels ? '&kernels' : ''}${query}`);
       const result = await page.evaluate(() => window.__result);
       if (result.error) throw new Error(`${name}: ${result.error}`);
-      for (const shape of args.shapes.split(',')) console.log(`${name} ${shape}: ${JSON.stringify(result[shape])}`);
+      for (const shape of [...args.shapes.split(','), 'new width']) {
+        if (result[shape] !== undefined) console.log(`${name} ${shape}: ${JSON.stringify(result[shape])}`);
+      }
     });
   }
   console.log(`package ${args.pkg}${args['tjs-model'] ? `; Transformers.js model ${args['tjs-model']}` : ''}`);

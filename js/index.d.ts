@@ -46,9 +46,11 @@ export interface LoadOptions {
    */
   activations?: 'i16' | 'i7';
   /**
-   * `'auto'` (default): WebGPU when a usable hardware adapter exists, else the CPU, with the reason in
-   * `device.fallbackReason`. A fallback (software) adapter such as SwiftShader is not taken: it is
-   * slower than the CPU path. `'webgpu'` takes any adapter.
+   * `'auto'` (default): the faster of WebGPU and the CPU on this machine. On a usable hardware
+   * adapter the first load times both and stores the verdict (`device.choice`); later loads follow
+   * it. Without one, the CPU, with the reason in `device.fallbackReason`. A fallback (software)
+   * adapter such as SwiftShader is not taken: it is slower than the CPU path. `'webgpu'` (any
+   * adapter) and `'cpu'` force a device.
    */
   device?: 'auto' | 'webgpu' | 'cpu';
   /** Truncation length of a (query, document) pair in tokens, 4 to 512 (default 512). */
@@ -145,6 +147,32 @@ export interface DeviceInfo {
   threads: number;
   /** Why fewer threads run than were asked for (or than the default would start). */
   threadsReason?: string;
+  /**
+   * `device: 'auto'` on a hardware WebGPU adapter: the measured verdict it followed. The first
+   * load on an adapter times one fixed batch (8 pairs, after a warm-up call) on WebGPU and on the
+   * CPU and keeps the faster; the verdict is stored (Cache API) per adapter, model and package
+   * version, and later loads build only that device. Absent when a device was named, or where
+   * `auto` had no hardware adapter to weigh.
+   */
+  choice?: DeviceChoice;
+}
+
+/** The measurement behind `device: 'auto'` (`DeviceInfo.choice`). */
+export interface DeviceChoice {
+  /** The faster device. */
+  device: 'webgpu' | 'cpu';
+  /** The fastest of two timed calls of the batch on WebGPU, in milliseconds. */
+  gpuMs: number;
+  /** The same on the CPU (the module the CPU runs on here, threads included). */
+  cpuMs: number;
+  /** Pairs in the timed batch. */
+  pairs: number;
+  /** When it was measured (ISO 8601). */
+  measuredAt: string;
+  /** Whether this load read it from storage (`false`: measured by this load). */
+  stored: boolean;
+  /** Why a verdict measured by this load could not be stored. */
+  storedReason?: string;
 }
 
 /** A document: a string, or an object with a `text` field (returned unchanged). */

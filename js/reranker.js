@@ -10,6 +10,10 @@ import { openModelFiles, TOKENIZER_FILE } from './files.js';
 import { loadOptions, moduleOptions, WEIGHTS_FILES } from './options.js';
 import { verifierWorker } from './verifier.js';
 import { progressOf } from './progress.js';
+import {
+  adapterIdentity, verdictKey, storedVerdict, storeVerdict, timeBatch, fasterDevice, cpuReason, TIMED_PAIRS,
+} from './device-choice.js';
+import { VERSION } from './version.js';
 
 /**
  * Set once the wasm instance has trapped (a Rust abort: an allocation that failed past every
@@ -40,13 +44,13 @@ export class Reranker {
   #threads;
   #storage;
 
-  constructor(token, inner, create, loadTimings, threads, storage) {
+  constructor(token, inner, create, loadTimings, threads, storage, chosen = undefined) {
     if (token !== constructing) {
       throw new TypeError('use `await Reranker.load(options)` to make a Reranker');
     }
     this.#inner = inner;
     this.#threads = threads;
-    this.#device = inner.device;
+    this.#device = { ...inner.device, ...chosen };
     this.#maxLength = inner.maxLength;
     this.#precision = inner.precision;
     this.#create = create;
@@ -73,16 +77,28 @@ export class Reranker {
   static async #load(options, { verify, cache, precision, threads, keepOtherModels }, signal) {
     const started = performance.now();
     const timings = { wasmMs: 0, filesMs: 0, checkedMs: 0 };
+    const base = options.baseUrl !== undefined ? new URL(options.baseUrl, page()) : new URL('./model/', here);
+    // `auto` on a hardware adapter: the device this adapter's verdict names, if one is stored
+    // (device-choice.js); without one, WebGPU first, then both are timed below.
+    const auto = options.device === undefined || options.device === 'auto';
+    const adapter = auto ? await adapterIdentity() : null;
+    const key = adapter !== null && !adapter.fallback ? verdictKey({
+      adapter: adapter.name, model: `${options.weights === undefined ? base.href : 'given weights'} ${precision}`, version: VERSION,
+    }) : undefined;
+    const stored = key === undefined ? undefined : await storedVerdict(key);
+    // NOTE: a stored 'webgpu' verdict leaves `auto` as it is (it takes this adapter, and still
+    // falls back to the CPU if the device cannot be had today).
+    const device = stored?.device === 'cpu' ? 'cpu' : options.device;
     // NOTE: the module compiles while the files are read; neither needs the other until the
     // model is built from the bytes.
-    const wasm = moduleFor({ threads, wasm: options.wasm, device: options.device }).then((module) => {
-      timings.wasmMs = performance.now() - started;
+    const startModule = (forDevice) => moduleFor({ threads, wasm: options.wasm, device: forDevice }).then((module) => {
+      timings.wasmMs ||= performance.now() - started;
       return module;
     }, (cause) => {
       throw rerankerError('MODEL_LOAD', `cannot load the WebAssembly module: ${cause.message}`, cause);
     });
+    const wasm = startModule(device);
     wasm.catch(() => undefined); // awaited before the model is built; a file error may come first
-    const base = options.baseUrl !== undefined ? new URL(options.baseUrl, page()) : new URL('./model/', here);
     const weightsFile = WEIGHTS_FILES[precision];
     // The module's sha256 for insecure origins, which have no WebCrypto.
     const moduleSha256 = async (bytes) => (await wasm).glue.sha256Hex(bytes);
@@ -92,20 +108,60 @@ export class Reranker {
     // NOTE: the sources, not the bytes, are kept: after a device loss the model is fetched again
     // (from the HTTP cache or the store) rather than holding a second copy of the weights for the
     // whole session.
-    const create = (device = options.device, onProgress = undefined) => build({
-      wasm, modelFiles: files, files: [...sources.keys()], settings: device === undefined ? settings : { ...settings, device }, onProgress, started, timings,
+    const create = (onDevice = device, onProgress = undefined, module = wasm) => build({
+      wasm: module, modelFiles: files, files: [...sources.keys()], settings: onDevice === undefined ? settings : { ...settings, device: onDevice }, onProgress, started, timings,
     });
-    const inner = await create(options.device, options.onProgress);
+    let inner = await create(device, options.onProgress);
+    let module = await wasm;
+    let choice = stored === undefined ? undefined : { ...stored, stored: true };
+    if (key !== undefined && stored === undefined && inner.device.backend === 'webgpu') {
+      ({ inner, module, choice } = await Reranker.#measure(inner, module, () => {
+        const cpuModule = startModule('cpu');
+        return create('cpu', undefined, cpuModule).then(async (built) => ({ inner: built, module: await cpuModule }));
+      }, key));
+    }
     // NOTE: only once every file has checked: a load that failed keeps what the last good one had.
     if (!keepOtherModels && !signal?.aborted) await files.prune();
     const loadTimings = { ...timings, ...inner.loadTimings, totalMs: performance.now() - started };
-    const module = await wasm;
     let { threadsReason } = module;
     if (threads !== undefined && threads !== module.threads && threadsReason === undefined) {
       threadsReason = `this thread's module was started with ${module.threads} by an earlier load`;
     }
     if (inner.device.backend === 'webgpu') threadsReason = undefined; // threads are the CPU's
-    return new Reranker(constructing, inner, create, loadTimings, { threads: module.threads, threadsReason }, { ...files.storage });
+    const chosen = choice === undefined ? undefined : {
+      choice, ...(choice.device === 'cpu' && inner.device.backend === 'cpu' ? { fallbackReason: cpuReason(choice) } : {}),
+    };
+    return new Reranker(constructing, inner, create, loadTimings, { threads: module.threads, threadsReason }, { ...files.storage }, chosen);
+  }
+
+  /**
+   * Times the fixed batch on `gpu` (built on WebGPU) and on the CPU (`buildCpu`), keeps the faster
+   * and frees the other, and stores the verdict under `key`: `{ inner, module, choice }`. A
+   * failure on the CPU's side keeps WebGPU, unmeasured.
+   */
+  static async #measure(gpu, gpuModule, buildCpu, key) {
+    const gpuMs = await timeBatch(gpu);
+    let cpu;
+    let cpuMs;
+    try {
+      cpu = await buildCpu();
+      cpuMs = await timeBatch(cpu.inner);
+    } catch (cause) {
+      cpu?.inner.free();
+      if (cause instanceof WebAssembly.RuntimeError) throw failure(cause);
+      return { inner: gpu, module: gpuModule, choice: undefined };
+    }
+    const verdict = {
+      device: fasterDevice({ gpuMs, cpuMs }), gpuMs, cpuMs, pairs: TIMED_PAIRS.length, measuredAt: new Date().toISOString(),
+    };
+    const storedReason = await storeVerdict(key, verdict);
+    const choice = { ...verdict, stored: false, ...(storedReason === undefined ? {} : { storedReason }) };
+    if (verdict.device === 'webgpu') {
+      cpu.inner.free();
+      return { inner: gpu, module: gpuModule, choice };
+    }
+    gpu.free();
+    return { inner: cpu.inner, module: cpu.module, choice };
   }
 
   /**

@@ -279,23 +279,23 @@ fn gpu_kernels_match_the_cpu() {
         );
     }
 
-    // Linear layers with a bias, and with the GELU after them: both tile heights (32 and 64
-    // rows), partial tiles in every direction, and the classifier's single column.
+    // Linear layers with and without a bias, and with the GELU after them: both tile heights (32
+    // and 64 rows), partial tiles in every direction, and the classifier's single column.
     for (rows, inputs, outputs) in [(32, 384, 1536), (70, 384, 384), (5, 50, 1), (200, 37, 70)] {
         let x = noise(9, rows * inputs, 1.0);
         let w = noise(10, inputs * outputs, 0.2);
         let bias = noise(11, outputs, 0.5);
-        for gelu in [false, true] {
+        for (gelu, with_bias) in [(false, true), (true, true), (false, false), (true, false)] {
             let got = values(kernels_gpu::linear(
                 on(&x, [1, rows, inputs], &gpu),
                 on(&w, [inputs, outputs], &gpu),
-                on(&bias, [outputs], &gpu),
+                with_bias.then(|| on(&bias, [outputs], &gpu)),
                 gelu,
             ));
             let product = burn::tensor::module::linear(
                 on(&x, [1, rows, inputs], &cpu),
                 on(&w, [inputs, outputs], &cpu),
-                Some(on(&bias, [outputs], &cpu)),
+                with_bias.then(|| on(&bias, [outputs], &cpu)),
             );
             let expected = values(if gelu {
                 kernels::gelu(product)
@@ -303,7 +303,7 @@ fn gpu_kernels_match_the_cpu() {
                 product
             });
             assert_close(
-                &format!("linear {rows}x{inputs}x{outputs}, gelu {gelu}"),
+                &format!("linear {rows}x{inputs}x{outputs}, gelu {gelu}, bias {with_bias}"),
                 &got,
                 &expected,
             );

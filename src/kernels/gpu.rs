@@ -21,8 +21,9 @@
 //! `fusion` feature fuses element-wise chains but neither attention nor a LayerNorm's two
 //! reductions.
 //!
-//! Each function returns `None` where its shapes are outside what the kernel handles (the
-//! caller then runs the same math as burn ops).
+//! The inputs must be on a cubecl (wgpu) device; [`attention_fits`] says which shapes the
+//! attention kernel takes (a sequence up to [`ATTENTION_MAX_SEQ`]), and the caller runs the
+//! same math as burn ops for the others. The other kernels take any shape.
 
 use burn::prelude::Tensor;
 use burn_cubecl::Cube;
@@ -211,7 +212,7 @@ fn add_layer_norm_kernel(
     }
 }
 
-/// `x · w + bias` (then the GELU when `gelu`), a `tile_rows × TILE_COLUMNS` tile of the output
+/// `x · w (+ bias)` (then the GELU when `gelu`), a `tile_rows × TILE_COLUMNS` tile of the output
 /// per workgroup of 16 × 16 units; `x` is `rows × inputs`, `w` `inputs × outputs`.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
@@ -224,6 +225,7 @@ fn linear_kernel(
     inputs: usize,
     outputs: usize,
     #[comptime] tile_rows: u32,
+    #[comptime] has_bias: bool,
     #[comptime] gelu: bool,
 ) {
     let rows_per_unit = comptime![(tile_rows / 16) as usize];
@@ -293,7 +295,10 @@ fn linear_kernel(
         for j in 0..4usize {
             let c = col0 + tx + j * 16;
             if r < rows && c < outputs {
-                let mut y = acc[i * 4 + j] + bias[c];
+                let mut y = acc[i * 4 + j];
+                if comptime![has_bias] {
+                    y += bias[c];
+                }
                 if comptime![gelu] {
                     y = erf_gelu(y);
                 }
@@ -467,21 +472,27 @@ pub fn add_layer_norm<const D: usize>(
     tensor(output)
 }
 
-/// `x · weight + bias` over the last dimension of `x`, then the GELU when `gelu`.
+/// `x · weight (+ bias)` over the last dimension of `x`, then the GELU when `gelu`.
 ///
 /// NOTE: the tile is chosen by the number of rows: a short pair's 32 rows would leave half of a
 /// 64-row tile idle.
 pub fn linear<const D: usize>(
     x: Tensor<D>,
     weight: Tensor<2>,
-    bias: Tensor<1>,
+    bias: Option<Tensor<1>>,
     gelu: bool,
 ) -> Tensor<D> {
     let mut dims = x.dims();
     let [inputs, outputs] = weight.dims();
     let rows = x.shape().num_elements() / inputs.max(1);
-    let (Some(x), Some(w), Some(bias)) = (cube(x), cube(weight), cube(bias)) else {
+    let has_bias = bias.is_some();
+    let (Some(x), Some(w)) = (cube(x), cube(weight)) else {
         unreachable!("the linear layers of a WebGPU model are on the GPU");
+    };
+    // NOTE: without a bias the kernel never reads its binding; the weights (read-only, as the
+    // bias would be) fill it.
+    let Some(bias) = bias.map_or_else(|| Some(w.clone()), cube) else {
+        unreachable!("a WebGPU layer's bias is on the GPU");
     };
     dims[D - 1] = outputs;
     let output = empty_like(&x, dims.to_vec());
@@ -507,6 +518,7 @@ pub fn linear<const D: usize>(
             inputs,
             outputs,
             tile_rows,
+            has_bias,
             gelu,
         );
     }

@@ -4,7 +4,7 @@
 //! fields (`weight` `[inputs, outputs]`, optional `bias`), so weight files load into it exactly
 //! as into burn's. How it multiplies:
 //!
-//! * on a GPU, burn's `linear`;
+//! * on a GPU, our one-kernel product with the bias ([`super::gpu::linear`]);
 //! * on the CPU, with weights the loader packed for a kernel of ours ([`Linear::use_packed`]):
 //!   int8 ones multiplied in integers ([`super::int8_matmul`]), or f32 ones
 //!   ([`super::f32_matmul`]); the layer then keeps only those, and its burn `weight` is never
@@ -191,10 +191,12 @@ impl Linear {
                 ))
             }
             #[cfg(reranker_wgpu)]
-            None => match &self.bias {
-                Some(bias) => super::gpu::linear(input, self.weight.val(), bias.val(), false),
-                None => burn::tensor::module::linear(input, self.weight.val(), None),
-            },
+            None => super::gpu::linear(
+                input,
+                self.weight.val(),
+                self.bias.as_ref().map(Param::val),
+                false,
+            ),
             #[cfg(not(reranker_wgpu))]
             None => burn::tensor::module::linear(
                 input,
@@ -208,10 +210,9 @@ impl Linear {
     /// for a layer whose output only the GELU reads. On WebGPU one kernel.
     pub fn forward_gelu<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         #[cfg(reranker_wgpu)]
-        if let (None, Some(bias)) = (&self.packed, &self.bias)
-            && !on_cpu(&input)
-        {
-            return super::gpu::linear(input, self.weight.val(), bias.val(), true);
+        if self.packed.is_none() && !on_cpu(&input) {
+            let bias = self.bias.as_ref().map(Param::val);
+            return super::gpu::linear(input, self.weight.val(), bias, true);
         }
         super::gelu(self.forward(input))
     }

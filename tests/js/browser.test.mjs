@@ -602,3 +602,42 @@ test('(r) WebGPU work per forward pass, counted in the page: dispatches, submits
     assert.deepEqual(errors, []);
   });
 });
+
+test('(s) `auto` chooses the faster device by measurement, stores the verdict per adapter, and follows it', async () => {
+  await withPage({ webgpu: true }, async (page, errors) => {
+    await page.goto(`${server.origin}/tests/browser/device-choice.html`);
+    const result = await page.evaluate(() => window.__result);
+    assert.equal(result.error, undefined, result.error);
+    const byLabel = Object.fromEntries(result.loads.map((l) => [l.label, l]));
+    for (const { label, device, scores } of result.loads) {
+      const worst = Math.max(...scores.map((s, i) => Math.abs(s - result.expectedBatch[i])));
+      assert.ok(worst <= toleranceOn(device), `${label}: ${worst}`);
+    }
+    // The first load timed both devices and kept the faster.
+    const { choice } = byLabel.measured.device;
+    console.log(`auto on SwiftShader (told it is hardware), tiny fixture: ${JSON.stringify(choice)}`);
+    assert.equal(choice.stored, false);
+    assert.ok(choice.gpuMs > 0 && choice.cpuMs > 0, JSON.stringify(choice));
+    assert.equal(choice.device, choice.gpuMs < choice.cpuMs ? 'webgpu' : 'cpu');
+    assert.equal(choice.pairs, 8);
+    assert.equal(byLabel.measured.device.backend, choice.device);
+    // The next load read it and built only that device.
+    assert.deepEqual({ ...byLabel.stored.device.choice, stored: false }, choice);
+    assert.equal(byLabel.stored.device.choice.stored, true);
+    assert.equal(byLabel.stored.device.backend, choice.device);
+    // Each verdict is followed, and says why.
+    assert.equal(byLabel['verdict cpu'].device.backend, 'cpu');
+    assert.match(byLabel['verdict cpu'].device.fallbackReason, /WebGPU ran the timed batch slower than the CPU on this adapter \(30\.0 ms against 10\.0 ms/);
+    assert.equal(byLabel['verdict webgpu'].device.backend, 'webgpu');
+    assert.equal(byLabel['verdict webgpu'].device.choice.device, 'webgpu');
+    assert.equal(byLabel['verdict webgpu'].device.fallbackReason, undefined);
+    // A device named in the options wins over the verdict, which it neither reads nor reports.
+    assert.equal(byLabel['verdict cpu, forced webgpu'].device.backend, 'webgpu');
+    assert.equal(byLabel['verdict webgpu, forced cpu'].device.backend, 'cpu');
+    for (const label of ['verdict cpu, forced webgpu', 'verdict webgpu, forced cpu']) {
+      assert.equal(byLabel[label].device.choice, undefined, label);
+    }
+    assert.match(result.key, /^https:\/\/verdicts\.web-reranker\.invalid\/.*swiftshader.*\/0\.1\.0$/i);
+    assert.deepEqual(errors, []);
+  });
+});

@@ -34,6 +34,9 @@ test('package.json: engines, repository, licence, sideEffects, and files and exp
   const cargo = await readFile(path.join(root, 'Cargo.toml'), 'utf8');
   assert.equal(manifest.license, cargo.match(/^license = "([^"]+)"/m)[1]);
   assert.equal(manifest.version, cargo.match(/^version = "([^"]+)"/m)[1]);
+  // The version `auto`'s stored device verdicts are keyed by (js/version.js).
+  const { VERSION } = await import(path.join(pkg, 'version.js'));
+  assert.equal(VERSION, manifest.version);
   assert.equal(manifest.repository.url, `git+${cargo.match(/^repository = "([^"]+)"/m)[1]}.git`);
   assert.match(manifest.engines.node, /^>=\d+/);
   assert.equal(manifest.sideEffects, false);

@@ -1,0 +1,99 @@
+// web-reranker: which device `device: 'auto'` takes on a machine with a hardware WebGPU adapter,
+// by measurement. The first load on an adapter times one fixed batch on WebGPU and on the CPU
+// and keeps the faster; the verdict is stored per adapter, model and package version, and later
+// loads build only the device it names. `reranker.device.choice` reports it with its figures.
+
+/** The Cache API store of the verdicts (apart from the model files' store, which is pruned). */
+export const VERDICTS_STORE = 'web-reranker-device-choice-v1';
+
+const TIMED_QUERY = 'Wie lange dauert der Versand nach Österreich?';
+const TIMED_PASSAGES = [
+  'Shipping to Austria usually takes three to five working days; express delivery arrives the next day.',
+  'Unsere Filialen in Wien haben montags bis samstags von 9 bis 19 Uhr geöffnet.',
+  'Les retours sont gratuits pendant trente jours, à condition que l’article soit dans son emballage d’origine.',
+  'Der Versand nach Österreich dauert in der Regel drei bis fünf Werktage, Expresslieferungen kommen am nächsten Tag.',
+  'El envío a Austria tarda normalmente entre tres y cinco días laborables.',
+  'Gift cards can be redeemed online and in every store, and they never expire.',
+  'Payment by invoice is available for orders up to 1,000 euros after a credit check.',
+  'Spedizioni in Austria: consegna standard in 3–5 giorni lavorativi, espressa in 24 ore.',
+];
+
+/**
+ * The batch both devices are timed on: one query and eight short passages of a search result,
+ * about 40 tokens a pair, in one call (what reranking a page of results runs).
+ */
+export const TIMED_PAIRS = TIMED_PASSAGES.map((passage) => [TIMED_QUERY, passage]);
+
+/** Timed calls per device after the warm-up call (which compiles the GPU's pipelines); the fastest counts. */
+export const TIMED_RUNS = 2;
+
+/**
+ * What the page's WebGPU adapter is, as a key part: `null` without one, `{ fallback: true }` for
+ * a software adapter (`auto` never takes it, so nothing is measured there).
+ */
+export async function adapterIdentity() {
+  let adapter = null;
+  try {
+    adapter = await globalThis.navigator?.gpu?.requestAdapter();
+  } catch {
+    return null;
+  }
+  if (!adapter) return null;
+  const info = adapter.info ?? {};
+  const fallback = info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false;
+  const name = [info.vendor, info.architecture, info.device, info.description]
+    .filter((part) => typeof part === 'string' && part !== '').join(' ') || 'unnamed adapter';
+  return { fallback, name };
+}
+
+/** The key of a verdict: the adapter, the model (its folder and precision) and the package's version. */
+export const verdictKey = ({ adapter, model, version }) => `https://verdicts.web-reranker.invalid/${[adapter, model, version].map(encodeURIComponent).join('/')}`;
+
+/** The stored verdict for `key`, or undefined (none, no storage, or not one this version reads). */
+export async function storedVerdict(key) {
+  try {
+    const cache = await globalThis.caches?.open(VERDICTS_STORE);
+    const hit = await cache?.match(key);
+    const verdict = hit === undefined ? undefined : await hit.json();
+    return isVerdict(verdict) ? verdict : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keeps `verdict` under `key`; says why not (a string) where it cannot. */
+export async function storeVerdict(key, verdict) {
+  try {
+    const cache = await globalThis.caches?.open(VERDICTS_STORE);
+    if (cache === undefined) return 'this context has no Cache API';
+    await cache.put(key, new Response(JSON.stringify(verdict), { headers: { 'content-type': 'application/json' } }));
+    return undefined;
+  } catch (error) {
+    return `${error?.name ?? 'Error'}: ${error?.message ?? error}`;
+  }
+}
+
+const isVerdict = (v) => v !== null && typeof v === 'object' && (v.device === 'webgpu' || v.device === 'cpu')
+  && Number.isFinite(v.gpuMs) && Number.isFinite(v.cpuMs);
+
+/**
+ * The device that ran the timed batch faster: WebGPU only where it beat the CPU. A tie goes to
+ * the CPU, which needs no GPU memory and cannot be lost.
+ */
+export const fasterDevice = ({ gpuMs, cpuMs }) => (gpuMs < cpuMs ? 'webgpu' : 'cpu');
+
+/** The time of the fastest of `TIMED_RUNS` calls of the timed batch on `inner`, after a warm-up call. */
+export async function timeBatch(inner) {
+  await inner.predict(TIMED_PAIRS, {}, undefined);
+  let best = Infinity;
+  for (let run = 0; run < TIMED_RUNS; run++) {
+    const start = performance.now();
+    await inner.predict(TIMED_PAIRS, {}, undefined);
+    best = Math.min(best, performance.now() - start);
+  }
+  return best;
+}
+
+/** Why `auto` runs on the CPU under this verdict (`device.fallbackReason`). */
+export const cpuReason = ({ gpuMs, cpuMs }) => `WebGPU ran the timed batch slower than the CPU on this adapter `
+  + `(${gpuMs.toFixed(1)} ms against ${cpuMs.toFixed(1)} ms for ${TIMED_PAIRS.length} pairs)`;

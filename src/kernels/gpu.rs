@@ -32,21 +32,24 @@ use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::prelude::*;
 
-/// Threads of an attention workgroup.
-const ATTENTION_UNITS: u32 = 32;
-/// The longest sequence [`attention`] keeps in workgroup memory (XLM-R's 512 positions).
+/// The longest sequence [`attention`] takes (XLM-R's 512 positions).
 pub const ATTENTION_MAX_SEQ: usize = 512;
-/// The widest head [`attention`] keeps in workgroup memory.
+/// The widest head [`attention`] keeps in registers.
 const ATTENTION_MAX_HEAD_DIM: usize = 128;
-/// Threads of a LayerNorm workgroup.
-const LAYER_NORM_UNITS: u32 = 128;
-/// Threads of an element-wise workgroup.
-const ELEMENTWISE_UNITS: u32 = 256;
-/// Columns of a [`linear`] output tile, and the depth of one step through the inputs.
-const TILE_COLUMNS: u32 = 64;
-const TILE_DEPTH: u32 = 16;
-/// Threads of a [`linear`] workgroup: 16 × 16, each computing `rows/16 × 4` outputs.
-const LINEAR_UNITS: u32 = 256;
+/// Threads of a workgroup: attention (one query row each), LayerNorm (one row each), GELU (one
+/// value each).
+const UNITS: u32 = 64;
+/// Columns of a [`linear`] workgroup's tile (16 threads × 4 columns) and its rows (4 × 4).
+const TILE_COLUMNS: usize = 64;
+const TILE_ROWS: usize = 16;
+
+// NOTE: no kernel here uses workgroup memory or barriers. A first version did (a workgroup per
+// query row with the scores in workgroup memory and tree reductions, a workgroup per LayerNorm
+// row, 64 × 64 shared-memory tiles for the products): on the GPUs that run on the CPU (lavapipe,
+// SwiftShader, what browsers without a GPU get) each barrier costs a switch of every invocation
+// of the workgroup, and the tiny fixture's attention took 180 ms a layer on lavapipe. One
+// invocation per query row (an online softmax over the keys, the head in registers) or per
+// LayerNorm row, and products that accumulate a 4 × 4 block in registers, cost no barrier.
 
 /// `x · 0.5 · (1 + erf(x / √2))`.
 #[cube]
@@ -62,34 +65,9 @@ fn gelu_kernel(input: &[f32], output: &mut [f32], len: usize) {
     }
 }
 
-/// The max (`max == true`) or the sum of every unit's `value`, seen by every unit: a tree
-/// reduction in `partial` (one slot per unit; the workgroup's size a power of two).
-#[cube]
-fn workgroup_reduce(partial: &mut Shared<[f32]>, value: f32, #[comptime] max: bool) -> f32 {
-    let unit = UNIT_POS_X as usize;
-    partial[unit] = value;
-    sync_cube();
-    // NOTE: the stride starts from the builtin (the same number as `units`): a mutable value that
-    // starts as a compile-time constant fails cubecl's verifier once it indexes memory.
-    let mut stride = CUBE_DIM_X as usize / 2;
-    while stride > 0 {
-        if unit < stride {
-            let other = partial[unit + stride];
-            if comptime![max] {
-                partial[unit] = f32::max(partial[unit], other);
-            } else {
-                partial[unit] += other;
-            }
-        }
-        sync_cube();
-        stride /= 2;
-    }
-    let result = partial[0];
-    sync_cube();
-    result
-}
-
-/// One workgroup per (query row, head, batch row): `CUBE_POS_X/Y/Z`.
+/// One invocation per (batch row, head, query row), in that order (neighbours share their keys
+/// and values): `softmax(q·Kᵀ · scale + bias) · V` as an online softmax over the keys, the row's
+/// query and output in registers.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn attention_kernel(
@@ -98,73 +76,69 @@ fn attention_kernel(
     value: &[f32],
     bias: &[f32],
     output: &mut [f32],
+    rows: usize,
     seq: usize,
-    head_dim: usize,
+    heads: usize,
     width: usize,
     bias_batch: usize,
     bias_head: usize,
     bias_row: usize,
     bias_key: usize,
     scale: f32,
-    #[comptime] units: u32,
+    #[comptime] head_dim: usize,
 ) {
-    let row = CUBE_POS_X as usize;
-    let head = CUBE_POS_Y as usize;
-    let batch = CUBE_POS_Z as usize;
-    let unit = UNIT_POS_X as usize;
-    let step = comptime![units as usize];
-
-    let mut q = Shared::<[f32]>::new_slice(ATTENTION_MAX_HEAD_DIM);
-    let mut scores = Shared::<[f32]>::new_slice(ATTENTION_MAX_SEQ);
-    let mut partial = Shared::<[f32]>::new_slice(comptime![units as usize]);
-
-    let q_start = (batch * seq + row) * width + head * head_dim;
-    let mut d = unit;
-    while d < head_dim {
-        q[d] = query[q_start + d];
-        d += step;
+    let index = ABSOLUTE_POS;
+    if index >= rows {
+        terminate!();
     }
-    sync_cube();
-
+    let row = index % seq;
+    let head = (index / seq) % heads;
+    let batch = index / (seq * heads);
+    let q_start = (batch * seq + row) * width + head * head_dim;
+    let mut q = Array::<f32>::new(head_dim);
+    let mut acc = Array::<f32>::new(head_dim);
+    #[unroll]
+    for d in 0..head_dim {
+        q[d] = query[q_start + d];
+        acc[d] = 0.0;
+    }
     let bias_start = batch * bias_batch + head * bias_head + row * bias_row;
-    let mut local_max = f32::new(-3.4028235e38);
-    let mut j = unit;
-    while j < seq {
+    let mut max = f32::new(-3.4028235e38);
+    let mut sum = f32::new(0.0);
+    for j in 0..seq {
         let k_start = (batch * seq + j) * width + head * head_dim;
-        let mut dot = 0.0f32;
-        for i in 0..head_dim {
-            dot += q[i] * key[k_start + i];
+        let mut dot = f32::new(0.0);
+        #[unroll]
+        for d in 0..head_dim {
+            dot += q[d] * key[k_start + d];
         }
         let score = dot * scale + bias[bias_start + j * bias_key];
-        scores[j] = score;
-        local_max = f32::max(local_max, score);
-        j += step;
-    }
-    let row_max = workgroup_reduce(&mut partial, local_max, true);
-
-    let mut local_sum = 0.0f32;
-    let mut j = unit;
-    while j < seq {
-        let e = f32::exp(scores[j] - row_max);
-        scores[j] = e;
-        local_sum += e;
-        j += step;
-    }
-    let sum = workgroup_reduce(&mut partial, local_sum, false);
-    let inverse = 1.0f32 / sum;
-
-    let mut d = unit;
-    while d < head_dim {
-        let mut acc = 0.0f32;
-        for j in 0..seq {
-            acc += scores[j] * value[(batch * seq + j) * width + head * head_dim + d];
+        if score > max {
+            // The running sum and output, rescaled to the new maximum.
+            let correction = f32::exp(max - score);
+            sum *= correction;
+            #[unroll]
+            for d in 0..head_dim {
+                acc[d] *= correction;
+            }
+            max = score;
         }
-        output[q_start + d] = acc * inverse;
-        d += step;
+        let weight = f32::exp(score - max);
+        sum += weight;
+        #[unroll]
+        for d in 0..head_dim {
+            acc[d] += weight * value[k_start + d];
+        }
+    }
+    let inverse = 1.0f32 / sum;
+    #[unroll]
+    for d in 0..head_dim {
+        output[q_start + d] = acc[d] * inverse;
     }
 }
 
-/// One workgroup per row: `LayerNorm(a + b) · gamma + beta` over the last dimension.
+/// One invocation per row: `LayerNorm(a + b) · gamma + beta` over the last dimension, in three
+/// passes over the row (the sum, the squared deviations, the output).
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn add_layer_norm_kernel(
@@ -173,47 +147,37 @@ fn add_layer_norm_kernel(
     gamma: &[f32],
     beta: &[f32],
     output: &mut [f32],
+    rows: usize,
     width: usize,
     epsilon: f32,
-    #[comptime] units: u32,
 ) {
-    let row = (CUBE_POS_Y * CUBE_COUNT_X + CUBE_POS_X) as usize;
-    let unit = UNIT_POS_X as usize;
-    let step = comptime![units as usize];
+    let row = ABSOLUTE_POS;
+    if row >= rows {
+        terminate!();
+    }
     let start = row * width;
-    let mut partial = Shared::<[f32]>::new_slice(comptime![units as usize]);
-
-    // NOTE: each unit reads back only the columns it wrote, so `output` holds the sums between
-    // the passes without a barrier.
-    let mut local = 0.0f32;
-    let mut i = unit;
-    while i < width {
+    let mut total = f32::new(0.0);
+    for i in 0..width {
         let x = a[start + i] + b[start + i];
         output[start + i] = x;
-        local += x;
-        i += step;
+        total += x;
     }
-    let mean = workgroup_reduce(&mut partial, local, false) / f32::cast_from(width);
-
-    let mut local = 0.0f32;
-    let mut i = unit;
-    while i < width {
+    let count = f32::cast_from(width);
+    let mean = total / count;
+    let mut squares = f32::new(0.0);
+    for i in 0..width {
         let d = output[start + i] - mean;
-        local += d * d;
-        i += step;
+        squares += d * d;
     }
-    let variance = workgroup_reduce(&mut partial, local, false) / f32::cast_from(width);
-    let deviation = f32::sqrt(variance + epsilon);
-
-    let mut i = unit;
-    while i < width {
+    let deviation = f32::sqrt(squares / count + epsilon);
+    for i in 0..width {
         output[start + i] = (output[start + i] - mean) / deviation * gamma[i] + beta[i];
-        i += step;
     }
 }
 
-/// `x · w (+ bias)` (then the GELU when `gelu`), a `tile_rows × TILE_COLUMNS` tile of the output
-/// per workgroup of 16 × 16 units; `x` is `rows × inputs`, `w` `inputs × outputs`.
+/// `x · w (+ bias)` (then the GELU when `gelu`): each invocation a 4 × 4 block of the output,
+/// accumulated in registers; a workgroup of 16 × 4 invocations covers 64 columns and 16 rows.
+/// `x` is `rows × inputs`, `w` `inputs × outputs`.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn linear_kernel(
@@ -224,85 +188,58 @@ fn linear_kernel(
     rows: usize,
     inputs: usize,
     outputs: usize,
-    #[comptime] tile_rows: u32,
     #[comptime] has_bias: bool,
     #[comptime] gelu: bool,
 ) {
-    let rows_per_unit = comptime![(tile_rows / 16) as usize];
-    let tile_rows_n = comptime![tile_rows as usize];
-    let columns = comptime![TILE_COLUMNS as usize];
-    let depth = comptime![TILE_DEPTH as usize];
     let unit = UNIT_POS_X as usize;
-    let tx = unit % 16;
-    let ty = unit / 16;
-    let row0 = CUBE_POS_Y as usize * tile_rows_n;
-    let col0 = CUBE_POS_X as usize * columns;
-
-    let mut xs = Shared::<[f32]>::new_slice(comptime![(tile_rows * TILE_DEPTH) as usize]);
-    let mut ws = Shared::<[f32]>::new_slice(comptime![(TILE_DEPTH * TILE_COLUMNS) as usize]);
-    let mut acc = Array::<f32>::new(comptime![(tile_rows / 16 * 4) as usize]);
-    #[unroll]
-    for i in 0..rows_per_unit * 4 {
-        acc[i] = 0.0f32;
+    let column = CUBE_POS_X as usize * 64 + (unit % 16) * 4;
+    let row = CUBE_POS_Y as usize * 16 + (unit / 16) * 4;
+    if column >= outputs || row >= rows {
+        terminate!();
     }
-
-    let mut k0 = 0usize;
-    while k0 < inputs {
-        // The x tile: tile_rows × depth, `tile_rows * depth / 256` values per unit.
-        #[unroll]
-        for l in 0..comptime![(tile_rows * TILE_DEPTH / LINEAR_UNITS) as usize] {
-            let index = l * 256 + unit;
-            let r = index / depth;
-            let k = index % depth;
-            let mut v = 0.0f32;
-            if row0 + r < rows && k0 + k < inputs {
-                v = x[(row0 + r) * inputs + k0 + k];
-            }
-            xs[index] = v;
-        }
-        // The w tile: depth × columns, 4 values per unit.
-        #[unroll]
-        for l in 0..comptime![(TILE_DEPTH * TILE_COLUMNS / LINEAR_UNITS) as usize] {
-            let index = l * 256 + unit;
-            let k = index / columns;
-            let c = index % columns;
-            let mut v = 0.0f32;
-            if k0 + k < inputs && col0 + c < outputs {
-                v = w[(k0 + k) * outputs + col0 + c];
-            }
-            ws[index] = v;
-        }
-        sync_cube();
-        #[unroll]
-        for k in 0..depth {
-            #[unroll]
-            for i in 0..rows_per_unit {
-                let xv = xs[(ty + i * 16) * depth + k];
-                #[unroll]
-                for j in 0..4usize {
-                    acc[i * 4 + j] += xv * ws[k * columns + tx + j * 16];
-                }
-            }
-        }
-        sync_cube();
-        k0 += depth;
-    }
-
+    // The block's rows and columns past the edge read the last row or column (in bounds); their
+    // results are not written.
+    let mut x_starts = Array::<usize>::new(4usize);
+    let mut columns = Array::<usize>::new(4usize);
     #[unroll]
-    for i in 0..rows_per_unit {
-        let r = row0 + ty + i * 16;
+    for i in 0..4usize {
+        x_starts[i] = select(row + i < rows, row + i, rows - 1) * inputs;
+        columns[i] = select(column + i < outputs, column + i, outputs - 1);
+    }
+    let mut acc = Array::<f32>::new(16usize);
+    #[unroll]
+    for i in 0..16usize {
+        acc[i] = 0.0;
+    }
+    for k in 0..inputs {
+        let w_start = k * outputs;
+        let mut ws = Array::<f32>::new(4usize);
         #[unroll]
         for j in 0..4usize {
-            let c = col0 + tx + j * 16;
-            if r < rows && c < outputs {
+            ws[j] = w[w_start + columns[j]];
+        }
+        #[unroll]
+        for i in 0..4usize {
+            let xv = x[x_starts[i] + k];
+            #[unroll]
+            for j in 0..4usize {
+                acc[i * 4 + j] += xv * ws[j];
+            }
+        }
+    }
+    #[unroll]
+    for i in 0..4usize {
+        #[unroll]
+        for j in 0..4usize {
+            if row + i < rows && column + j < outputs {
                 let mut y = acc[i * 4 + j];
                 if comptime![has_bias] {
-                    y += bias[c];
+                    y += bias[column + j];
                 }
                 if comptime![gelu] {
                     y = erf_gelu(y);
                 }
-                output[r * outputs + c] = y;
+                output[(row + i) * outputs + column + j] = y;
             }
         }
     }
@@ -347,8 +284,8 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     unsafe {
         gelu_kernel::launch_unchecked(
             &client,
-            grid_1d(len, ELEMENTWISE_UNITS),
-            CubeDim::new_1d(ELEMENTWISE_UNITS),
+            grid_1d(len, UNITS),
+            CubeDim::new_1d(UNITS),
             x.into_buffer_arg(),
             output.clone().into_buffer_arg(),
             len,
@@ -409,27 +346,30 @@ pub fn attention(
         .collect();
     let output = empty_like(&q, vec![batch, seq, width]);
     let client = q.client.clone();
-    // SAFETY: the workgroups index rows below `batch · seq` and columns below `width` of the
-    // three `[batch, seq, width]` inputs and the output, and the bias within its strides.
+    let rows = batch * heads * seq;
+    // SAFETY: the invocations below `rows` index rows below `batch · seq` and columns below
+    // `width` of the three `[batch, seq, width]` inputs and the output, and the bias within its
+    // strides.
     unsafe {
         attention_kernel::launch_unchecked(
             &client,
-            CubeCount::Static(seq as u32, heads as u32, batch as u32),
-            CubeDim::new_1d(ATTENTION_UNITS),
+            grid_1d(rows, UNITS),
+            CubeDim::new_1d(UNITS),
             q.into_buffer_arg(),
             k.into_buffer_arg(),
             v.into_buffer_arg(),
             b.into_buffer_arg(),
             output.clone().into_buffer_arg(),
+            rows,
             seq,
-            head_dim,
+            heads,
             width,
             bias_strides[0],
             bias_strides[1],
             bias_strides[2],
             bias_strides[3],
             scale,
-            ATTENTION_UNITS,
+            head_dim,
         );
     }
     tensor(output)
@@ -453,29 +393,26 @@ pub fn add_layer_norm<const D: usize>(
     let rows = a.meta.num_elements() / width.max(1);
     let output = empty_like(&a, dims.to_vec());
     let client = a.client.clone();
-    // SAFETY: `rows` workgroups, each indexing its own row of `width` values.
+    // SAFETY: an invocation per row below `rows`, each indexing its own row of `width` values.
     unsafe {
         add_layer_norm_kernel::launch_unchecked(
             &client,
-            grid_1d(rows, 1),
-            CubeDim::new_1d(LAYER_NORM_UNITS),
+            grid_1d(rows, UNITS),
+            CubeDim::new_1d(UNITS),
             a.into_buffer_arg(),
             b.into_buffer_arg(),
             gamma.into_buffer_arg(),
             beta.into_buffer_arg(),
             output.clone().into_buffer_arg(),
+            rows,
             width,
             epsilon,
-            LAYER_NORM_UNITS,
         );
     }
     tensor(output)
 }
 
 /// `x · weight (+ bias)` over the last dimension of `x`, then the GELU when `gelu`.
-///
-/// NOTE: the tile is chosen by the number of rows: a short pair's 32 rows would leave half of a
-/// 64-row tile idle.
 pub fn linear<const D: usize>(
     x: Tensor<D>,
     weight: Tensor<2>,
@@ -489,17 +426,17 @@ pub fn linear<const D: usize>(
     let (Some(x), Some(w)) = (cube(x), cube(weight)) else {
         unreachable!("the linear layers of a WebGPU model are on the GPU");
     };
-    // NOTE: without a bias the kernel never reads its binding; the weights (read-only, as the
-    // bias would be) fill it.
-    let Some(bias) = bias.map_or_else(|| Some(w.clone()), cube) else {
+    // NOTE: without a bias the kernel never reads its binding; a one-value buffer from the
+    // memory pool fills it (not another binding's buffer: cubecl binds inputs read-write, and
+    // WebGPU forbids a writable binding that aliases another).
+    let Some(bias) = bias.map_or_else(|| Some(empty_like(&w, vec![1])), cube) else {
         unreachable!("a WebGPU layer's bias is on the GPU");
     };
     dims[D - 1] = outputs;
     let output = empty_like(&x, dims.to_vec());
-    let tile_rows: u32 = if rows <= 32 { 32 } else { 64 };
     let count = CubeCount::Static(
-        outputs.div_ceil(TILE_COLUMNS as usize) as u32,
-        rows.div_ceil(tile_rows as usize) as u32,
+        outputs.div_ceil(TILE_COLUMNS) as u32,
+        rows.div_ceil(TILE_ROWS) as u32,
         1,
     );
     let client = x.client.clone();
@@ -509,7 +446,7 @@ pub fn linear<const D: usize>(
         linear_kernel::launch_unchecked(
             &client,
             count,
-            CubeDim::new_1d(LINEAR_UNITS),
+            CubeDim::new_1d(UNITS),
             x.into_buffer_arg(),
             w.into_buffer_arg(),
             bias.into_buffer_arg(),
@@ -517,7 +454,6 @@ pub fn linear<const D: usize>(
             rows,
             inputs,
             outputs,
-            tile_rows,
             has_bias,
             gelu,
         );

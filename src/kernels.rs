@@ -157,7 +157,9 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// decomposed LayerNorm of the PyTorch exports (`ReduceMean`, `Sub`, `Pow`, `ReduceMean`,
 /// `Add`, `Sqrt`, `Div`, `Mul`, `Add`), which build/fuse.rs fuses.
 ///
-/// On WebGPU one kernel ([`gpu::add_layer_norm`]); on the CPU the add and burn's `layer_norm`.
+/// On WebGPU one kernel ([`gpu::add_layer_norm`]); on the CPU the add and burn's `layer_norm`
+/// (one pass per row in burn-flex, what burn's `LayerNorm` module runs for an ONNX
+/// `LayerNormalization`).
 pub fn add_layer_norm<const D: usize>(
     a: Tensor<D>,
     b: Tensor<D>,
@@ -169,18 +171,6 @@ pub fn add_layer_norm<const D: usize>(
     if !on_cpu(&a) {
         return gpu::add_layer_norm(a, b, gamma, beta, epsilon);
     }
-    unfused_add_layer_norm(a, b, gamma, beta, epsilon)
-}
-
-/// [`add_layer_norm`] as burn ops: the add, then burn's `layer_norm` (one pass per row in
-/// burn-flex, what burn's `LayerNorm` module runs for an ONNX `LayerNormalization`).
-fn unfused_add_layer_norm<const D: usize>(
-    a: Tensor<D>,
-    b: Tensor<D>,
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    epsilon: f32,
-) -> Tensor<D> {
     burn::tensor::module::layer_norm(a.add(b), gamma, Some(beta), f64::from(epsilon))
 }
 

@@ -167,16 +167,10 @@ fn auto_chooses_the_gpu_when_an_adapter_opens() {
     );
 }
 
-/// A deterministic pseudo-random sequence in [-scale, scale).
+/// `len` deterministic values in [-scale, scale], spread irregularly (a seeded sine).
 fn noise(seed: u64, len: usize, scale: f32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
     (0..len)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0) * scale
-        })
+        .map(|i| ((i as f32 + 0.5) * (0.7 + seed as f32 * 0.113)).sin() * scale)
         .collect()
 }
 

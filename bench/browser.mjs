@@ -4,7 +4,8 @@
 //    our int8 against its q8, our f32 against its fp32;
 //  * cold start: time to the first result in a fresh profile (empty cache) and after a reload
 //    (warm cache), with our load's breakdown;
-//  * WebGPU on SwiftShader (correctness-level): first call and later calls, 1 and 8 pairs.
+//  * WebGPU on SwiftShader: first call and later calls, 1 and 8 pairs, ours against
+//    Transformers.js q8 and fp32 on WebGPU.
 //
 //   node bench/browser.mjs --pkg PKG --tjs-model DIR [--runs N] [--out results.json]
 //                                  [--only throughput|cold|webgpu] [--case ours:int8 ...]
@@ -21,7 +22,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { serve } from './serve.mjs';
+import { serve } from '../tests/serve.mjs';
 import { withPage } from '../tests/js/chromium.mjs';
 
 const { values: args } = parseArgs({
@@ -120,12 +121,12 @@ try {
     });
   }
   if (args.only === undefined || args.only === 'webgpu') {
-    for (const lib of ['ours', 'tjs']) {
+    for (const [lib, dtype] of [['ours'], ['tjs', 'q8'], ['tjs', 'fp32']]) {
       await withPage({ webgpu: true }, async (page, errors) => {
         page.setDefaultTimeout(0);
         await open(page);
-        const r = await page.evaluate((lib) => bench.webgpu(lib, 2).catch((e) => ({ lib, error: String(e) })), lib);
-        console.log(`WebGPU (SwiftShader), ${lib === 'ours' ? 'ours int8' : 'Transformers.js q8'}: `
+        const r = await page.evaluate(([lib, dtype]) => bench.webgpu(lib, 2, dtype).catch((e) => ({ lib, error: String(e) })), [lib, dtype]);
+        console.log(`WebGPU (SwiftShader), ${lib === 'ours' ? 'ours int8' : `Transformers.js ${dtype}`}: `
           + JSON.stringify(r, (k, v) => typeof v === 'number' ? Math.round(v) : v));
         report.webgpu = [...(report.webgpu ?? []), { ...r, pageErrors: errors }];
       });

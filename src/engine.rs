@@ -65,10 +65,12 @@ pub struct LoadOptions {
 /// The width multiple WebGPU batches are padded to by default (see
 /// [`crate::batch::bucketed_width`]).
 ///
-/// NOTE: measured on an H200 (BENCHMARKS.md, section 4): after 16 × 128, batches of six new
-/// lengths (77 … 333) spent about 3.0 s compiling pipelines unpadded, 2.0 s at 16, 0.7 s at 64
-/// and none at 128; padding to 64 cost up to 16 % on the later calls, 128 up to 33 %.
-pub const WEBGPU_WIDTH_MULTIPLE: usize = 64;
+/// NOTE: 8, not the 64 it was: with burn's ops each new width compiled pipelines (on an H200
+/// about 3.0 s for six new lengths unpadded, 0.7 s at 64), but our kernels (src/kernels/gpu.rs)
+/// take the shapes as arguments, and in Chromium a width not seen before compiles no pipeline
+/// (browser case (r), BENCHMARKS.md section 3). A multiple of 8 keeps the element-wise ops that
+/// remain on 4-wide vectors; 64 padded up to 45 % of a short batch with work.
+pub const WEBGPU_WIDTH_MULTIPLE: usize = 8;
 
 impl Default for LoadOptions {
     fn default() -> Self {

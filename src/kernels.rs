@@ -119,8 +119,10 @@ fn attention_with(
     unfused_attention(query, key, value, bias, heads, scale)
 }
 
-/// [`attention`] as burn ops, the graph's own math: what WebGPU runs.
-fn unfused_attention(
+/// [`attention`] as burn ops, the graph's own math: what WebGPU runs for a sequence longer than
+/// its kernel takes ([`gpu::attention_fits`]), and the baseline `examples/gpu_kernels.rs` times
+/// the kernel against.
+pub fn unfused_attention(
     query: Tensor<3>,
     key: Tensor<3>,
     value: Tensor<3>,

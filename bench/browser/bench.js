@@ -128,11 +128,11 @@ export async function firstResult(lib, precision) {
 
 /**
  * WebGPU timing (SwiftShader here, so correctness-level): the first call (pipelines compile) and
- * the calls after it, for 1 and 8 snippets.
+ * the calls after it, for 1 and 8 snippets. `dtype`: Transformers.js's weights ('q8', 'fp32').
  */
-export async function webgpu(lib, runs) {
+export async function webgpu(lib, runs, dtype = 'q8') {
   const { query, sets } = await inputs();
-  const out = { lib };
+  const out = { lib, ...(lib === 'ours' ? {} : { dtype }) };
   const start = now();
   let predict;
   let dispose;
@@ -145,7 +145,7 @@ export async function webgpu(lib, runs) {
   } else {
     const { AutoTokenizer, AutoModelForSequenceClassification } = await tjs();
     const tokenizer = await AutoTokenizer.from_pretrained('fullshape');
-    const model = await AutoModelForSequenceClassification.from_pretrained('fullshape', { dtype: 'q8', device: 'webgpu' });
+    const model = await AutoModelForSequenceClassification.from_pretrained('fullshape', { dtype, device: 'webgpu' });
     predict = async (passages) => (await tjsLogits({ tokenizer, model }, query, passages, 'one call')).logits;
     dispose = () => model.dispose();
   }

@@ -39,6 +39,8 @@ const ATTENTION_MAX_HEAD_DIM: usize = 128;
 /// Threads of a workgroup: attention (one query row each), LayerNorm (one row each), GELU (one
 /// value each).
 const UNITS: u32 = 64;
+/// The most rows [`linear`] multiplies with its own kernel.
+pub const OUR_PRODUCT_MAX_ROWS: usize = 64;
 /// Columns of a [`linear`] workgroup's tile (16 threads × 4 columns) and its rows (4 × 4).
 const TILE_COLUMNS: usize = 64;
 const TILE_ROWS: usize = 16;
@@ -57,11 +59,24 @@ fn erf_gelu(x: f32) -> f32 {
     x * 0.5 * (1.0 + Erf::erf(x * 0.70710677))
 }
 
+/// The erf-GELU of each value (plus its column's bias, when `has_bias`); `columns` is the
+/// width of a row.
 #[cube(launch_unchecked)]
-fn gelu_kernel(input: &[f32], output: &mut [f32], len: usize) {
+fn gelu_kernel(
+    input: &[f32],
+    bias: &[f32],
+    output: &mut [f32],
+    len: usize,
+    columns: usize,
+    #[comptime] has_bias: bool,
+) {
     let i = ABSOLUTE_POS;
     if i < len {
-        output[i] = erf_gelu(input[i]);
+        let mut x = input[i];
+        if comptime![has_bias] {
+            x += bias[i % columns];
+        }
+        output[i] = erf_gelu(x);
     }
 }
 
@@ -273,25 +288,45 @@ fn grid_1d(units: usize, per_group: u32) -> CubeCount {
 
 /// The erf-GELU of every value of `x`.
 pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    bias_gelu(x, None)
+}
+
+/// The erf-GELU of every value of `x` plus its column's `bias` (the last dimension's).
+fn bias_gelu<const D: usize>(x: Tensor<D>, bias: Option<Tensor<1>>) -> Tensor<D> {
     let dims = x.dims();
-    let Some(x) = cube(x) else {
+    let columns = dims[D - 1].max(1);
+    let (Some(x), Some(bias)) = (cube(x), bias.map_or(Some(None), |b| cube(b).map(Some))) else {
         unreachable!("the GELU input of a WebGPU model is on the GPU");
     };
+    let has_bias = bias.is_some();
+    let bias = bias.unwrap_or_else(|| unused_binding(&x));
     let len = x.meta.num_elements();
     let output = empty_like(&x, dims.to_vec());
     let client = x.client.clone();
-    // SAFETY: both buffers hold `len` f32 values; the kernel writes only below `len`.
+    // SAFETY: the buffers hold `len` f32 values (the bias one per column); the kernel writes
+    // only below `len`.
     unsafe {
         gelu_kernel::launch_unchecked(
             &client,
             grid_1d(len, UNITS),
             CubeDim::new_1d(UNITS),
             x.into_buffer_arg(),
+            bias.into_buffer_arg(),
             output.clone().into_buffer_arg(),
             len,
+            columns,
+            has_bias,
         );
     }
     tensor(output)
+}
+
+/// A one-value buffer for a binding the kernel never reads (an absent bias).
+///
+/// NOTE: not another binding's buffer: cubecl binds inputs read-write, and WebGPU forbids a
+/// writable binding that aliases another.
+fn unused_binding(like: &CubeTensor) -> CubeTensor {
+    empty_like(like, vec![1])
 }
 
 /// Whether [`attention`] takes these inputs: a sequence and a head that fit its workgroup
@@ -413,6 +448,12 @@ pub fn add_layer_norm<const D: usize>(
 }
 
 /// `x · weight (+ bias)` over the last dimension of `x`, then the GELU when `gelu`.
+///
+/// NOTE: chosen by shape. Up to [`OUR_PRODUCT_MAX_ROWS`] rows (a short pair, a few) our one
+/// dispatch, the bias and GELU applied as the product is written; above, burn's product
+/// (cubek's tiled kernels) and one pass for the bias and GELU. On lavapipe
+/// (`examples/gpu_kernels.rs`, BENCHMARKS.md section 3) ours was 1.1–1.3× burn's at 32 rows and
+/// burn's 1.6–2× ours from 128 rows on.
 pub fn linear<const D: usize>(
     x: Tensor<D>,
     weight: Tensor<2>,
@@ -422,14 +463,19 @@ pub fn linear<const D: usize>(
     let mut dims = x.dims();
     let [inputs, outputs] = weight.dims();
     let rows = x.shape().num_elements() / inputs.max(1);
+    if rows > OUR_PRODUCT_MAX_ROWS {
+        // burn's product (cubek's tiled kernels), then the bias and the GELU in one pass.
+        return if gelu {
+            bias_gelu(burn::tensor::module::linear(x, weight, None), bias)
+        } else {
+            burn::tensor::module::linear(x, weight, bias)
+        };
+    }
     let has_bias = bias.is_some();
     let (Some(x), Some(w)) = (cube(x), cube(weight)) else {
         unreachable!("the linear layers of a WebGPU model are on the GPU");
     };
-    // NOTE: without a bias the kernel never reads its binding; a one-value buffer from the
-    // memory pool fills it (not another binding's buffer: cubecl binds inputs read-write, and
-    // WebGPU forbids a writable binding that aliases another).
-    let Some(bias) = bias.map_or_else(|| Some(empty_like(&w, vec![1])), cube) else {
+    let Some(bias) = bias.map_or_else(|| Some(unused_binding(&w)), cube) else {
         unreachable!("a WebGPU layer's bias is on the GPU");
     };
     dims[D - 1] = outputs;

@@ -39,8 +39,13 @@ const ATTENTION_MAX_HEAD_DIM: usize = 128;
 /// Threads of a workgroup: attention (one query row each), LayerNorm (one row each), GELU (one
 /// value each).
 const UNITS: u32 = 64;
-/// The most rows [`linear`] multiplies with its own kernel.
-pub const OUR_PRODUCT_MAX_ROWS: usize = 64;
+/// The most rows [`linear`] multiplies with its own kernel: every batch in the browser, up to 64
+/// natively (see [`linear`]).
+pub const OUR_PRODUCT_MAX_ROWS: usize = if cfg!(target_arch = "wasm32") {
+    usize::MAX
+} else {
+    64
+};
 /// Columns of a [`linear`] workgroup's tile (16 threads × 4 columns) and its rows (4 × 4).
 const TILE_COLUMNS: usize = 64;
 const TILE_ROWS: usize = 16;
@@ -449,11 +454,12 @@ pub fn add_layer_norm<const D: usize>(
 
 /// `x · weight (+ bias)` over the last dimension of `x`, then the GELU when `gelu`.
 ///
-/// NOTE: chosen by shape. Up to [`OUR_PRODUCT_MAX_ROWS`] rows (a short pair, a few) our one
-/// dispatch, the bias and GELU applied as the product is written; above, burn's product
-/// (cubek's tiled kernels) and one pass for the bias and GELU. On lavapipe
-/// (`examples/gpu_kernels.rs`, BENCHMARKS.md section 3) ours was 1.1–1.3× burn's at 32 rows and
-/// burn's 1.6–2× ours from 128 rows on.
+/// NOTE: chosen by shape and platform, as measured (BENCHMARKS.md section 3). Up to
+/// [`OUR_PRODUCT_MAX_ROWS`] rows our one dispatch, the bias and GELU applied as the product is
+/// written; above, burn's product (cubek's tiled kernels) and one pass for the bias and GELU.
+/// Natively on lavapipe (`examples/gpu_kernels.rs`) ours was 1.1–1.3× burn's at 32 rows and
+/// burn's 1.6–2× ours from 128 rows on; in Chromium on SwiftShader burn's products made eight
+/// pairs take 86–90 s against 16–17 s with ours, so the browser runs ours at every size.
 pub fn linear<const D: usize>(
     x: Tensor<D>,
     weight: Tensor<2>,

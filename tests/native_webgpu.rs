@@ -276,7 +276,7 @@ fn gpu_kernels_match_the_cpu() {
     // Linear layers with and without a bias, and with the GELU after them: our kernel (up to
     // OUR_PRODUCT_MAX_ROWS rows) with partial tiles in every direction and the classifier's single
     // column, and burn's product with our bias-and-GELU pass (more rows).
-    assert!(61 <= kernels_gpu::OUR_PRODUCT_MAX_ROWS && 200 > kernels_gpu::OUR_PRODUCT_MAX_ROWS);
+    const { assert!(61 <= kernels_gpu::OUR_PRODUCT_MAX_ROWS && 200 > kernels_gpu::OUR_PRODUCT_MAX_ROWS) };
     for (rows, inputs, outputs) in [(32, 384, 1536), (61, 384, 384), (5, 50, 1), (200, 37, 70)] {
         let x = noise(9, rows * inputs, 1.0);
         let w = noise(10, inputs * outputs, 0.2);

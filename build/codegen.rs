@@ -251,8 +251,14 @@ impl CustomOp for FusedNode {
                 } else {
                     quote! { #b }
                 };
+                let form = if node.attrs.get_i64("decomposed") == Some(1) {
+                    quote! { crate::kernels::LayerNormForm::Decomposed }
+                } else {
+                    quote! { crate::kernels::LayerNormForm::Operator }
+                };
                 quote! {
-                    let #output = crate::kernels::add_layer_norm(#a, #b, #gamma, #beta, #epsilon);
+                    let #output =
+                        crate::kernels::add_layer_norm(#a, #b, #gamma, #beta, #epsilon, #form);
                 }
             }
         })

@@ -30,8 +30,9 @@ pub const DOMAIN: &str = "web_reranker";
 pub const ATTENTION: &str = "Attention";
 /// `Gelu(x)`, the erf form.
 pub const GELU: &str = "Gelu";
-/// `AddLayerNorm(a, b, gamma, beta)`: LayerNorm of `a + b` over the last axis, attribute
-/// `epsilon` (float).
+/// `AddLayerNorm(a, b, gamma, beta)`: LayerNorm of `a + b` over the last axis, attributes
+/// `epsilon` (float) and `decomposed` (int: 1 where the export wrote the LayerNorm as its parts,
+/// which the CPU then computes exactly as before).
 pub const ADD_LAYER_NORM: &str = "AddLayerNorm";
 
 /// How many subgraphs were fused.
@@ -423,6 +424,7 @@ impl Graph<'_> {
         );
         node.attribute
             .push(attribute("epsilon", Number::Float(epsilon)));
+        node.attribute.push(attribute("decomposed", Number::Int(1)));
         Some(Match {
             nodes: vec![
                 residual,

@@ -155,25 +155,50 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     activation::gelu(x)
 }
 
+/// How the export wrote a LayerNorm, which the CPU reproduces exactly: its logits then stay
+/// what the unfused graph gave (int8 weights with 7-bit activations round the LayerNorm's output,
+/// and a last-bit difference there moved a logit by 1e-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayerNormForm {
+    /// Its parts (`ReduceMean`, `Sub`, `Pow`, `ReduceMean`, `Add`, `Sqrt`, `Div`, `Mul`, `Add`):
+    /// the PyTorch exports' form. The CPU runs those ops.
+    Decomposed,
+    /// ONNX's `LayerNormalization` (opset 17). The CPU runs burn's `layer_norm` (one pass per
+    /// row in burn-flex), what burn's `LayerNorm` module runs for it.
+    Operator,
+}
+
 /// LayerNorm of `a + b` over the last dimension, `· gamma + beta`: the residual add and the
-/// decomposed LayerNorm of the PyTorch exports (`ReduceMean`, `Sub`, `Pow`, `ReduceMean`,
-/// `Add`, `Sqrt`, `Div`, `Mul`, `Add`), which build/fuse.rs fuses.
+/// LayerNorm after it, which build/fuse.rs fuses (from either [`LayerNormForm`]).
 ///
-/// On WebGPU one kernel ([`gpu::add_layer_norm`]); on the CPU the add and burn's `layer_norm`
-/// (one pass per row in burn-flex, what burn's `LayerNorm` module runs for an ONNX
-/// `LayerNormalization`).
+/// On WebGPU one kernel ([`gpu::add_layer_norm`]); on the CPU the add and the LayerNorm as
+/// `form` says.
 pub fn add_layer_norm<const D: usize>(
     a: Tensor<D>,
     b: Tensor<D>,
     gamma: Tensor<1>,
     beta: Tensor<1>,
     epsilon: f32,
+    form: LayerNormForm,
 ) -> Tensor<D> {
     #[cfg(reranker_wgpu)]
     if !on_cpu(&a) {
         return gpu::add_layer_norm(a, b, gamma, beta, epsilon);
     }
-    burn::tensor::module::layer_norm(a.add(b), gamma, Some(beta), f64::from(epsilon))
+    let x = a.add(b);
+    match form {
+        LayerNormForm::Operator => {
+            burn::tensor::module::layer_norm(x, gamma, Some(beta), f64::from(epsilon))
+        }
+        LayerNormForm::Decomposed => {
+            let centred = x.clone().sub(x.mean_dim(D - 1));
+            let variance = centred.clone().powf_scalar(2.0).mean_dim(D - 1);
+            centred
+                .div(variance.add_scalar(epsilon).sqrt())
+                .mul(gamma.unsqueeze())
+                .add(beta.unsqueeze())
+        }
+    }
 }
 
 fn on_cpu<const D: usize>(t: &Tensor<D>) -> bool {

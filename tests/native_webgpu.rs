@@ -204,7 +204,7 @@ fn assert_close(what: &str, gpu: &[f32], cpu: &[f32]) {
 /// on ragged ones that leave partial tiles and workgroups.
 #[test]
 fn gpu_kernels_match_the_cpu() {
-    use web_reranker::kernels::{self, gpu as kernels_gpu};
+    use web_reranker::kernels::{self, LayerNormForm, gpu as kernels_gpu};
     let gpu = gpu().device;
     let cpu = burn::prelude::Device::flex();
 
@@ -257,20 +257,23 @@ fn gpu_kernels_match_the_cpu() {
         let b = noise(6, rows * width, 2.0);
         let gamma = noise(7, width, 1.5);
         let beta = noise(8, width, 0.5);
-        let run = |device: &burn::prelude::Device| {
+        let run = |device: &burn::prelude::Device, form| {
             values(kernels::add_layer_norm(
                 on(&a, [1, rows, width], device),
                 on(&b, [1, rows, width], device),
                 on(&gamma, [width], device),
                 on(&beta, [width], device),
                 1e-5,
+                form,
             ))
         };
-        assert_close(
-            &format!("layer norm {rows}x{width}"),
-            &run(&gpu),
-            &run(&cpu),
-        );
+        for form in [LayerNormForm::Decomposed, LayerNormForm::Operator] {
+            assert_close(
+                &format!("layer norm {rows}x{width}, {form:?} on the CPU"),
+                &run(&gpu, form),
+                &run(&cpu, form),
+            );
+        }
     }
 
     // Linear layers with and without a bias, and with the GELU after them: our kernel (up to

@@ -4,8 +4,8 @@
 // worker API; (f) a WebGPU validation error mid-run (which cubecl's handler turns into a trap):
 // calls answer on the CPU; (g) a strict Content-Security-Policy; (h) model files from the
 // browser's store (OPFS, or the Cache API), offline; … (q) pre-compressed files; (r) the WebGPU
-// work of a forward pass, counted; (s) `auto` choosing the device by measurement. Every page's requests are logged: the package fetches nothing
-// but its own files and the model.
+// work of a forward pass, counted; (s) `auto` choosing the device by measurement. Every page's
+// requests are logged: the package fetches nothing but its own files and the model.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/browser.test.mjs
 import { test, before, after } from 'node:test';

@@ -85,7 +85,7 @@ mod bench {
                 let w = random([inputs, outputs], d);
                 let b = random([outputs], d);
                 let ours = best(d, runs, || {
-                    let _ = gpu::linear(input.clone(), w.clone(), Some(b.clone()), gelu);
+                    let _ = gpu::product(input.clone(), w.clone(), Some(b.clone()), gelu);
                 });
                 let burn = best(d, runs, || {
                     let y = burn::tensor::module::linear(input.clone(), w.clone(), Some(b.clone()));

@@ -466,9 +466,7 @@ pub fn linear<const D: usize>(
     bias: Option<Tensor<1>>,
     gelu: bool,
 ) -> Tensor<D> {
-    let mut dims = x.dims();
-    let [inputs, outputs] = weight.dims();
-    let rows = x.shape().num_elements() / inputs.max(1);
+    let rows = x.shape().num_elements() / weight.dims()[0].max(1);
     if rows > OUR_PRODUCT_MAX_ROWS {
         // burn's product (cubek's tiled kernels), then the bias and the GELU in one pass.
         return if gelu {
@@ -477,6 +475,19 @@ pub fn linear<const D: usize>(
             burn::tensor::module::linear(x, weight, bias)
         };
     }
+    product(x, weight, bias, gelu)
+}
+
+/// [`linear`] with our kernel whatever the shape: one dispatch.
+pub fn product<const D: usize>(
+    x: Tensor<D>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+    gelu: bool,
+) -> Tensor<D> {
+    let mut dims = x.dims();
+    let [inputs, outputs] = weight.dims();
+    let rows = x.shape().num_elements() / inputs.max(1);
     let has_bias = bias.is_some();
     let (Some(x), Some(w)) = (cube(x), cube(weight)) else {
         unreachable!("the linear layers of a WebGPU model are on the GPU");

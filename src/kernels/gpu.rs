@@ -46,8 +46,11 @@ pub const OUR_PRODUCT_MAX_ROWS: usize = if cfg!(target_arch = "wasm32") {
 } else {
     64
 };
-/// Columns of a [`linear`] workgroup's tile (16 threads × 4 columns) and its rows (4 × 4).
-const TILE_COLUMNS: usize = 64;
+/// Columns of a [`linear`] workgroup's tile (16 invocations × `BLOCK_COLUMNS`) and its rows
+/// (4 invocations × 4).
+const TILE_COLUMNS: usize = 16 * BLOCK_COLUMNS;
+/// Columns of the output block each invocation of [`linear`] accumulates (by 4 rows).
+const BLOCK_COLUMNS: usize = 16;
 const TILE_ROWS: usize = 16;
 
 // NOTE: no kernel here uses workgroup memory or barriers. A first version did (a workgroup per
@@ -56,7 +59,10 @@ const TILE_ROWS: usize = 16;
 // SwiftShader, what browsers without a GPU get) each barrier costs a switch of every invocation
 // of the workgroup, and the tiny fixture's attention took 180 ms a layer on lavapipe. One
 // invocation per query row (an online softmax over the keys, the head in registers) or per
-// LayerNorm row, and products that accumulate a 4 × 4 block in registers, cost no barrier.
+// LayerNorm row, and products that accumulate a 4 × 16 block in registers, cost no barrier.
+// NOTE: 4 × 16, not 4 × 4 or 4 × 8: each load then feeds more multiply-adds; on lavapipe 4 × 16
+// was 1.4× 4 × 4 at 16 × 128, and in Chromium on SwiftShader eight pairs went from 10.9 s to
+// 7.8 s (BENCHMARKS.md section 3).
 
 /// `x · 0.5 · (1 + erf(x / √2))`.
 #[cube]
@@ -195,8 +201,9 @@ fn add_layer_norm_kernel(
     }
 }
 
-/// `x · w (+ bias)` (then the GELU when `gelu`): each invocation a 4 × 4 block of the output,
-/// accumulated in registers; a workgroup of 16 × 4 invocations covers 64 columns and 16 rows.
+/// `x · w (+ bias)` (then the GELU when `gelu`): each invocation a 4 × `BLOCK_COLUMNS` block of
+/// the output, accumulated in registers; a workgroup of 16 × 4 invocations covers
+/// `16 · BLOCK_COLUMNS` columns and 16 rows.
 /// `x` is `rows × inputs`, `w` `inputs × outputs`.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
@@ -211,8 +218,9 @@ fn linear_kernel(
     #[comptime] has_bias: bool,
     #[comptime] gelu: bool,
 ) {
+    let cols = comptime![BLOCK_COLUMNS];
     let unit = UNIT_POS_X as usize;
-    let column = CUBE_POS_X as usize * 64 + (unit % 16) * 4;
+    let column = CUBE_POS_X as usize * (16 * cols) + (unit % 16) * cols;
     let row = CUBE_POS_Y as usize * 16 + (unit / 16) * 4;
     if column >= outputs || row >= rows {
         terminate!();
@@ -220,39 +228,42 @@ fn linear_kernel(
     // The block's rows and columns past the edge read the last row or column (in bounds); their
     // results are not written.
     let mut x_starts = Array::<usize>::new(4usize);
-    let mut columns = Array::<usize>::new(4usize);
     #[unroll]
     for i in 0..4usize {
         x_starts[i] = select(row + i < rows, row + i, rows - 1) * inputs;
-        columns[i] = select(column + i < outputs, column + i, outputs - 1);
     }
-    let mut acc = Array::<f32>::new(16usize);
+    let mut columns = Array::<usize>::new(cols);
     #[unroll]
-    for i in 0..16usize {
+    for j in 0..cols {
+        columns[j] = select(column + j < outputs, column + j, outputs - 1);
+    }
+    let mut acc = Array::<f32>::new(comptime![4 * BLOCK_COLUMNS]);
+    #[unroll]
+    for i in 0..4 * cols {
         acc[i] = 0.0;
     }
     for k in 0..inputs {
         let w_start = k * outputs;
-        let mut ws = Array::<f32>::new(4usize);
+        let mut ws = Array::<f32>::new(cols);
         #[unroll]
-        for j in 0..4usize {
+        for j in 0..cols {
             ws[j] = w[w_start + columns[j]];
         }
         #[unroll]
         for i in 0..4usize {
             let xv = x[x_starts[i] + k];
             #[unroll]
-            for j in 0..4usize {
-                acc[i * 4 + j] += xv * ws[j];
+            for j in 0..cols {
+                acc[i * cols + j] += xv * ws[j];
             }
         }
     }
     #[unroll]
     for i in 0..4usize {
         #[unroll]
-        for j in 0..4usize {
+        for j in 0..cols {
             if row + i < rows && column + j < outputs {
-                let mut y = acc[i * 4 + j];
+                let mut y = acc[i * cols + j];
                 if comptime![has_bias] {
                     y += bias[column + j];
                 }
@@ -457,9 +468,9 @@ pub fn add_layer_norm<const D: usize>(
 /// NOTE: chosen by shape and platform, as measured (BENCHMARKS.md section 3). Up to
 /// [`OUR_PRODUCT_MAX_ROWS`] rows our one dispatch, the bias and GELU applied as the product is
 /// written; above, burn's product (cubek's tiled kernels) and one pass for the bias and GELU.
-/// Natively on lavapipe (`examples/gpu_kernels.rs`) ours was 1.1–1.3× burn's at 32 rows and
-/// burn's 1.6–2× ours from 128 rows on; in Chromium on SwiftShader burn's products made eight
-/// pairs take 86–90 s against 16–17 s with ours, so the browser runs ours at every size.
+/// Natively on lavapipe (`examples/gpu_kernels.rs`) ours was 1.3–1.7× burn's at 32 rows and
+/// burn's 1.2–1.4× ours from 128 rows on; in Chromium on SwiftShader burn's products made eight
+/// pairs take 86–90 s against 7.8 s with ours, so the browser runs ours at every size.
 pub fn linear<const D: usize>(
     x: Tensor<D>,
     weight: Tensor<2>,

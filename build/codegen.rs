@@ -165,8 +165,8 @@ impl CustomOp for FusedNode {
 
     fn infer_output_types(&self, node: &CustomNode) -> Result<Vec<ArgType>, ProcessError> {
         // The kernels take f32 tensors: attention a [batch, sequence, hidden] query, key and
-        // value and a 4-D bias, GELU any rank, the LayerNorm two of one rank and a 1-D γ and β.
-        // Each output has the first input's type.
+        // value and a 4-D bias, GELU any rank, the LayerNorm two that broadcast and a 1-D γ and
+        // β. Each output has its first input's type (the LayerNorm's, its larger operand's).
         let ranks: Vec<Option<usize>> = node
             .inputs
             .iter()

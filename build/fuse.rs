@@ -207,6 +207,14 @@ impl<'a> Graph<'a> {
         })
     }
 
+    /// Whether `value` is read by these two nodes and nothing else (no graph output either).
+    fn read_only_by(&self, value: &str, [a, b]: [usize; 2]) -> bool {
+        self.consumers.get(value).is_some_and(|readers| {
+            readers.len() == 2 && readers.contains(&a) && readers.contains(&b)
+        }) && a != b
+            && !self.outputs.contains(value)
+    }
+
     fn single_use(&self, value: &str) -> bool {
         self.consumers.get(value).is_some_and(|c| c.len() == 1) && !self.outputs.contains(value)
     }
@@ -380,11 +388,7 @@ impl Graph<'_> {
             return None;
         }
         // The centred values feed the square and the division, nothing else.
-        let mut readers = self.consumers.get(centred.as_str())?.clone();
-        readers.sort_unstable();
-        let mut expected = vec![square, divide];
-        expected.sort_unstable();
-        if readers != expected || self.outputs.contains(centred.as_str()) {
+        if !self.read_only_by(centred, [square, divide]) {
             return None;
         }
         let sub = *self.producer.get(centred.as_str())?;
@@ -399,15 +403,8 @@ impl Graph<'_> {
             return None;
         }
         // The sum feeds the mean and the subtraction, nothing else.
-        let mut readers = self.consumers.get(x.as_str())?.clone();
-        readers.sort_unstable();
-        let mut expected = vec![mean, sub];
-        expected.sort_unstable();
         let residual = *self.producer.get(x.as_str())?;
-        if readers != expected
-            || self.outputs.contains(x.as_str())
-            || self.nodes[residual].op_type != "Add"
-        {
+        if !self.read_only_by(x, [mean, sub]) || self.nodes[residual].op_type != "Add" {
             return None;
         }
         let scale = self.sole_consumer(&self.nodes[divide].output[0], "Mul")?;

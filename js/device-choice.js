@@ -25,11 +25,12 @@ const TIMED_PASSAGES = [
 export const TIMED_PAIRS = TIMED_PASSAGES.map((passage) => [TIMED_QUERY, passage]);
 
 /** Timed calls per device after the warm-up call (which compiles the GPU's pipelines); the fastest counts. */
-export const TIMED_RUNS = 2;
+const TIMED_RUNS = 2;
 
 /**
- * What the page's WebGPU adapter is, as a key part: `null` without one, `{ fallback: true }` for
- * a software adapter (`auto` never takes it, so nothing is measured there).
+ * The page's WebGPU adapter: `null` without one, else `{ fallback, name }`. `fallback`: a
+ * software adapter, which `auto` never takes (so nothing is measured there); `name`: its
+ * description, the verdict's key part. Asked once per load; modules.js reads it too.
  */
 export async function adapterIdentity() {
   let adapter = null;

@@ -48,30 +48,24 @@ async function threadPlan(requested, wasm) {
 
 /**
  * Which module a load takes: `{ threads, reason? }` (`threads` 1: the single-threaded one). Only
- * the CPU runs on threads, so with `device: 'auto'` a hardware WebGPU adapter sends the load to
- * the single-threaded module, which has WebGPU. A fallback (software) adapter does not: `auto`
- * runs on the CPU there (src/device.rs).
+ * the CPU runs on threads, so with `device: 'auto'` a hardware WebGPU adapter (`adapter`, as
+ * device-choice.js's `adapterIdentity` describes it) sends the load to the single-threaded
+ * module, which has WebGPU. A fallback (software) adapter does not: `auto` runs on the CPU there
+ * (src/device.rs).
  */
-async function modulePlan(requested, wasm, device) {
+async function modulePlan(requested, wasm, device, adapter) {
   const plan = await threadPlan(requested, wasm);
   if (plan.threads <= 1 || device === 'cpu') return plan;
   if (device === 'webgpu') return { threads: 1 };
-  let adapter = null;
-  try {
-    adapter = await globalThis.navigator?.gpu?.requestAdapter();
-  } catch {
-    // no usable WebGPU: the CPU it is
-  }
-  const fallback = adapter?.info?.isFallbackAdapter ?? adapter?.isFallbackAdapter ?? false;
-  return adapter && !fallback ? { threads: 1, reason: 'WebGPU is tried first, on the single-threaded module' } : plan;
+  return adapter && !adapter.fallback ? { threads: 1, reason: 'WebGPU is tried first, on the single-threaded module' } : plan;
 }
 
 /**
- * The module a load of `{ threads, wasm, device }` runs on, started if it is not yet:
- * `{ glue, threads, threadsReason? }`.
+ * The module a load of `{ threads, wasm, device, adapter }` runs on, started if it is not yet:
+ * `{ glue, threads, threadsReason? }`. `adapter` (`null`: none) is read for `device: 'auto'`.
  */
-export async function moduleFor({ threads, wasm, device }) {
-  const plan = await modulePlan(threads, wasm, device);
+export async function moduleFor({ threads, wasm, device, adapter }) {
+  const plan = await modulePlan(threads, wasm, device, adapter);
   const module = await startModule(plan, wasm);
   return { ...module, threadsReason: module.threadsReason ?? plan.reason };
 }

@@ -91,7 +91,7 @@ export class Reranker {
     const device = stored?.device === 'cpu' ? 'cpu' : options.device;
     // NOTE: the module compiles while the files are read; neither needs the other until the
     // model is built from the bytes.
-    const startModule = (forDevice) => moduleFor({ threads, wasm: options.wasm, device: forDevice }).then((module) => {
+    const startModule = (forDevice) => moduleFor({ threads, wasm: options.wasm, device: forDevice, adapter }).then((module) => {
       timings.wasmMs ||= performance.now() - started;
       return module;
     }, (cause) => {

@@ -65,11 +65,10 @@ pub struct LoadOptions {
 /// The width multiple WebGPU batches are padded to by default (see
 /// [`crate::batch::bucketed_width`]).
 ///
-/// NOTE: 8, not the 64 it was: with burn's ops each new width compiled pipelines (on an H200
-/// about 3.0 s for six new lengths unpadded, 0.7 s at 64), but our kernels (src/kernels/gpu.rs)
-/// take the shapes as arguments, and in Chromium a width not seen before compiles no pipeline
-/// (browser case (r), BENCHMARKS.md section 3). A multiple of 8 keeps the element-wise ops that
-/// remain on 4-wide vectors; 64 padded up to 45 % of a short batch with work.
+/// NOTE: why 8: our kernels (src/kernels/gpu.rs) take the shapes as arguments, so a width not
+/// seen before compiles no pipeline of ours (browser case (r), BENCHMARKS.md section 3), and a
+/// larger multiple only pads work (64 padded up to 45 % of a short batch). A multiple of 8 keeps
+/// burn's element-wise ops on the ids and mask on 4-wide vectors.
 pub const WEBGPU_WIDTH_MULTIPLE: usize = 8;
 
 impl Default for LoadOptions {

@@ -1,17 +1,19 @@
-//! Fused kernels for a transformer layer's two hot spots: attention and GELU.
+//! Fused kernels for a transformer layer's hot spots: attention, GELU, and the residual add with
+//! the LayerNorm after it.
 //!
 //! build/fuse.rs rewrites each layer's attention subgraph (reshape to heads → `Q·Kᵀ` → scale → add the
-//! mask bias → softmax → `·V` → merge heads) and its erf-GELU (`x · 0.5 · (1 + erf(x / √2))`)
-//! into two custom ONNX nodes; burn-onnx generates calls to [`attention`] and [`gelu`] for them.
+//! mask bias → softmax → `·V` → merge heads), its erf-GELU (`x · 0.5 · (1 + erf(x / √2))`) and
+//! each residual add + LayerNorm into custom ONNX nodes; burn-onnx generates calls to
+//! [`attention`], [`gelu`] and [`add_layer_norm`] for them.
 //!
-//! * On the CPU (burn-flex) each is one kernel here. Attention runs in blocks of query rows of
-//!   one sequence ([`attention_block`]), per head on a score block that stays in cache: two
-//!   products that read `Q`, `K` and `V` where the linear layers wrote them and write the merged
-//!   heads in place, so no head split, transpose, scale, mask or softmax pass ever touches a
-//!   `[batch, heads, seq, seq]` tensor in memory. GELU is one pass, in place when the input is
-//!   not shared.
-//! * On any other device (WebGPU) they run the same math as burn tensor ops, as the unfused graph
-//!   did.
+//! * On the CPU (burn-flex) attention and GELU are one kernel each here. Attention runs in
+//!   blocks of query rows of one sequence ([`attention_block`]), per head on a score block that
+//!   stays in cache: two products that read `Q`, `K` and `V` where the linear layers wrote them
+//!   and write the merged heads in place, so no head split, transpose, scale, mask or softmax
+//!   pass ever touches a `[batch, heads, seq, seq]` tensor in memory. GELU is one pass, in place
+//!   when the input is not shared. The LayerNorm runs as the export wrote it
+//!   ([`LayerNormForm`]).
+//! * On WebGPU each is one kernel of [`gpu`] (built with burn's wgpu backend).
 //!
 //! NOTE: why here and not in burn: burn-flex computes `exp` and `erf` one value at a time through
 //! libm, and every op of the unfused graph is a separate pass with a fresh output buffer. That

@@ -4,14 +4,15 @@
 //! browser) and launched on burn's own cubecl tensors, so they read and write the buffers the
 //! rest of the model uses, without copies:
 //!
-//! * [`attention`]: `softmax(Q·Kᵀ · scale + bias) · V` for one query row of one head per
-//!   workgroup, the scores kept in workgroup memory: no `[batch, heads, seq, seq]` tensor, no
-//!   head split or merge, where burn ran two matrix products, the scale, the mask, five softmax
-//!   passes and the copies of the transposes (about 12 dispatches);
-//! * [`add_layer_norm`]: `LayerNorm(a + b)` for one row per workgroup, where the graph's
+//! * [`attention`]: `softmax(Q·Kᵀ · scale + bias) · V`, an invocation per query row of one head
+//!   (an online softmax over the keys): no `[batch, heads, seq, seq]` tensor, no head split or
+//!   merge, where burn ran two matrix products, the scale, the mask, five softmax passes and the
+//!   copies of the transposes (about 12 dispatches);
+//! * [`add_layer_norm`]: `LayerNorm(a + b)`, an invocation per row, where the graph's
 //!   decomposed LayerNorm and its residual add were 10 dispatches;
-//! * [`linear`]: `x · W + bias`, optionally followed by the erf-GELU, in one tiled product
-//!   (burn's `linear` is the product and a second pass for the bias; the GELU was a third);
+//! * [`linear`]: `x · W + bias`, optionally followed by the erf-GELU, in one product kernel
+//!   ([`product`]; burn's `linear` is the product and a second pass for the bias, the GELU was a
+//!   third), or natively for many rows burn's product;
 //! * [`gelu`]: the erf-GELU alone, one element-wise pass.
 //!
 //! NOTE: why kernels of our own: every dispatch costs a validation, a bind group and a pass in
@@ -276,9 +277,15 @@ fn linear_kernel(
     }
 }
 
-/// The cubecl tensor behind `t`, contiguous; `None` when `t` is not on a cubecl device.
-fn cube<const D: usize>(t: Tensor<D>) -> Option<CubeTensor> {
-    t.try_into_primitive::<Cube>().ok().map(into_contiguous)
+/// The cubecl tensor behind `t`, contiguous.
+///
+/// NOTE: only called for tensors of a model on WebGPU: the callers in `super` run these
+/// kernels after checking the device.
+fn cube<const D: usize>(t: Tensor<D>) -> CubeTensor {
+    match t.try_into_primitive::<Cube>() {
+        Ok(tensor) => into_contiguous(tensor),
+        Err(e) => unreachable!("a tensor of a WebGPU model is a cubecl tensor: {e:?}"),
+    }
 }
 
 fn tensor<const D: usize>(t: CubeTensor) -> Tensor<D> {
@@ -311,11 +318,9 @@ pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 fn bias_gelu<const D: usize>(x: Tensor<D>, bias: Option<Tensor<1>>) -> Tensor<D> {
     let dims = x.dims();
     let columns = dims[D - 1].max(1);
-    let (Some(x), Some(bias)) = (cube(x), bias.map_or(Some(None), |b| cube(b).map(Some))) else {
-        unreachable!("the GELU input of a WebGPU model is on the GPU");
-    };
+    let x = cube(x);
     let has_bias = bias.is_some();
-    let bias = bias.unwrap_or_else(|| unused_binding(&x));
+    let bias = bias.map_or_else(|| unused_binding(&x), cube);
     let len = x.meta.num_elements();
     let output = empty_like(&x, dims.to_vec());
     let client = x.client.clone();
@@ -345,8 +350,8 @@ fn unused_binding(like: &CubeTensor) -> CubeTensor {
     empty_like(like, vec![1])
 }
 
-/// Whether [`attention`] takes these inputs: a sequence and a head that fit its workgroup
-/// memory, and a bias that broadcasts to `[batch, heads, seq, seq]`.
+/// Whether [`attention`] takes these inputs: a sequence within the model's 512 positions, a
+/// head that fits its registers, and a bias that broadcasts to `[batch, heads, seq, seq]`.
 pub fn attention_fits(
     query: &Tensor<3>,
     key: &Tensor<3>,
@@ -386,10 +391,7 @@ pub fn attention(
     let [batch, seq, width] = query.dims();
     let bias_dims = bias.dims();
     let head_dim = width / heads;
-    let (Some(q), Some(k), Some(v), Some(b)) = (cube(query), cube(key), cube(value), cube(bias))
-    else {
-        unreachable!("the attention inputs of a WebGPU model are on the GPU");
-    };
+    let (q, k, v, b) = (cube(query), cube(key), cube(value), cube(bias));
     // A broadcast dimension of the bias is read with stride 0.
     let strides = b.meta.strides().clone();
     let bias_strides: Vec<usize> = (0..4)
@@ -437,10 +439,7 @@ pub fn add_layer_norm<const D: usize>(
     let dims = a.dims();
     let width = dims[D - 1];
     let b = if b.dims() == dims { b } else { b.expand(dims) };
-    let (Some(a), Some(b), Some(gamma), Some(beta)) = (cube(a), cube(b), cube(gamma), cube(beta))
-    else {
-        unreachable!("the LayerNorm inputs of a WebGPU model are on the GPU");
-    };
+    let (a, b, gamma, beta) = (cube(a), cube(b), cube(gamma), cube(beta));
     let rows = a.meta.num_elements() / width.max(1);
     let output = empty_like(&a, dims.to_vec());
     let client = a.client.clone();
@@ -500,12 +499,8 @@ pub fn product<const D: usize>(
     let [inputs, outputs] = weight.dims();
     let rows = x.shape().num_elements() / inputs.max(1);
     let has_bias = bias.is_some();
-    let (Some(x), Some(w)) = (cube(x), cube(weight)) else {
-        unreachable!("the linear layers of a WebGPU model are on the GPU");
-    };
-    let Some(bias) = bias.map_or_else(|| Some(unused_binding(&w)), cube) else {
-        unreachable!("a WebGPU layer's bias is on the GPU");
-    };
+    let (x, w) = (cube(x), cube(weight));
+    let bias = bias.map_or_else(|| unused_binding(&w), cube);
     dims[D - 1] = outputs;
     let output = empty_like(&x, dims.to_vec());
     let count = CubeCount::Static(

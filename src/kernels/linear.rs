@@ -175,7 +175,19 @@ impl Linear {
 
     /// Applies the layer to the last dimension of `input`.
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
-        match &self.packed {
+        self.apply(input, false)
+    }
+
+    /// [`Self::forward`], then the erf-GELU ([`super::gelu`]): what build/codegen.rs generates
+    /// for a layer whose output only the GELU reads.
+    pub fn forward_gelu<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        self.apply(input, true)
+    }
+
+    /// The layer, then the GELU when `gelu`: on WebGPU inside the product's kernel, on the CPU a
+    /// pass of its own.
+    fn apply<const D: usize>(&self, input: Tensor<D>, gelu: bool) -> Tensor<D> {
+        let output = match &self.packed {
             Some(weights) => {
                 // NOTE: the weights loader packs weights for layers on the CPU only.
                 debug_assert!(on_cpu(&input), "packed layers run on the CPU");
@@ -191,30 +203,18 @@ impl Linear {
                 ))
             }
             #[cfg(reranker_wgpu)]
-            None => super::gpu::linear(
-                input,
-                self.weight.val(),
-                self.bias.as_ref().map(Param::val),
-                false,
-            ),
+            None => {
+                let bias = self.bias.as_ref().map(Param::val);
+                return super::gpu::linear(input, self.weight.val(), bias, gelu);
+            }
             #[cfg(not(reranker_wgpu))]
             None => burn::tensor::module::linear(
                 input,
                 self.weight.val(),
                 self.bias.as_ref().map(Param::val),
             ),
-        }
-    }
-
-    /// [`Self::forward`], then the erf-GELU ([`super::gelu`]): what build/codegen.rs generates
-    /// for a layer whose output only the GELU reads. On WebGPU one kernel.
-    pub fn forward_gelu<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
-        #[cfg(reranker_wgpu)]
-        if self.packed.is_none() && !on_cpu(&input) {
-            let bias = self.bias.as_ref().map(Param::val);
-            return super::gpu::linear(input, self.weight.val(), bias, true);
-        }
-        super::gelu(self.forward(input))
+        };
+        if gelu { super::gelu(output) } else { output }
     }
 }
 

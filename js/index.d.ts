@@ -55,8 +55,8 @@ export interface LoadOptions {
   device?: 'auto' | 'webgpu' | 'cpu';
   /** Truncation length of a (query, document) pair in tokens, 4 to 512 (default 512). */
   maxLength?: number;
-  /** Called as the model files arrive, one stream over every file (see `ProgressEvent`). */
-  onProgress?: (event: ProgressEvent) => void;
+  /** Called as the model files arrive, one stream over every file (see `RerankerProgressEvent`). */
+  onProgress?: (event: RerankerProgressEvent) => void;
   /**
    * Cancels the load (a visitor who left the search box, a metered connection): it rejects with
    * `code: 'ABORTED'` as soon as the signal fires, the downloads stop, and nothing more is stored.
@@ -102,7 +102,7 @@ export type Precision = 'int8' | 'f32';
  * read from the browser's store, or bytes you passed; `'verify'`: a downloaded file's sha256
  * being checked; `'ready'`: the last event, `progress` 1.
  */
-export interface ProgressEvent {
+export interface RerankerProgressEvent {
   status: 'download' | 'cached' | 'verify' | 'ready';
   /** The file the event is about: `'weights-int8.bpk'`, `'weights-f32.bpk'` or `'tokenizer.bin'`; absent on `'ready'`. */
   file?: string;
@@ -176,7 +176,7 @@ export interface DeviceChoice {
 }
 
 /** A document: a string, or an object with a `text` field (returned unchanged). */
-export type Document = string | { text: string; [key: string]: unknown };
+export type RerankDocument = string | { text: string; [key: string]: unknown };
 
 export interface RerankOptions {
   /** Keep the best `topN` results (a whole number ≥ 1; default: all). */
@@ -195,7 +195,7 @@ export interface RerankOptions {
   maxChunksPerDoc?: number;
 }
 
-export interface RerankResult<D extends Document = Document> {
+export interface RerankResult<D extends RerankDocument = RerankDocument> {
   /** Position of the document in the input array. */
   index: number;
   /** The model's raw logit: higher is more relevant. */
@@ -281,7 +281,7 @@ export interface RerankerLike {
   /** Where the model files were kept. */
   readonly storage: StorageInfo;
   /** Ranks documents against the query, best first. */
-  rerank<D extends Document>(query: string, documents: D[], options?: RerankOptions): Promise<RerankResult<D>[]>;
+  rerank<D extends RerankDocument>(query: string, documents: D[], options?: RerankOptions): Promise<RerankResult<D>[]>;
   /** Raw scores (logits) of `[query, passage]` pairs, in input order (sentence-transformers `predict`). */
   predict(pairs: [string, string][], options?: PredictOptions): Promise<number[]>;
   /** Frees the model (terminates the worker); later calls reject with `code: 'ABORTED'`. */
@@ -309,7 +309,7 @@ export declare class Reranker implements RerankerLike {
   readonly precision: Precision;
   readonly loadTimings: LoadTimings;
   readonly storage: StorageInfo;
-  rerank<D extends Document>(query: string, documents: D[], options?: RerankOptions): Promise<RerankResult<D>[]>;
+  rerank<D extends RerankDocument>(query: string, documents: D[], options?: RerankOptions): Promise<RerankResult<D>[]>;
   predict(pairs: [string, string][], options?: PredictOptions): Promise<number[]>;
   dispose(): void;
 }

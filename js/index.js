@@ -2,7 +2,7 @@
 // `createReranker()` runs it in a module Web Worker (browsers) so inference never blocks the page.
 import { Reranker } from './reranker.js';
 import { RerankerError, CODES } from './errors.js';
-import { checkOptions, LOAD_OPTIONS } from './options.js';
+import { createOptions } from './options.js';
 import { WorkerReranker } from './worker-client.js';
 
 export { Reranker, RerankerError, CODES };
@@ -16,7 +16,8 @@ export { rerankResults, rerankMiniSearch, rerankOrama, oramaReranker, rerankPage
  * this thread otherwise (Node) or with `worker: false`. Both have the same surface.
  */
 export async function createReranker(options = {}) {
-  checkOptions(options, [...LOAD_OPTIONS, 'worker'], 'load options');
+  // NOTE: every value checked here, before a worker starts or a byte is fetched.
+  createOptions(options);
   const { worker = typeof Worker !== 'undefined', ...rest } = options;
   return worker ? WorkerReranker.start(rest) : Reranker.load(rest);
 }

@@ -46,10 +46,8 @@ export class WorkerReranker {
   /** The load options, to load a fresh worker with. */
   #options;
   #device;
-  #maxLength;
-  #precision;
-  #loadTimings;
-  #storage;
+  /** What the load settled (state.js's LOADED_FIELDS); undefined until the first load answers. */
+  #loaded;
   #dead = null;
   /** The start of a fresh worker in progress; calls wait for it. */
   #healing = null;
@@ -86,7 +84,7 @@ export class WorkerReranker {
     worker.addEventListener('error', (event) => {
       event.preventDefault?.();
       if (this.#worker !== worker) return;
-      if (this.#maxLength === undefined) {
+      if (this.#loaded === undefined) {
         // Its script did not run (not served, or refused): a load error, not a bug.
         worker.terminate();
         this.#fail(rerankerError('MODEL_LOAD', `the reranker's worker did not start: ${event.message ?? 'its script failed to load'}`));
@@ -94,11 +92,7 @@ export class WorkerReranker {
         this.#broken(`the reranker's worker failed: ${event.message ?? 'unknown error'}`);
       }
     });
-    const { maxLength, precision, loadTimings, storage } = await this.#send('load', [this.#options], { onProgress, signal, now: true });
-    this.#loadTimings = loadTimings;
-    this.#storage = storage;
-    this.#maxLength = maxLength;
-    this.#precision = precision;
+    this.#loaded = await this.#send('load', [this.#options], { onProgress, signal, now: true });
   }
 
   get device() {
@@ -106,14 +100,14 @@ export class WorkerReranker {
     return { ...this.#device, ...restarted };
   }
 
-  get maxLength() { return this.#maxLength; }
+  get maxLength() { return this.#loaded?.maxLength; }
 
-  get precision() { return this.#precision; }
+  get precision() { return this.#loaded?.precision; }
   /** Where the load's time went in the worker, in milliseconds. */
-  get loadTimings() { return { ...this.#loadTimings }; }
+  get loadTimings() { return { ...this.#loaded?.loadTimings }; }
 
   /** Where the model files were kept (see `Reranker.storage`). */
-  get storage() { return { ...this.#storage }; }
+  get storage() { return { ...this.#loaded?.storage }; }
 
   async rerank(query, documents, options) {
     const [signal, rest] = takeSignal(options);
@@ -197,7 +191,7 @@ export class WorkerReranker {
     if (this.#dead) return;
     this.#worker.terminate();
     // Not while loading: a model that cannot load in one worker will not in the next.
-    if (this.#maxLength === undefined || this.#healing !== null) {
+    if (this.#loaded === undefined || this.#healing !== null) {
       this.#fail(rerankerError('INFERENCE', reason));
       return;
     }

@@ -3,6 +3,7 @@
 // `{ id, progress }` while loading). Calls may overlap; the Reranker queues them. `trapped`: the
 // module trapped, and this worker cannot answer again (worker-client.js replaces it).
 import { Reranker, hasTrapped } from './reranker.js';
+import { loadedState } from './state.js';
 
 let reranker;
 /** The AbortController of each call in progress, by id: the page's `cancel` message aborts it. */
@@ -21,7 +22,7 @@ self.addEventListener('message', async ({ data: { id, method, args } }) => {
     let value;
     if (method === 'load') {
       reranker = await Reranker.load({ ...args[0], signal: controller.signal, onProgress: (progress) => self.postMessage({ id, progress }) });
-      value = { maxLength: reranker.maxLength, precision: reranker.precision, loadTimings: reranker.loadTimings, storage: reranker.storage };
+      value = loadedState(reranker);
     } else if (reranker === undefined) {
       throw new Error('the worker has no model yet');
     } else if (method === 'rerank') {

@@ -59,6 +59,19 @@ pub enum Error {
     },
 }
 
+/// Every code [`Error::code`] gives, once each: the JS `RerankerError` codes (js/errors.js and
+/// js/index.d.ts are checked against this list by the package's tests).
+pub const CODES: [&str; 8] = [
+    "INVALID_INPUT",
+    "MODEL_LOAD",
+    "INTEGRITY",
+    "INFERENCE",
+    "DEVICE",
+    "DEVICE_LOST",
+    "ABORTED",
+    "OUT_OF_MEMORY",
+];
+
 impl Error {
     /// A stable, machine-readable code for the error's kind (used as the JS `code`).
     pub fn code(&self) -> &'static str {
@@ -79,3 +92,53 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of each variant (the match makes a new variant fail to compile here until it is listed).
+    fn one_of_each() -> Vec<Error> {
+        let all = vec![
+            Error::EmptyQuery,
+            Error::MaxLength { value: 0, min: 4, max: 512 },
+            Error::InvalidOption { name: "n", expected: "e", value: "v".into() },
+            Error::InvalidArgument("a".into()),
+            Error::Tokenizer("t".into()),
+            Error::Weights("w".into()),
+            Error::Inference("i".into()),
+            Error::Device("d".into()),
+            Error::DeviceLost("l".into()),
+            Error::Aborted,
+            Error::OutOfMemory { what: "m".into(), bytes: 1 },
+        ];
+        for e in &all {
+            match e {
+                Error::EmptyQuery
+                | Error::MaxLength { .. }
+                | Error::InvalidOption { .. }
+                | Error::InvalidArgument(_)
+                | Error::Tokenizer(_)
+                | Error::Weights(_)
+                | Error::Inference(_)
+                | Error::Device(_)
+                | Error::DeviceLost(_)
+                | Error::Aborted
+                | Error::OutOfMemory { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_code_is_listed_and_every_listed_code_but_integrity_is_given() {
+        let given: Vec<&str> = one_of_each().iter().map(Error::code).collect();
+        for code in &given {
+            assert!(CODES.contains(code), "{code} is not in CODES");
+        }
+        // NOTE: INTEGRITY is the JS side's alone (js/files.js checks the files' sha256).
+        for code in CODES {
+            assert!(given.contains(&code) || code == "INTEGRITY", "{code} is never given");
+        }
+    }
+}

@@ -36,6 +36,9 @@ pub enum Activations {
 }
 
 impl Activations {
+    /// Every choice, the default first.
+    pub const ALL: [Activations; 2] = [Activations::I16, Activations::I7];
+
     /// `'i16'` or `'i7'`, as the JS option spells it.
     pub fn name(self) -> &'static str {
         match self {

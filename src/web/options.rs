@@ -37,20 +37,49 @@ pub struct PredictOptions {
     pub batch_size: Option<f64>,
 }
 
+/// The `device` option's values and what each asks for, the default first.
+const DEVICES: [(&str, DevicePreference); 3] = [
+    ("auto", DevicePreference::Auto),
+    ("webgpu", DevicePreference::WebGpu),
+    ("cpu", DevicePreference::Cpu),
+];
+
 impl LoadOptions {
     /// The `device` option.
     pub fn preference(&self) -> Result<DevicePreference, Error> {
-        match self.device.as_deref() {
-            None | Some("auto") => Ok(DevicePreference::Auto),
-            Some("webgpu") => Ok(DevicePreference::WebGpu),
-            Some("cpu") => Ok(DevicePreference::Cpu),
-            Some(other) => Err(Error::InvalidOption {
+        let name = self.device.as_deref().unwrap_or(DEVICES[0].0);
+        DEVICES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, preference)| *preference)
+            .ok_or_else(|| Error::InvalidOption {
                 name: "device",
                 expected: "'auto', 'webgpu' or 'cpu'",
-                value: other.to_string(),
-            }),
-        }
+                value: name.to_string(),
+            })
     }
+}
+
+/// The values the module accepts for its load options that take a fixed set, for the package's
+/// test of js/options.js's table: `{ device: [...], activations: [...] }`.
+#[wasm_bindgen(js_name = loadOptionValues)]
+pub fn load_option_values() -> JsValue {
+    #[derive(Serialize)]
+    struct Values {
+        device: Vec<&'static str>,
+        activations: Vec<&'static str>,
+    }
+    to_js(&Values {
+        device: DEVICES.iter().map(|(name, _)| *name).collect(),
+        activations: Activations::ALL.iter().map(|a| a.name()).collect(),
+    })
+}
+
+/// Every `RerankerError` code the module can throw ([`crate::error::CODES`]), for the package's
+/// test of js/errors.js.
+#[wasm_bindgen(js_name = errorCodes)]
+pub fn error_codes() -> Vec<String> {
+    crate::error::CODES.iter().map(|c| c.to_string()).collect()
 }
 
 /// The names of the load options the module reads, for js/options.js's test.

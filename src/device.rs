@@ -337,6 +337,7 @@ mod tests {
         webgpu_blocker: None,
         fused_attention_layers: 0,
         fused_gelu_layers: 0,
+        folded_gelu_layers: 0,
         fused_layer_norms: 0,
     };
 

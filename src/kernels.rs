@@ -1,7 +1,7 @@
 //! Fused kernels for a transformer layer's hot spots: attention, GELU, and the residual add with
 //! the LayerNorm after it.
 //!
-//! build/fuse.rs rewrites each layer's attention subgraph (reshape to heads → `Q·Kᵀ` → scale → add the
+//! crates/import/src/fuse.rs rewrites each layer's attention subgraph (reshape to heads → `Q·Kᵀ` → scale → add the
 //! mask bias → softmax → `·V` → merge heads), its erf-GELU (`x · 0.5 · (1 + erf(x / √2))`) and
 //! each residual add + LayerNorm into custom ONNX nodes; burn-onnx generates calls to
 //! [`attention`], [`gelu`] and [`add_layer_norm`] for them.
@@ -171,7 +171,7 @@ pub enum LayerNormForm {
 }
 
 /// LayerNorm of `a + b` over the last dimension, `· gamma + beta`: the residual add and the
-/// LayerNorm after it, which build/fuse.rs fuses (from either [`LayerNormForm`]).
+/// LayerNorm after it, which crates/import/src/fuse.rs fuses (from either [`LayerNormForm`]).
 ///
 /// On WebGPU one kernel ([`gpu::add_layer_norm`]); on the CPU the add and the LayerNorm as
 /// `form` says.

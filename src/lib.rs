@@ -24,7 +24,8 @@ pub mod error;
 pub mod kernels;
 pub mod model;
 pub mod parallel;
-pub mod quant;
+/// The int8 weights' rule and names, shared with the importer (crates/formats).
+pub use web_reranker_formats::quant;
 pub mod tokenize;
 #[cfg(all(target_arch = "wasm32", reranker_selected))]
 mod web;

@@ -1,6 +1,6 @@
 //! The fence around generated model code.
 //!
-//! The build script (build/) imports ONNX files with burn-onnx into `OUT_DIR`; this module is the only place that
+//! The importer (crates/import) imports ONNX files with burn-onnx into `OUT_DIR`; this module is the only place that
 //! `include!`s that code. Each imported model becomes a submodule holding the generated `Model`
 //! and an impl of [`CrossEncoderModel`], the one interface the engine uses.
 //!
@@ -42,6 +42,9 @@ pub struct ModelInfo {
     pub fused_attention_layers: usize,
     /// Layers whose erf-GELU the build fused into one [`crate::kernels::gelu`] call.
     pub fused_gelu_layers: usize,
+    /// Of those, the GELUs folded into the linear layer before them (`Linear::forward_gelu`: on
+    /// WebGPU one kernel for the product, the bias and the GELU).
+    pub folded_gelu_layers: usize,
     /// LayerNorms (with the residual add before them) the build fused into one
     /// [`crate::kernels::add_layer_norm`] call: two per layer and the embeddings'.
     pub fused_layer_norms: usize,

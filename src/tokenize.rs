@@ -9,7 +9,8 @@
 //! sentence-transformers' ids; [`TokenizerMode::AsWritten`] runs the file exactly as it is (ids
 //! equal to Python `tokenizers` on the same file).
 
-pub mod compact;
+/// `tokenizer.bin`, shared with the importer (crates/formats).
+pub use web_reranker_formats::tokenizer_bin as compact;
 pub mod unigram;
 
 use serde_json::{Value, json};

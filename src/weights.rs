@@ -1,4 +1,4 @@
-//! Reading a weights file (`weights-f32.bpk` or `weights-int8.bpk`, both written by the build script (build/)).
+//! Reading a weights file (`weights-f32.bpk` or `weights-int8.bpk`, both written by the importer (crates/import)).
 //!
 //! Both are burnpack containers. The compact one stores large matrices as int8 tensors, each
 //! with an f32 `<name>.scale` tensor and a `quantized.<name>` metadata entry saying whether the
@@ -160,7 +160,7 @@ impl From<Vec<u8>> for WeightBytes {
     }
 }
 
-/// Loads a weights file written by the build script (build/) for model `M`. The bytes are moved, not copied; the
+/// Loads a weights file written by the importer (crates/import) for model `M`. The bytes are moved, not copied; the
 /// table keeps a view into them.
 pub fn load<M: CrossEncoderModel>(
     bytes: WeightBytes,

@@ -1,6 +1,6 @@
 //! The `native-webgpu` feature: the browser's WGSL kernels through native wgpu give the logits
 //! onnxruntime gives, within the parity tolerance, on the tiny WebGPU fixture and on the hub-form
-//! fixture, which the build rewrote to int32 (build/int32.rs).
+//! fixture, which the build rewrote to int32 (crates/import/src/int32.rs).
 //!
 //! It needs a Vulkan (or Metal, DX12) adapter; `./build.sh test` installs Mesa's lavapipe, a
 //! Vulkan driver that runs on the CPU, where the machine has none.

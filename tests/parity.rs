@@ -167,7 +167,7 @@ fn webgpu_form_matches_reference() {
     check_form::<fixture_webgpu::Model>("tiny-webgpu", fixture_webgpu::WEIGHTS_F32_PATH);
 }
 
-/// The build (build/fuse.rs) fuses each layer's attention, GELU and LayerNorms into `web_reranker::kernels` calls; the
+/// The build (crates/import/src/fuse.rs) fuses each layer's attention, GELU and LayerNorms into `web_reranker::kernels` calls; the
 /// parity tests above and below then check those kernels on the real graph.
 #[test]
 fn every_layer_runs_the_fused_kernels() {
@@ -182,6 +182,10 @@ fn every_layer_runs_the_fused_kernels() {
     assert_eq!(fixture_hub::INFO.fused_gelu_layers, layers);
     assert_eq!(fixture_transformers::INFO.fused_attention_layers, layers);
     assert_eq!(fixture_transformers::INFO.fused_gelu_layers, layers);
+    // Each of those GELUs is folded into the linear layer before it (one WebGPU kernel).
+    for info in [fixture_webgpu::INFO, fixture_hub::INFO, fixture_transformers::INFO] {
+        assert_eq!(info.folded_gelu_layers, layers, "{}", info.name);
+    }
     // Every LayerNorm follows a residual add (the embeddings' follows the sum of the embeddings):
     // two per layer and one more, whether the export wrote LayerNormalization or its parts.
     for (name, fused) in [
@@ -196,13 +200,44 @@ fn every_layer_runs_the_fused_kernels() {
     }
 }
 
+/// The model code the importer generated for each fixture, against its committed snapshot
+/// (`tests/snapshots/<name>.rs`), so that a change in what burn-onnx or the importer generates
+/// shows in review. `UPDATE_SNAPSHOTS=1 cargo test --features fixtures --test parity
+/// generated_code` writes them anew.
+#[test]
+fn generated_code_matches_its_snapshot() {
+    let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    for (name, path) in [
+        ("fixture_webgpu", fixture_webgpu::MODEL_RS_PATH),
+        ("fixture_hub", fixture_hub::MODEL_RS_PATH),
+        ("fixture_transformers", fixture_transformers::MODEL_RS_PATH),
+    ] {
+        let code = std::fs::read_to_string(path).expect("the generated model.rs");
+        let snapshot = snapshots.join(format!("{name}.rs"));
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::create_dir_all(&snapshots).unwrap();
+            std::fs::write(&snapshot, &code).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&snapshot).unwrap_or_else(|e| {
+            panic!("{}: {e} (UPDATE_SNAPSHOTS=1 writes it)", snapshot.display())
+        });
+        assert!(
+            code == expected,
+            "{name}: the generated code differs from {} (UPDATE_SNAPSHOTS=1 writes it anew; \
+             review the diff)",
+            snapshot.display()
+        );
+    }
+}
+
 #[test]
 fn hub_form_matches_reference() {
     check_form::<fixture_hub::Model>("tiny-hub", fixture_hub::WEIGHTS_F32_PATH);
 }
 
 /// transformers 5's model traced by TorchScript: bool mask math (which burn-flex cannot run) and
-/// int64 index math, rewritten by the build (build/mask.rs, build/int32.rs); padded batches check
+/// int64 index math, rewritten by the build (crates/import/src/mask.rs, crates/import/src/int32.rs); padded batches check
 /// that the rewritten mask is the original's.
 #[test]
 fn transformers_form_matches_reference() {
@@ -239,8 +274,8 @@ fn settable_max_length_matches_reference() {
 }
 
 /// Every committed form is WebGPU-ready: the TorchScript ones because the build rewrites their
-/// int64 math, their data-dependent token-type `Expand` (build/int32.rs) and transformers 5's
-/// bool mask math (build/mask.rs).
+/// int64 math, their data-dependent token-type `Expand` (crates/import/src/int32.rs) and transformers 5's
+/// bool mask math (crates/import/src/mask.rs).
 #[test]
 fn every_form_is_webgpu_ready() {
     assert_eq!(fixture_webgpu::INFO.webgpu_blocker, None);

@@ -19,7 +19,7 @@ Two forms:
 * ``transformers``: transformers 5's own model traced by the TorchScript exporter at opset 14
   (int64 inputs), as a user exporting a fine-tuned checkpoint with ``torch.onnx.export`` gets it.
   Its mask code traces to bool tensor math (a Gather and an And on the bool mask); the build
-  rewrites it (build/mask.rs) so that it runs.
+  rewrites it (crates/import/src/mask.rs) so that it runs.
 
 The export is verified against the PyTorch model with onnxruntime before it is written.
 

@@ -145,7 +145,7 @@ wasm_toolchain() {
 }
 
 # The wasm32 rustflags of the package's two modules (the only copy). The threaded module's
-# shared-memory link arguments are build/target.rs's (they apply to the cdylib only).
+# shared-memory link arguments are crates/import/src/target.rs's (they apply to the cdylib only).
 WASM_RUSTFLAGS='-C target-feature=+simd128 --cfg getrandom_backend="wasm_js"'
 WASM_THREADS_RUSTFLAGS='-C target-feature=+simd128,+atomics,+bulk-memory,+mutable-globals --cfg getrandom_backend="wasm_js"'
 

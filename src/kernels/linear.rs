@@ -1,6 +1,7 @@
 //! The linear layer of the generated model code: burn's `nn::Linear`, plus int8 weights.
 //!
-//! build/codegen.rs points the generated code's `Linear` and `LinearConfig` here. The module has burn's
+//! The importer's override of burn-onnx's `Linear` (crates/import/src/codegen.rs) declares the
+//! generated model's linear layers as this type and `LinearConfig`. The module has burn's
 //! fields (`weight` `[inputs, outputs]`, optional `bias`), so weight files load into it exactly
 //! as into burn's. How it multiplies:
 //!
@@ -181,7 +182,7 @@ impl Linear {
         self.apply(input, false)
     }
 
-    /// [`Self::forward`], then the erf-GELU ([`super::gelu`]): what build/codegen.rs generates
+    /// [`Self::forward`], then the erf-GELU ([`super::gelu`]): what crates/import/src/codegen.rs generates
     /// for a layer whose output only the GELU reads.
     pub fn forward_gelu<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         self.apply(input, true)

@@ -1,7 +1,7 @@
 //! Relaxed SIMD's int8 dot for `activations: 'i7'`: a side module that computes the integer
 //! sums of [`crate::kernels::int8_i7_matmul`] on this module's memory.
 //!
-//! The side module (`src/kernels/int8_i7_sums.wat`, assembled by build/side_module.rs, under a kilobyte) is
+//! The side module (`src/kernels/int8_i7_sums.wat`, assembled by crates/import/src/side_module.rs, under a kilobyte) is
 //! embedded here. [`install`] validates it (a browser without relaxed SIMD refuses it), and checks
 //! one product's sums against the plain loops before any product uses it. Each thread that runs
 //! a product instantiates it once, on [`wasm_bindgen::memory`] (the shared memory, in the

@@ -1,8 +1,8 @@
-//! Graph fusion at import time (a step of the build script, `build/main.rs`).
+//! Graph fusion at import time (a step of the build script, `crates/import/src/lib.rs`).
 //!
 //! Rewrites two subgraphs of each transformer layer into custom nodes of the `web_reranker`
 //! domain, which burn-onnx then generates as calls to `crate::kernels` (see the hooks in
-//! build/codegen.rs):
+//! crates/import/src/codegen.rs):
 //!
 //! * **attention**: `Reshape`+`Transpose` of the query, key and value into heads → `MatMul` →
 //!   `Mul` by a scalar scale → `Add` of the mask bias → `Softmax` → `MatMul` with the values →
@@ -22,7 +22,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use onnx_ir::{AttributeProto, AttributeType, GraphProto, ModelProto, NodeProto, TensorProto};
+use onnx_ir::{GraphProto, ModelProto, NodeProto};
+
+use crate::onnx::{Number, attribute, default_opset, drop_unused, int, ints, node, scalar};
 
 /// The custom domain of the fused nodes.
 pub const DOMAIN: &str = "web_reranker";
@@ -479,59 +481,6 @@ impl Graph<'_> {
     }
 }
 
-/// Removes nodes whose outputs nothing reads (repeatedly), then initializers nothing reads.
-pub fn drop_unused(graph: &mut GraphProto) {
-    let outputs: HashSet<String> = graph.output.iter().map(|o| o.name.clone()).collect();
-    loop {
-        let read: HashSet<&str> = graph
-            .node
-            .iter()
-            .flat_map(|n| n.input.iter().map(String::as_str))
-            .collect();
-        let keep: Vec<bool> = graph
-            .node
-            .iter()
-            .map(|n| {
-                n.output
-                    .iter()
-                    .any(|o| read.contains(o.as_str()) || outputs.contains(o))
-            })
-            .collect();
-        if keep.iter().all(|k| *k) {
-            break;
-        }
-        let mut keep = keep.into_iter();
-        graph.node.retain(|_| keep.next().unwrap_or(true));
-    }
-    let read: HashSet<String> = graph
-        .node
-        .iter()
-        .flat_map(|n| n.input.iter().cloned())
-        .collect();
-    graph
-        .initializer
-        .retain(|t| read.contains(&t.name) || outputs.contains(&t.name));
-}
-
-/// The version of the default (`ai.onnx`) opset `model` imports; 0 when it names none.
-pub fn default_opset(model: &ModelProto) -> i64 {
-    model
-        .opset_import
-        .iter()
-        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        .map_or(0, |o| o.version)
-}
-
-/// A node of the default domain: `op(inputs) -> output`, named after both.
-pub fn node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
-    let mut node = NodeProto::new();
-    node.op_type = op.to_string();
-    node.name = format!("{}_{output}", op.to_lowercase());
-    node.input = inputs.iter().map(|s| s.to_string()).collect();
-    node.output = vec![output.to_string()];
-    node
-}
-
 /// A node of the [`DOMAIN`] of fused nodes.
 fn custom_node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
     let mut node = node(op, inputs, output);
@@ -539,46 +488,183 @@ fn custom_node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
     node
 }
 
-/// An INT or FLOAT attribute.
-pub fn attribute(name: &str, value: Number) -> AttributeProto {
-    let mut attribute = AttributeProto::new();
-    attribute.name = name.to_string();
-    match value {
-        Number::Int(i) => {
-            attribute.type_ = AttributeType::INT.into();
-            attribute.i = i;
+#[cfg(test)]
+mod tests {
+    use std::f32::consts::{FRAC_1_SQRT_2, SQRT_2};
+
+    use onnx_ir::AttributeProto;
+
+    use super::*;
+    use crate::onnx_test::{Graph as TestGraph, run};
+
+    /// Runs `graph` before and after fusing: (what was fused, the ops left, the largest
+    /// difference of the outputs).
+    fn fused(graph: &TestGraph, heads: u64, inputs: &[(&str, &[usize], &[f32])]) -> (Fused, Vec<String>, f32) {
+        let before = run(&graph.model(), inputs);
+        let mut model = graph.model();
+        let fused = fuse(&mut model, heads);
+        let after = run(&model, inputs);
+        let ops = model.graph.node.iter().map(|n| n.op_type.clone()).collect();
+        let diff = before
+            .iter()
+            .flatten()
+            .zip(after.iter().flatten())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        (fused, ops, diff)
+    }
+
+    const X: [f32; 8] = [-2.0, -0.5, 0.0, 0.25, 1.0, 1.5, 3.0, -1.25];
+
+    fn gelu_graph(divide: bool, half_first: bool, x_also_read: bool) -> TestGraph {
+        let mut outputs: Vec<(&str, &[i64])> = vec![("y", &[2, 4])];
+        if x_also_read {
+            outputs.push(("e", &[2, 4]));
         }
-        Number::Float(f) => {
-            attribute.type_ = AttributeType::FLOAT.into();
-            attribute.f = f;
+        let mut g = TestGraph::new(&[("x", &[2, 4])], &outputs);
+        g.initializer("sqrt2", &[], &[SQRT_2]);
+        g.initializer("inv_sqrt2", &[], &[FRAC_1_SQRT_2]);
+        g.initializer("one", &[], &[1.0]);
+        g.initializer("half", &[], &[0.5]);
+        g.nodes.push(if divide { node("Div", &["x", "sqrt2"], "s") } else { node("Mul", &["x", "inv_sqrt2"], "s") });
+        g.nodes.push(node("Erf", &["s"], "e"));
+        g.nodes.push(node("Add", &["e", "one"], "p"));
+        if half_first {
+            g.nodes.push(node("Mul", &["x", "half"], "h"));
+            g.nodes.push(node("Mul", &["h", "p"], "y"));
+        } else {
+            g.nodes.push(node("Mul", &["p", "x"], "m"));
+            g.nodes.push(node("Mul", &["m", "half"], "y"));
+        }
+        g
+    }
+
+    #[test]
+    fn gelu_fuses_in_each_form_and_computes_the_same() {
+        for (divide, half_first) in [(true, false), (false, false), (true, true), (false, true)] {
+            let (fused, ops, diff) = fused(&gelu_graph(divide, half_first, false), 1, &[("x", &[2, 4], &X)]);
+            assert_eq!(fused, Fused { gelu: 1, ..Fused::default() }, "divide {divide} half_first {half_first}");
+            assert_eq!(ops, ["Gelu"]);
+            assert!(diff <= 1e-6, "{diff}");
         }
     }
-    attribute
-}
 
-pub enum Number {
-    Int(i64),
-    Float(f32),
-}
-
-fn int(node: &NodeProto, name: &str) -> Option<i64> {
-    node.attribute.iter().find(|a| a.name == name).map(|a| a.i)
-}
-
-fn ints<'a>(node: &'a NodeProto, name: &str) -> Option<&'a [i64]> {
-    node.attribute
-        .iter()
-        .find(|a| a.name == name)
-        .map(|a| a.ints.as_slice())
-}
-
-/// The value of a one-element f32 tensor.
-fn scalar(tensor: &TensorProto) -> Option<f32> {
-    if tensor.data_type != 1 || tensor.dims.iter().product::<i64>() != 1 {
-        return None;
+    #[test]
+    fn gelu_with_a_value_read_elsewhere_stays() {
+        let (fused, ops, _) = fused(&gelu_graph(true, false, true), 1, &[("x", &[2, 4], &X)]);
+        assert_eq!(fused, Fused::default());
+        assert_eq!(ops.len(), 5);
     }
-    if let [a, b, c, d] = tensor.raw_data[..] {
-        return Some(f32::from_le_bytes([a, b, c, d]));
+
+    fn layer_norm_graph(decomposed: bool, sum_is_output: bool) -> TestGraph {
+        let mut outputs: Vec<(&str, &[i64])> = vec![("y", &[2, 4])];
+        if sum_is_output {
+            outputs.push(("sum", &[2, 4]));
+        }
+        let mut g = TestGraph::new(&[("a", &[2, 4]), ("b", &[4])], &outputs);
+        g.initializer("gamma", &[4], &[1.0, 0.5, 2.0, -1.0]);
+        g.initializer("beta", &[4], &[0.0, 0.1, -0.2, 0.3]);
+        g.initializer("eps", &[], &[1e-5]);
+        g.initializer("two", &[], &[2.0]);
+        g.nodes.push(node("Add", &["a", "b"], "sum"));
+        if decomposed {
+            let mean = |input: &str, output: &str| {
+                let mut n = node("ReduceMean", &[input], output);
+                let mut axes = AttributeProto::new();
+                axes.name = "axes".into();
+                axes.type_ = onnx_ir::AttributeType::INTS.into();
+                axes.ints = vec![-1];
+                n.attribute.push(axes);
+                n
+            };
+            g.nodes.push(mean("sum", "mean"));
+            g.nodes.push(node("Sub", &["sum", "mean"], "centred"));
+            g.nodes.push(node("Pow", &["centred", "two"], "square"));
+            g.nodes.push(mean("square", "variance"));
+            g.nodes.push(node("Add", &["variance", "eps"], "shifted"));
+            g.nodes.push(node("Sqrt", &["shifted"], "deviation"));
+            g.nodes.push(node("Div", &["centred", "deviation"], "normed"));
+            g.nodes.push(node("Mul", &["normed", "gamma"], "scaled"));
+            g.nodes.push(node("Add", &["scaled", "beta"], "y"));
+        } else {
+            let mut n = node("LayerNormalization", &["sum", "gamma", "beta"], "y");
+            n.attribute.push(attribute("epsilon", Number::Float(1e-5)));
+            g.nodes.push(n);
+        }
+        g
     }
-    tensor.float_data.first().copied()
+
+    #[test]
+    fn a_residual_add_and_layer_norm_fuse_in_both_forms_and_compute_the_same() {
+        let b = [0.5, -0.5, 1.0, 0.0];
+        for decomposed in [true, false] {
+            let (fused, ops, diff) = fused(&layer_norm_graph(decomposed, false), 1, &[("a", &[2, 4], &X), ("b", &[4], &b)]);
+            assert_eq!(fused, Fused { layer_norm: 1, ..Fused::default() }, "decomposed {decomposed}");
+            assert_eq!(ops, ["AddLayerNorm"]);
+            assert!(diff <= 1e-5, "{diff}");
+        }
+    }
+
+    #[test]
+    fn a_layer_norm_whose_sum_is_read_elsewhere_stays() {
+        for decomposed in [true, false] {
+            let (fused, _, _) = fused(&layer_norm_graph(decomposed, true), 1, &[("a", &[2, 4], &X), ("b", &[4], &[0.0; 4])]);
+            assert_eq!(fused, Fused::default(), "decomposed {decomposed}");
+        }
+    }
+
+    /// The exports' attention: heads split by Reshape + Transpose, Q·Kᵀ, scale, mask bias,
+    /// softmax, ·V, heads merged. `[1, 3, 4]` inputs, 2 heads of 2.
+    fn attention_graph(weights_are_output: bool) -> TestGraph {
+        let mut outputs: Vec<(&str, &[i64])> = vec![("y", &[1, 3, 4])];
+        if weights_are_output {
+            outputs.push(("weights", &[1, 2, 3, 3]));
+        }
+        let mut g = TestGraph::new(&[("q", &[1, 3, 4]), ("k", &[1, 3, 4]), ("v", &[1, 3, 4]), ("bias", &[1, 1, 1, 3])], &outputs);
+        g.int_initializer("heads_shape", &[4], &[1, 3, 2, 2]);
+        g.int_initializer("merged_shape", &[3], &[1, 3, 4]);
+        g.initializer("scale", &[], &[FRAC_1_SQRT_2]);
+        let transpose = |input: &str, output: &str, perm: &[i64]| {
+            let mut n = node("Transpose", &[input], output);
+            let mut p = AttributeProto::new();
+            p.name = "perm".into();
+            p.type_ = onnx_ir::AttributeType::INTS.into();
+            p.ints = perm.to_vec();
+            n.attribute.push(p);
+            n
+        };
+        for (x, perm) in [("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3])] {
+            g.nodes.push(node("Reshape", &[x, "heads_shape"], &format!("{x}_split")));
+            g.nodes.push(transpose(&format!("{x}_split"), &format!("{x}_heads"), &perm));
+        }
+        g.nodes.push(node("MatMul", &["q_heads", "k_heads"], "scores"));
+        g.nodes.push(node("Mul", &["scores", "scale"], "scaled"));
+        g.nodes.push(node("Add", &["scaled", "bias"], "masked"));
+        g.nodes.push(node("Softmax", &["masked"], "weights"));
+        g.nodes.push(node("MatMul", &["weights", "v_heads"], "context"));
+        g.nodes.push(transpose("context", "merged", &[0, 2, 1, 3]));
+        g.nodes.push(node("Reshape", &["merged", "merged_shape"], "y"));
+        g
+    }
+
+    #[test]
+    fn attention_fuses_and_computes_the_same() {
+        let q: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin()).collect();
+        let k: Vec<f32> = (0..12).map(|i| (i as f32 * 0.71).cos()).collect();
+        let v: Vec<f32> = (0..12).map(|i| i as f32 * 0.1 - 0.5).collect();
+        let bias = [0.0, 0.0, f32::MIN];
+        let inputs: [(&str, &[usize], &[f32]); 4] =
+            [("q", &[1, 3, 4], &q), ("k", &[1, 3, 4], &k), ("v", &[1, 3, 4], &v), ("bias", &[1, 1, 1, 3], &bias)];
+        let (fused, ops, diff) = fused(&attention_graph(false), 2, &inputs);
+        assert_eq!(fused, Fused { attention: 1, ..Fused::default() });
+        assert_eq!(ops, ["Attention"]);
+        assert!(diff <= 1e-6, "{diff}");
+    }
+
+    #[test]
+    fn attention_whose_weights_are_read_elsewhere_stays() {
+        let mut model = attention_graph(true).model();
+        assert_eq!(fuse(&mut model, 2), Fused::default());
+        assert!(model.graph.node.iter().any(|n| n.op_type == "Softmax"));
+    }
 }

@@ -19,11 +19,10 @@
 //! The ids are identical to `tokenizers`' Unigram on the same vocabulary (tested on the real
 //! tokenizer against Python's ids). Scores stay f64: XLM-R's are not all f32-exact, and
 //! Viterbi must see the values the JSON has. The byte order is what our Unigram model searches
-//! ([`super::unigram`]); storing it saves sorting 250002 pieces at every load, and the loader
+//! (the engine's `src/tokenize/unigram.rs`); storing it saves sorting 250002 pieces at every load, and the loader
 //! checks it rather than trusting it.
 //!
-//! NOTE: this file depends on serde_json only, because the build script (build/main.rs) includes it too (`#[path]`) to
-//! write `tokenizer.bin` next to the weights.
+//! The importer (`crates/import`) writes it next to the weights; the engine's tokenizer reads it.
 
 use serde_json::Value;
 
@@ -172,7 +171,7 @@ impl FlatVocabulary {
 }
 
 /// Splits a `tokenizer.bin` into its JSON (with an empty `model.vocab`), the vocabulary and the
-/// stored byte order (unchecked: [`super::unigram`] checks it).
+/// stored byte order (unchecked: the engine's Unigram checks it).
 pub fn decode(bytes: &[u8]) -> Result<(Value, FlatVocabulary, Vec<u32>), String> {
     let mut at = MAGIC.len();
     if !is_compact(bytes) {

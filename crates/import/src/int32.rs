@@ -1,4 +1,4 @@
-//! The hub form made WebGPU-ready (a step of the build script, `build/main.rs`).
+//! The hub form made WebGPU-ready (a step of the build script, `crates/import/src/lib.rs`).
 //!
 //! The ONNX files model hubs ship for XLM-R cross-encoders are TorchScript exports at opset 14:
 //! int64 inputs, int64 index math for the position ids, and a token-type-id buffer sliced and
@@ -42,7 +42,7 @@ pub fn rewrite(graph: &mut GraphProto, source: &str) {
         return;
     }
     narrow(graph, &int64_inputs, source);
-    crate::fuse::drop_unused(graph);
+    crate::onnx::drop_unused(graph);
     for input in &mut graph.input {
         if int64_inputs.contains(&input.name) {
             set_elem_type(input, INT32);
@@ -95,7 +95,7 @@ fn fold_token_types(graph: &mut GraphProto, source: &str) {
     }
     if folded > 0 {
         graph.input.retain(|i| i.name != "token_type_ids");
-        crate::fuse::drop_unused(graph);
+        crate::onnx::drop_unused(graph);
     }
     // A buffer of token types that are not all zero would be silently wrong without this.
     for node in &graph.node {
@@ -329,4 +329,72 @@ fn set_elem_type(value: &mut ValueInfoProto, to: i32) {
         .mut_or_insert_default()
         .mut_tensor_type()
         .elem_type = to;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::node;
+    use crate::onnx_test::{Graph, run, value_info};
+
+    /// `input_ids` (int64 `[1, 3]`) plus an int64 offset, looked up in a `[6, 2]` table, plus a
+    /// token-type row looked up with an all-zero (or not) int64 buffer: the hub form's shape.
+    fn hub_like(token_types: [i64; 3]) -> Graph {
+        let mut g = Graph::new(&[], &[("y", &[1, 3, 2])]);
+        g.inputs.push(value_info("input_ids", INT64, &[1, 3]));
+        g.initializer("table", &[6, 2], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0]);
+        g.initializer("types", &[2, 2], &[0.5, -0.5, 9.0, 9.0]);
+        g.int_initializer("offset", &[1], &[2]);
+        g.int_initializer("buffer", &[1, 3], &token_types);
+        g.nodes.push(node("Add", &["input_ids", "offset"], "positions"));
+        g.nodes.push(node("Gather", &["table", "positions"], "embedded"));
+        g.nodes.push(node("Gather", &["types", "buffer"], "typed"));
+        g.nodes.push(node("Add", &["embedded", "typed"], "y"));
+        g
+    }
+
+    #[test]
+    fn int64_inputs_and_what_they_compute_become_int32_and_zero_token_types_a_row() {
+        let graph = hub_like([0, 0, 0]);
+        let inputs: [(&str, &[usize], &[f32]); 1] = [("input_ids", &[1, 3], &[0.0, 3.0, 1.0])];
+        let before = run(&graph.model(), &inputs);
+        let mut model = graph.model();
+        rewrite(model.graph.mut_or_insert_default(), "test");
+        let graph_after = &model.graph;
+        assert_eq!(elem_type(&graph_after.input[0]), Some(INT32));
+        let add = &graph_after.node[0];
+        assert_eq!(add.input, ["input_ids", "offset__int32"]);
+        let copy = graph_after.initializer.iter().find(|t| t.name == "offset__int32").unwrap();
+        assert_eq!((copy.data_type, copy.int32_data.as_slice()), (INT32, &[2][..]));
+        // The token-type lookup is now its table's row 0, and the buffer is gone.
+        assert!(graph_after.node.iter().all(|n| !n.input.contains(&"buffer".to_string())));
+        assert!(graph_after.initializer.iter().all(|t| t.name != "buffer"));
+        assert_eq!(run(&model, &inputs), before);
+    }
+
+    #[test]
+    fn a_graph_without_int64_inputs_stays() {
+        let mut g = Graph::new(&[("x", &[2])], &[("y", &[2])]);
+        g.initializer("one", &[], &[1.0]);
+        g.nodes.push(node("Add", &["x", "one"], "y"));
+        let mut model = g.model();
+        rewrite(model.graph.mut_or_insert_default(), "test");
+        assert_eq!(model, g.model());
+    }
+
+    #[test]
+    #[should_panic(expected = "are not all zero")]
+    fn token_types_that_are_not_all_zero_stop_the_build() {
+        let mut model = hub_like([0, 1, 0]).model();
+        rewrite(model.graph.mut_or_insert_default(), "test");
+    }
+
+    #[test]
+    #[should_panic(expected = "knows no int32 form")]
+    fn an_int64_op_it_does_not_know_stops_the_build() {
+        let mut g = hub_like([0, 0, 0]);
+        g.nodes[0] = node("BitShift", &["input_ids", "offset"], "positions");
+        let mut model = g.model();
+        rewrite(model.graph.mut_or_insert_default(), "test");
+    }
 }

@@ -1,4 +1,5 @@
-//! Build script: imports cross-encoder ONNX files into burn code at build time.
+//! The model importer: turns a cross-encoder's ONNX file into burn code at build time. The
+//! crate's build script (`build.rs`) calls [`run`].
 //!
 //! * `RERANKER_MODEL_DIR` (a folder with `model.onnx`, `tokenizer.json` and `config.json`) is
 //!   imported as the crate's `selected` model; `build.sh` sets it. Unset: the library builds
@@ -6,34 +7,33 @@
 //! * With the `fixtures` feature the committed tiny test models are imported as well.
 //!
 //! For each model, `OUT_DIR/<name>/` gets `model.rs` (burn-onnx's code for the graph without its
-//! word-embedding table, with attention and GELU fused), `weights-f32.bpk` and
+//! word-embedding table, with attention, GELU and LayerNorm fused), `weights-f32.bpk` and
 //! `weights-int8.bpk`, `tokenizer.bin`, and `glue.rs` (the `CrossEncoderModel` impl).
-//! docs/design.md describes each step; the steps are the modules below, in the order `import`
-//! calls them.
+//! docs/design.md describes each step; the steps are the modules below, in the order [`import`]
+//! calls them, and each has tests on small hand-built graphs (`onnx_test`).
 //!
 //! NOTE: the importer is `burn-import` (pinned `=0.22.0`), the shim crate the design names. It
 //! re-exports burn-onnx 0.22.0's `ModelGen` unchanged, so pinning it pins the generator that
 //! matches burn 0.22.1; switching to `burn-onnx` directly is a one-line change when the shim goes.
 
-mod codegen;
-mod fuse;
-mod graph;
-mod int32;
-mod mask;
-mod side_module;
-mod target;
-mod weights;
-
-#[path = "../src/tokenize/compact.rs"]
-#[allow(dead_code)]
-mod compact_tokenizer;
-#[path = "../src/quant.rs"]
-#[allow(dead_code)]
-mod quant;
+pub mod codegen;
+pub mod fuse;
+pub mod gemm;
+pub mod graph;
+pub mod int32;
+pub mod mask;
+pub mod onnx;
+#[cfg(test)]
+mod onnx_test;
+pub mod side_module;
+pub mod target;
+pub mod weights;
 
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use web_reranker_formats::{quant, tokenizer_bin};
 
 /// Facts about one imported model, written into its `glue.rs`.
 pub struct Imported {
@@ -45,30 +45,17 @@ pub struct Imported {
     intermediate_size: u64,
     max_positions: u64,
     pad_token_id: u64,
-    webgpu_blockers: Vec<&'static str>,
     fused: fuse::Fused,
-    /// The top-level model's `Linear` fields.
-    linear_layers: Vec<String>,
+    /// What the generated code holds: its linear layers, the folded GELUs, WebGPU blockers.
+    generated: codegen::Generated,
 }
 
-/// Every file the build script reads from the package.
+/// The files of the package the build script reads besides the models (cargo reruns it when one
+/// changes; the importer itself is a dependency, so a change to it reruns the script anyway).
 ///
 /// NOTE: naming any file turns off cargo's default of watching the whole package, so every file
-/// is named.
-const SOURCES: [&str; 12] = [
-    "build/main.rs",
-    "build/codegen.rs",
-    "build/fuse.rs",
-    "build/graph.rs",
-    "build/int32.rs",
-    "build/mask.rs",
-    "build/side_module.rs",
-    "build/target.rs",
-    "build/weights.rs",
-    "src/quant.rs",
-    "src/tokenize/compact.rs",
-    side_module::RELAXED_KERNEL,
-];
+/// read is named.
+const SOURCES: [&str; 1] = [side_module::RELAXED_KERNEL];
 
 /// The committed test models the `fixtures` feature imports: (module name, folder in
 /// `tests/fixtures/`).
@@ -78,7 +65,9 @@ const FIXTURES: [(&str, &str); 3] = [
     ("fixture_transformers", "tiny-transformers"),
 ];
 
-fn main() {
+/// The build script's work: the target's `cfg`s, the relaxed-SIMD side module on wasm, and each
+/// model to import.
+pub fn run() {
     let target = target::configure();
     println!("cargo:rerun-if-env-changed=RERANKER_MODEL_DIR");
     for file in SOURCES {
@@ -101,7 +90,7 @@ fn main() {
 }
 
 /// Imports the model folder `dir` as `crate::model::<name>`: the steps, in order.
-fn import(name: &'static str, dir: &Path, out: &Path) {
+pub fn import(name: &'static str, dir: &Path, out: &Path) {
     let config = ModelConfig::read(dir);
     let target = out.join(name);
     fs::create_dir_all(&target).unwrap_or_else(|e| fail(format!("cannot create {target:?}: {e}")));
@@ -114,7 +103,7 @@ fn import(name: &'static str, dir: &Path, out: &Path) {
         config.number("hidden_size"),
         config.number("num_attention_heads"),
     );
-    let code = codegen::generate(name, &split_onnx, dir);
+    let generated = codegen::generate(name, &split_onnx, dir);
     weights::write(
         &target,
         table,
@@ -131,9 +120,8 @@ fn import(name: &'static str, dir: &Path, out: &Path) {
         intermediate_size: config.number("intermediate_size"),
         max_positions: config.number("max_position_embeddings"),
         pad_token_id: config.number("pad_token_id"),
-        webgpu_blockers: codegen::webgpu_blockers(&code),
         fused,
-        linear_layers: codegen::linear_fields(&code),
+        generated,
     };
     codegen::write_glue(&imported, out);
 }
@@ -185,11 +173,11 @@ impl ModelConfig {
     }
 }
 
-/// `tokenizer.bin`: `tokenizer.json` with its vocabulary in binary (`src/tokenize/compact.rs`).
+/// `tokenizer.bin`: `tokenizer.json` with its vocabulary in binary (`crates/formats/src/tokenizer_bin.rs`).
 fn write_compact_tokenizer(dir: &Path, target: &Path) {
     let tokenizer = fs::read(dir.join("tokenizer.json"))
         .unwrap_or_else(|e| fail(format!("cannot read {}/tokenizer.json: {e}", dir.display())));
-    let compact = compact_tokenizer::encode(&tokenizer)
+    let compact = tokenizer_bin::encode(&tokenizer)
         .unwrap_or_else(|e| fail(format!("{}/tokenizer.json: {e}", dir.display())));
     fs::write(target.join("tokenizer.bin"), compact)
         .unwrap_or_else(|e| fail(format!("cannot write tokenizer.bin: {e}")));

@@ -7,10 +7,8 @@
 //! `scale = max |x| / 127` over its slice, so the largest value of every slice is exact.
 //!
 //! The names a weights file uses are defined here too ([`WORD_EMBEDDINGS`], [`PRECISION_KEY`],
-//! [`QUANTIZED_PREFIX`], [`scale_name`]): build/weights.rs writes them, `crate::weights` reads them.
-//!
-//! NOTE: this file has no dependencies because the build script (build/main.rs) includes it too (`#[path]`): the same
-//! code writes the weights at build time and reads them at load time.
+//! [`QUANTIZED_PREFIX`], [`scale_name`]): `crates/import/src/weights.rs` writes them, the
+//! engine's `src/weights.rs` reads them.
 
 /// Name of the word-embedding table in a weights file (and of the model input it feeds).
 pub const WORD_EMBEDDINGS: &str = "word_embeddings";

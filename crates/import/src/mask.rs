@@ -1,4 +1,4 @@
-//! The attention mask in plain arithmetic (a step of the build script, `build/main.rs`).
+//! The attention mask in plain arithmetic (a step of the build script, `crates/import/src/lib.rs`).
 //!
 //! transformers 5 builds its attention mask with index and bool tensor math (`Range`s, a `Gather`
 //! on the flattened bool mask, `And`, `Expand`, `Where(mask, 0, min)`). Traced by TorchScript
@@ -22,7 +22,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use onnx_ir::{AttributeProto, AttributeType, GraphProto, ModelProto, TensorProto};
 
-use crate::fuse::{self, Number, node};
+use crate::onnx::{self, Number, node};
 
 const MASK: &str = "attention_mask";
 const FLOAT: i32 = 1;
@@ -35,7 +35,7 @@ const ON_OTHER: u8 = 2;
 
 /// Rewrites every attention bias that needs it (see the module docs).
 pub fn rewrite(model: &mut ModelProto) {
-    let opset = fuse::default_opset(model);
+    let opset = onnx::default_opset(model);
     let graph = model.graph.mut_or_insert_default();
     if !graph.input.iter().any(|i| i.name == MASK) {
         return;
@@ -65,7 +65,7 @@ pub fn rewrite(model: &mut ModelProto) {
     for bias in biases {
         replace(graph, &bias, opset);
     }
-    fuse::drop_unused(graph);
+    onnx::drop_unused(graph);
 }
 
 /// For each value, which graph inputs its contents depend on (`Shape` reads no contents).
@@ -146,7 +146,7 @@ fn replace(graph: &mut GraphProto, bias: &str, opset: i64) {
     }
     let mut cast = node("Cast", &[MASK], &name("float"));
     cast.attribute
-        .push(fuse::attribute("to", Number::Int(i64::from(FLOAT))));
+        .push(onnx::attribute("to", Number::Int(i64::from(FLOAT))));
     let nodes = [
         cast,
         node("Sub", &[&name("one"), &name("float")], &name("dropped")),
@@ -163,4 +163,69 @@ fn scalar(name: &str, value: f32) -> TensorProto {
     tensor.data_type = FLOAT;
     tensor.float_data = vec![value];
     tensor
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx_test::{Graph, run, value_info};
+
+    /// Scores `[1, 1, 2, 3]` plus a bias from `attention_mask` `[1, 3]`, then softmax; the bias
+    /// made with bool ops (transformers 5's way) or in plain arithmetic (the hub's).
+    fn masked_softmax(bool_math: bool) -> Graph {
+        let mut g = Graph::new(&[("scores", &[1, 1, 2, 3])], &[("y", &[1, 1, 2, 3])]);
+        g.inputs.push(value_info(MASK, INT64, &[1, 3]));
+        g.initializer("zero", &[], &[0.0]);
+        g.initializer("min", &[], &[f32::MIN]);
+        g.initializer("one", &[], &[1.0]);
+        g.int_initializer("axes", &[2], &[1, 2]);
+        let cast = |input: &str, output: &str, to: i32| {
+            let mut n = node("Cast", &[input], output);
+            n.attribute.push(onnx::attribute("to", Number::Int(i64::from(to))));
+            n
+        };
+        if bool_math {
+            g.nodes.push(cast(MASK, "kept", BOOL));
+            g.nodes.push(node("Not", &["kept"], "dropped"));
+            g.nodes.push(node("Where", &["dropped", "min", "zero"], "flat"));
+        } else {
+            g.nodes.push(cast(MASK, "kept", FLOAT));
+            g.nodes.push(node("Sub", &["one", "kept"], "dropped"));
+            g.nodes.push(node("Mul", &["dropped", "min"], "flat"));
+        }
+        g.nodes.push(node("Unsqueeze", &["flat", "axes"], "bias"));
+        g.nodes.push(node("Add", &["scores", "bias"], "masked"));
+        g.nodes.push(node("Softmax", &["masked"], "y"));
+        g
+    }
+
+    const SCORES: [f32; 6] = [0.5, -1.0, 2.0, 0.0, 0.25, 3.0];
+
+    #[test]
+    fn a_bias_made_with_bool_ops_becomes_the_padding_arithmetic_and_computes_the_same() {
+        let graph = masked_softmax(true);
+        for mask in [[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [1.0, 0.0, 0.0]] {
+            let inputs: [(&str, &[usize], &[f32]); 2] = [("scores", &[1, 1, 2, 3], &SCORES), (MASK, &[1, 3], &mask)];
+            let before = run(&graph.model(), &inputs);
+            let mut model = graph.model();
+            rewrite(&mut model);
+            let ops: Vec<&str> = model.graph.node.iter().map(|n| n.op_type.as_str()).collect();
+            assert!(!ops.iter().any(|op| ["Not", "Where"].contains(op)), "{ops:?}");
+            assert_eq!(ops, ["Cast", "Sub", "Mul", "Unsqueeze", "Add", "Softmax"]);
+            assert_eq!(run(&model, &inputs), before, "mask {mask:?}");
+        }
+    }
+
+    #[test]
+    fn a_bias_in_plain_arithmetic_and_a_graph_without_a_mask_stay() {
+        let graph = masked_softmax(false);
+        let mut model = graph.model();
+        rewrite(&mut model);
+        assert_eq!(model, graph.model());
+        let mut no_mask = masked_softmax(true);
+        no_mask.inputs.retain(|i| i.name != MASK);
+        let mut model = no_mask.model();
+        rewrite(&mut model);
+        assert_eq!(model, no_mask.model());
+    }
 }

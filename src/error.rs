@@ -101,8 +101,16 @@ mod tests {
     fn one_of_each() -> Vec<Error> {
         let all = vec![
             Error::EmptyQuery,
-            Error::MaxLength { value: 0, min: 4, max: 512 },
-            Error::InvalidOption { name: "n", expected: "e", value: "v".into() },
+            Error::MaxLength {
+                value: 0,
+                min: 4,
+                max: 512,
+            },
+            Error::InvalidOption {
+                name: "n",
+                expected: "e",
+                value: "v".into(),
+            },
             Error::InvalidArgument("a".into()),
             Error::Tokenizer("t".into()),
             Error::Weights("w".into()),
@@ -110,7 +118,10 @@ mod tests {
             Error::Device("d".into()),
             Error::DeviceLost("l".into()),
             Error::Aborted,
-            Error::OutOfMemory { what: "m".into(), bytes: 1 },
+            Error::OutOfMemory {
+                what: "m".into(),
+                bytes: 1,
+            },
         ];
         for e in &all {
             match e {
@@ -138,7 +149,10 @@ mod tests {
         }
         // NOTE: INTEGRITY is the JS side's alone (js/files.js checks the files' sha256).
         for code in CODES {
-            assert!(given.contains(&code) || code == "INTEGRITY", "{code} is never given");
+            assert!(
+                given.contains(&code) || code == "INTEGRITY",
+                "{code} is never given"
+            );
         }
     }
 }

@@ -183,7 +183,11 @@ fn every_layer_runs_the_fused_kernels() {
     assert_eq!(fixture_transformers::INFO.fused_attention_layers, layers);
     assert_eq!(fixture_transformers::INFO.fused_gelu_layers, layers);
     // Each of those GELUs is folded into the linear layer before it (one WebGPU kernel).
-    for info in [fixture_webgpu::INFO, fixture_hub::INFO, fixture_transformers::INFO] {
+    for info in [
+        fixture_webgpu::INFO,
+        fixture_hub::INFO,
+        fixture_transformers::INFO,
+    ] {
         assert_eq!(info.folded_gelu_layers, layers, "{}", info.name);
     }
     // Every LayerNorm follows a residual add (the embeddings' follows the sum of the embeddings):

@@ -5,7 +5,7 @@
 # image itself has stays: the system packages (.ci/run installs the missing ones) and rustup's
 # toolchain (RUSTUP_HOME and its proxies: cargo, rustc, clippy, rustfmt).
 #
-#   tools/cold-ci.sh [--dir DIR]     (default: a new folder under /tmp)
+#   tools/cold-ci.sh [--dir DIR] [--rev REV]     (defaults: a new folder under /tmp; HEAD)
 #
 # Run it after any change to build.sh, tools/lib.sh, tools/model.sh, .ci/run, Cargo.toml or the
 # tests' setup (docs/testing.md). It prints build.sh test's stage table and the wall time; with
@@ -13,9 +13,11 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR=""
+REV=HEAD
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) DIR="${2:?--dir needs a folder}"; shift 2 ;;
+    --rev) REV="${2:?--rev needs a commit}"; shift 2 ;;
     *) echo "cold-ci.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
@@ -23,10 +25,10 @@ DIR="${DIR:-$(mktemp -d /tmp/reranker-cold-ci.XXXXXX)}"
 mkdir -p "$DIR/home"
 DIR="$(cd "$DIR" && pwd)"
 
-# The committed HEAD, cloned afresh (CI clones main: uncommitted changes are not in it).
+# A commit (HEAD by default), cloned afresh (CI clones main: uncommitted changes are not in it).
 rm -rf "$DIR/clone"
 git clone --quiet --no-local "$ROOT" "$DIR/clone"
-git -C "$DIR/clone" checkout --quiet "$(git -C "$ROOT" rev-parse HEAD)"
+git -C "$DIR/clone" checkout --quiet "$(git -C "$ROOT" rev-parse "$REV")"
 
 # rustup's proxies, as the image has them in ~/.cargo/bin, without anything installed there since.
 real_cargo_home="${CARGO_HOME:-$HOME/.cargo}"

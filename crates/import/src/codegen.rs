@@ -180,7 +180,12 @@ fn gelu_call(stmt: &syn::Stmt) -> Option<(Ident, Ident)> {
     let syn::Expr::Path(func) = call.func.as_ref() else {
         return None;
     };
-    let names: Vec<String> = func.path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let names: Vec<String> = func
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
     let [syn::Expr::Path(argument)] = call.args.iter().collect::<Vec<_>>()[..] else {
         return None;
     };
@@ -199,7 +204,9 @@ fn let_binding(stmt: &syn::Stmt) -> Option<(Ident, &syn::Expr)> {
         return None;
     };
     let init = local.init.as_ref()?;
-    init.diverge.is_none().then(|| (name.ident.clone(), init.expr.as_ref()))
+    init.diverge
+        .is_none()
+        .then(|| (name.ident.clone(), init.expr.as_ref()))
 }
 
 /// How often `name` occurs in `block` (its binding included).
@@ -237,7 +244,12 @@ pub fn linear_layers(file: &syn::File) -> Result<Vec<String>, String> {
                 let syn::Type::Path(ty) = &f.ty else {
                     return None;
                 };
-                let path = ty.path.segments.iter().map(|s| s.ident.to_string()).collect();
+                let path = ty
+                    .path
+                    .segments
+                    .iter()
+                    .map(|s| s.ident.to_string())
+                    .collect();
                 Some((f.ident.as_ref()?.to_string(), path))
             })
             .collect()
@@ -344,7 +356,9 @@ impl OurLinear {
     fn node(node: &Node) -> Result<&onnx_ir::linear::LinearNode, ProcessError> {
         match node {
             Node::Linear(linear) => Ok(linear),
-            _ => Err(ProcessError::Custom("the Linear override got another node".into())),
+            _ => Err(ProcessError::Custom(
+                "the Linear override got another node".into(),
+            )),
         }
     }
 }
@@ -379,7 +393,10 @@ impl OpOverride for OurLinear {
             )));
         }
         let shape = linear.inputs[1].ty.static_shape_known().ok_or_else(|| {
-            ProcessError::Custom(format!("linear layer {}: its weight's shape is not known", linear.name))
+            ProcessError::Custom(format!(
+                "linear layer {}: its weight's shape is not known",
+                linear.name
+            ))
         })?;
         let [d_input, d_output] = shape[..] else {
             return Err(ProcessError::Custom(format!(
@@ -410,7 +427,10 @@ impl OpOverride for OurLinear {
         let mut tensors = Vec::new();
         for (index, part) in [(1, "weight"), (2, "bias")] {
             if let Some(input) = linear.inputs.get(index) {
-                tensors.extend(create_deferred_tensor(input, &format!("{field_name}.{part}")));
+                tensors.extend(create_deferred_tensor(
+                    input,
+                    &format!("{field_name}.{part}"),
+                ));
             }
         }
         Ok(tensors)
@@ -674,11 +694,23 @@ impl Model {
     fn a_gelu_reading_only_a_layers_output_folds_into_it_and_one_read_twice_does_not() {
         let (code, generated) = rewrite(MODEL).expect("a model it can use");
         assert_eq!(generated.gelu_folded, 2);
-        assert!(code.contains("let gelu1_out1 = self.linear1.forward_gelu(word_embeddings);"), "{code}");
-        assert!(code.contains("let gelu2_out1 = self.linear3.forward_gelu(x);"), "{code}");
+        assert!(
+            code.contains("let gelu1_out1 = self.linear1.forward_gelu(word_embeddings);"),
+            "{code}"
+        );
+        assert!(
+            code.contains("let gelu2_out1 = self.linear3.forward_gelu(x);"),
+            "{code}"
+        );
         // linear2's output is read again after its GELU: the two calls stay.
-        assert!(code.contains("let linear2_out1 = self.linear2.forward(sub_out1);"), "{code}");
-        assert!(code.contains("crate::kernels::gelu(linear2_out1.clone())"), "{code}");
+        assert!(
+            code.contains("let linear2_out1 = self.linear2.forward(sub_out1);"),
+            "{code}"
+        );
+        assert!(
+            code.contains("crate::kernels::gelu(linear2_out1.clone())"),
+            "{code}"
+        );
         assert!(!code.contains("self.linear1.forward("), "{code}");
         // The rewritten file parses and rewrites to itself.
         let (again, second) = rewrite(&code).unwrap();
@@ -688,23 +720,39 @@ impl Model {
     #[test]
     fn the_linear_layers_are_listed_by_their_path_from_the_model() {
         let (_, generated) = rewrite(MODEL).unwrap();
-        assert_eq!(generated.linear_layers, ["linear1", "submodule1.linear3", "linear2"]);
+        assert_eq!(
+            generated.linear_layers,
+            ["linear1", "submodule1.linear3", "linear2"]
+        );
         assert!(generated.webgpu_blockers.is_empty());
     }
 
     #[test]
     fn a_linear_layer_the_model_does_not_reach_or_of_burns_type_is_an_error_naming_it() {
-        let orphan = format!("{MODEL}\npub struct Submodule9 {{ linear9: crate::kernels::Linear }}\n");
+        let orphan =
+            format!("{MODEL}\npub struct Submodule9 {{ linear9: crate::kernels::Linear }}\n");
         let error = rewrite(&orphan).unwrap_err();
-        assert!(error.contains("`Submodule9.linear9`") && error.contains("not reachable"), "{error}");
-        let burns = MODEL.replace("linear2: crate::kernels::Linear", "linear2: burn::nn::Linear");
+        assert!(
+            error.contains("`Submodule9.linear9`") && error.contains("not reachable"),
+            "{error}"
+        );
+        let burns = MODEL.replace(
+            "linear2: crate::kernels::Linear",
+            "linear2: burn::nn::Linear",
+        );
         let error = rewrite(&burns).unwrap_err();
-        assert!(error.contains("`Model.linear2` is a `burn::nn::Linear`"), "{error}");
+        assert!(
+            error.contains("`Model.linear2` is a `burn::nn::Linear`"),
+            "{error}"
+        );
     }
 
     #[test]
     fn a_synchronous_read_back_and_int64_math_are_webgpu_blockers() {
-        let read_back = MODEL.replace("let logits = ", "let _ = gelu3_out1.clone().to_data();\n        let logits = ");
+        let read_back = MODEL.replace(
+            "let logits = ",
+            "let _ = gelu3_out1.clone().to_data();\n        let logits = ",
+        );
         let (_, generated) = rewrite(&read_back).unwrap();
         assert_eq!(generated.webgpu_blockers.len(), 1);
         assert!(generated.webgpu_blockers[0].contains("to_data"));
@@ -716,7 +764,10 @@ impl Model {
 
     #[test]
     fn a_forward_of_another_signature_is_an_error() {
-        let renamed = MODEL.replace("attention_mask: Tensor<2, Int>", "token_type_ids: Tensor<2, Int>");
+        let renamed = MODEL.replace(
+            "attention_mask: Tensor<2, Int>",
+            "token_type_ids: Tensor<2, Int>",
+        );
         let error = rewrite(&renamed).unwrap_err();
         assert!(error.contains("token_type_ids"), "{error}");
         let returns = MODEL.replace(") -> Tensor<2> {", ") -> Tensor<3> {");

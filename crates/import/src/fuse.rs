@@ -499,7 +499,11 @@ mod tests {
 
     /// Runs `graph` before and after fusing: (what was fused, the ops left, the largest
     /// difference of the outputs).
-    fn fused(graph: &TestGraph, heads: u64, inputs: &[(&str, &[usize], &[f32])]) -> (Fused, Vec<String>, f32) {
+    fn fused(
+        graph: &TestGraph,
+        heads: u64,
+        inputs: &[(&str, &[usize], &[f32])],
+    ) -> (Fused, Vec<String>, f32) {
         let before = run(&graph.model(), inputs);
         let mut model = graph.model();
         let fused = fuse(&mut model, heads);
@@ -526,7 +530,11 @@ mod tests {
         g.initializer("inv_sqrt2", &[], &[FRAC_1_SQRT_2]);
         g.initializer("one", &[], &[1.0]);
         g.initializer("half", &[], &[0.5]);
-        g.nodes.push(if divide { node("Div", &["x", "sqrt2"], "s") } else { node("Mul", &["x", "inv_sqrt2"], "s") });
+        g.nodes.push(if divide {
+            node("Div", &["x", "sqrt2"], "s")
+        } else {
+            node("Mul", &["x", "inv_sqrt2"], "s")
+        });
         g.nodes.push(node("Erf", &["s"], "e"));
         g.nodes.push(node("Add", &["e", "one"], "p"));
         if half_first {
@@ -542,8 +550,19 @@ mod tests {
     #[test]
     fn gelu_fuses_in_each_form_and_computes_the_same() {
         for (divide, half_first) in [(true, false), (false, false), (true, true), (false, true)] {
-            let (fused, ops, diff) = fused(&gelu_graph(divide, half_first, false), 1, &[("x", &[2, 4], &X)]);
-            assert_eq!(fused, Fused { gelu: 1, ..Fused::default() }, "divide {divide} half_first {half_first}");
+            let (fused, ops, diff) = fused(
+                &gelu_graph(divide, half_first, false),
+                1,
+                &[("x", &[2, 4], &X)],
+            );
+            assert_eq!(
+                fused,
+                Fused {
+                    gelu: 1,
+                    ..Fused::default()
+                },
+                "divide {divide} half_first {half_first}"
+            );
             assert_eq!(ops, ["Gelu"]);
             assert!(diff <= 1e-6, "{diff}");
         }
@@ -583,7 +602,8 @@ mod tests {
             g.nodes.push(mean("square", "variance"));
             g.nodes.push(node("Add", &["variance", "eps"], "shifted"));
             g.nodes.push(node("Sqrt", &["shifted"], "deviation"));
-            g.nodes.push(node("Div", &["centred", "deviation"], "normed"));
+            g.nodes
+                .push(node("Div", &["centred", "deviation"], "normed"));
             g.nodes.push(node("Mul", &["normed", "gamma"], "scaled"));
             g.nodes.push(node("Add", &["scaled", "beta"], "y"));
         } else {
@@ -598,8 +618,19 @@ mod tests {
     fn a_residual_add_and_layer_norm_fuse_in_both_forms_and_compute_the_same() {
         let b = [0.5, -0.5, 1.0, 0.0];
         for decomposed in [true, false] {
-            let (fused, ops, diff) = fused(&layer_norm_graph(decomposed, false), 1, &[("a", &[2, 4], &X), ("b", &[4], &b)]);
-            assert_eq!(fused, Fused { layer_norm: 1, ..Fused::default() }, "decomposed {decomposed}");
+            let (fused, ops, diff) = fused(
+                &layer_norm_graph(decomposed, false),
+                1,
+                &[("a", &[2, 4], &X), ("b", &[4], &b)],
+            );
+            assert_eq!(
+                fused,
+                Fused {
+                    layer_norm: 1,
+                    ..Fused::default()
+                },
+                "decomposed {decomposed}"
+            );
             assert_eq!(ops, ["AddLayerNorm"]);
             assert!(diff <= 1e-5, "{diff}");
         }
@@ -608,7 +639,11 @@ mod tests {
     #[test]
     fn a_layer_norm_whose_sum_is_read_elsewhere_stays() {
         for decomposed in [true, false] {
-            let (fused, _, _) = fused(&layer_norm_graph(decomposed, true), 1, &[("a", &[2, 4], &X), ("b", &[4], &[0.0; 4])]);
+            let (fused, _, _) = fused(
+                &layer_norm_graph(decomposed, true),
+                1,
+                &[("a", &[2, 4], &X), ("b", &[4], &[0.0; 4])],
+            );
             assert_eq!(fused, Fused::default(), "decomposed {decomposed}");
         }
     }
@@ -620,7 +655,15 @@ mod tests {
         if weights_are_output {
             outputs.push(("weights", &[1, 2, 3, 3]));
         }
-        let mut g = TestGraph::new(&[("q", &[1, 3, 4]), ("k", &[1, 3, 4]), ("v", &[1, 3, 4]), ("bias", &[1, 1, 1, 3])], &outputs);
+        let mut g = TestGraph::new(
+            &[
+                ("q", &[1, 3, 4]),
+                ("k", &[1, 3, 4]),
+                ("v", &[1, 3, 4]),
+                ("bias", &[1, 1, 1, 3]),
+            ],
+            &outputs,
+        );
         g.int_initializer("heads_shape", &[4], &[1, 3, 2, 2]);
         g.int_initializer("merged_shape", &[3], &[1, 3, 4]);
         g.initializer("scale", &[], &[FRAC_1_SQRT_2]);
@@ -633,17 +676,29 @@ mod tests {
             n.attribute.push(p);
             n
         };
-        for (x, perm) in [("q", [0, 2, 1, 3]), ("k", [0, 2, 3, 1]), ("v", [0, 2, 1, 3])] {
-            g.nodes.push(node("Reshape", &[x, "heads_shape"], &format!("{x}_split")));
-            g.nodes.push(transpose(&format!("{x}_split"), &format!("{x}_heads"), &perm));
+        for (x, perm) in [
+            ("q", [0, 2, 1, 3]),
+            ("k", [0, 2, 3, 1]),
+            ("v", [0, 2, 1, 3]),
+        ] {
+            g.nodes
+                .push(node("Reshape", &[x, "heads_shape"], &format!("{x}_split")));
+            g.nodes.push(transpose(
+                &format!("{x}_split"),
+                &format!("{x}_heads"),
+                &perm,
+            ));
         }
-        g.nodes.push(node("MatMul", &["q_heads", "k_heads"], "scores"));
+        g.nodes
+            .push(node("MatMul", &["q_heads", "k_heads"], "scores"));
         g.nodes.push(node("Mul", &["scores", "scale"], "scaled"));
         g.nodes.push(node("Add", &["scaled", "bias"], "masked"));
         g.nodes.push(node("Softmax", &["masked"], "weights"));
-        g.nodes.push(node("MatMul", &["weights", "v_heads"], "context"));
+        g.nodes
+            .push(node("MatMul", &["weights", "v_heads"], "context"));
         g.nodes.push(transpose("context", "merged", &[0, 2, 1, 3]));
-        g.nodes.push(node("Reshape", &["merged", "merged_shape"], "y"));
+        g.nodes
+            .push(node("Reshape", &["merged", "merged_shape"], "y"));
         g
     }
 
@@ -653,10 +708,20 @@ mod tests {
         let k: Vec<f32> = (0..12).map(|i| (i as f32 * 0.71).cos()).collect();
         let v: Vec<f32> = (0..12).map(|i| i as f32 * 0.1 - 0.5).collect();
         let bias = [0.0, 0.0, f32::MIN];
-        let inputs: [(&str, &[usize], &[f32]); 4] =
-            [("q", &[1, 3, 4], &q), ("k", &[1, 3, 4], &k), ("v", &[1, 3, 4], &v), ("bias", &[1, 1, 1, 3], &bias)];
+        let inputs: [(&str, &[usize], &[f32]); 4] = [
+            ("q", &[1, 3, 4], &q),
+            ("k", &[1, 3, 4], &k),
+            ("v", &[1, 3, 4], &v),
+            ("bias", &[1, 1, 1, 3], &bias),
+        ];
         let (fused, ops, diff) = fused(&attention_graph(false), 2, &inputs);
-        assert_eq!(fused, Fused { attention: 1, ..Fused::default() });
+        assert_eq!(
+            fused,
+            Fused {
+                attention: 1,
+                ..Fused::default()
+            }
+        );
         assert_eq!(ops, ["Attention"]);
         assert!(diff <= 1e-6, "{diff}");
     }

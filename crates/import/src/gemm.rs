@@ -121,9 +121,26 @@ mod tests {
             let before = run(&graph.model(), &[("x", &[2, 3], &x)]);
             let mut model = graph.model();
             assert_eq!(rewrite(model.graph.mut_or_insert_default()), 1);
-            let ops: Vec<&str> = model.graph.node.iter().map(|n| n.op_type.as_str()).collect();
-            assert_eq!(ops, if bias { vec!["MatMul", "Add"] } else { vec!["MatMul"] });
-            let w = model.graph.initializer.iter().find(|t| t.name == "w").unwrap();
+            let ops: Vec<&str> = model
+                .graph
+                .node
+                .iter()
+                .map(|n| n.op_type.as_str())
+                .collect();
+            assert_eq!(
+                ops,
+                if bias {
+                    vec!["MatMul", "Add"]
+                } else {
+                    vec!["MatMul"]
+                }
+            );
+            let w = model
+                .graph
+                .initializer
+                .iter()
+                .find(|t| t.name == "w")
+                .unwrap();
             assert_eq!(w.dims, vec![3, 2]);
             assert_eq!(run(&model, &[("x", &[2, 3], &x)]), before, "bias {bias}");
         }
@@ -132,13 +149,18 @@ mod tests {
     #[test]
     fn other_gemms_stay() {
         // transB = 0 (already [in, out]), alpha ≠ 1, and a weight that is a graph input.
-        let mut graph = Graph::new(&[("x", &[2, 3]), ("v", &[2, 3])], &[("y", &[2, 2]), ("z", &[2, 2]), ("u", &[2, 2])]);
+        let mut graph = Graph::new(
+            &[("x", &[2, 3]), ("v", &[2, 3])],
+            &[("y", &[2, 2]), ("z", &[2, 2]), ("u", &[2, 2])],
+        );
         graph.initializer("w", &[3, 2], &[1.0; 6]);
         graph.initializer("w2", &[2, 3], &[1.0; 6]);
         graph.nodes.push(node("Gemm", &["x", "w"], "y"));
         let mut scaled = node("Gemm", &["x", "w2"], "z");
         scaled.attribute.push(attribute("transB", Number::Int(1)));
-        scaled.attribute.push(attribute("alpha", Number::Float(2.0)));
+        scaled
+            .attribute
+            .push(attribute("alpha", Number::Float(2.0)));
         graph.nodes.push(scaled);
         let mut dynamic = node("Gemm", &["x", "v"], "u");
         dynamic.attribute.push(attribute("transB", Number::Int(1)));

@@ -144,11 +144,13 @@ mod tests {
         g.inputs.push(value_info("input_ids", 6, &[1, 2]));
         g.initializer("table", &[5, 2], &TABLE);
         g.initializer("bias", &[2], &[0.25, -0.25]);
-        g.nodes.push(node("Gather", &["table", "input_ids"], "rows"));
+        g.nodes
+            .push(node("Gather", &["table", "input_ids"], "rows"));
         g.nodes.push(node("Add", &["rows", "bias"], "y"));
         if second_reader {
             g.outputs.push(value_info("again", 1, &[1, 2, 2]));
-            g.nodes.push(node("Gather", &["table", "input_ids"], "again"));
+            g.nodes
+                .push(node("Gather", &["table", "input_ids"], "again"));
         }
         g
     }
@@ -161,15 +163,36 @@ mod tests {
         let mut model = graph.model();
         let (table, fused) = prepare_model(&mut model, "test", 5, 2, 1);
         assert_eq!(fused, fuse::Fused::default());
-        let values: Vec<f32> = table.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let values: Vec<f32> = table
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
         assert_eq!(values, TABLE);
         assert!(model.graph.initializer.iter().all(|t| t.name != "table"));
         assert!(model.graph.node.iter().all(|n| n.op_type != "Gather"));
-        let input = model.graph.input.iter().find(|i| i.name == WORD_EMBEDDINGS).expect("the new input");
-        let dims: Vec<i64> = input.type_.tensor_type().shape.dim.iter().map(|d| d.dim_value()).collect();
+        let input = model
+            .graph
+            .input
+            .iter()
+            .find(|i| i.name == WORD_EMBEDDINGS)
+            .expect("the new input");
+        let dims: Vec<i64> = input
+            .type_
+            .tensor_type()
+            .shape
+            .dim
+            .iter()
+            .map(|d| d.dim_value())
+            .collect();
         assert_eq!(dims, [1, 2, 2]);
         let rows = [3.0, 3.5, 1.0, 1.5];
-        let after = run(&model, &[("input_ids", &[1, 2], &ids), (WORD_EMBEDDINGS, &[1, 2, 2], &rows)]);
+        let after = run(
+            &model,
+            &[
+                ("input_ids", &[1, 2], &ids),
+                (WORD_EMBEDDINGS, &[1, 2, 2], &rows),
+            ],
+        );
         assert_eq!(after, before);
     }
 

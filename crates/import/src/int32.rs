@@ -342,12 +342,18 @@ mod tests {
     fn hub_like(token_types: [i64; 3]) -> Graph {
         let mut g = Graph::new(&[], &[("y", &[1, 3, 2])]);
         g.inputs.push(value_info("input_ids", INT64, &[1, 3]));
-        g.initializer("table", &[6, 2], &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0]);
+        g.initializer(
+            "table",
+            &[6, 2],
+            &[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0],
+        );
         g.initializer("types", &[2, 2], &[0.5, -0.5, 9.0, 9.0]);
         g.int_initializer("offset", &[1], &[2]);
         g.int_initializer("buffer", &[1, 3], &token_types);
-        g.nodes.push(node("Add", &["input_ids", "offset"], "positions"));
-        g.nodes.push(node("Gather", &["table", "positions"], "embedded"));
+        g.nodes
+            .push(node("Add", &["input_ids", "offset"], "positions"));
+        g.nodes
+            .push(node("Gather", &["table", "positions"], "embedded"));
         g.nodes.push(node("Gather", &["types", "buffer"], "typed"));
         g.nodes.push(node("Add", &["embedded", "typed"], "y"));
         g
@@ -364,10 +370,22 @@ mod tests {
         assert_eq!(elem_type(&graph_after.input[0]), Some(INT32));
         let add = &graph_after.node[0];
         assert_eq!(add.input, ["input_ids", "offset__int32"]);
-        let copy = graph_after.initializer.iter().find(|t| t.name == "offset__int32").unwrap();
-        assert_eq!((copy.data_type, copy.int32_data.as_slice()), (INT32, &[2][..]));
+        let copy = graph_after
+            .initializer
+            .iter()
+            .find(|t| t.name == "offset__int32")
+            .unwrap();
+        assert_eq!(
+            (copy.data_type, copy.int32_data.as_slice()),
+            (INT32, &[2][..])
+        );
         // The token-type lookup is now its table's row 0, and the buffer is gone.
-        assert!(graph_after.node.iter().all(|n| !n.input.contains(&"buffer".to_string())));
+        assert!(
+            graph_after
+                .node
+                .iter()
+                .all(|n| !n.input.contains(&"buffer".to_string()))
+        );
         assert!(graph_after.initializer.iter().all(|t| t.name != "buffer"));
         assert_eq!(run(&model, &inputs), before);
     }

@@ -181,13 +181,15 @@ mod tests {
         g.int_initializer("axes", &[2], &[1, 2]);
         let cast = |input: &str, output: &str, to: i32| {
             let mut n = node("Cast", &[input], output);
-            n.attribute.push(onnx::attribute("to", Number::Int(i64::from(to))));
+            n.attribute
+                .push(onnx::attribute("to", Number::Int(i64::from(to))));
             n
         };
         if bool_math {
             g.nodes.push(cast(MASK, "kept", BOOL));
             g.nodes.push(node("Not", &["kept"], "dropped"));
-            g.nodes.push(node("Where", &["dropped", "min", "zero"], "flat"));
+            g.nodes
+                .push(node("Where", &["dropped", "min", "zero"], "flat"));
         } else {
             g.nodes.push(cast(MASK, "kept", FLOAT));
             g.nodes.push(node("Sub", &["one", "kept"], "dropped"));
@@ -205,12 +207,21 @@ mod tests {
     fn a_bias_made_with_bool_ops_becomes_the_padding_arithmetic_and_computes_the_same() {
         let graph = masked_softmax(true);
         for mask in [[1.0, 1.0, 0.0], [1.0, 1.0, 1.0], [1.0, 0.0, 0.0]] {
-            let inputs: [(&str, &[usize], &[f32]); 2] = [("scores", &[1, 1, 2, 3], &SCORES), (MASK, &[1, 3], &mask)];
+            let inputs: [(&str, &[usize], &[f32]); 2] =
+                [("scores", &[1, 1, 2, 3], &SCORES), (MASK, &[1, 3], &mask)];
             let before = run(&graph.model(), &inputs);
             let mut model = graph.model();
             rewrite(&mut model);
-            let ops: Vec<&str> = model.graph.node.iter().map(|n| n.op_type.as_str()).collect();
-            assert!(!ops.iter().any(|op| ["Not", "Where"].contains(op)), "{ops:?}");
+            let ops: Vec<&str> = model
+                .graph
+                .node
+                .iter()
+                .map(|n| n.op_type.as_str())
+                .collect();
+            assert!(
+                !ops.iter().any(|op| ["Not", "Where"].contains(op)),
+                "{ops:?}"
+            );
             assert_eq!(ops, ["Cast", "Sub", "Mul", "Unsqueeze", "Add", "Softmax"]);
             assert_eq!(run(&model, &inputs), before, "mask {mask:?}");
         }

@@ -118,18 +118,35 @@ pub fn run(model: &ModelProto, inputs: &[(&str, &[usize], &[f32])]) -> Vec<Vec<f
         values.insert(t.name.clone(), tensor_of(t));
     }
     for (name, shape, data) in inputs {
-        values.insert(name.to_string(), Tensor { shape: shape.to_vec(), data: data.to_vec() });
+        values.insert(
+            name.to_string(),
+            Tensor {
+                shape: shape.to_vec(),
+                data: data.to_vec(),
+            },
+        );
     }
     for node in &graph.node {
         let args: Vec<Option<Tensor>> = node
             .input
             .iter()
-            .map(|i| (!i.is_empty()).then(|| values.get(i).unwrap_or_else(|| panic!("{i} is not computed")).clone()))
+            .map(|i| {
+                (!i.is_empty()).then(|| {
+                    values
+                        .get(i)
+                        .unwrap_or_else(|| panic!("{i} is not computed"))
+                        .clone()
+                })
+            })
             .collect();
         let out = eval(node, &args);
         values.insert(node.output[0].clone(), out);
     }
-    graph.output.iter().map(|o| values[&o.name].data.clone()).collect()
+    graph
+        .output
+        .iter()
+        .map(|o| values[&o.name].data.clone())
+        .collect()
 }
 
 fn arg(args: &[Option<Tensor>], i: usize) -> &Tensor {
@@ -140,10 +157,19 @@ fn eval(node: &NodeProto, args: &[Option<Tensor>]) -> Tensor {
     let binary = |f: fn(f32, f32) -> f32| broadcast(arg(args, 0), arg(args, 1), f);
     let unary = |f: fn(f32) -> f32| {
         let x = arg(args, 0);
-        Tensor { shape: x.shape.clone(), data: x.data.iter().map(|&v| f(v)).collect() }
+        Tensor {
+            shape: x.shape.clone(),
+            data: x.data.iter().map(|&v| f(v)).collect(),
+        }
     };
     match (node.domain.as_str(), node.op_type.as_str()) {
-        ("", "Constant") => tensor_of(node.attribute.iter().find(|a| a.name == "value").and_then(|a| a.t.as_ref()).expect("value")),
+        ("", "Constant") => tensor_of(
+            node.attribute
+                .iter()
+                .find(|a| a.name == "value")
+                .and_then(|a| a.t.as_ref())
+                .expect("value"),
+        ),
         ("", "Add") => binary(|a, b| a + b),
         ("", "Sub") => binary(|a, b| a - b),
         ("", "Mul") => binary(|a, b| a * b),
@@ -157,30 +183,49 @@ fn eval(node: &NodeProto, args: &[Option<Tensor>]) -> Tensor {
         ("", "Not") => unary(|v| f32::from(v == 0.0)),
         // NOTE: NaN marks "not chosen" between the two broadcasts; the tests' values are finite.
         ("", "Where") => {
-            let chosen = broadcast(arg(args, 0), arg(args, 1), |c, a| if c != 0.0 { a } else { f32::NAN });
+            let chosen = broadcast(arg(args, 0), arg(args, 1), |c, a| {
+                if c != 0.0 { a } else { f32::NAN }
+            });
             broadcast(&chosen, arg(args, 2), |a, b| if a.is_nan() { b } else { a })
         }
         ("", "Unsqueeze") => {
             let x = arg(args, 0);
-            let axes: Vec<i64> = ints(node, "axes").map(<[i64]>::to_vec).unwrap_or_else(|| arg(args, 1).data.iter().map(|&v| v as i64).collect());
+            let axes: Vec<i64> = ints(node, "axes")
+                .map(<[i64]>::to_vec)
+                .unwrap_or_else(|| arg(args, 1).data.iter().map(|&v| v as i64).collect());
             let mut shape = x.shape.clone();
             for &a in &axes {
                 shape.insert(a as usize, 1);
             }
-            Tensor { shape, data: x.data.clone() }
+            Tensor {
+                shape,
+                data: x.data.clone(),
+            }
         }
         ("", "Gather") => {
-            assert_eq!(int(node, "axis").unwrap_or(0), 0, "the interpreter's Gather is on axis 0");
+            assert_eq!(
+                int(node, "axis").unwrap_or(0),
+                0,
+                "the interpreter's Gather is on axis 0"
+            );
             let (table, ids) = (arg(args, 0), arg(args, 1));
             let row: usize = table.shape[1..].iter().product();
-            let data = ids.data.iter().flat_map(|&id| table.data[id as usize * row..][..row].to_vec()).collect();
+            let data = ids
+                .data
+                .iter()
+                .flat_map(|&id| table.data[id as usize * row..][..row].to_vec())
+                .collect();
             let mut shape = ids.shape.clone();
             shape.extend(&table.shape[1..]);
             Tensor { shape, data }
         }
         ("", "MatMul") => matmul(arg(args, 0), arg(args, 1)),
         ("", "Gemm") => {
-            assert_eq!(int(node, "transB"), Some(1), "the interpreter's Gemm is A·Bᵀ + C");
+            assert_eq!(
+                int(node, "transB"),
+                Some(1),
+                "the interpreter's Gemm is A·Bᵀ + C"
+            );
             let product = matmul(arg(args, 0), &transpose(arg(args, 1), &[1, 0]));
             match args.get(2).and_then(|c| c.as_ref()) {
                 Some(c) => broadcast(&product, c, |a, b| a + b),
@@ -188,8 +233,14 @@ fn eval(node: &NodeProto, args: &[Option<Tensor>]) -> Tensor {
             }
         }
         ("", "ReduceMean") => {
-            let axes = ints(node, "axes").map(<[i64]>::to_vec).unwrap_or_else(|| arg(args, 1).data.iter().map(|&v| v as i64).collect());
-            assert_eq!(axes, [-1], "the interpreter's ReduceMean is over the last axis");
+            let axes = ints(node, "axes")
+                .map(<[i64]>::to_vec)
+                .unwrap_or_else(|| arg(args, 1).data.iter().map(|&v| v as i64).collect());
+            assert_eq!(
+                axes,
+                [-1],
+                "the interpreter's ReduceMean is over the last axis"
+            );
             last_axis(arg(args, 0), |row| {
                 let mean = row.iter().sum::<f32>() / row.len() as f32;
                 vec![mean]
@@ -210,7 +261,10 @@ fn eval(node: &NodeProto, args: &[Option<Tensor>]) -> Tensor {
             }
             let known: i64 = shape.iter().filter(|&&d| d != -1).product();
             let shape = shape.iter().map(|&d| if d == -1 { x.data.len() as i64 / known } else { d } as usize).collect();
-            Tensor { shape, data: x.data.clone() }
+            Tensor {
+                shape,
+                data: x.data.clone(),
+            }
         }
         ("", "LayerNormalization") => {
             let epsilon = float_attribute(node, "epsilon").unwrap_or(1e-5);
@@ -221,7 +275,12 @@ fn eval(node: &NodeProto, args: &[Option<Tensor>]) -> Tensor {
         }
         (crate::fuse::DOMAIN, crate::fuse::ADD_LAYER_NORM) => {
             let sum = broadcast(arg(args, 0), arg(args, 1), |a, b| a + b);
-            layer_norm(&sum, arg(args, 2), arg(args, 3), float_attribute(node, "epsilon").expect("epsilon"))
+            layer_norm(
+                &sum,
+                arg(args, 2),
+                arg(args, 3),
+                float_attribute(node, "epsilon").expect("epsilon"),
+            )
         }
         (crate::fuse::DOMAIN, crate::fuse::ATTENTION) => attention(
             [arg(args, 0), arg(args, 1), arg(args, 2), arg(args, 3)],
@@ -244,7 +303,9 @@ fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, epsilon: f32) -> Tensor
         let n = row.len() as f32;
         let mean = row.iter().sum::<f32>() / n;
         let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-        row.iter().map(|v| (v - mean) / (var + epsilon).sqrt()).collect()
+        row.iter()
+            .map(|v| (v - mean) / (var + epsilon).sqrt())
+            .collect()
     });
     let scaled = broadcast(&normed, gamma, |a, b| a * b);
     broadcast(&scaled, beta, |a, b| a + b)
@@ -255,12 +316,30 @@ fn layer_norm(x: &Tensor, gamma: &Tensor, beta: &Tensor, epsilon: f32) -> Tensor
 fn attention([q, k, v, bias]: [&Tensor; 4], heads: usize, scale: f32) -> Tensor {
     let (batch, seq, hidden) = (q.shape[0], q.shape[1], q.shape[2]);
     let head = hidden / heads;
-    let split = |t: &Tensor| transpose(&Tensor { shape: vec![batch, seq, heads, head], data: t.data.clone() }, &[0, 2, 1, 3]);
+    let split = |t: &Tensor| {
+        transpose(
+            &Tensor {
+                shape: vec![batch, seq, heads, head],
+                data: t.data.clone(),
+            },
+            &[0, 2, 1, 3],
+        )
+    };
     let scores = matmul(&split(q), &transpose(&split(k), &[0, 1, 3, 2]));
-    let scores = broadcast(&scores, &Tensor { shape: vec![], data: vec![scale] }, |a, b| a * b);
+    let scores = broadcast(
+        &scores,
+        &Tensor {
+            shape: vec![],
+            data: vec![scale],
+        },
+        |a, b| a * b,
+    );
     let weights = last_axis(&broadcast(&scores, bias, |a, b| a + b), softmax);
     let out = transpose(&matmul(&weights, &split(v)), &[0, 2, 1, 3]);
-    Tensor { shape: vec![batch, seq, hidden], data: out.data }
+    Tensor {
+        shape: vec![batch, seq, hidden],
+        data: out.data,
+    }
 }
 
 /// `f` over each row of the last axis (its output's length is the new last dimension).
@@ -291,21 +370,32 @@ fn broadcast(a: &Tensor, b: &Tensor, f: impl Fn(f32, f32) -> f32) -> Tensor {
     let rank = a.shape.len().max(b.shape.len());
     let pad = |s: &[usize]| [vec![1; rank - s.len()], s.to_vec()].concat();
     let (sa, sb) = (pad(&a.shape), pad(&b.shape));
-    let shape: Vec<usize> = sa.iter().zip(&sb).map(|(&x, &y)| {
-        assert!(x == y || x == 1 || y == 1, "shapes {:?} and {:?} do not broadcast", a.shape, b.shape);
-        x.max(y)
-    }).collect();
+    let shape: Vec<usize> = sa
+        .iter()
+        .zip(&sb)
+        .map(|(&x, &y)| {
+            assert!(
+                x == y || x == 1 || y == 1,
+                "shapes {:?} and {:?} do not broadcast",
+                a.shape,
+                b.shape
+            );
+            x.max(y)
+        })
+        .collect();
     let (ta, tb, to) = (strides(&sa), strides(&sb), strides(&shape));
     let n: usize = shape.iter().product();
-    let data = (0..n).map(|i| {
-        let (mut ia, mut ib) = (0, 0);
-        for d in 0..rank {
-            let c = i / to[d] % shape[d];
-            ia += if sa[d] == 1 { 0 } else { c * ta[d] };
-            ib += if sb[d] == 1 { 0 } else { c * tb[d] };
-        }
-        f(a.data[ia], b.data[ib])
-    }).collect();
+    let data = (0..n)
+        .map(|i| {
+            let (mut ia, mut ib) = (0, 0);
+            for d in 0..rank {
+                let c = i / to[d] % shape[d];
+                ia += if sa[d] == 1 { 0 } else { c * ta[d] };
+                ib += if sb[d] == 1 { 0 } else { c * tb[d] };
+            }
+            f(a.data[ia], b.data[ib])
+        })
+        .collect();
     Tensor { shape, data }
 }
 
@@ -329,13 +419,23 @@ fn transpose(x: &Tensor, perm: &[i64]) -> Tensor {
 fn matmul(a: &Tensor, b: &Tensor) -> Tensor {
     let r = a.shape.len();
     let (m, k, n) = (a.shape[r - 2], a.shape[r - 1], b.shape[b.shape.len() - 1]);
-    assert_eq!(k, b.shape[b.shape.len() - 2], "matmul {:?} · {:?}", a.shape, b.shape);
+    assert_eq!(
+        k,
+        b.shape[b.shape.len() - 2],
+        "matmul {:?} · {:?}",
+        a.shape,
+        b.shape
+    );
     let batches: usize = a.shape[..r - 2].iter().product();
     let b_batched = b.shape.len() == r;
     let mut data = vec![0.0; batches * m * n];
     for bt in 0..batches {
         let ab = &a.data[bt * m * k..][..m * k];
-        let bb = if b_batched { &b.data[bt * k * n..][..k * n] } else { &b.data[..k * n] };
+        let bb = if b_batched {
+            &b.data[bt * k * n..][..k * n]
+        } else {
+            &b.data[..k * n]
+        };
         for i in 0..m {
             for j in 0..n {
                 data[bt * m * n + i * n + j] = (0..k).map(|p| ab[i * k + p] * bb[p * n + j]).sum();

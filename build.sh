@@ -206,8 +206,15 @@ vulkan_driver() {
 native_cargo() {
   RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver" \
     CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" \
-    cargo "$@" --workspace --features fixtures,native-webgpu,threads ${RERANKER_CARGO_TIMINGS:+--timings}
+    cargo "$@" ${RERANKER_CARGO_TIMINGS:+--timings}
 }
+
+# NOTE: the importer's and the formats' own tests run apart from the main crate's: built with the
+# main crate (`--workspace`), their dependencies (burn-onnx, burn) would take the main crate's
+# features and compile a second time; alone they take the importer's, which the build script
+# already compiled.
+NATIVE_FEATURES=fixtures,native-webgpu,threads
+IMPORTER_CRATES=(-p web-reranker-import -p web-reranker-formats)
 
 cmd_test() {
   local start=$SECONDS
@@ -228,9 +235,11 @@ cmd_test() {
   # over rayon's pool, as the wasm package's threaded module does.
   vulkan_driver >/dev/null || die "the native WebGPU test needs a Vulkan driver: apt-get install mesa-vulkan-drivers libvulkan1"
   say "cargo test --no-run, linted by clippy -D warnings"
-  stage "native build (clippy -D warnings on our crate)" native_cargo test --no-run
+  stage "native build (clippy -D warnings on every crate)" native_cargo test --no-run --features "$NATIVE_FEATURES"
   say "cargo test (native wgpu; Vulkan drivers: $(vulkan_driver))"
-  stage "native tests (CPU, lavapipe)" native_cargo test
+  stage "native tests (CPU, lavapipe)" native_cargo test --features "$NATIVE_FEATURES"
+  say "cargo test: the importer's passes and code generation, the shared formats"
+  stage "importer and formats tests" native_cargo test "${IMPORTER_CRATES[@]}"
   local pkg="$CACHE/test-pkg"
   test_package "$pkg"
   command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || die "the browser tests need Debian's chromium (apt-get install chromium)"

@@ -237,23 +237,6 @@ pub fn linear_layers(file: &syn::File) -> Result<Vec<String>, String> {
             _ => None,
         })
         .collect();
-    let fields = |s: &syn::ItemStruct| -> Vec<(String, Vec<String>)> {
-        s.fields
-            .iter()
-            .filter_map(|f| {
-                let syn::Type::Path(ty) = &f.ty else {
-                    return None;
-                };
-                let path = ty
-                    .path
-                    .segments
-                    .iter()
-                    .map(|s| s.ident.to_string())
-                    .collect();
-                Some((f.ident.as_ref()?.to_string(), path))
-            })
-            .collect()
-    };
     let mut all = Vec::new();
     for s in &structs {
         for (field, ty) in fields(s) {
@@ -270,24 +253,29 @@ pub fn linear_layers(file: &syn::File) -> Result<Vec<String>, String> {
             }
         }
     }
-    let mut found = Vec::new();
-    let mut reached = Vec::new();
-    // Depth-first from Model: (struct, path so far).
-    let mut stack = vec![("Model".to_string(), String::new())];
-    while let Some((name, prefix)) = stack.pop() {
+    // Depth-first from Model, in the order the fields are declared.
+    fn walk(
+        name: &str,
+        prefix: &str,
+        structs: &[&syn::ItemStruct],
+        found: &mut Vec<String>,
+        reached: &mut Vec<String>,
+    ) {
         let Some(s) = structs.iter().find(|s| s.ident == name) else {
-            continue;
+            return;
         };
-        for (field, ty) in fields(s).into_iter().rev() {
+        for (field, ty) in fields(s) {
             let path = format!("{prefix}{field}");
             if ty == OUR_LINEAR {
                 reached.push(format!("{name}.{field}"));
                 found.push(path);
             } else if let [single] = &ty[..] {
-                stack.push((single.clone(), format!("{path}.")));
+                walk(single, &format!("{path}."), structs, found, reached);
             }
         }
     }
+    let (mut found, mut reached) = (Vec::new(), Vec::new());
+    walk("Model", "", &structs, &mut found, &mut reached);
     if let Some(lost) = all.iter().find(|l| !reached.contains(l)) {
         return Err(format!(
             "the linear layer `{lost}` is not reachable from Model's fields, so the engine could \
@@ -295,6 +283,25 @@ pub fn linear_layers(file: &syn::File) -> Result<Vec<String>, String> {
         ));
     }
     Ok(found)
+}
+
+/// A struct's named fields whose type is a path: (name, the path's segments).
+fn fields(s: &syn::ItemStruct) -> Vec<(String, Vec<String>)> {
+    s.fields
+        .iter()
+        .filter_map(|f| {
+            let syn::Type::Path(ty) = &f.ty else {
+                return None;
+            };
+            let path = ty
+                .path
+                .segments
+                .iter()
+                .map(|s| s.ident.to_string())
+                .collect();
+            Some((f.ident.as_ref()?.to_string(), path))
+        })
+        .collect()
 }
 
 /// The model's own `forward` (on `Model`) must be `(input_ids: Tensor<2, Int>, attention_mask:

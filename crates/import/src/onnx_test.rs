@@ -82,6 +82,16 @@ impl Graph {
     }
 }
 
+/// The op types of `model`'s nodes, in order.
+pub fn ops(model: &ModelProto) -> Vec<&str> {
+    model
+        .graph
+        .node
+        .iter()
+        .map(|n| n.op_type.as_str())
+        .collect()
+}
+
 /// A tensor of the interpreter: its shape and f32 values (integers held as f32).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {

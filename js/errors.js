@@ -39,6 +39,9 @@ export function fromWasm(error) {
 /** The rejection of a call whose `AbortSignal` fired. */
 export const aborted = (signal) => new RerankerError('ABORTED', 'the call was aborted', { cause: signal?.reason });
 
+/** Whether `value` is an `AbortSignal` (or quacks like one: a worker's, a polyfill's). */
+export const isAbortSignal = (value) => typeof value?.aborted === 'boolean' && typeof value.addEventListener === 'function';
+
 /**
  * Splits `signal` out of a call's options: `[signal, otherOptions]`. A `signal` that is not an
  * `AbortSignal` is an `INVALID_INPUT`.
@@ -46,7 +49,7 @@ export const aborted = (signal) => new RerankerError('ABORTED', 'the call was ab
 export function takeSignal(options) {
   if (options === null || typeof options !== 'object' || !('signal' in options)) return [undefined, options];
   const { signal, ...rest } = options;
-  if (signal !== undefined && !(typeof signal?.aborted === 'boolean' && typeof signal.addEventListener === 'function')) {
+  if (signal !== undefined && !isAbortSignal(signal)) {
     throw new RerankerError('INVALID_INPUT', 'signal must be an AbortSignal');
   }
   return [signal, rest];

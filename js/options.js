@@ -3,7 +3,7 @@
 // those the wasm module reads (`reader: 'module'`: `device`, `maxLength`, `activations`) too,
 // although the module checks them again. The package's tests check the table against the Rust
 // struct (src/web/options.rs) and against index.d.ts.
-import { rerankerError } from './errors.js';
+import { rerankerError, isAbortSignal } from './errors.js';
 
 /** The most threads a load may ask for. */
 export const MAX_THREADS = 64;
@@ -22,7 +22,7 @@ const KINDS = {
   url: [(v) => typeof v === 'string' || v instanceof URL, 'a string or URL'],
   source: [isSource, 'a URL (string or URL) or bytes (ArrayBuffer or a typed array)'],
   function: [(v) => typeof v === 'function', 'a function'],
-  signal: [(v) => typeof v?.aborted === 'boolean' && typeof v.addEventListener === 'function', 'an AbortSignal'],
+  signal: [isAbortSignal, 'an AbortSignal'],
   string: [(v) => typeof v === 'string', 'a string'],
   integer: [Number.isInteger, 'an integer'],
 };

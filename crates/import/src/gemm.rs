@@ -12,7 +12,7 @@
 
 use onnx_ir::{GraphProto, TensorProto};
 
-use crate::onnx::{float_attribute, int, node};
+use crate::onnx::{float_attribute, int, node, tensor_floats};
 
 /// Rewrites each plain linear-layer Gemm of `graph`; returns how many.
 pub fn rewrite(graph: &mut GraphProto) -> usize {
@@ -70,15 +70,7 @@ fn plain_linear(graph: &GraphProto, index: usize) -> Option<usize> {
 /// values in `raw_data`.
 fn transpose(tensor: &TensorProto) -> TensorProto {
     let (rows, columns) = (tensor.dims[0] as usize, tensor.dims[1] as usize);
-    let values: Vec<f32> = if tensor.raw_data.is_empty() {
-        tensor.float_data.clone()
-    } else {
-        tensor
-            .raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    };
+    let values = tensor_floats(tensor).expect("an f32 initializer (checked by plain_linear)");
     let mut out = TensorProto::new();
     out.name = tensor.name.clone();
     out.data_type = 1;

@@ -24,6 +24,7 @@ use std::collections::HashSet;
 use onnx_ir::{GraphProto, NodeProto, TensorProto, ValueInfoProto};
 
 use crate::fail;
+use crate::onnx::{tensor_floats, tensor_ints};
 
 const INT32: i32 = 6;
 const INT64: i32 = 7;
@@ -77,7 +78,7 @@ fn fold_token_types(graph: &mut GraphProto, source: &str) {
             ));
         }
         let hidden = table.dims[1] as usize;
-        let data = floats(table).unwrap_or_else(|| {
+        let data = tensor_floats(table).unwrap_or_else(|| {
             fail(format!(
                 "{source}: cannot read the token-type table {}",
                 table.name
@@ -148,7 +149,8 @@ fn buffer_source<'g>(graph: &'g GraphProto, value: &str) -> Option<&'g TensorPro
 
 /// [`buffer_source`], if every value in it is zero.
 fn zeros_source<'g>(graph: &'g GraphProto, value: &str) -> Option<&'g TensorProto> {
-    buffer_source(graph, value).filter(|t| ints(t).is_some_and(|v| v.iter().all(|&x| x == 0)))
+    buffer_source(graph, value)
+        .filter(|t| tensor_ints(t).is_some_and(|v| v.iter().all(|&x| x == 0)))
 }
 
 /// Turns every int64 value computed from the contents of `inputs` into int32 (module docs).
@@ -247,7 +249,7 @@ fn narrow(graph: &mut GraphProto, inputs: &[String], source: &str) {
 
 /// An int32 copy of the int64 constant `tensor`, named `name`.
 fn int32_copy(tensor: &TensorProto, name: &str, source: &str) -> TensorProto {
-    let values = ints(tensor).unwrap_or_default();
+    let values = tensor_ints(tensor).unwrap_or_default();
     let mut copy = TensorProto::new();
     copy.name = name.to_string();
     copy.data_type = INT32;
@@ -280,43 +282,6 @@ fn constant<'g>(graph: &'g GraphProto, name: &str) -> Option<&'g TensorProto> {
         .iter()
         .find(|a| a.name == "value")
         .and_then(|a| a.t.as_ref())
-}
-
-/// An integer tensor's values.
-fn ints(tensor: &TensorProto) -> Option<Vec<i64>> {
-    let raw = &tensor.raw_data[..];
-    match tensor.data_type {
-        INT64 if !raw.is_empty() => Some(
-            raw.chunks_exact(8)
-                .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
-                .collect(),
-        ),
-        INT64 => Some(tensor.int64_data.clone()),
-        INT32 if !raw.is_empty() => Some(
-            raw.chunks_exact(4)
-                .map(|b| i64::from(i32::from_le_bytes(b.try_into().expect("4 bytes"))))
-                .collect(),
-        ),
-        INT32 => Some(tensor.int32_data.iter().map(|&v| i64::from(v)).collect()),
-        _ => None,
-    }
-}
-
-/// An f32 tensor's values.
-fn floats(tensor: &TensorProto) -> Option<Vec<f32>> {
-    if tensor.data_type != FLOAT {
-        return None;
-    }
-    if tensor.raw_data.is_empty() {
-        return Some(tensor.float_data.clone());
-    }
-    Some(
-        tensor
-            .raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect(),
-    )
 }
 
 fn elem_type(value: &ValueInfoProto) -> Option<i32> {

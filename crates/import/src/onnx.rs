@@ -119,3 +119,45 @@ pub fn scalar(tensor: &TensorProto) -> Option<f32> {
     }
     tensor.float_data.first().copied()
 }
+
+/// ONNX's element types the helpers read.
+pub const FLOAT: i32 = 1;
+pub const INT32: i32 = 6;
+pub const INT64: i32 = 7;
+
+/// An integer tensor's values (int64 or int32, raw or typed), as i64.
+pub fn tensor_ints(tensor: &TensorProto) -> Option<Vec<i64>> {
+    let raw = &tensor.raw_data[..];
+    match tensor.data_type {
+        INT64 if !raw.is_empty() => Some(
+            raw.chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect(),
+        ),
+        INT64 => Some(tensor.int64_data.clone()),
+        INT32 if !raw.is_empty() => Some(
+            raw.chunks_exact(4)
+                .map(|b| i64::from(i32::from_le_bytes(b.try_into().expect("4 bytes"))))
+                .collect(),
+        ),
+        INT32 => Some(tensor.int32_data.iter().map(|&v| i64::from(v)).collect()),
+        _ => None,
+    }
+}
+
+/// An f32 tensor's values, raw or typed.
+pub fn tensor_floats(tensor: &TensorProto) -> Option<Vec<f32>> {
+    if tensor.data_type != FLOAT {
+        return None;
+    }
+    if tensor.raw_data.is_empty() {
+        return Some(tensor.float_data.clone());
+    }
+    Some(
+        tensor
+            .raw_data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect(),
+    )
+}

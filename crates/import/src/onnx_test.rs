@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use onnx_ir::{ModelProto, NodeProto, TensorProto, ValueInfoProto};
 
-use crate::onnx::{float_attribute, int, ints};
+use crate::onnx::{float_attribute, int, ints, tensor_floats, tensor_ints};
 
 /// A graph under construction: inputs and outputs (f32, fixed shapes), initializers, nodes.
 pub struct Graph {
@@ -101,22 +101,14 @@ pub struct Tensor {
 
 fn tensor_of(t: &TensorProto) -> Tensor {
     let shape: Vec<usize> = t.dims.iter().map(|&d| d as usize).collect();
-    let data: Vec<f32> = match t.data_type {
-        1 if !t.raw_data.is_empty() => t
-            .raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        1 => t.float_data.clone(),
-        7 if !t.raw_data.is_empty() => t
-            .raw_data
-            .chunks_exact(8)
-            .map(|b| i64::from_le_bytes(b.try_into().unwrap()) as f32)
-            .collect(),
-        7 => t.int64_data.iter().map(|&v| v as f32).collect(),
-        6 => t.int32_data.iter().map(|&v| v as f32).collect(),
-        other => panic!("the test interpreter reads no tensor of type {other}"),
-    };
+    let data: Vec<f32> = tensor_floats(t)
+        .or_else(|| tensor_ints(t).map(|v| v.iter().map(|&i| i as f32).collect()))
+        .unwrap_or_else(|| {
+            panic!(
+                "the test interpreter reads no tensor of type {}",
+                t.data_type
+            )
+        });
     Tensor { shape, data }
 }
 

@@ -31,7 +31,8 @@
 # MODEL_REVISION, MODEL_PINS, MODELS_DIR), RERANKER_F32=1 (the f32 weights too), RERANKER_WASM_OPT=0 (skip
 # wasm-opt: a quicker, larger development build), RERANKER_THREADS=0 (leave the threaded module
 # out of the package: a quicker development build; loads then run on one thread),
-# RERANKER_FEATURES (more cargo features for the wasm modules: the tests' package has test-hooks),
+# RERANKER_WASM_PROFILE (the wasm modules' cargo profile, default release; the tests' package
+# uses wasm-test), RERANKER_FEATURES (more cargo features for the wasm modules: the tests' package has test-hooks),
 # RERANKER_CARGO_TIMINGS=1 (cargo --timings reports, in each target dir's cargo-timings/).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools/lib.sh"
@@ -42,6 +43,10 @@ PKG_DIR="$ROOT/pkg"
 
 # ---------------------------------------------------------------------------------------------
 # The package
+
+# The cargo profile of the wasm modules: `release` (fat LTO, one codegen unit) unless
+# RERANKER_WASM_PROFILE names another (the tests' package: `wasm-test`, Cargo.toml).
+wasm_profile() { echo "${RERANKER_WASM_PROFILE:-release}"; }
 
 # Builds one wasm32 module (`threads`: the threaded one); prints the build script's OUT_DIR.
 cargo_wasm() {
@@ -55,7 +60,7 @@ cargo_wasm() {
   fi
   say "building wasm32 ${variant:+($variant) }($WASM_TOOLCHAIN) with $dir"
   RERANKER_MODEL_DIR="$dir" CARGO_TARGET_DIR="$target_dir" "${WASM_CARGO[@]}" ${features:+--features "$features"} \
-    --lib --release --target wasm32-unknown-unknown --message-format=json-render-diagnostics ${RERANKER_CARGO_TIMINGS:+--timings} \
+    --lib --profile "$(wasm_profile)" --target wasm32-unknown-unknown --message-format=json-render-diagnostics ${RERANKER_CARGO_TIMINGS:+--timings} \
     | node "$ROOT/tools/cargo-out-dir.mjs"
 }
 
@@ -94,12 +99,12 @@ cmd_package() {
   rm -rf "$pkg"
   mkdir -p "$pkg/model"
   stage "wasm-bindgen, wasm-opt (web_reranker)" \
-    bindgen_module "$WASM_TARGET_DIR/wasm32-unknown-unknown/release/web_reranker.wasm" web_reranker "$pkg"
+    bindgen_module "$WASM_TARGET_DIR/wasm32-unknown-unknown/$(wasm_profile)/web_reranker.wasm" web_reranker "$pkg"
   if [ "$threads" = 0 ]; then
     say "RERANKER_THREADS=0: no threaded module (loads run on one thread)"
   else
     stage "wasm-bindgen, wasm-opt (web_reranker_threads)" \
-      bindgen_module "$WASM_THREADS_TARGET_DIR/wasm32-unknown-unknown/release/web_reranker.wasm" \
+      bindgen_module "$WASM_THREADS_TARGET_DIR/wasm32-unknown-unknown/$(wasm_profile)/web_reranker.wasm" \
       web_reranker_threads "$pkg" --enable-threads --enable-bulk-memory --enable-mutable-globals
     cp "$ROOT/js/threads-worker.js" "$pkg/"
   fi
@@ -152,9 +157,11 @@ cmd_native() {
 
 # The tests' package, built the way a user's default build goes: from a model hub (a local one,
 # tests/hub-server.mjs, serving the hub-form fixture tests/fixtures/tiny-hub), at a pinned commit,
-# with no Python on the PATH, into a fresh models folder. With test-hooks and the f32 weights, and
-# without wasm-opt (RERANKER_WASM_OPT=0): the tests check behaviour, and wasm-opt only shrinks
-# the modules (the package-size test then bounds a larger package than users get).
+# with no Python on the PATH, into a fresh models folder. With test-hooks and the f32 weights,
+# without wasm-opt (RERANKER_WASM_OPT=0) and in the `wasm-test` profile (no LTO, 16 codegen
+# units): the tests check behaviour; wasm-opt and fat LTO only shrink and speed up the modules,
+# at the cost of most of a cold run's wasm build (the package-size test then bounds a larger
+# package than users get).
 test_package() {
   local pkg="$1" work endpoint pins repo="web-reranker-tests/tiny-hub" hub_pid
   # The tools the build installs, before the PATH below is made (they are called by path anyway).
@@ -179,7 +186,8 @@ test_package() {
     for f in config.json tokenizer.json model.onnx; do
       touch -r "$ROOT/tests/fixtures/tiny-hub/$f" "$MODELS_DIR/tiny-hub/$f"
     done
-    RERANKER_F32=1 RERANKER_FEATURES=test-hooks RERANKER_WASM_OPT=0 "$ROOT/build.sh" --out "$pkg" package
+    RERANKER_F32=1 RERANKER_FEATURES=test-hooks RERANKER_WASM_OPT=0 RERANKER_WASM_PROFILE=wasm-test \
+      "$ROOT/build.sh" --out "$pkg" package
   ) || { kill "$hub_pid"; die "the tests' package did not build"; }
   kill "$hub_pid"
   rm -rf "$work"

@@ -31,9 +31,12 @@ HELP
 default_model() {
   local dir="$MODELS_DIR/${MODEL_REPO#*/}"
   mkdir -p "$MODELS_DIR"
+  local status=0
   node "$ROOT/tools/hub-fetch.mjs" --endpoint "${HF_ENDPOINT:-https://huggingface.co}" \
     --repo "$MODEL_REPO" ${MODEL_REVISION:+--revision "$MODEL_REVISION"} --pins "$MODEL_PINS" --out "$dir" \
-    || die "$(offline_help)"
+    || status=$?
+  # hub-fetch's 3: the hub answered and its line says what was wrong; else it was not reached.
+  [ "$status" = 0 ] || { [ "$status" = 3 ] && die "the model download stopped (the line above)"; die "$(offline_help)"; }
   echo "$dir"
 }
 

@@ -26,8 +26,10 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The model folder's files, in the order model.json lists them (f32 only when built). */
 const MODEL_FILES = ['weights-int8.bpk', 'weights-f32.bpk', 'tokenizer.bin'];
-/** What is known of the source repositories' licences (the model card repeats it). */
-const LICENSES = { 'cross-encoder/mmarco-mMiniLMv2-L12-H384-v1': 'mit' };
+/** Where a source repository's model card text names another licence than its metadata (which
+ * hub-fetch records): the card says both, each with its source. NOTE: the metadata is read at
+ * download time; the card text is not downloaded, so this is a note kept by hand. */
+const CARD_TEXT_LICENCES = { 'cross-encoder/mmarco-mMiniLMv2-L12-H384-v1': 'MIT' };
 const CHUNK = 16 << 20;
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
@@ -88,8 +90,8 @@ async function describe(file) {
 async function source() {
   const hub = path.join(modelDir, 'source.json');
   if (await exists(hub)) {
-    const { endpoint, repo, revision, commit, pinned, files: hashes } = JSON.parse(await readFile(hub, 'utf8'));
-    return { repo, revision, commit, endpoint, pinned, files: hashes };
+    const { endpoint, repo, revision, commit, pinned, licence = null, files: hashes } = JSON.parse(await readFile(hub, 'utf8'));
+    return { repo, revision, commit, endpoint, pinned, licence, files: hashes };
   }
   const hashes = {};
   for (const file of ['model.onnx', 'tokenizer.json', 'config.json']) {
@@ -110,7 +112,16 @@ const modelName = from.repo ?? name;
 const randomWeights = Boolean(config.web_reranker?.random_weights);
 await writeFile(path.join(pkg, 'model', 'model.json'), json({ name: modelName, randomWeights, source: from, files: described }));
 
-const license = LICENSES[from.repo] ?? 'other';
+const license = from.licence?.id ?? 'other';
+const cardText = CARD_TEXT_LICENCES[from.repo];
+const licenceNote = from.licence
+  ? `${from.licence.id}, as ${from.licence.from} states it at that commit${cardText && cardText.toLowerCase() !== from.licence.id ? `; the source's own model card text says ${cardText}` : ''}`
+  : 'not recorded (see the source model)';
+const pinNote = from.repo === undefined
+  ? 'built from a local folder: its files\' hashes are in `model.json`.'
+  : from.pinned
+    ? 'pinned: the commit and each file\'s sha256 matched `tools/model-pins.json`.'
+    : '**not pinned**: the files matched the hub\'s own hashes at that commit, but no pin in `tools/model-pins.json` vouches for them.';
 const origin = from.repo
   ? `[${from.repo}](https://huggingface.co/${from.repo}) at commit \`${from.commit}\``
   : `the local model folder \`${from.folder}\``;
@@ -142,6 +153,8 @@ ${weights.map((f) => `| \`${f}\` | the weights (${f.includes('int8') ? 'linear l
 Use: \`createReranker({ baseUrl: '<where this folder is served>/' })\`; see the
 [hosting guide](${repository}/blob/main/docs/hosting.md).
 
+Source: ${pinNote}
+
 Credits and licence: all credit for the model goes to its authors${from.repo ? ` (${from.repo})` : ''}; these files are a
-format conversion and keep the original model's licence${license === 'other' ? ' (see the source model)' : ` (${license.toUpperCase()})`}.
+format conversion and keep the original model's licence: ${licenceNote}.
 `);

@@ -79,6 +79,7 @@ async function main() {
     const manifest = await fetch('./pkg/model/model.json').then((r) => (r.ok ? r.json() : {})).catch(() => ({}));
     $('model-name').textContent = manifest.name ?? 'unknown model';
     $('test-model').hidden = manifest.randomWeights !== true;
+    $('unpinned-model').hidden = manifest.source?.pinned !== false;
   };
 
   // ?load=lazy: the model is fetched on the first search (never under the data saver, unless

@@ -37,6 +37,7 @@ async function search(page, query, { k = 30 } = {}) {
     reranked: [...document.querySelectorAll('#reranked li .text')].map((e) => e.textContent),
     backend: document.getElementById('backend').textContent,
     testModel: !document.getElementById('test-model').hidden,
+    unpinned: !document.getElementById('unpinned-model').hidden,
     images: document.querySelectorAll('main img').length,
   }));
 }
@@ -53,12 +54,26 @@ test('demo: a query renders both lists, sorted scores, the backend; screenshot s
     assert.match(shown.backend, /CPU \(WebAssembly, int8 products\)/);
     assert.match(await page.textContent('#fallback'), /WebGPU/, 'the fallback reason is shown');
     assert.equal(shown.testModel, true, 'a random-weight build must say so');
+    assert.equal(shown.unpinned, false, 'the tests\' package is pinned');
     assert.equal(shown.images, 0);
     assert.deepEqual(errors, []);
     await mkdir(artifacts, { recursive: true });
     const file = path.join(artifacts, 'demo.png');
     await page.screenshot({ path: file, fullPage: true });
     console.log(`demo screenshot: ${file}; ${shown.first.length} candidates reranked in ${shown.demo.rerankMs.toFixed(0)} ms`);
+  });
+});
+
+test('demo: a model folder downloaded unpinned says so', async () => {
+  await withPage({ webgpu: false }, async (page, errors) => {
+    await page.route('**/pkg/model/model.json', async (route) => {
+      const manifest = await (await route.fetch()).json();
+      await route.fulfill({ json: { ...manifest, source: { ...manifest.source, pinned: false } } });
+    });
+    await page.goto(`${server.origin}/?device=cpu`);
+    const shown = await search(page, 'Who painted the Mona Lisa?');
+    assert.equal(shown.unpinned, true);
+    assert.deepEqual(errors, []);
   });
 });
 

@@ -7,8 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { packSize } from '../../tools/sizes.mjs';
 
@@ -65,7 +67,32 @@ test('model.json names the source repository, pinned commit and the hashes of th
     assert.equal(entry.sha256, createHash('sha256').update(bytes).digest('hex'), file);
   }
   const card = await readFile(path.join(pkg, 'model/README.md'), 'utf8');
-  assert.match(card, /^---\nlicense: /);
+  // The licence the local hub's metadata gives (tests/hub-server.mjs), with its source named.
+  assert.match(card, /^---\nlicense: mit\n/);
+  assert.match(card, /licence: mit, as the repository metadata \(cardData\.license\) states it at that commit\./);
+  assert.match(card, /Source: pinned: the commit and each file's sha256 matched/);
   assert.match(card, /base_model: web-reranker-tests\/tiny-hub/);
   assert.match(card, /random weights/);
+});
+
+test('an unpinned source, and a card text that names another licence than the metadata, are both said in the card', async () => {
+  const work = await mkdtemp(path.join(os.tmpdir(), 'reranker-card-'));
+  try {
+    await mkdir(path.join(work, 'pkg/model'), { recursive: true });
+    await mkdir(path.join(work, 'src'));
+    await copyFile(path.join(root, 'tests/fixtures/tiny-hub/config.json'), path.join(work, 'src/config.json'));
+    const source = { endpoint: 'http://hub', repo: 'cross-encoder/mmarco-mMiniLMv2-L12-H384-v1', revision: 'main', commit: 'a'.repeat(40), pinned: false,
+      licence: { id: 'apache-2.0', from: 'the repository metadata (cardData.license)' }, files: {} };
+    await writeFile(path.join(work, 'src/source.json'), JSON.stringify(source));
+    execFileSync('node', [path.join(root, 'tools/package-manifests.mjs'), path.join(work, 'pkg'), path.join(work, 'src'), 'x']);
+    const card = await readFile(path.join(work, 'pkg/model/README.md'), 'utf8');
+    assert.match(card, /^---\nlicense: apache-2\.0\n/);
+    assert.match(card, /licence: apache-2\.0, as the repository metadata \(cardData\.license\) states it at that commit; the source's own model card text says MIT\./);
+    assert.match(card, /Source: \*\*not pinned\*\*/);
+    const model = JSON.parse(await readFile(path.join(work, 'pkg/model/model.json'), 'utf8'));
+    assert.equal(model.source.pinned, false);
+    assert.deepEqual(model.source.licence, source.licence);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
 });

@@ -96,6 +96,8 @@ cmd_package() {
   fi
   out="$(stage "wasm32 module (cargo)" cargo_wasm "$dir")" || { [ -z "$threads_pid" ] || kill "$threads_pid"; die "the wasm32 module did not build"; }
   [ -z "$threads_pid" ] || wait "$threads_pid" || die "the threaded wasm32 module did not build"
+  # The importer's count of what takes the fast path (crates/import/src/lib.rs, FastPath).
+  say "fast path: $(cat "$out/selected/fusion.txt")"
   rm -rf "$pkg"
   mkdir -p "$pkg/model"
   stage "wasm-bindgen, wasm-opt (web_reranker)" \
@@ -156,20 +158,20 @@ cmd_native() {
 # Tests
 
 # The tests' package, built the way a user's default build goes: from a model hub (a local one,
-# tests/hub-server.mjs, serving the hub-form fixture tests/fixtures/tiny-hub), at a pinned commit,
+# tests/hub-server.mjs, serving tests/fixtures/tiny-optimum, the form of the hub's real file), at a pinned commit,
 # with no Python on the PATH, into a fresh models folder. With test-hooks and the f32 weights,
 # without wasm-opt (RERANKER_WASM_OPT=0) and in the `wasm-test` profile (no LTO, 16 codegen
 # units): the tests check behaviour; wasm-opt and fat LTO only shrink and speed up the modules,
 # at the cost of most of a cold run's wasm build (the package-size test then bounds a larger
 # package than users get).
 test_package() {
-  local pkg="$1" work endpoint pins repo="web-reranker-tests/tiny-hub" hub_pid
+  local pkg="$1" work endpoint pins repo="web-reranker-tests/tiny-optimum" hub_pid
   # The tools the build installs, before the PATH below is made (they are called by path anyway).
   stage "wasm-bindgen-cli (cargo install, once per machine)" wasm_bindgen_cli >/dev/null
   work="$(mktemp -d)"
   # The pins: the commit the hub names for main and the sha256 of the files it serves.
   pins="$work/pins.json"
-  node "$ROOT/tests/hub-server.mjs" --pins "$pins" "$repo=$ROOT/tests/fixtures/tiny-hub" >"$work/endpoint" &
+  node "$ROOT/tests/hub-server.mjs" --pins "$pins" "$repo=$ROOT/tests/fixtures/tiny-optimum" >"$work/endpoint" &
   hub_pid=$!
   for _ in $(seq 50); do [ -s "$work/endpoint" ] && break; sleep 0.1; done
   endpoint="$(cat "$work/endpoint")"
@@ -184,7 +186,7 @@ test_package() {
     PATH="$(path_without_python "$work/bin")"
     MODEL_DIR="" select_model >/dev/null
     for f in config.json tokenizer.json model.onnx; do
-      touch -r "$ROOT/tests/fixtures/tiny-hub/$f" "$MODELS_DIR/tiny-hub/$f"
+      touch -r "$ROOT/tests/fixtures/tiny-optimum/$f" "$MODELS_DIR/tiny-optimum/$f"
     done
     RERANKER_F32=1 RERANKER_FEATURES=test-hooks RERANKER_WASM_OPT=0 RERANKER_WASM_PROFILE=wasm-test \
       "$ROOT/build.sh" --out "$pkg" package

@@ -60,6 +60,7 @@ mod bench {
             fused_gelu_layers: 12,
             folded_gelu_layers: 12,
             fused_layer_norms: 25,
+            linear_layers: 74,
         };
         let selected = pollster::block_on(device::select(DevicePreference::WebGpu, &info))
             .expect("a wgpu adapter (apt-get install mesa-vulkan-drivers gives lavapipe)");

@@ -127,7 +127,14 @@ export async function openStore(base, cache, kind = hasOpfs() ? 'opfs' : 'cache'
       return undefined;
     },
     async drop(file, sha256) {
-      await folder.removeEntry(entryName(file, sha256)).catch(() => undefined);
+      // NOTE: right after a failed write, the aborted writable can still hold the file's lock in
+      // the browser for a moment (NoModificationAllowedError): the removal is retried briefly, so
+      // no empty entry is left behind.
+      for (let attempt = 0; ; attempt++) {
+        const error = await folder.removeEntry(entryName(file, sha256)).then(() => null, (e) => e);
+        if (error === null || error.name === 'NotFoundError' || attempt === 5) return;
+        await new Promise((resolve) => setTimeout(resolve, 10 << attempt));
+      }
     },
     async prune(keep) {
       const names = [];

@@ -339,6 +339,7 @@ mod tests {
         fused_gelu_layers: 0,
         folded_gelu_layers: 0,
         fused_layer_norms: 0,
+        linear_layers: 0,
     };
 
     #[test]

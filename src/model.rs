@@ -48,6 +48,9 @@ pub struct ModelInfo {
     /// LayerNorms (with the residual add before them) the build fused into one
     /// [`crate::kernels::add_layer_norm`] call: two per layer and the embeddings'.
     pub fused_layer_norms: usize,
+    /// Linear layers on our kernels ([`crate::kernels::Linear`]: int8 or packed f32 products on
+    /// the CPU, ours on WebGPU): six per layer and the classifier's two.
+    pub linear_layers: usize,
 }
 
 impl ModelInfo {
@@ -119,6 +122,14 @@ imported_model!(
     #[cfg(feature = "fixtures")]
     fixture_hub,
     "fixture_hub"
+);
+
+imported_model!(
+    /// Tiny random test model in the form of the hub's real `onnx/model.onnx`: Optimum's export
+    /// through sentence-transformers (int64, opset 14, torch's SDPA attention).
+    #[cfg(feature = "fixtures")]
+    fixture_optimum,
+    "fixture_optimum"
 );
 
 imported_model!(

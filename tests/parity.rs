@@ -9,7 +9,7 @@ use serde_json::Value;
 
 mod common;
 use common::{ids, load_json};
-use web_reranker::model::{fixture_hub, fixture_transformers, fixture_webgpu};
+use web_reranker::model::{fixture_hub, fixture_optimum, fixture_transformers, fixture_webgpu};
 use web_reranker::{
     Activations, CrossEncoderModel, Error, LinearKernels, LoadOptions, RerankOptions, Reranker,
     SelectedDevice,
@@ -182,12 +182,12 @@ fn every_layer_runs_the_fused_kernels() {
     assert_eq!(fixture_hub::INFO.fused_gelu_layers, layers);
     assert_eq!(fixture_transformers::INFO.fused_attention_layers, layers);
     assert_eq!(fixture_transformers::INFO.fused_gelu_layers, layers);
+    // The hub's real form (Optimum through sentence-transformers): torch's SDPA export computes
+    // the scale from the query heads' shape and scales the query and the key apart.
+    assert_eq!(fixture_optimum::INFO.fused_attention_layers, layers);
+    assert_eq!(fixture_optimum::INFO.fused_gelu_layers, layers);
     // Each of those GELUs is folded into the linear layer before it (one WebGPU kernel).
-    for info in [
-        fixture_webgpu::INFO,
-        fixture_hub::INFO,
-        fixture_transformers::INFO,
-    ] {
+    for info in ALL_INFO {
         assert_eq!(info.folded_gelu_layers, layers, "{}", info.name);
     }
     // Every LayerNorm follows a residual add (the embeddings' follows the sum of the embeddings):
@@ -195,6 +195,7 @@ fn every_layer_runs_the_fused_kernels() {
     for (name, fused) in [
         ("tiny-webgpu", fixture_webgpu::INFO.fused_layer_norms),
         ("tiny-hub", fixture_hub::INFO.fused_layer_norms),
+        ("tiny-optimum", fixture_optimum::INFO.fused_layer_norms),
         (
             "tiny-transformers",
             fixture_transformers::INFO.fused_layer_norms,
@@ -214,6 +215,7 @@ fn generated_code_matches_its_snapshot() {
     for (name, path) in [
         ("fixture_webgpu", fixture_webgpu::MODEL_RS_PATH),
         ("fixture_hub", fixture_hub::MODEL_RS_PATH),
+        ("fixture_optimum", fixture_optimum::MODEL_RS_PATH),
         ("fixture_transformers", fixture_transformers::MODEL_RS_PATH),
     ] {
         let code = std::fs::read_to_string(path).expect("the generated model.rs");
@@ -238,6 +240,62 @@ fn generated_code_matches_its_snapshot() {
 #[test]
 fn hub_form_matches_reference() {
     check_form::<fixture_hub::Model>("tiny-hub", fixture_hub::WEIGHTS_F32_PATH);
+}
+
+/// The form of the hub's real `onnx/model.onnx` (tools/export_optimum.py).
+#[test]
+fn optimum_form_matches_reference() {
+    check_form::<fixture_optimum::Model>("tiny-optimum", fixture_optimum::WEIGHTS_F32_PATH);
+}
+
+/// Every fixture's INFO, for the checks that hold for each form.
+const ALL_INFO: [web_reranker::ModelInfo; 4] = [
+    fixture_webgpu::INFO,
+    fixture_hub::INFO,
+    fixture_optimum::INFO,
+    fixture_transformers::INFO,
+];
+
+/// Every linear layer of every form runs on our kernels: six per layer and the classifier's
+/// two, all packed on the CPU, all in integers from the int8 weights but the one-column
+/// classifier (f32 in that file).
+#[test]
+fn every_form_runs_every_linear_layer_on_our_kernels() {
+    fn check<M: CrossEncoderModel>(folder_name: &str, int8: &str) {
+        let layers = load_json(&folder(folder_name).join("config.json"))["num_hidden_layers"]
+            .as_u64()
+            .unwrap() as usize;
+        assert_eq!(M::INFO.linear_layers, 6 * layers + 2, "{folder_name}");
+        let tokenizer = std::fs::read(folder(folder_name).join("tokenizer.json")).unwrap();
+        let options = LoadOptions {
+            linear_kernels: LinearKernels::Packed,
+            ..LoadOptions::default()
+        };
+        let reranker: Reranker<M> = Reranker::new(
+            std::fs::read(int8).unwrap(),
+            &tokenizer,
+            SelectedDevice::cpu(),
+            options,
+        )
+        .unwrap();
+        assert_eq!(
+            reranker.packed_linear_layers(),
+            6 * layers + 2,
+            "{folder_name}"
+        );
+        assert_eq!(
+            reranker.integer_linear_layers(),
+            6 * layers + 1,
+            "{folder_name}"
+        );
+    }
+    check::<fixture_webgpu::Model>("tiny-webgpu", fixture_webgpu::WEIGHTS_INT8_PATH);
+    check::<fixture_hub::Model>("tiny-hub", fixture_hub::WEIGHTS_INT8_PATH);
+    check::<fixture_optimum::Model>("tiny-optimum", fixture_optimum::WEIGHTS_INT8_PATH);
+    check::<fixture_transformers::Model>(
+        "tiny-transformers",
+        fixture_transformers::WEIGHTS_INT8_PATH,
+    );
 }
 
 /// transformers 5's model traced by TorchScript: bool mask math (which burn-flex cannot run) and
@@ -282,9 +340,9 @@ fn settable_max_length_matches_reference() {
 /// bool mask math (crates/import/src/mask.rs).
 #[test]
 fn every_form_is_webgpu_ready() {
-    assert_eq!(fixture_webgpu::INFO.webgpu_blocker, None);
-    assert_eq!(fixture_hub::INFO.webgpu_blocker, None);
-    assert_eq!(fixture_transformers::INFO.webgpu_blocker, None);
+    for info in ALL_INFO {
+        assert_eq!(info.webgpu_blocker, None, "{}", info.name);
+    }
 }
 
 #[test]

@@ -16,7 +16,7 @@ const pkgDir = process.env.RERANKER_PKG;
 assert.ok(pkgDir, 'set RERANKER_PKG to the package folder (./build.sh test does)');
 const { Reranker, createReranker } = await import(pathToFileURL(path.join(pkgDir, 'index.js')).href);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-hub/reference.json'), 'utf8'));
+const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-optimum/reference.json'), 'utf8'));
 const compact = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/compact.json'), 'utf8'));
 // What each case should score with the default (int8) weights.
 for (const [i, c] of reference.cases.entries()) c.int8 = compact.cases[i].ort_int8_logit;

@@ -51,10 +51,10 @@ test('package.json: engines, repository, licence, sideEffects, and files and exp
 
 test('model.json names the source repository, pinned commit and the hashes of the files served', async () => {
   const model = JSON.parse(await readFile(path.join(pkg, 'model/model.json'), 'utf8'));
-  const fixture = path.join(root, 'tests/fixtures/tiny-hub');
+  const fixture = path.join(root, 'tests/fixtures/tiny-optimum');
   const sha256 = async (file) => createHash('sha256').update(await readFile(path.join(fixture, file))).digest('hex');
-  assert.equal(model.name, 'web-reranker-tests/tiny-hub');
-  assert.equal(model.source.repo, 'web-reranker-tests/tiny-hub');
+  assert.equal(model.name, 'web-reranker-tests/tiny-optimum');
+  assert.equal(model.source.repo, 'web-reranker-tests/tiny-optimum');
   assert.match(model.source.commit, /^[0-9a-f]{40}$/);
   assert.equal(model.source.pinned, true);
   assert.equal(model.source.files['onnx/model.onnx'].sha256, await sha256('model.onnx'));
@@ -71,7 +71,7 @@ test('model.json names the source repository, pinned commit and the hashes of th
   assert.match(card, /^---\nlicense: mit\n/);
   assert.match(card, /licence: mit, as the repository metadata \(cardData\.license\) states it at that commit\./);
   assert.match(card, /Source: pinned: the commit and each file's sha256 matched/);
-  assert.match(card, /base_model: web-reranker-tests\/tiny-hub/);
+  assert.match(card, /base_model: web-reranker-tests\/tiny-optimum/);
   assert.match(card, /random weights/);
 });
 

@@ -18,7 +18,7 @@ assert.ok(pkgDir, 'set RERANKER_PKG to the package folder (./build.sh test does)
 const { Reranker, RerankerError, CODES, createReranker } = await import(pathToFileURL(path.join(pkgDir, 'index.js')).href);
 const { wasmMemoryBytes } = await import(pathToFileURL(path.join(pkgDir, 'modules.js')).href);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-hub/reference.json'), 'utf8'));
+const reference = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-optimum/reference.json'), 'utf8'));
 const compact = JSON.parse(await readFile(path.join(root, 'tests/fixtures/tiny-webgpu/compact.json'), 'utf8'));
 
 const reranker = await Reranker.load({ device: 'cpu' });

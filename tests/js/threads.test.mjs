@@ -20,9 +20,9 @@ const indexUrl = (dir) => pathToFileURL(path.join(dir, 'index.js')).href;
 const { Reranker } = await import(indexUrl(pkgDir));
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const fixture = (name) => readFile(path.join(root, 'tests/fixtures', name), 'utf8').then(JSON.parse);
-// The test package is built from tiny-hub (the default download path); compact.json's int8
+// The test package is built from tiny-optimum (the default download path); compact.json's int8
 // references come from the WebGPU-form export of the same checkpoint.
-const reference = await fixture('tiny-hub/reference.json');
+const reference = await fixture('tiny-optimum/reference.json');
 const compact = await fixture('tiny-webgpu/compact.json');
 const pairs = reference.cases.map((c) => [c.query, c.passage]);
 // Every pair at once, and the pairs repeated: batches with enough rows to be split over threads.

@@ -594,6 +594,7 @@ pub const INFO: crate::model::ModelInfo = crate::model::ModelInfo {{
     fused_gelu_layers: {fused_gelu},
     folded_gelu_layers: {folded_gelu},
     fused_layer_norms: {fused_layer_norm},
+    linear_layers: {linear_count},
 }};
 
 /// The f32 weights written by the build next to the generated code (exact parity).
@@ -641,6 +642,7 @@ impl crate::model::CrossEncoderModel for Model {{
         fused_gelu = m.fused.gelu,
         folded_gelu = m.generated.gelu_folded,
         fused_layer_norm = m.fused.layer_norm,
+        linear_count = m.generated.linear_layers.len(),
         linear_layers = m
             .generated
             .linear_layers

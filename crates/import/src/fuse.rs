@@ -24,6 +24,7 @@ use std::collections::{HashMap, HashSet};
 
 use onnx_ir::{GraphProto, ModelProto, NodeProto};
 
+use crate::consts::Consts;
 use crate::onnx::{Number, attribute, default_opset, drop_unused, int, ints, node, scalar};
 
 /// The custom domain of the fused nodes.
@@ -104,6 +105,15 @@ struct Match {
     node: NodeProto,
 }
 
+/// A value reached through constant scale factors: the node that makes the unscaled value (and
+/// that value), the product of the factors, and the `Mul`/`Div` nodes that apply them.
+struct Scaled<'a> {
+    node: usize,
+    value: &'a str,
+    scale: f64,
+    nodes: Vec<usize>,
+}
+
 /// Read-only lookups over a graph: who makes a value, who reads it, scalar constants.
 struct Graph<'a> {
     nodes: &'a [NodeProto],
@@ -113,6 +123,8 @@ struct Graph<'a> {
     scalars: HashMap<&'a str, f32>,
     /// The axis of a Softmax that does not name one (depends on the opset).
     softmax_default_axis: i64,
+    /// The graph's constant arithmetic (a scale computed from a shape).
+    consts: Consts<'a>,
 }
 
 impl<'a> Graph<'a> {
@@ -150,6 +162,7 @@ impl<'a> Graph<'a> {
             outputs: graph.output.iter().map(|o| o.name.as_str()).collect(),
             scalars,
             softmax_default_axis,
+            consts: Consts::new(graph),
         }
     }
 
@@ -188,25 +201,9 @@ impl<'a> Graph<'a> {
         let node = &self.nodes[index];
         let shape_only = consumers
             .iter()
-            .all(|&c| c == index || self.only_feeds_shape_of(c, index));
+            .all(|&c| c == index || self.only_feeds(c, &[index]));
         (node.op_type == op && node.input.first().is_some_and(|i| i == value) && shape_only)
             .then_some(index)
-    }
-
-    /// Whether every result of `node` ends up only in `target`'s second (shape) input.
-    fn only_feeds_shape_of(&self, node: usize, target: usize) -> bool {
-        self.nodes[node].output.iter().all(|value| {
-            !self.outputs.contains(value.as_str())
-                && self.consumers.get(value.as_str()).is_none_or(|readers| {
-                    readers.iter().all(|&r| {
-                        if r == target {
-                            self.nodes[target].input.first() != Some(value)
-                        } else {
-                            self.only_feeds_shape_of(r, target)
-                        }
-                    })
-                })
-        })
     }
 
     /// Whether `value` is read by these two nodes and nothing else (no graph output either).
@@ -236,16 +233,86 @@ impl<'a> Graph<'a> {
         }
     }
 
-    /// `Transpose(Reshape(x, _), perm)` feeding only `value`: returns (x, [reshape, transpose]).
-    fn heads_of(&self, value: &str, perm: &[i64]) -> Option<(&'a str, [usize; 2])> {
-        let transpose = self.only_use_of(value, "Transpose")?;
-        if ints(&self.nodes[transpose], "perm")? != perm {
+    /// Whether every result of `node` ends up only in `targets` (and nothing else reads it on
+    /// the way): the shape and scale arithmetic that an export computes from a tensor.
+    fn only_feeds(&self, node: usize, targets: &[usize]) -> bool {
+        self.nodes[node].output.iter().all(|value| {
+            !self.outputs.contains(value.as_str())
+                && self.consumers.get(value.as_str()).is_none_or(|readers| {
+                    readers
+                        .iter()
+                        .all(|&r| targets.contains(&r) || self.only_feeds(r, targets))
+                })
+        })
+    }
+
+    /// Walks up from `value` through single-use `Mul`s and `Div`s by a constant scalar (folded
+    /// by [`Consts`], so a scale computed in the graph counts) to the node of type `op` that
+    /// makes it.
+    fn scaled(&self, value: &'a str, op: &str) -> Option<Scaled<'a>> {
+        let mut value = value;
+        let mut scaled = Scaled {
+            node: 0,
+            value,
+            scale: 1.0,
+            nodes: Vec::new(),
+        };
+        loop {
+            let index = *self.producer.get(value)?;
+            let node = &self.nodes[index];
+            if node.op_type == op {
+                scaled.node = index;
+                scaled.value = value;
+                return Some(scaled);
+            }
+            if !self.single_use(value) {
+                return None;
+            }
+            let [a, b] = node.input.as_slice() else {
+                return None;
+            };
+            (value, scaled.scale) = match node.op_type.as_str() {
+                "Mul" => match (self.consts.scalar(a), self.consts.scalar(b)) {
+                    (_, Some(s)) => (a.as_str(), scaled.scale * s),
+                    (Some(s), None) => (b.as_str(), scaled.scale * s),
+                    (None, None) => return None,
+                },
+                "Div" => (a.as_str(), scaled.scale / self.consts.scalar(b)?),
+                _ => return None,
+            };
+            scaled.nodes.push(index);
+        }
+    }
+
+    /// `Transpose(Reshape(x, _), perm)` whose result `value` is read by `reader` and otherwise
+    /// only by shape arithmetic that ends in `scale_nodes` (torch's SDPA export reads the query
+    /// heads' shape for the scale): returns (x, [reshape, transpose]).
+    fn heads_at(
+        &self,
+        transpose: usize,
+        perm: &[i64],
+        reader: usize,
+        scale_nodes: &[usize],
+    ) -> Option<(&'a str, [usize; 2])> {
+        let value = self.nodes[transpose].output[0].as_str();
+        if ints(&self.nodes[transpose], "perm")? != perm || self.outputs.contains(value) {
+            return None;
+        }
+        let readers = self.consumers.get(value)?;
+        if !readers.iter().all(|&r| {
+            r == reader || (self.nodes[r].op_type == "Shape" && self.only_feeds(r, scale_nodes))
+        }) {
             return None;
         }
         let reshape = self.only_use_of(&self.nodes[transpose].input[0], "Reshape")?;
         Some((&self.nodes[reshape].input[0], [reshape, transpose]))
     }
 
+    /// Attention by what it computes: `softmax(s · (Q·Kᵀ) + bias) · V` over heads split by
+    /// `Reshape`+`Transpose` and merged back, where the scale `s` is any product of constant
+    /// factors on the query heads, the transposed key heads or the scores (each a `Mul` or `Div`
+    /// by a scalar, a computed one included): the TorchScript exports scale the scores, torch's
+    /// SDPA export (Optimum's form) multiplies the query and the key by `√s` each.
     fn attention(&self, softmax: usize, heads: u64) -> Option<Match> {
         let node = &self.nodes[softmax];
         // Softmax over the last axis of the 4-D scores.
@@ -256,35 +323,49 @@ impl<'a> Graph<'a> {
             return None;
         }
         let add = self.only_use_of(&node.input[0], "Add")?;
-        let (mul, bias) = [(0, 1), (1, 0)].into_iter().find_map(|(m, b)| {
-            let mul = self.only_use_of(&self.nodes[add].input[m], "Mul")?;
-            Some((mul, self.nodes[add].input[b].as_str()))
+        let (scores, bias) = [(0, 1), (1, 0)].into_iter().find_map(|(s, b)| {
+            let scores = self.scaled(&self.nodes[add].input[s], "MatMul")?;
+            Some((scores, self.nodes[add].input[b].as_str()))
         })?;
-        let (scores, scale) = match self.nodes[mul].input.as_slice() {
-            [a, b] if self.scalars.contains_key(b.as_str()) => (a, self.scalars[b.as_str()]),
-            [a, b] if self.scalars.contains_key(a.as_str()) => (b, self.scalars[a.as_str()]),
-            _ => return None,
-        };
-        let product = self.only_use_of(scores, "MatMul")?;
-        let (query, q_nodes) = self.heads_of(&self.nodes[product].input[0], &[0, 2, 1, 3])?;
-        let (key, k_nodes) = self.heads_of(&self.nodes[product].input[1], &[0, 2, 3, 1])?;
+        let product = scores.node;
+        if !self.single_use(scores.value) {
+            return None;
+        }
+        let query = self.scaled(&self.nodes[product].input[0], "Transpose")?;
+        let key = self.scaled(&self.nodes[product].input[1], "Transpose")?;
+        let scale_nodes: Vec<usize> = [&scores.nodes, &query.nodes, &key.nodes]
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        let first_reader = |s: &Scaled| s.nodes.first().copied().unwrap_or(product);
+        let (q, q_nodes) = self.heads_at(
+            query.node,
+            &[0, 2, 1, 3],
+            first_reader(&query),
+            &scale_nodes,
+        )?;
+        let (k, k_nodes) =
+            self.heads_at(key.node, &[0, 2, 3, 1], first_reader(&key), &scale_nodes)?;
         let weighted = self.sole_consumer(&node.output[0], "MatMul")?;
         if self.nodes[weighted].input[0] != node.output[0] {
             return None;
         }
-        let (value, v_nodes) = self.heads_of(&self.nodes[weighted].input[1], &[0, 2, 1, 3])?;
+        let value_heads = *self.producer.get(self.nodes[weighted].input[1].as_str())?;
+        if self.nodes[value_heads].op_type != "Transpose" {
+            return None;
+        }
+        let (v, v_nodes) = self.heads_at(value_heads, &[0, 2, 1, 3], weighted, &[])?;
         let merge = self.sole_consumer(&self.nodes[weighted].output[0], "Transpose")?;
         if ints(&self.nodes[merge], "perm")? != [0, 2, 1, 3] {
             return None;
         }
         let flatten = self.consumer_besides_its_shape(&self.nodes[merge].output[0], "Reshape")?;
-        let mut nodes = vec![softmax, add, mul, product, weighted, merge, flatten];
+        let mut nodes = vec![softmax, add, product, weighted, merge, flatten];
+        nodes.extend(scale_nodes);
         nodes.extend(q_nodes.into_iter().chain(k_nodes).chain(v_nodes));
-        let mut fused = custom_node(
-            ATTENTION,
-            &[query, key, value, bias],
-            &self.nodes[flatten].output[0],
-        );
+        let scale = (scores.scale * query.scale * key.scale) as f32;
+        let mut fused = custom_node(ATTENTION, &[q, k, v, bias], &self.nodes[flatten].output[0]);
         fused
             .attribute
             .push(attribute("heads", Number::Int(heads as i64)));
@@ -481,6 +562,55 @@ impl Graph<'_> {
     }
 }
 
+/// The ops of what [`fuse`] left unfused: for each `Softmax` (attention), `Erf` (GELU),
+/// `LayerNormalization` or decomposed LayerNorm (its `Pow`) still in `graph`, a line naming the
+/// node and the subgraph found around it, for the build's warning.
+pub fn unfused(graph: &GraphProto) -> Vec<String> {
+    let producer: HashMap<&str, &NodeProto> = graph
+        .node
+        .iter()
+        .flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n)))
+        .collect();
+    // `op(input's op(...))`, four levels up each node's inputs that other nodes make.
+    fn describe(node: &NodeProto, producer: &HashMap<&str, &NodeProto>, depth: usize) -> String {
+        let inputs: Vec<String> = node
+            .input
+            .iter()
+            .filter_map(|i| producer.get(i.as_str()))
+            .filter(|n| n.op_type != "Constant")
+            .map(|n| {
+                if depth == 0 {
+                    n.op_type.clone()
+                } else {
+                    describe(n, producer, depth - 1)
+                }
+            })
+            .collect();
+        if inputs.is_empty() {
+            node.op_type.clone()
+        } else {
+            format!("{}({})", node.op_type, inputs.join(", "))
+        }
+    }
+    graph
+        .node
+        .iter()
+        .filter_map(|n| {
+            let what = match n.op_type.as_str() {
+                "Softmax" => "attention",
+                "Erf" => "GELU",
+                "LayerNormalization" | "Pow" => "residual + LayerNorm",
+                _ => return None,
+            };
+            Some(format!(
+                "{what} at `{}` not fused; found {}",
+                n.name,
+                describe(n, &producer, 3)
+            ))
+        })
+        .collect()
+}
+
 /// A node of the [`DOMAIN`] of fused nodes.
 fn custom_node(op: &str, inputs: &[&str], output: &str) -> NodeProto {
     let mut node = node(op, inputs, output);
@@ -643,9 +773,21 @@ mod tests {
         }
     }
 
+    /// How an export scales the attention scores.
+    #[derive(Debug, Clone, Copy)]
+    enum Scaling {
+        /// `Mul` of the scores by a constant (the TorchScript exports).
+        Scores,
+        /// `Div` of the scores by √head_size (eager transformers written as a division).
+        DivideScores,
+        /// torch's SDPA export: `√(1/√head_size)`, computed from `Shape(query heads)`, multiplies
+        /// the query heads and the transposed key heads each (the Optimum form).
+        Sdpa,
+    }
+
     /// The exports' attention: heads split by Reshape + Transpose, Q·Kᵀ, scale, mask bias,
     /// softmax, ·V, heads merged. `[1, 3, 4]` inputs, 2 heads of 2.
-    fn attention_graph(weights_are_output: bool) -> TestGraph {
+    fn attention_graph(weights_are_output: bool, scaling: Scaling) -> TestGraph {
         let mut outputs: Vec<(&str, &[i64])> = vec![("y", &[1, 3, 4])];
         if weights_are_output {
             outputs.push(("weights", &[1, 2, 3, 3]));
@@ -659,9 +801,11 @@ mod tests {
             ],
             &outputs,
         );
-        g.int_initializer("heads_shape", &[4], &[1, 3, 2, 2]);
+        // The length is inferred (-1), as the exports leave it: only the heads are constants.
+        g.int_initializer("heads_shape", &[4], &[1, -1, 2, 2]);
         g.int_initializer("merged_shape", &[3], &[1, 3, 4]);
         g.initializer("scale", &[], &[FRAC_1_SQRT_2]);
+        g.initializer("root_head_size", &[], &[SQRT_2]);
         let transpose = |input: &str, output: &str, perm: &[i64]| {
             let mut n = node("Transpose", &[input], output);
             n.attribute.push(ints_attribute("perm", perm));
@@ -680,9 +824,40 @@ mod tests {
                 &perm,
             ));
         }
-        g.nodes
-            .push(node("MatMul", &["q_heads", "k_heads"], "scores"));
-        g.nodes.push(node("Mul", &["scores", "scale"], "scaled"));
+        match scaling {
+            Scaling::Scores => {
+                g.nodes
+                    .push(node("MatMul", &["q_heads", "k_heads"], "scores"));
+                g.nodes.push(node("Mul", &["scores", "scale"], "scaled"));
+            }
+            Scaling::DivideScores => {
+                g.nodes
+                    .push(node("MatMul", &["q_heads", "k_heads"], "scores"));
+                g.nodes
+                    .push(node("Div", &["scores", "root_head_size"], "scaled"));
+            }
+            Scaling::Sdpa => {
+                g.int_initializer("start", &[1], &[-1]);
+                g.int_initializer("end", &[1], &[i64::MAX]);
+                g.initializer("one", &[1], &[1.0]);
+                g.nodes.push(node("Shape", &["q_heads"], "q_shape"));
+                g.nodes
+                    .push(node("Slice", &["q_shape", "start", "end"], "head_size"));
+                let mut cast = node("Cast", &["head_size"], "head_size_f");
+                cast.attribute.push(attribute("to", Number::Int(1)));
+                g.nodes.push(cast);
+                g.nodes.push(node("Sqrt", &["head_size_f"], "root"));
+                g.nodes.push(node("Div", &["one", "root"], "sdpa_scale"));
+                g.nodes.push(node("Sqrt", &["sdpa_scale"], "q_factor"));
+                g.nodes.push(node("Sqrt", &["sdpa_scale"], "k_factor"));
+                g.nodes
+                    .push(node("Mul", &["q_heads", "q_factor"], "q_scaled"));
+                g.nodes
+                    .push(node("Mul", &["k_heads", "k_factor"], "k_scaled"));
+                g.nodes
+                    .push(node("MatMul", &["q_scaled", "k_scaled"], "scaled"));
+            }
+        }
         g.nodes.push(node("Add", &["scaled", "bias"], "masked"));
         g.nodes.push(node("Softmax", &["masked"], "weights"));
         g.nodes
@@ -705,21 +880,65 @@ mod tests {
             ("v", &[1, 3, 4], &v),
             ("bias", &[1, 1, 1, 3], &bias),
         ];
-        let (fused, ops, diff) = fused(&attention_graph(false), 2, &inputs);
-        assert_eq!(
-            fused,
-            Fused {
-                attention: 1,
-                ..Fused::default()
+        for scaling in [Scaling::Scores, Scaling::DivideScores, Scaling::Sdpa] {
+            let (fused, ops, diff) = fused(&attention_graph(false, scaling), 2, &inputs);
+            assert_eq!(
+                fused,
+                Fused {
+                    attention: 1,
+                    ..Fused::default()
+                },
+                "{scaling:?}"
+            );
+            // The SDPA form's shape and scale arithmetic goes with it.
+            assert_eq!(ops, ["Attention"], "{scaling:?}");
+            assert!(diff <= 1e-6, "{scaling:?}: {diff}");
+        }
+    }
+
+    /// A scale factor that depends on the input (here the sequence length, the last dimension
+    /// of the transposed key heads) is not a constant: no fusion.
+    #[test]
+    fn attention_with_a_scale_that_is_not_constant_stays() {
+        let mut g = attention_graph(false, Scaling::Sdpa);
+        for n in &mut g.nodes {
+            if n.op_type == "Shape" {
+                n.input[0] = "k_heads".into();
             }
+        }
+        let mut model = g.model();
+        assert_eq!(fuse(&mut model, 2), Fused::default());
+        assert!(model.graph.node.iter().any(|n| n.op_type == "Softmax"));
+    }
+
+    #[test]
+    fn what_stays_unfused_is_named_with_the_subgraph_found() {
+        let mut g = attention_graph(false, Scaling::Sdpa);
+        for n in &mut g.nodes {
+            if n.op_type == "Shape" {
+                n.input[0] = "k_heads".into();
+            }
+        }
+        let mut model = g.model();
+        fuse(&mut model, 2);
+        let lines = unfused(model.graph.as_ref().unwrap());
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].starts_with(
+                "attention at `softmax_weights` not fused; found Softmax(Add(MatMul(Mul(Transpose"
+            ),
+            "{}",
+            lines[0]
         );
-        assert_eq!(ops, ["Attention"]);
-        assert!(diff <= 1e-6, "{diff}");
+        // A fused graph leaves nothing to report.
+        let mut model = attention_graph(false, Scaling::Sdpa).model();
+        fuse(&mut model, 2);
+        assert_eq!(unfused(model.graph.as_ref().unwrap()), Vec::<String>::new());
     }
 
     #[test]
     fn attention_whose_weights_are_read_elsewhere_stays() {
-        let mut model = attention_graph(true).model();
+        let mut model = attention_graph(true, Scaling::Sdpa).model();
         assert_eq!(fuse(&mut model, 2), Fused::default());
         assert!(model.graph.node.iter().any(|n| n.op_type == "Softmax"));
     }

@@ -15,25 +15,27 @@ use crate::{fail, fuse, gemm, int32, mask};
 ///
 /// The table is the `[vocab, hidden]` f32 initializer read by exactly one `Gather` (axis 0). That
 /// node goes; its output becomes the graph input `word_embeddings`, `[batch, sequence, hidden]`.
-/// Returns the table's little-endian f32 bytes and what was fused.
+/// Returns the table's little-endian f32 bytes, what was fused and what was not
+/// ([`fuse::unfused`]).
 pub fn prepare(
     onnx: &Path,
     split: &Path,
     vocab: u64,
     hidden: u64,
     heads: u64,
-) -> (Vec<u8>, fuse::Fused) {
+) -> (Vec<u8>, fuse::Fused, Vec<String>) {
     let bytes = fs::read(onnx).unwrap_or_else(|e| fail(format!("cannot read {onnx:?}: {e}")));
     let mut model = ModelProto::parse_from_bytes(&bytes)
         .unwrap_or_else(|e| fail(format!("{onnx:?} is not an ONNX model: {e}")));
     drop(bytes);
     let source = format!("{onnx:?}");
     let (table, fused) = prepare_model(&mut model, &source, vocab, hidden, heads);
+    let unfused = fuse::unfused(model.graph.as_ref().expect("a graph"));
     let written = model
         .write_to_bytes()
         .unwrap_or_else(|e| fail(format!("cannot encode the split graph: {e}")));
     fs::write(split, written).unwrap_or_else(|e| fail(format!("cannot write {split:?}: {e}")));
-    (table, fused)
+    (table, fused, unfused)
 }
 
 /// [`prepare`] on a parsed model; `source` names it in messages.

@@ -17,6 +17,7 @@
 //! matches burn 0.22.1; switching to `burn-onnx` directly is a one-line change when the shim goes.
 
 pub mod codegen;
+pub mod consts;
 pub mod fuse;
 pub mod gemm;
 pub mod graph;
@@ -45,7 +46,11 @@ pub struct Imported {
     intermediate_size: u64,
     max_positions: u64,
     pad_token_id: u64,
+    /// Transformer layers (`num_hidden_layers`).
+    layers: u64,
     fused: fuse::Fused,
+    /// The nodes left unfused, each with the subgraph found there ([`fuse::unfused`]).
+    unfused: Vec<String>,
     /// What the generated code holds: its linear layers, the folded GELUs, WebGPU blockers.
     generated: codegen::Generated,
 }
@@ -59,9 +64,10 @@ const SOURCES: [&str; 1] = [side_module::RELAXED_KERNEL];
 
 /// The committed test models the `fixtures` feature imports: (module name, folder in
 /// `tests/fixtures/`).
-const FIXTURES: [(&str, &str); 3] = [
+const FIXTURES: [(&str, &str); 4] = [
     ("fixture_webgpu", "tiny-webgpu"),
     ("fixture_hub", "tiny-hub"),
+    ("fixture_optimum", "tiny-optimum"),
     ("fixture_transformers", "tiny-transformers"),
 ];
 
@@ -79,24 +85,101 @@ pub fn run() {
         side_module::assemble(&manifest, &out, target.atomics);
     }
     if let Some(dir) = env::var_os("RERANKER_MODEL_DIR").filter(|d| !d.is_empty()) {
-        import("selected", &manifest.join(PathBuf::from(dir)), &out);
+        // RERANKER_STRICT_FUSION=1: a model that loses a fusion fails the build.
+        println!("cargo:rerun-if-env-changed=RERANKER_STRICT_FUSION");
+        let strict = env::var("RERANKER_STRICT_FUSION").is_ok_and(|v| v == "1");
+        import_checked("selected", &manifest.join(PathBuf::from(dir)), &out, strict);
         println!("cargo:rustc-cfg=reranker_selected");
     }
     if env::var_os("CARGO_FEATURE_FIXTURES").is_some() {
+        // NOTE: the committed fixtures must take the whole fast path: a fusion or a linear layer
+        // one of them loses stops the build (the tests' equivalent of the selected model's
+        // warning as an error).
         for (name, folder) in FIXTURES {
-            import(name, &manifest.join("tests/fixtures").join(folder), &out);
+            import_checked(
+                name,
+                &manifest.join("tests/fixtures").join(folder),
+                &out,
+                true,
+            );
         }
     }
 }
 
+/// [`import`], then the fast path's check: every layer's attention, GELU and residual +
+/// LayerNorm fused and every linear layer on our kernels. What falls short is a `cargo:warning`
+/// naming each node left and the subgraph found there, or, `strict`, a failed build. The counts
+/// go to `OUT_DIR/<name>/fusion.txt` (build.sh prints them).
+pub fn import_checked(name: &'static str, dir: &Path, out: &Path, strict: bool) {
+    let imported = import(name, dir, out);
+    let report = FastPath::of(&imported);
+    fs::write(out.join(name).join("fusion.txt"), report.summary())
+        .unwrap_or_else(|e| fail(format!("cannot write fusion.txt: {e}")));
+    if report.complete() {
+        return;
+    }
+    let message = format!(
+        "{} does not take the whole fast path ({}):\n  {}",
+        dir.display(),
+        report.summary().trim_end(),
+        imported.unfused.join("\n  ")
+    );
+    if strict {
+        fail(message);
+    }
+    for line in message.lines() {
+        println!("cargo:warning={line}");
+    }
+}
+
+/// What an imported model runs on the fast path, against what its layer count calls for.
+pub struct FastPath {
+    /// (what, found, expected).
+    counts: [(&'static str, usize, usize); 4],
+}
+
+impl FastPath {
+    fn of(m: &Imported) -> Self {
+        let layers = m.layers as usize;
+        FastPath {
+            counts: [
+                ("attention", m.fused.attention, layers),
+                ("GELU", m.fused.gelu, layers),
+                ("residual + LayerNorm", m.fused.layer_norm, 2 * layers + 1),
+                // Six per layer (query, key, value, output, feed-forward in and out) and the
+                // classifier's two.
+                (
+                    "linear layers on our kernels",
+                    m.generated.linear_layers.len(),
+                    6 * layers + 2,
+                ),
+            ],
+        }
+    }
+
+    fn complete(&self) -> bool {
+        self.counts.iter().all(|(_, found, want)| found >= want)
+    }
+
+    /// `attention 12/12, GELU 12/12, …` and a newline.
+    fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(what, found, want)| format!("{what} {found}/{want}"))
+            .collect();
+        format!("{}\n", parts.join(", "))
+    }
+}
+
 /// Imports the model folder `dir` as `crate::model::<name>`: the steps, in order.
-pub fn import(name: &'static str, dir: &Path, out: &Path) {
+pub fn import(name: &'static str, dir: &Path, out: &Path) -> Imported {
     let config = ModelConfig::read(dir);
     let target = out.join(name);
     fs::create_dir_all(&target).unwrap_or_else(|e| fail(format!("cannot create {target:?}: {e}")));
     // NOTE: burn-onnx names its outputs after the input file: model.onnx → model.rs, model.bpk.
     let split_onnx = target.join("model.onnx");
-    let (table, fused) = graph::prepare(
+    let (table, fused, unfused) = graph::prepare(
         &dir.join("model.onnx"),
         &split_onnx,
         config.number("vocab_size"),
@@ -120,10 +203,13 @@ pub fn import(name: &'static str, dir: &Path, out: &Path) {
         intermediate_size: config.number("intermediate_size"),
         max_positions: config.number("max_position_embeddings"),
         pad_token_id: config.number("pad_token_id"),
+        layers: config.number("num_hidden_layers"),
         fused,
+        unfused,
         generated,
     };
     codegen::write_glue(&imported, out);
+    imported
 }
 
 /// A model folder's `config.json`, checked to be a one-label cross-encoder.

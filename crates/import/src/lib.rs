@@ -36,6 +36,13 @@ use std::path::{Path, PathBuf};
 
 use web_reranker_formats::{quant, tokenizer_bin};
 
+impl Imported {
+    /// The nodes left unfused, each with the subgraph found there.
+    pub fn unfused(&self) -> &[String] {
+        &self.unfused
+    }
+}
+
 /// Facts about one imported model, written into its `glue.rs`.
 pub struct Imported {
     name: &'static str,
@@ -139,7 +146,7 @@ pub struct FastPath {
 }
 
 impl FastPath {
-    fn of(m: &Imported) -> Self {
+    pub fn of(m: &Imported) -> Self {
         let layers = m.layers as usize;
         FastPath {
             counts: [
@@ -157,12 +164,12 @@ impl FastPath {
         }
     }
 
-    fn complete(&self) -> bool {
+    pub fn complete(&self) -> bool {
         self.counts.iter().all(|(_, found, want)| found >= want)
     }
 
     /// `attention 12/12, GELU 12/12, …` and a newline.
-    fn summary(&self) -> String {
+    pub fn summary(&self) -> String {
         let parts: Vec<String> = self
             .counts
             .iter()

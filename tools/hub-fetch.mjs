@@ -72,8 +72,6 @@ const pins = JSON.parse(await readFile(args.pins, 'utf8'))[args.repo] ?? { files
 const out = path.resolve(args.out);
 const revision = args.revision ?? pins.revision ?? 'main';
 const part = `${out}.part-${process.pid}`;
-/** The hub's own hashes of the revision's files (`hubHashes`). */
-let hub = {};
 
 async function get(url, what, timeout) {
   let response;
@@ -115,13 +113,14 @@ function noOnnx(commit, present) {
     + `    ./build.sh --checkpoint models/${name}-checkpoint`;
 }
 
-async function download(file, commit) {
+/** Downloads `file` at `commit`; `listed`: the hub's own hash of it (`hubHashes`), if any. */
+async function download(file, commit, listed) {
   const url = `${endpoint}/${args.repo}/resolve/${commit}/${file.remote}`;
   const response = await get(url, `${args.repo}@${commit.slice(0, 12)}/${file.remote}`);
   const total = Number(response.headers.get('content-length')) || 0;
   const hash = createHash('sha256');
   // git's blob id, where the hub lists only that: sha1 of "blob <size>\0" and the bytes.
-  const blob = hub[file.remote]?.gitBlob ? createHash('sha1').update(`blob ${hub[file.remote].size}\0`) : null;
+  const blob = listed?.gitBlob ? createHash('sha1').update(`blob ${listed.size}\0`) : null;
   let size = 0;
   let shown = 0;
   const count = new Transform({
@@ -146,9 +145,9 @@ async function download(file, commit) {
   return { size, sha256: hash.digest('hex'), ...(blob ? { gitBlob: blob.digest('hex') } : {}) };
 }
 
-/** Whether `got` is the file the hub lists (its sha256 or git blob id, and its size). */
-function asListed(remote, got) {
-  const listed = hub[remote];
+/** Why `got` is not the file the hub lists (its sha256 or git blob id, and its size); null when
+ * it is. */
+function unlike(listed, got) {
   if (!listed) return 'the hub listed no hash for it';
   if (listed.size !== undefined && listed.size !== got.size) return `the hub lists ${listed.size} bytes, got ${got.size}`;
   if (listed.sha256 && listed.sha256 !== got.sha256) return `the hub lists sha256 ${listed.sha256}, got ${got.sha256}`;
@@ -174,7 +173,7 @@ try {
   if (pins.revision && pins.revision !== commit) {
     console.error(`hub-fetch: note: ${revision} is ${commit}, not the pinned ${pins.revision}`);
   }
-  hub = hubHashes(info);
+  const hub = hubHashes(info);
   if (info.siblings) {
     const present = info.siblings.map((s) => s.rfilename);
     if (!present.includes('onnx/model.onnx')) fail(noOnnx(commit, present));
@@ -187,13 +186,13 @@ try {
   const unpinned = [];
   for (const file of FILES) {
     console.error(`   downloading ${file.remote}`);
-    files[file.remote] = await download(file, commit);
+    files[file.remote] = await download(file, commit, hub[file.remote]);
     const pin = pins.files?.[file.remote];
     if (pin && pin !== files[file.remote].sha256) {
       fail(`${file.remote} at ${commit} has sha256 ${files[file.remote].sha256}, but ${args.pins} pins ${pin}: the hub's file changed, or the download is not what was built before. Nothing was written to ${out}.`);
     }
     if (!pin) {
-      const wrong = asListed(file.remote, files[file.remote]);
+      const wrong = unlike(hub[file.remote], files[file.remote]);
       if (wrong) fail(`${file.remote} at ${commit} is not pinned and does not match the hub's own hash: ${wrong}. Nothing was written to ${out}.`);
       unpinned.push(file.remote);
     }

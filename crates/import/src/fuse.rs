@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 use onnx_ir::{GraphProto, ModelProto, NodeProto};
 
 use crate::consts::Consts;
-use crate::onnx::{Number, attribute, default_opset, drop_unused, int, ints, node, scalar};
+use crate::onnx::{Number, attribute, default_opset, drop_unused, int, ints, node};
 
 /// The custom domain of the fused nodes.
 pub const DOMAIN: &str = "web_reranker";
@@ -114,13 +114,12 @@ struct Scaled<'a> {
     nodes: Vec<usize>,
 }
 
-/// Read-only lookups over a graph: who makes a value, who reads it, scalar constants.
+/// Read-only lookups over a graph: who makes a value, who reads it, its constants.
 struct Graph<'a> {
     nodes: &'a [NodeProto],
     producer: HashMap<&'a str, usize>,
     consumers: HashMap<&'a str, Vec<usize>>,
     outputs: HashSet<&'a str>,
-    scalars: HashMap<&'a str, f32>,
     /// The axis of a Softmax that does not name one (depends on the opset).
     softmax_default_axis: i64,
     /// The graph's constant arithmetic (a scale computed from a shape).
@@ -131,7 +130,6 @@ impl<'a> Graph<'a> {
     fn new(graph: &'a GraphProto, softmax_default_axis: i64) -> Self {
         let mut producer = HashMap::new();
         let mut consumers: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut scalars = HashMap::new();
         for (index, node) in graph.node.iter().enumerate() {
             for output in &node.output {
                 producer.insert(output.as_str(), index);
@@ -139,28 +137,12 @@ impl<'a> Graph<'a> {
             for input in &node.input {
                 consumers.entry(input.as_str()).or_default().push(index);
             }
-            if node.op_type == "Constant"
-                && let Some(value) = node
-                    .attribute
-                    .iter()
-                    .find(|a| a.name == "value")
-                    .and_then(|a| a.t.as_ref())
-                    .and_then(scalar)
-            {
-                scalars.insert(node.output[0].as_str(), value);
-            }
-        }
-        for tensor in &graph.initializer {
-            if let Some(value) = scalar(tensor) {
-                scalars.insert(tensor.name.as_str(), value);
-            }
         }
         Graph {
             nodes: &graph.node,
             producer,
             consumers,
             outputs: graph.output.iter().map(|o| o.name.as_str()).collect(),
-            scalars,
             softmax_default_axis,
             consts: Consts::new(graph),
         }
@@ -218,9 +200,14 @@ impl<'a> Graph<'a> {
         self.consumers.get(value).is_some_and(|c| c.len() == 1) && !self.outputs.contains(value)
     }
 
+    /// `value` as one constant number ([`Consts::scalar`]: a constant, an initializer, or
+    /// arithmetic on them), as the f32 the graph computes with.
+    fn scalar(&self, value: &str) -> Option<f32> {
+        self.consts.scalar(value).map(|v| v as f32)
+    }
+
     fn is_scalar(&self, value: &str, want: f32) -> bool {
-        self.scalars
-            .get(value)
+        self.scalar(value)
             .is_some_and(|v| (v - want).abs() <= 1e-6 * want.abs())
     }
 
@@ -452,8 +439,8 @@ impl Graph<'_> {
     fn add_layer_norm(&self, sqrt: usize) -> Option<Match> {
         let plus_epsilon = self.only_use_of(&self.nodes[sqrt].input[0], "Add")?;
         let (variance, epsilon) = match self.nodes[plus_epsilon].input.as_slice() {
-            [v, e] if self.scalars.contains_key(e.as_str()) => (v, self.scalars[e.as_str()]),
-            [e, v] if self.scalars.contains_key(e.as_str()) => (v, self.scalars[e.as_str()]),
+            [v, e] if self.scalar(e).is_some() => (v, self.scalar(e)?),
+            [e, v] if self.scalar(e).is_some() => (v, self.scalar(e)?),
             _ => return None,
         };
         let variance = self.only_use_of(variance, "ReduceMean")?;

@@ -1,5 +1,5 @@
 //! Helpers over ONNX's protobuf types that the graph passes share: building nodes and
-//! attributes, reading attributes and scalar constants, the default opset, and dropping what
+//! attributes, reading attributes and tensors' values, the default opset, and dropping what
 //! nothing reads.
 
 use std::collections::HashSet;
@@ -107,17 +107,6 @@ pub fn ints<'a>(node: &'a NodeProto, name: &str) -> Option<&'a [i64]> {
         .iter()
         .find(|a| a.name == name)
         .map(|a| a.ints.as_slice())
-}
-
-/// The value of a one-element f32 tensor.
-pub fn scalar(tensor: &TensorProto) -> Option<f32> {
-    if tensor.data_type != 1 || tensor.dims.iter().product::<i64>() != 1 {
-        return None;
-    }
-    if let [a, b, c, d] = tensor.raw_data[..] {
-        return Some(f32::from_le_bytes([a, b, c, d]));
-    }
-    tensor.float_data.first().copied()
 }
 
 /// ONNX's element types the helpers read.

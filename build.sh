@@ -33,7 +33,9 @@
 # out of the package: a quicker development build; loads then run on one thread),
 # RERANKER_WASM_PROFILE (the wasm modules' cargo profile, default release; the tests' package
 # uses wasm-test), RERANKER_FEATURES (more cargo features for the wasm modules: the tests' package has test-hooks),
-# RERANKER_CARGO_TIMINGS=1 (cargo --timings reports, in each target dir's cargo-timings/).
+# RERANKER_CARGO_TIMINGS=1 (cargo --timings reports, in each target dir's cargo-timings/),
+# RERANKER_PIECE_MIB (the model folder's largest file, default 20 MiB: larger weights are cut
+# into pieces that hosts with a per-file cap accept, tools/pieces.mjs; 0 keeps each file whole).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/tools/lib.sh"
 source "$ROOT/tools/model.sh"
@@ -257,7 +259,7 @@ cmd_test() {
   say "node --test: the package in Node and headless Chromium, the demo, the example site and apps"
   RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$(playwright_core)" NODE_TOOLS="$CACHE/node-tools" \
     stage "JS tests (Node, Chromium, example sites and apps)" node --test --test-concurrency=1 \
-    "$ROOT"/tests/js/{contract,node,package,hub,threads,robustness,adapters,browser,demo,site,pagefind-ui,examples}.test.mjs
+    "$ROOT"/tests/js/{contract,node,pieces,package,hub,threads,robustness,adapters,browser,demo,site,pagefind-ui,examples}.test.mjs
 }
 
 # The npm packages the JS tests use: the demo's, and the search libraries the adapters are tested

@@ -1,9 +1,20 @@
 // web-reranker: the model's files for a load. Each is read from the caller's bytes or URL, or
 // from the model folder, where it is checked against the folder's manifest (`model.json`) and,
-// in a browser, kept in the store (store.js) under its sha256 and read back from there.
+// in a browser, kept in the store (store.js) under its sha256 and read back from there. A file
+// the build cut into pieces (`pieces` in its manifest entry) is read a few pieces at a time, each
+// checked and stored on its own, so an interrupted load resumes from the pieces it has.
 import { rerankerError, aborted } from './errors.js';
 import { readFile } from './env.js';
-import { openStore, openCache, sizeMismatch, digestMismatch, subtleSha256, manifestUrl, lastManifest } from './store.js';
+import {
+  openStore, openCache, sizeMismatch, digestMismatch, subtleSha256, manifestUrl, lastManifest, storedFiles, piecesMismatch,
+} from './store.js';
+
+/**
+ * How many pieces of one file are fetched at once.
+ * NOTE: measured in BENCHMARKS.md (cold load of the full-shape model's 119 MB in 20 MiB pieces
+ * against the single file).
+ */
+export const PIECES_AT_ONCE = 3;
 
 /**
  * The tokenizer in a model folder: `tokenizer.json` with its vocabulary in binary, written by
@@ -118,9 +129,8 @@ async function manifestOf(base, cache, signal) {
 async function readEarly(store, cache, base, files) {
   const early = new Map();
   const last = await lastManifest(cache, base);
-  for (const file of files) {
-    const sha256 = last?.files?.[file]?.sha256;
-    if (typeof sha256 !== 'string') continue;
+  const listed = storedFiles({ files: Object.fromEntries(files.map((f) => [f, last?.files?.[f]])) });
+  for (const { file, sha256 } of listed) {
     const stored = store.reader(file, sha256).then((reader) => {
       if (reader === undefined) return undefined;
       const bytes = reader.read(0, reader.size);
@@ -175,6 +185,12 @@ export async function openModelFiles({ base, sources, verify, cache: caching, si
     }
   }
 
+  for (const file of folderFiles) {
+    const entry = manifest?.files[file];
+    const wrong = entry?.pieces === undefined ? null : piecesMismatch(entry, file);
+    if (wrong !== null) throw rerankerError('INTEGRITY', wrong);
+  }
+
   const storage = { store: store?.kind ?? 'none', stored: store !== null };
 
   /** A stored copy of `file`, its read under way, or undefined. */
@@ -186,9 +202,18 @@ export async function openModelFiles({ base, sources, verify, cache: caching, si
   };
 
   async function read(file, report, checks, verifier) {
-    const source = sources.get(file);
-    if (manifest === null || !fromFolder(file)) return bytesOf(source, base, file, report, signal);
+    if (manifest === null || !fromFolder(file)) return bytesOf(sources.get(file), base, file, report, signal);
     const entry = manifest.files[file];
+    return entry.pieces === undefined
+      ? readListed(file, entry, report, checks, verifier)
+      : readPieces(file, entry, report, checks, verifier);
+  }
+
+  /**
+   * A file of the manifest (a whole file or one piece of one): its stored copy, checked by the
+   * verifier while the model is built, or a download checked against `entry` and then stored.
+   */
+  async function readListed(file, entry, report, checks, verifier) {
     const { sha256 } = entry;
     const stored = await storedCopy(file, sha256);
     if (stored !== undefined && sizeMismatch(stored.size, entry, file) === null) {
@@ -212,7 +237,7 @@ export async function openModelFiles({ base, sources, verify, cache: caching, si
       }
     }
     if (stored !== undefined) await store.drop(file, sha256); // damaged or unreadable: fetched anew
-    const bytes = await bytesOf(source, base, file, report, signal);
+    const bytes = await bytesOf(undefined, base, file, report, signal);
     report?.('verify', bytes.length, bytes.length);
     const mismatch = sizeMismatch(bytes.length, entry, file) ?? await digestMismatch(inMemory(bytes), entry, file, 'both', sha256Of);
     if (mismatch !== null) throw rerankerError('INTEGRITY', mismatch);
@@ -228,11 +253,38 @@ export async function openModelFiles({ base, sources, verify, cache: caching, si
     return bytes;
   }
 
+  /**
+   * A file in pieces: up to `PIECES_AT_ONCE` at a time, each read as a file of its own
+   * (`readListed`: its stored copy, or a checked download that is then stored), put together in
+   * order. `report` sees the pieces' bytes summed. After a piece fails no other starts; those
+   * under way finish and are stored, so the next load fetches only what is missing.
+   */
+  async function readPieces(file, entry, report, checks, verifier) {
+    const bytes = new Uint8Array(entry.size);
+    const offsets = [];
+    entry.pieces.reduce((at, piece) => { offsets.push(at); return at + piece.size; }, 0);
+    const loaded = entry.pieces.map(() => 0);
+    const sum = (status) => report?.(status, loaded.reduce((a, b) => a + b, 0), entry.size);
+    let next = 0;
+    const worker = async () => {
+      while (next < entry.pieces.length) {
+        const i = next++;
+        const piece = entry.pieces[i];
+        const part = await readListed(piece.file, piece, report && ((status, done) => {
+          loaded[i] = Math.min(done, piece.size);
+          sum(status === 'verify' ? 'download' : status);
+        }), checks, verifier).catch((error) => { next = entry.pieces.length; throw error; });
+        bytes.set(part, offsets[i]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PIECES_AT_ONCE, entry.pieces.length) }, worker));
+    sum('verify');
+    return bytes;
+  }
+
   async function prune() {
     if (store === null || manifest === null) return;
-    await store.prune(Object.entries(manifest.files)
-      .filter(([, entry]) => typeof entry?.sha256 === 'string')
-      .map(([file, { sha256 }]) => ({ file, sha256 })));
+    await store.prune(storedFiles(manifest));
   }
 
   const size = (file) => (fromFolder(file) ? manifest?.files[file]?.size : givenBytes(sources.get(file))?.length);

@@ -17,6 +17,33 @@ export function sizeMismatch(length, entry, file) {
   return length === entry.size ? null : `${file} is ${length} bytes, the manifest says ${entry.size} (truncated or replaced)`;
 }
 
+/**
+ * What is wrong with the `pieces` of a manifest entry (`null`: nothing): each piece
+ * `{ file, size, sha256 }` a plain file name of the same folder, together exactly `size` bytes.
+ */
+export function piecesMismatch(entry, file) {
+  const { pieces } = entry;
+  if (!Array.isArray(pieces) || pieces.length === 0) return `the manifest's pieces of ${file} are not a list of files`;
+  let total = 0;
+  for (const piece of pieces) {
+    const named = typeof piece?.file === 'string' && /^[\w.-]+$/.test(piece.file) && !piece.file.startsWith('.');
+    if (!named || !Number.isInteger(piece.size) || piece.size <= 0 || typeof piece.sha256 !== 'string') {
+      return `the manifest's pieces of ${file} name ${JSON.stringify(piece)}, not { file, size, sha256 } in this folder`;
+    }
+    total += piece.size;
+  }
+  return total === entry.size ? null : `the manifest's pieces of ${file} add up to ${total} bytes, not its ${entry.size}`;
+}
+
+/**
+ * The files a manifest's entries are stored as (`[{ file, sha256 }]`): each file, or each of its
+ * pieces where it has them.
+ */
+export const storedFiles = (manifest) => Object.entries(manifest?.files ?? {}).flatMap(([file, entry]) => (
+  Array.isArray(entry?.pieces) ? entry.pieces.filter((p) => typeof p?.file === 'string' && typeof p?.sha256 === 'string')
+    .map(({ file: piece, sha256 }) => ({ file: piece, sha256 }))
+    : typeof entry?.sha256 === 'string' ? [{ file, sha256: entry.sha256 }] : []));
+
 /** sha256 in hex with WebCrypto, or undefined where this context has none (insecure origins). */
 export const subtleSha256 = globalThis.crypto?.subtle === undefined ? undefined
   : async (bytes) => hex(await globalThis.crypto.subtle.digest('SHA-256', bytes));
@@ -220,8 +247,8 @@ export async function clearStored(base) {
   // The folder's files in OPFS are named by the hashes its last manifest gave them.
   const manifest = await lastManifest(cache, base);
   const folder = hasOpfs() ? await opfsFolder() : null;
-  for (const [file, entry] of Object.entries(manifest?.files ?? {})) {
-    if (typeof entry?.sha256 === 'string') await folder?.removeEntry(entryName(file, entry.sha256)).catch(() => undefined);
+  for (const { file, sha256 } of storedFiles(manifest)) {
+    await folder?.removeEntry(entryName(file, sha256)).catch(() => undefined);
   }
   const keys = await cache?.keys().catch(() => []) ?? [];
   await Promise.all(keys.filter((request) => request.url.startsWith(base.href))

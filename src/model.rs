@@ -139,3 +139,19 @@ imported_model!(
     fixture_transformers,
     "fixture_transformers"
 );
+
+imported_model!(
+    /// Tiny random test model, transformers 5's model with its default (sdpa) attention traced by
+    /// TorchScript (int64, opset 14, torch's SDPA export).
+    #[cfg(feature = "fixtures")]
+    fixture_sdpa,
+    "fixture_sdpa"
+);
+
+imported_model!(
+    /// Tiny random test model, transformers 5's model through torch's default (dynamo) exporter
+    /// (int64, `Gelu` and `LayerNormalization` ops).
+    #[cfg(feature = "fixtures")]
+    fixture_dynamo,
+    "fixture_dynamo"
+);

@@ -64,18 +64,23 @@ fn check_on_gpu<M: web_reranker::CrossEncoderModel>(folder: &str, weights: &str)
 }
 
 /// The hub's TorchScript forms (int64 inputs, a sliced and expanded token-type buffer; the
-/// Optimum form of the real file, with torch's SDPA attention) and
-/// transformers 5's traced model (bool mask math too) run on WebGPU once the build has rewritten
-/// them, and agree with onnxruntime on the original files.
+/// Optimum form of the real file, with torch's SDPA attention),
+/// transformers 5's traced model (bool mask math too, eager and sdpa attention) and its dynamo
+/// export run on WebGPU once the build has rewritten them, and agree with onnxruntime on the
+/// original files.
 #[test]
 fn torchscript_forms_run_on_native_wgpu() {
-    use web_reranker::model::{fixture_hub, fixture_optimum, fixture_transformers};
+    use web_reranker::model::{
+        fixture_dynamo, fixture_hub, fixture_optimum, fixture_sdpa, fixture_transformers,
+    };
     check_on_gpu::<fixture_hub::Model>("tiny-hub", fixture_hub::WEIGHTS_F32_PATH);
     check_on_gpu::<fixture_optimum::Model>("tiny-optimum", fixture_optimum::WEIGHTS_F32_PATH);
     check_on_gpu::<fixture_transformers::Model>(
         "tiny-transformers",
         fixture_transformers::WEIGHTS_F32_PATH,
     );
+    check_on_gpu::<fixture_sdpa::Model>("tiny-sdpa", fixture_sdpa::WEIGHTS_F32_PATH);
+    check_on_gpu::<fixture_dynamo::Model>("tiny-dynamo", fixture_dynamo::WEIGHTS_F32_PATH);
 }
 
 #[test]

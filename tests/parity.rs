@@ -9,7 +9,9 @@ use serde_json::Value;
 
 mod common;
 use common::{ids, load_json};
-use web_reranker::model::{fixture_hub, fixture_optimum, fixture_transformers, fixture_webgpu};
+use web_reranker::model::{
+    fixture_dynamo, fixture_hub, fixture_optimum, fixture_sdpa, fixture_transformers, fixture_webgpu,
+};
 use web_reranker::{
     Activations, CrossEncoderModel, Error, LinearKernels, LoadOptions, RerankOptions, Reranker,
     SelectedDevice,
@@ -186,6 +188,12 @@ fn every_layer_runs_the_fused_kernels() {
     // the scale from the query heads' shape and scales the query and the key apart.
     assert_eq!(fixture_optimum::INFO.fused_attention_layers, layers);
     assert_eq!(fixture_optimum::INFO.fused_gelu_layers, layers);
+    // transformers 5's default attention (sdpa) through TorchScript, and its model through
+    // torch's default (dynamo) exporter, where GELU is ONNX's own `Gelu` op.
+    assert_eq!(fixture_sdpa::INFO.fused_attention_layers, layers);
+    assert_eq!(fixture_sdpa::INFO.fused_gelu_layers, layers);
+    assert_eq!(fixture_dynamo::INFO.fused_attention_layers, layers);
+    assert_eq!(fixture_dynamo::INFO.fused_gelu_layers, layers);
     // Each of those GELUs is folded into the linear layer before it (one WebGPU kernel).
     for info in ALL_INFO {
         assert_eq!(info.folded_gelu_layers, layers, "{}", info.name);
@@ -200,6 +208,8 @@ fn every_layer_runs_the_fused_kernels() {
             "tiny-transformers",
             fixture_transformers::INFO.fused_layer_norms,
         ),
+        ("tiny-sdpa", fixture_sdpa::INFO.fused_layer_norms),
+        ("tiny-dynamo", fixture_dynamo::INFO.fused_layer_norms),
     ] {
         assert_eq!(fused, 2 * layers + 1, "{name}");
     }
@@ -217,6 +227,8 @@ fn generated_code_matches_its_snapshot() {
         ("fixture_hub", fixture_hub::MODEL_RS_PATH),
         ("fixture_optimum", fixture_optimum::MODEL_RS_PATH),
         ("fixture_transformers", fixture_transformers::MODEL_RS_PATH),
+        ("fixture_sdpa", fixture_sdpa::MODEL_RS_PATH),
+        ("fixture_dynamo", fixture_dynamo::MODEL_RS_PATH),
     ] {
         let code = std::fs::read_to_string(path).expect("the generated model.rs");
         let snapshot = snapshots.join(format!("{name}.rs"));
@@ -249,11 +261,13 @@ fn optimum_form_matches_reference() {
 }
 
 /// Every fixture's INFO, for the checks that hold for each form.
-const ALL_INFO: [web_reranker::ModelInfo; 4] = [
+const ALL_INFO: [web_reranker::ModelInfo; 6] = [
     fixture_webgpu::INFO,
     fixture_hub::INFO,
     fixture_optimum::INFO,
     fixture_transformers::INFO,
+    fixture_sdpa::INFO,
+    fixture_dynamo::INFO,
 ];
 
 /// Every linear layer of every form runs on our kernels: six per layer and the classifier's
@@ -296,6 +310,8 @@ fn every_form_runs_every_linear_layer_on_our_kernels() {
         "tiny-transformers",
         fixture_transformers::WEIGHTS_INT8_PATH,
     );
+    check::<fixture_sdpa::Model>("tiny-sdpa", fixture_sdpa::WEIGHTS_INT8_PATH);
+    check::<fixture_dynamo::Model>("tiny-dynamo", fixture_dynamo::WEIGHTS_INT8_PATH);
 }
 
 /// transformers 5's model traced by TorchScript: bool mask math (which burn-flex cannot run) and
@@ -307,6 +323,18 @@ fn transformers_form_matches_reference() {
         "tiny-transformers",
         fixture_transformers::WEIGHTS_F32_PATH,
     );
+}
+
+/// transformers 5's model as a user exports it today: its default attention (sdpa) through
+/// TorchScript, and through torch's default (dynamo) exporter.
+#[test]
+fn sdpa_form_matches_reference() {
+    check_form::<fixture_sdpa::Model>("tiny-sdpa", fixture_sdpa::WEIGHTS_F32_PATH);
+}
+
+#[test]
+fn dynamo_form_matches_reference() {
+    check_form::<fixture_dynamo::Model>("tiny-dynamo", fixture_dynamo::WEIGHTS_F32_PATH);
 }
 
 #[test]

@@ -6,6 +6,9 @@
 // `throttle: { '/prefix/': bytesPerSecond }` sends those files slowly, 16 KiB at a time.
 // `precompressed`: where `FILE.br` exists and the request accepts brotli, that file is sent with
 // `Content-Encoding: br`, as hosts serving pre-compressed files do (docs/hosting.md).
+// `fileCap: { '/prefix/': bytes }` refuses (413) any larger file there, as hosts with a per-file
+// cap do (Cloudflare Pages: 25 MiB); `isolated: false` leaves COOP/COEP out, as GitHub Pages does; `fail(pathname)` may
+// answer a request with an error status of its own (a flaky network, for resumed loads).
 //
 //   node tests/serve.mjs ROOT [PORT]      (./build.sh serve runs it on www/)
 import http from 'node:http';
@@ -19,7 +22,8 @@ const TYPES = {
   '.png': 'image/png', '.svg': 'image/svg+xml', '.txt': 'text/plain; charset=utf-8',
 };
 
-export async function serve({ root, pkg, mounts = {}, port = 0, headers = {}, revalidate = false, throttle = {}, precompressed = false }) {
+export async function serve({ root, pkg, mounts = {}, port = 0, headers = {}, revalidate = false, throttle = {}, precompressed = false,
+  fileCap = {}, isolated = true, fail = () => undefined }) {
   const requests = [];
   const folders = Object.entries({ ...mounts, ...(pkg === undefined ? {} : { '/pkg/': pkg }) });
   const server = http.createServer(async (req, res) => {
@@ -33,12 +37,21 @@ export async function serve({ root, pkg, mounts = {}, port = 0, headers = {}, re
       res.writeHead(403).end();
       return;
     }
+    const failure = fail(url.pathname);
+    if (failure !== undefined) {
+      res.writeHead(failure).end();
+      return;
+    }
     try {
       const { size, mtimeMs } = await stat(file);
+      const cap = Object.entries(fileCap).find(([p]) => url.pathname.startsWith(p))?.[1];
+      if (cap !== undefined && size > cap) {
+        res.writeHead(413).end();
+        return;
+      }
       const etag = `"${size.toString(16)}-${Math.trunc(mtimeMs).toString(16)}"`;
       const common = {
-        'cross-origin-opener-policy': 'same-origin',
-        'cross-origin-embedder-policy': 'require-corp',
+        ...(isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {}),
         ...(revalidate ? { 'cache-control': 'no-cache', etag } : { 'cache-control': 'no-store' }),
         ...headers,
       };

@@ -19,11 +19,19 @@ Two forms:
 * ``transformers``: transformers 5's own model traced by the TorchScript exporter at opset 14
   (int64 inputs), as a user exporting a fine-tuned checkpoint with ``torch.onnx.export`` gets it.
   Its mask code traces to bool tensor math (a Gather and an And on the bool mask); the build
-  rewrites it (crates/import/src/mask.rs) so that it runs.
+  rewrites it (crates/import/src/mask.rs) so that it runs. Loaded with eager attention.
+* ``sdpa``: the same TorchScript export of transformers 5's model loaded as a user loads it, with
+  its default attention (``sdpa``): torch's ``scaled_dot_product_attention`` symbolic, the scale
+  computed in the graph from the query's shape.
+* ``dynamo``: transformers 5's model (default attention) through ``torch.onnx.export`` with
+  torch's defaults, as a user calls it today: the dynamo exporter at its default opset (``Gelu``
+  and ``LayerNormalization`` as single ops), int64 inputs. NOTE: one file (``external_data=False``)
+  where the default writes the weights beside it in ``model.onnx.data``; the importer reads both
+  (crates/import/src/onnx.rs).
 
 The export is verified against the PyTorch model with onnxruntime before it is written.
 
-    python tools/export_onnx.py CHECKPOINT_DIR OUT.onnx [--form webgpu|hub|transformers]
+    python tools/export_onnx.py CHECKPOINT_DIR OUT.onnx [--form webgpu|hub|transformers|sdpa|dynamo]
 """
 
 from __future__ import annotations
@@ -140,10 +148,12 @@ class Logits(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
-def load_checkpoint(checkpoint: Path) -> torch.nn.Module:
+def load_checkpoint(checkpoint: Path, attention: str | None = "eager") -> torch.nn.Module:
+    """The checkpoint's model; ``attention=None`` takes transformers' default, as a user gets it."""
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(checkpoint), attn_implementation="eager")
+    options = {} if attention is None else {"attn_implementation": attention}
+    model = AutoModelForSequenceClassification.from_pretrained(str(checkpoint), **options)
     model.eval()
     if model.config.num_labels != 1:
         raise SystemExit(f"expected a cross-encoder with num_labels=1, got {model.config.num_labels}")
@@ -169,7 +179,9 @@ def export(checkpoint: Path, out: Path, form: str) -> None:
     import onnx
     import onnxruntime as ort
 
-    hf = load_checkpoint(checkpoint)
+    hf = load_checkpoint(checkpoint, None if form in ("sdpa", "dynamo") else "eager")
+    if form in ("sdpa", "dynamo") and hf.config._attn_implementation != "sdpa":
+        raise SystemExit(f"expected transformers' default attention to be sdpa, got {hf.config._attn_implementation!r}")
     cfg = hf.config
     ids, mask = sample_inputs(cfg.vocab_size, cfg.pad_token_id)
     with torch.no_grad():
@@ -193,9 +205,9 @@ def export(checkpoint: Path, out: Path, form: str) -> None:
         )
         program.save(str(out), external_data=False)
         feeds = {"input_ids": ids.astype(np.int32), "attention_mask": mask.astype(np.int32)}
-    elif form in ("hub", "transformers"):
-        # Both are the TorchScript exporter at opset 14 with int64 inputs; they differ in the module
-        # traced: transformers 4's forward re-expressed, or transformers 5's own model.
+    elif form in ("hub", "transformers", "sdpa"):
+        # The TorchScript exporter at opset 14 with int64 inputs; they differ in the module traced:
+        # transformers 4's forward re-expressed, or transformers 5's own model (eager or sdpa).
         module = LegacyCrossEncoder(hf) if form == "hub" else Logits(hf)
         torch.onnx.export(
             module.eval(),
@@ -210,6 +222,23 @@ def export(checkpoint: Path, out: Path, form: str) -> None:
                 "attention_mask": {0: "batch", 1: "sequence"},
                 "logits": {0: "batch"},
             },
+        )
+        feeds = {"input_ids": ids, "attention_mask": mask}
+    elif form == "dynamo":
+        # NOTE: the call a user writes for the TorchScript export, without `dynamo=False` and
+        # `opset_version`: torch's defaults choose the exporter and the opset.
+        torch.onnx.export(
+            Logits(hf).eval(),
+            (torch.from_numpy(ids), torch.from_numpy(mask)),
+            str(out),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "sequence"},
+                "attention_mask": {0: "batch", 1: "sequence"},
+                "logits": {0: "batch"},
+            },
+            external_data=False,
         )
         feeds = {"input_ids": ids, "attention_mask": mask}
     else:
@@ -237,7 +266,7 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", type=Path, help="folder with config.json and model.safetensors")
     parser.add_argument("out", type=Path, help="ONNX file to write")
-    parser.add_argument("--form", choices=["webgpu", "hub", "transformers"], default="webgpu")
+    parser.add_argument("--form", choices=["webgpu", "hub", "transformers", "sdpa", "dynamo"], default="webgpu")
     args = parser.parse_args(argv)
     export(args.checkpoint, args.out, args.form)
 

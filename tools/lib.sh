@@ -11,7 +11,6 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 # threaded module (shared memory) is compiled with other target features: a dir of its own too.
 WASM_TARGET_DIR="${WASM_TARGET_DIR:-$CACHE/target-wasm}"
 WASM_THREADS_TARGET_DIR="${WASM_THREADS_TARGET_DIR:-$CACHE/target-wasm-threads}"
-VENV="$CACHE/export-venv"
 
 die() { echo "build.sh: $*" >&2; exit 1; }
 say() { echo "==> $*" >&2; }
@@ -76,18 +75,23 @@ path_without_python() {
   echo "${out[*]}"
 }
 
-# The Python environment for exporting checkpoints and the reference scripts (torch,
-# transformers, onnx, onnxruntime); prints its python.
+# A pinned Python environment, made once into the cache; prints its python. `export` (default,
+# tools/requirements-export.txt): torch, transformers, onnx, onnxruntime, for exporting
+# checkpoints and the reference scripts; `optimum` (tools/requirements-optimum.txt): the versions
+# that made the hub's real onnx/model.onnx (tools/export_optimum.py).
 python_env() {
-  local req="$ROOT/tools/requirements-export.txt"
-  if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$req" "$VENV/.requirements"; then
-    say "setting up the export environment in $VENV (torch, transformers, onnx, onnxruntime)"
-    python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -r "$req"
-    cp "$req" "$VENV/.requirements"
+  local name="${1:-export}" req venv
+  req="$ROOT/tools/requirements-$name.txt"
+  venv="$CACHE/$name-venv"
+  [ -f "$req" ] || die "no Python environment '$name' ($req)"
+  if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/.requirements"; then
+    say "setting up the $name environment in $venv ($req)"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet -r "$req"
+    cp "$req" "$venv/.requirements"
   fi
-  echo "$VENV/bin/python"
+  echo "$venv/bin/python"
 }
 
 # A Node tool at a pinned version, installed once into the cache; prints its folder.

@@ -8,10 +8,11 @@ Writes:
   LayerNorm) as a Hugging Face checkpoint, with a small Unigram tokenizer trained on the
   committed text list and given the real XLM-R pipeline (Precompiled normaliser, Metaspace,
   ``<s> A </s></s> B </s>`` template);
-* ``tests/fixtures/tiny-webgpu/``, ``tiny-hub/`` and ``tiny-transformers/``: model folders
-  (``model.onnx``, ``tokenizer.json``, ``config.json``) with the three ONNX forms made by
-  ``tools/export_onnx.py`` (our WebGPU form; the hub's transformers-4 TorchScript form;
-  transformers 5's own model traced by TorchScript),
+* ``tests/fixtures/tiny-webgpu/``, ``tiny-hub/``, ``tiny-transformers/``, ``tiny-sdpa/`` and
+  ``tiny-dynamo/``: model folders (``model.onnx``, ``tokenizer.json``, ``config.json``) with the
+  ONNX forms made by ``tools/export_onnx.py`` (our WebGPU form; the hub's transformers-4
+  TorchScript form; transformers 5's own model traced by TorchScript with eager and with its
+  default sdpa attention; the same model through torch's default, dynamo, exporter),
   each with a ``reference.json`` holding token ids and logits from sentence-transformers and
   from onnxruntime for the hard pairs below, one at a time and as one padded batch;
 * ``tests/data/xlmr_reference_ids.json``: ids of the real XLM-R tokenizer (Python ``tokenizers``)
@@ -245,7 +246,7 @@ def ort_logits(onnx_path: Path, rows: list[list[int]], int_type) -> tuple[list[f
 
 
 #: The ONNX forms of the tiny checkpoint (tools/export_onnx.py's --form) and their integer type.
-FORMS = {"webgpu": np.int32, "hub": np.int64, "transformers": np.int64}
+FORMS = {"webgpu": np.int32, "hub": np.int64, "transformers": np.int64, "sdpa": np.int64, "dynamo": np.int64}
 
 
 def write_model_folders(checkpoint: Path, pairs: list[list[str]], forms: list[str]) -> None:

@@ -7,15 +7,19 @@
 //   Version, licence and repository come from Cargo.toml.
 // * PKG_DIR/model/model.json: the model folder's manifest, which js/ checks every file against:
 //   `{ name, randomWeights, source, files: { file: { size, sha256, chunks: { size, sha256: [...] } } } }`.
-//   Each 16 MiB piece has its own sha256 too: a stored copy is checked a piece at a time
-//   (js/store.js). `source` says what the folder was built from: the hub repository, revision,
-//   commit and source files' sha256 (MODEL_DIR/source.json, written by tools/hub-fetch.mjs), or
-//   for a local folder the sha256 of its files.
+//   Each 16 MiB chunk has its own sha256 too: a stored copy is checked a chunk at a time
+//   (js/store.js). A file larger than RERANKER_PIECE_MIB (default 20) is cut into files of
+//   that size (tools/pieces.mjs), and its entry lists them instead of chunks:
+//   `{ size, sha256, pieces: [{ file, size, sha256 }, ...] }`. `source` says what the folder was
+//   built from: the hub repository, revision, commit and source files' sha256
+//   (MODEL_DIR/source.json, written by tools/hub-fetch.mjs), or for a local folder the sha256 of
+//   its files.
 // * PKG_DIR/model/README.md: a model card, so the folder can be uploaded to a model hub as it is.
 import { createHash } from 'node:crypto';
 import { access, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cutIntoPieces, pieceBytes } from './pieces.mjs';
 
 const [pkg, modelDir, name] = process.argv.slice(2);
 if (!pkg || !modelDir || !name) {
@@ -79,8 +83,10 @@ await writeFile(path.join(pkg, 'package.json'), json({
   license: cargoField('license'),
 }));
 
-async function describe(file) {
+async function describe(file, largest) {
   const data = await readFile(path.join(pkg, 'model', file));
+  const pieces = await cutIntoPieces(path.join(pkg, 'model'), file, largest);
+  if (pieces !== null) return { size: data.length, sha256: sha256(data), pieces };
   const chunks = [];
   for (let at = 0; at < data.length; at += CHUNK) chunks.push(sha256(data.subarray(at, at + CHUNK)));
   return { size: data.length, sha256: sha256(data), chunks: { size: CHUNK, sha256: chunks } };
@@ -103,8 +109,9 @@ async function source() {
 
 const config = JSON.parse(await readFile(path.join(modelDir, 'config.json'), 'utf8'));
 const described = {};
+const largest = pieceBytes();
 for (const file of MODEL_FILES) {
-  if (await exists(path.join(pkg, 'model', file))) described[file] = await describe(file);
+  if (await exists(path.join(pkg, 'model', file))) described[file] = await describe(file, largest);
 }
 const from = await source();
 const modelName = from.repo ?? name;
@@ -146,7 +153,7 @@ WebAssembly). The scores are the original model's logits (sentence-transformers'
 
 | file | what |
 | --- | --- |
-${weights.map((f) => `| \`${f}\` | the weights (${f.includes('int8') ? 'linear layers and word embeddings in int8, the rest f32' : 'f32, as exported'}) |`).join('\n')}
+${weights.map((f) => `| \`${f}\`${described[f].pieces ? ` (in ${described[f].pieces.length} pieces, \`${f}.000\`…)` : ''} | the weights (${f.includes('int8') ? 'linear layers and word embeddings in int8, the rest f32' : 'f32, as exported'}) |`).join('\n')}
 | \`tokenizer.bin\` | the tokenizer (\`tokenizer.json\` with its vocabulary in binary) |
 | \`model.json\` | every file's size and sha256, and the source's repository, commit and hashes |
 

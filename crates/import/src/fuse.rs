@@ -9,7 +9,8 @@
 //!   `Transpose`+`Reshape` back. Becomes `Attention(query, key, value, bias)` with the head count
 //!   and scale as attributes.
 //! * **GELU**: `Div` by √2 (or `Mul` by 1/√2) → `Erf` → `Add` 1 → two `Mul`s by ½ and by the
-//!   input, in either order. Becomes `Gelu(x)`.
+//!   input, in either order. Becomes `Gelu(x)`; so does ONNX's own `Gelu` (opset 20, what torch's
+//!   dynamo exporter writes) when exact (`approximate` "none").
 //!
 //! * **LayerNorm after a residual add**: `Add(a, b)` → `ReduceMean` over the last axis → `Sub`
 //!   → `Pow` 2 → `ReduceMean` → `Add` ε → `Sqrt` → `Div` → `Mul` γ → `Add` β, the form the
@@ -60,6 +61,7 @@ pub fn fuse(model: &mut ModelProto, heads: u64) -> Fused {
         let (found, count) = match node.op_type.as_str() {
             "Softmax" => (view.attention(index, heads), &mut fused.attention),
             "Erf" => (view.gelu(index), &mut fused.gelu),
+            "Gelu" if default_domain(node) => (view.gelu_op(index), &mut fused.gelu),
             "Sqrt" => (view.add_layer_norm(index), &mut fused.layer_norm),
             "LayerNormalization" => (view.add_layer_normalization(index), &mut fused.layer_norm),
             _ => continue,
@@ -424,6 +426,34 @@ impl<'a> Graph<'a> {
             last,
         })
     }
+
+    /// ONNX's own `Gelu` (opset 20), exact (`approximate` absent or "none"): the same function as
+    /// the erf subgraph, so it becomes ours, which the generated code folds into the linear layer
+    /// before it. The tanh approximation is another function and stays.
+    fn gelu_op(&self, gelu: usize) -> Option<Match> {
+        let node = &self.nodes[gelu];
+        let approximate = node
+            .attribute
+            .iter()
+            .find(|a| a.name == "approximate")
+            .map(|a| &a.s[..]);
+        if !matches!(approximate, None | Some(b"none")) {
+            return None;
+        }
+        let ([x], [y]) = (node.input.as_slice(), node.output.as_slice()) else {
+            return None;
+        };
+        Some(Match {
+            node: custom_node(GELU, &[x], y),
+            nodes: vec![gelu],
+            last: gelu,
+        })
+    }
+}
+
+/// Whether `node` is of ONNX's own domain (not ours, not a vendor's).
+fn default_domain(node: &NodeProto) -> bool {
+    node.domain.is_empty() || node.domain == "ai.onnx"
 }
 
 impl Graph<'_> {
@@ -586,6 +616,7 @@ pub fn unfused(graph: &GraphProto) -> Vec<String> {
             let what = match n.op_type.as_str() {
                 "Softmax" => "attention",
                 "Erf" => "GELU",
+                "Gelu" if default_domain(n) => "GELU",
                 "LayerNormalization" | "Pow" => "residual + LayerNorm",
                 _ => return None,
             };
@@ -682,6 +713,48 @@ mod tests {
             assert_eq!(ops, ["Gelu"]);
             assert!(diff <= 1e-6, "{diff}");
         }
+    }
+
+    /// ONNX's own Gelu op (opset 20, torch's dynamo exporter).
+    fn gelu_op_graph(approximate: Option<&str>) -> TestGraph {
+        let mut g = TestGraph::new(&[("x", &[2, 4])], &[("y", &[2, 4])]);
+        g.opset = 20;
+        let mut gelu = node("Gelu", &["x"], "y");
+        if let Some(approximate) = approximate {
+            let mut a = onnx_ir::AttributeProto::new();
+            a.name = "approximate".to_string();
+            a.type_ = onnx_ir::AttributeType::STRING.into();
+            a.s = approximate.as_bytes().to_vec().into();
+            gelu.attribute.push(a);
+        }
+        g.nodes.push(gelu);
+        g
+    }
+
+    #[test]
+    fn onnx_gelu_op_becomes_ours_when_exact() {
+        for approximate in [None, Some("none")] {
+            let (fused, ops, diff) = fused(&gelu_op_graph(approximate), 1, &[("x", &[2, 4], &X)]);
+            assert_eq!(fused.gelu, 1, "{approximate:?}");
+            assert_eq!(ops, ["Gelu"]);
+            let model = {
+                let mut m = gelu_op_graph(approximate).model();
+                fuse(&mut m, 1);
+                m
+            };
+            assert_eq!(model.graph.node[0].domain, DOMAIN, "{approximate:?}");
+            assert!(diff <= 1e-6, "{diff}");
+        }
+    }
+
+    #[test]
+    fn onnx_gelu_op_with_the_tanh_approximation_stays() {
+        let mut model = gelu_op_graph(Some("tanh")).model();
+        assert_eq!(fuse(&mut model, 1), Fused::default());
+        assert_eq!(model.graph.node[0].domain, "");
+        let unfused = unfused(&model.graph);
+        assert_eq!(unfused.len(), 1, "{unfused:?}");
+        assert!(unfused[0].starts_with("GELU at"), "{unfused:?}");
     }
 
     #[test]

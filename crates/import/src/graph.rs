@@ -28,6 +28,12 @@ pub fn prepare(
     let mut model = ModelProto::parse_from_bytes(&bytes)
         .unwrap_or_else(|e| fail(format!("{onnx:?} is not an ONNX model: {e}")));
     drop(bytes);
+    let folder = onnx.parent().unwrap_or(Path::new("."));
+    let external = crate::onnx::inline_external_data(&mut model, folder)
+        .unwrap_or_else(|e| fail(format!("{onnx:?}: {e}")));
+    for file in external {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
     let source = format!("{onnx:?}");
     let (table, fused) = prepare_model(&mut model, &source, vocab, hidden, heads);
     let unfused = fuse::unfused(model.graph.as_ref().expect("a graph"));

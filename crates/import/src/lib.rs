@@ -71,11 +71,13 @@ const SOURCES: [&str; 1] = [side_module::RELAXED_KERNEL];
 
 /// The committed test models the `fixtures` feature imports: (module name, folder in
 /// `tests/fixtures/`).
-const FIXTURES: [(&str, &str); 4] = [
+const FIXTURES: [(&str, &str); 6] = [
     ("fixture_webgpu", "tiny-webgpu"),
     ("fixture_hub", "tiny-hub"),
     ("fixture_optimum", "tiny-optimum"),
     ("fixture_transformers", "tiny-transformers"),
+    ("fixture_sdpa", "tiny-sdpa"),
+    ("fixture_dynamo", "tiny-dynamo"),
 ];
 
 /// The build script's work: the target's `cfg`s, the relaxed-SIMD side module on wasm, and each

@@ -279,6 +279,9 @@ cmd_fixtures() {
   tok="$(xlmr_tokenizer)"
   "$py" "$ROOT/tools/make_texts.py"
   "$py" "$ROOT/tools/make_fixtures.py" --xlmr-tokenizer "$tok"
+  # The hub's real form, in the environment of the hub's own exports.
+  "$(python_env optimum)" "$ROOT/tools/export_optimum.py" "$ROOT/tests/fixtures/tiny-checkpoint" \
+    "$ROOT/tests/fixtures/tiny-optimum" --fixture "$ROOT/tests/fixtures/tiny-hub/reference.json"
   "$py" "$ROOT/tools/make_chunking_reference.py"
   "$py" "$ROOT/tools/make_compact_reference.py"
 }

@@ -65,9 +65,10 @@ impl PaddedBatch {
 /// `longest` rounded up to a multiple of `multiple` (0 counts as 1), at most `limit`, and never
 /// below `longest`.
 ///
-/// NOTE: on WebGPU kernels are compiled for classes of shapes, and a batch of a width not seen
-/// before can compile new pipelines on its first call (0.5–1.9 s each on an H200; BENCHMARKS.md,
-/// section 4). Fewer distinct widths mean fewer compiles.
+/// NOTE: on WebGPU burn's ops are compiled for classes of shapes, and a batch of a width not seen
+/// before could compile new pipelines on its first call (0.5–1.9 s each on an H200, measured when
+/// burn's ops ran the whole model). Our kernels compile none per width (BENCHMARKS.md, section
+/// 3), but the ops left to burn (embeddings, mask) still do: fewer distinct widths, fewer compiles.
 pub fn bucketed_width(longest: usize, multiple: usize, limit: usize) -> usize {
     let multiple = multiple.max(1);
     longest

@@ -323,7 +323,8 @@ impl<M: CrossEncoderModel> Reranker<M> {
             weights_ms: now() - started,
         });
         // NOTE: on WebGPU the per-batch cost outweighs padded work: on an H200 the mixed set took
-        // 130 ms in full batches and 217 ms in least-padding ones (BENCHMARKS.md, section 4).
+        // 130 ms in full batches and 217 ms in least-padding ones (burn's ops then; not measured
+        // on a GPU with our kernels, BENCHMARKS.md section 4).
         let batch_split = options.batch_split.unwrap_or(match device.backend {
             Backend::Cpu => BatchSplit::LeastPadding,
             Backend::WebGpu => BatchSplit::Fill,

@@ -69,7 +69,7 @@ fn check_on_gpu<M: web_reranker::CrossEncoderModel>(folder: &str, weights: &str)
 /// export run on WebGPU once the build has rewritten them, and agree with onnxruntime on the
 /// original files.
 #[test]
-fn torchscript_forms_run_on_native_wgpu() {
+fn int64_forms_run_on_native_wgpu() {
     use web_reranker::model::{
         fixture_dynamo, fixture_hub, fixture_optimum, fixture_sdpa, fixture_transformers,
     };

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Write the full-shape random model as a Transformers.js model folder, for the browser benchmark.
 
-The weights are the ones tools/make_fullshape_model.py makes (same config, same seed), exported
-the way the hub's ONNX files are (int64 inputs, opset 14: tools/export_onnx.py --form hub), and
+The ONNX file is the full-shape folder's own where it has int64 inputs (the hub's forms, as
+``bench/run`` makes it: ``--form optimum``, the file users download), else the same weights
+(same config, same seed) exported in the hub's form (tools/export_onnx.py --form hub); it is
 quantized the way Transformers.js makes its `q8` file: onnxruntime's dynamic quantization with
 int8 weights (its `scripts/quantize.py` picks QInt8 for models without Conv).
 
@@ -32,19 +33,30 @@ def main(argv: list[str]) -> None:
     if len(argv) != 2:
         raise SystemExit(__doc__)
     fullshape, out = Path(argv[0]), Path(argv[1])
-    made = json.loads((fullshape / "fullshape.json").read_text())
-
     import onnxruntime as ort
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    (out / "onnx").mkdir(parents=True, exist_ok=True)
+    source = ort.InferenceSession(str(fullshape / "model.onnx"), providers=["CPUExecutionProvider"])
+    if source.get_inputs()[0].type == "tensor(int64)":
+        # NOTE: the very file our package is built from, so both libraries run the same graph.
+        shutil.copy(fullshape / "model.onnx", out / "onnx" / "model.onnx")
+        shutil.copy(fullshape / "config.json", out / "config.json")
+    else:
+        export_hub_form(json.loads((fullshape / "fullshape.json").read_text())["seed"], fullshape, out)
+    write_tokenizer_and_quantize(fullshape, out)
+    check_same_weights(fullshape, out)
+
+
+def export_hub_form(seed: int, fullshape: Path, out: Path) -> None:
+    """The same random weights (config and seed) exported in the hub's TorchScript form."""
     from transformers import XLMRobertaForSequenceClassification
 
     sys.path.insert(0, str(ROOT / "tools"))
     from make_fixtures import random_cross_encoder_config
 
     config = random_cross_encoder_config(250002, hidden=384, layers=12, heads=12, ffn=1536)
-    torch.manual_seed(made["seed"])
+    torch.manual_seed(seed)
     model = XLMRobertaForSequenceClassification(config).eval()
-    (out / "onnx").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         model.save_pretrained(tmp, safe_serialization=True)
         shutil.copy(fullshape / "tokenizer.json", Path(tmp) / "tokenizer.json")
@@ -54,6 +66,11 @@ def main(argv: list[str]) -> None:
             check=True,
         )
         shutil.copy(Path(tmp) / "config.json", out / "config.json")
+
+
+def write_tokenizer_and_quantize(fullshape: Path, out: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
     shutil.copy(fullshape / "tokenizer.json", out / "tokenizer.json")
     (out / "tokenizer_config.json").write_text(json.dumps({
         "tokenizer_class": "XLMRobertaTokenizer", "model_max_length": 512,
@@ -63,7 +80,11 @@ def main(argv: list[str]) -> None:
     quantize_dynamic(str(out / "onnx" / "model.onnx"), str(out / "onnx" / "model_quantized.onnx"),
                      weight_type=QuantType.QInt8)
 
-    # The same weights as the folder our engine is built from.
+
+def check_same_weights(fullshape: Path, out: Path) -> None:
+    """The Transformers.js folder computes what the folder our engine is built from does."""
+    import onnxruntime as ort
+
     rng = np.random.default_rng(0)
     ids = rng.integers(5, 250002, size=(2, 24))
     ids[:, 0], ids[:, -1] = 0, 2

@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import { access, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cutIntoPieces, pieceBytes } from './pieces.mjs';
+import { cutIntoPieces, pieceBytes, wholeEntry } from './pieces.mjs';
 
 const [pkg, modelDir, name] = process.argv.slice(2);
 if (!pkg || !modelDir || !name) {
@@ -34,7 +34,6 @@ const MODEL_FILES = ['weights-int8.bpk', 'weights-f32.bpk', 'tokenizer.bin'];
  * hub-fetch records): the card says both, each with its source. NOTE: the metadata is read at
  * download time; the card text is not downloaded, so this is a note kept by hand. */
 const CARD_TEXT_LICENCES = { 'cross-encoder/mmarco-mMiniLMv2-L12-H384-v1': 'MIT' };
-const CHUNK = 16 << 20;
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 const json = (value) => `${JSON.stringify(value, null, 2)}\n`;
@@ -86,10 +85,7 @@ await writeFile(path.join(pkg, 'package.json'), json({
 async function describe(file, largest) {
   const data = await readFile(path.join(pkg, 'model', file));
   const pieces = await cutIntoPieces(path.join(pkg, 'model'), file, largest);
-  if (pieces !== null) return { size: data.length, sha256: sha256(data), pieces };
-  const chunks = [];
-  for (let at = 0; at < data.length; at += CHUNK) chunks.push(sha256(data.subarray(at, at + CHUNK)));
-  return { size: data.length, sha256: sha256(data), chunks: { size: CHUNK, sha256: chunks } };
+  return pieces === null ? wholeEntry(data) : { size: data.length, sha256: sha256(data), pieces };
 }
 
 /** What the model folder was built from. */

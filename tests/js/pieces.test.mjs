@@ -13,7 +13,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '../serve.mjs';
 import { withPage } from './chromium.mjs';
-import { cutIntoPieces, pieceBytes, PIECE_MIB } from '../../tools/pieces.mjs';
+import { cutIntoPieces, joinPieces, pieceBytes, PIECE_MIB } from '../../tools/pieces.mjs';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
 const pkgDir = process.env.RERANKER_PKG;
@@ -64,6 +64,23 @@ test('cutIntoPieces: pieces of at most the size asked, in order, that make the f
   assert.equal(await cutIntoPieces(small, 'a.bin', 10), null);
   assert.deepEqual(await readdir(small), ['a.bin']);
   await rm(small, { recursive: true });
+});
+
+test('joinPieces puts a folder back as the build writes it without pieces, and it loads', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'reranker-joined-'));
+  await cp(pieces.dir, dir, { recursive: true });
+  await joinPieces(dir);
+  const original = JSON.parse(await readFile(path.join(pkgDir, 'model/model.json'), 'utf8'));
+  const joined = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
+  assert.deepEqual(joined.files, original.files);
+  for (const file of Object.keys(original.files)) {
+    assert.ok((await readFile(path.join(dir, file))).equals(await readFile(path.join(pkgDir, 'model', file))), file);
+  }
+  assert.ok(!(await readdir(dir)).some((f) => /\.\d{3}$/.test(f)), 'no piece is left');
+  const loaded = await Reranker.load({ device: 'cpu', baseUrl: pathToFileURL(`${dir}/`).href });
+  assert.equal((await loaded.predict(pairs.slice(0, 2))).length, 2);
+  loaded.dispose();
+  await rm(dir, { recursive: true });
 });
 
 test('RERANKER_PIECE_MIB sets the largest piece: 20 MiB by default, 0 for whole files, a clear error otherwise', () => {

@@ -297,6 +297,58 @@ impl<'a> Graph<'a> {
         Some((&self.nodes[reshape].input[0], [reshape, transpose]))
     }
 
+    /// Kᵀ as torch's dynamo exporter writes it (a transpose of the last two axes at any rank):
+    /// the key heads `[b, h, s, d]` (`Transpose` [0, 2, 1, 3] of the key's `Reshape`) folded to
+    /// 3-D, transposed [0, 2, 1] and unfolded, `Reshape(Transpose(Reshape(heads), [0, 2, 1]))`,
+    /// both folds' targets computed from `Shape(heads)`. `outer` is the unfolding `Reshape`,
+    /// read by `reader`. Returns the key before the head split and the nodes.
+    fn key_heads_folded(
+        &self,
+        outer: usize,
+        reader: usize,
+        scale_nodes: &[usize],
+    ) -> Option<(&'a str, Vec<usize>)> {
+        let unfolded = self.nodes[outer].output[0].as_str();
+        if self.consumers.get(unfolded)?.as_slice() != [reader] || self.outputs.contains(unfolded)
+        {
+            return None;
+        }
+        let swap = self.only_use_of(&self.nodes[outer].input[0], "Transpose")?;
+        if ints(&self.nodes[swap], "perm")? != [0, 2, 1] {
+            return None;
+        }
+        let fold = self.only_use_of(&self.nodes[swap].input[0], "Reshape")?;
+        let heads = *self.producer.get(self.nodes[fold].input[0].as_str())?;
+        if self.nodes[heads].op_type != "Transpose" {
+            return None;
+        }
+        let shape_targets: Vec<usize> = scale_nodes.iter().copied().chain([fold, outer]).collect();
+        let (k, split) = self.heads_at(heads, &[0, 2, 1, 3], fold, &shape_targets)?;
+        Some((k, [split[0], split[1], fold, swap, outer].to_vec()))
+    }
+
+    /// The attention weights past an export's NaN guard, `Where(IsNaN(p), 0, p)` (transformers
+    /// 5's SDPA: a row whose every key is masked would be NaN): (the value the weighted sum
+    /// reads, the guard's nodes); `p` itself and no nodes where there is no guard.
+    /// NOTE: the guard never changes a value here: every row keeps its first token (`<s>` is
+    /// never padding), so the fused kernel leaves it out.
+    fn past_nan_guard(&self, p: &'a str) -> (&'a str, Vec<usize>) {
+        let guarded = || {
+            let readers = self.consumers.get(p)?;
+            let isnan = *readers.iter().find(|&&r| self.nodes[r].op_type == "IsNaN")?;
+            let select = self.sole_consumer(&self.nodes[isnan].output[0], "Where")?;
+            let [condition, zero, value] = self.nodes[select].input.as_slice() else {
+                return None;
+            };
+            let plain = condition == &self.nodes[isnan].output[0]
+                && self.is_scalar(zero, 0.0)
+                && value == p
+                && self.read_only_by(p, [isnan, select]);
+            plain.then(|| (self.nodes[select].output[0].as_str(), vec![isnan, select]))
+        };
+        guarded().unwrap_or((p, Vec::new()))
+    }
+
     /// Attention by what it computes: `softmax(s · (Q·Kᵀ) + bias) · V` over heads split by
     /// `Reshape`+`Transpose` and merged back, where the scale `s` is any product of constant
     /// factors on the query heads, the transposed key heads or the scores (each a `Mul` or `Div`
@@ -321,7 +373,10 @@ impl<'a> Graph<'a> {
             return None;
         }
         let query = self.scaled(&self.nodes[product].input[0], "Transpose")?;
-        let key = self.scaled(&self.nodes[product].input[1], "Transpose")?;
+        let key_input = &self.nodes[product].input[1];
+        let key = self
+            .scaled(key_input, "Transpose")
+            .or_else(|| self.scaled(key_input, "Reshape"))?;
         let scale_nodes: Vec<usize> = [&scores.nodes, &query.nodes, &key.nodes]
             .into_iter()
             .flatten()
@@ -334,10 +389,16 @@ impl<'a> Graph<'a> {
             first_reader(&query),
             &scale_nodes,
         )?;
-        let (k, k_nodes) =
-            self.heads_at(key.node, &[0, 2, 3, 1], first_reader(&key), &scale_nodes)?;
-        let weighted = self.sole_consumer(&node.output[0], "MatMul")?;
-        if self.nodes[weighted].input[0] != node.output[0] {
+        let (k, k_nodes) = if self.nodes[key.node].op_type == "Transpose" {
+            let (k, nodes) =
+                self.heads_at(key.node, &[0, 2, 3, 1], first_reader(&key), &scale_nodes)?;
+            (k, nodes.to_vec())
+        } else {
+            self.key_heads_folded(key.node, first_reader(&key), &scale_nodes)?
+        };
+        let (weights, guard) = self.past_nan_guard(&node.output[0]);
+        let weighted = self.sole_consumer(weights, "MatMul")?;
+        if self.nodes[weighted].input[0] != weights {
             return None;
         }
         let value_heads = *self.producer.get(self.nodes[weighted].input[1].as_str())?;
@@ -351,6 +412,7 @@ impl<'a> Graph<'a> {
         }
         let flatten = self.consumer_besides_its_shape(&self.nodes[merge].output[0], "Reshape")?;
         let mut nodes = vec![softmax, add, product, weighted, merge, flatten];
+        nodes.extend(guard);
         nodes.extend(scale_nodes);
         nodes.extend(q_nodes.into_iter().chain(k_nodes).chain(v_nodes));
         let scale = (scores.scale * query.scale * key.scale) as f32;
@@ -843,6 +905,9 @@ mod tests {
         /// torch's SDPA export: `√(1/√head_size)`, computed from `Shape(query heads)`, multiplies
         /// the query heads and the transposed key heads each (the Optimum form).
         Sdpa,
+        /// torch's dynamo export: constant `√scale` factors, Kᵀ as the key heads folded to 3-D,
+        /// transposed and unfolded (targets from `Shape`), and the NaN guard after the softmax.
+        Dynamo,
     }
 
     /// The exports' attention: heads split by Reshape + Transpose, Q·Kᵀ, scale, mask bias,
@@ -871,11 +936,12 @@ mod tests {
             n.attribute.push(ints_attribute("perm", perm));
             n
         };
-        for (x, perm) in [
-            ("q", [0, 2, 1, 3]),
-            ("k", [0, 2, 3, 1]),
-            ("v", [0, 2, 1, 3]),
-        ] {
+        let key_perm = if matches!(scaling, Scaling::Dynamo) {
+            [0, 2, 1, 3]
+        } else {
+            [0, 2, 3, 1]
+        };
+        for (x, perm) in [("q", [0, 2, 1, 3]), ("k", key_perm), ("v", [0, 2, 1, 3])] {
             g.nodes
                 .push(node("Reshape", &[x, "heads_shape"], &format!("{x}_split")));
             g.nodes.push(transpose(
@@ -917,9 +983,65 @@ mod tests {
                 g.nodes
                     .push(node("MatMul", &["q_scaled", "k_scaled"], "scaled"));
             }
+            Scaling::Dynamo => {
+                // [b, h, s, d] → [b·h, s, d] → [b·h, d, s] → [b, h, d, s], the targets from
+                // Shape(key heads): [-1, s, d] and [b, h, d, s].
+                g.int_initializer("minus_one", &[1], &[-1]);
+                g.int_initializer("minus_two", &[1], &[-2]);
+                g.int_initializer("zero", &[1], &[0]);
+                g.int_initializer("end", &[1], &[i64::MAX]);
+                g.initializer("root_scale", &[], &[FRAC_1_SQRT_2.sqrt()]);
+                g.initializer("nothing", &[], &[0.0]);
+                g.nodes.push(node("Shape", &["k_heads"], "k_shape"));
+                g.nodes.push(node(
+                    "Slice",
+                    &["k_shape", "minus_two", "end"],
+                    "last_two",
+                ));
+                g.nodes.push(node(
+                    "Slice",
+                    &["k_shape", "zero", "minus_two"],
+                    "first_two",
+                ));
+                g.nodes
+                    .push(node("Slice", &["k_shape", "minus_one", "end"], "last"));
+                g.nodes.push(node(
+                    "Slice",
+                    &["k_shape", "minus_two", "minus_one"],
+                    "second_last",
+                ));
+                let mut concat = |inputs: &[&str], output: &str| {
+                    let mut n = node("Concat", inputs, output);
+                    n.attribute.push(attribute("axis", Number::Int(0)));
+                    g.nodes.push(n);
+                };
+                concat(&["minus_one", "last_two"], "fold_shape");
+                concat(&["first_two", "last", "second_last"], "unfold_shape");
+                g.nodes
+                    .push(node("Reshape", &["k_heads", "fold_shape"], "k_folded"));
+                g.nodes.push(transpose("k_folded", "k_swapped", &[0, 2, 1]));
+                g.nodes.push(node(
+                    "Reshape",
+                    &["k_swapped", "unfold_shape"],
+                    "k_transposed",
+                ));
+                g.nodes
+                    .push(node("Mul", &["q_heads", "root_scale"], "q_scaled"));
+                g.nodes
+                    .push(node("Mul", &["k_transposed", "root_scale"], "k_scaled"));
+                g.nodes
+                    .push(node("MatMul", &["q_scaled", "k_scaled"], "scaled"));
+            }
         }
         g.nodes.push(node("Add", &["scaled", "bias"], "masked"));
-        g.nodes.push(node("Softmax", &["masked"], "weights"));
+        if matches!(scaling, Scaling::Dynamo) {
+            g.nodes.push(node("Softmax", &["masked"], "unguarded"));
+            g.nodes.push(node("IsNaN", &["unguarded"], "nan"));
+            g.nodes
+                .push(node("Where", &["nan", "nothing", "unguarded"], "weights"));
+        } else {
+            g.nodes.push(node("Softmax", &["masked"], "weights"));
+        }
         g.nodes
             .push(node("MatMul", &["weights", "v_heads"], "context"));
         g.nodes.push(transpose("context", "merged", &[0, 2, 1, 3]));
@@ -940,7 +1062,12 @@ mod tests {
             ("v", &[1, 3, 4], &v),
             ("bias", &[1, 1, 1, 3], &bias),
         ];
-        for scaling in [Scaling::Scores, Scaling::DivideScores, Scaling::Sdpa] {
+        for scaling in [
+            Scaling::Scores,
+            Scaling::DivideScores,
+            Scaling::Sdpa,
+            Scaling::Dynamo,
+        ] {
             let (fused, ops, diff) = fused(&attention_graph(false, scaling), 2, &inputs);
             assert_eq!(
                 fused,
@@ -998,8 +1125,22 @@ mod tests {
 
     #[test]
     fn attention_whose_weights_are_read_elsewhere_stays() {
-        let mut model = attention_graph(true, Scaling::Sdpa).model();
+        for scaling in [Scaling::Sdpa, Scaling::Dynamo] {
+            let mut model = attention_graph(true, scaling).model();
+            assert_eq!(fuse(&mut model, 2), Fused::default(), "{scaling:?}");
+            assert!(model.graph.node.iter().any(|n| n.op_type == "Softmax"));
+        }
+    }
+
+    /// A guard that puts anything but 0 where the weights are NaN is not the NaN guard: it
+    /// changes what the weighted sum reads, so the attention stays.
+    #[test]
+    fn attention_behind_a_guard_that_is_not_zero_stays() {
+        let mut g = attention_graph(false, Scaling::Dynamo);
+        g.initializer("nothing", &[], &[0.5]);
+        g.initializers.retain(|t| t.name != "nothing" || t.float_data == [0.5]);
+        let mut model = g.model();
         assert_eq!(fuse(&mut model, 2), Fused::default());
-        assert!(model.graph.node.iter().any(|n| n.op_type == "Softmax"));
+        assert!(model.graph.node.iter().any(|n| n.op_type == "IsNaN"));
     }
 }

@@ -191,6 +191,15 @@ fn eval(node: &NodeProto, args: &[Option<Tensor>]) -> Tensor {
         ("", "Cast") if int(node, "to") == Some(9) => unary(|v| f32::from(v != 0.0)),
         ("", "Cast") => unary(|v| v),
         ("", "Not") => unary(|v| f32::from(v == 0.0)),
+        ("", "IsNaN") => unary(|v| f32::from(v.is_nan())),
+        ("", "Concat") => {
+            assert!(args.iter().all(|a| a.shape.len() == 1), "the interpreter's Concat is on 1-D data");
+            let data: Vec<f32> = args.iter().flat_map(|a| a.data.iter().copied()).collect();
+            Tensor {
+                shape: vec![data.len()],
+                data,
+            }
+        }
         ("", "Shape") => {
             let x = arg(args, 0);
             Tensor {

@@ -10,7 +10,8 @@ use serde_json::Value;
 mod common;
 use common::{ids, load_json};
 use web_reranker::model::{
-    fixture_dynamo, fixture_hub, fixture_optimum, fixture_sdpa, fixture_transformers, fixture_webgpu,
+    fixture_dynamo, fixture_hub, fixture_optimum, fixture_sdpa, fixture_transformers,
+    fixture_webgpu,
 };
 use web_reranker::{
     Activations, CrossEncoderModel, Error, LinearKernels, LoadOptions, RerankOptions, Reranker,

@@ -309,8 +309,7 @@ impl<'a> Graph<'a> {
         scale_nodes: &[usize],
     ) -> Option<(&'a str, Vec<usize>)> {
         let unfolded = self.nodes[outer].output[0].as_str();
-        if self.consumers.get(unfolded)?.as_slice() != [reader] || self.outputs.contains(unfolded)
-        {
+        if self.consumers.get(unfolded)?.as_slice() != [reader] || self.outputs.contains(unfolded) {
             return None;
         }
         let swap = self.only_use_of(&self.nodes[outer].input[0], "Transpose")?;
@@ -327,6 +326,65 @@ impl<'a> Graph<'a> {
         Some((k, [split[0], split[1], fold, swap, outer].to_vec()))
     }
 
+    /// The `Reshape` of the weighted sum `[b, h, s, d]` to its own shape, where the export writes
+    /// one: its target a `Concat` of at most one `-1` and dimensions read from shapes that are,
+    /// by how attention is computed, the weighted sum's own at that axis (its own shape; the
+    /// query heads' `b, h, s`; the value heads' `b, h, d`). `None` where there is none, or where
+    /// the target could be anything else.
+    fn reshape_to_own_shape(
+        &self,
+        weighted: usize,
+        query_heads: &str,
+        value_heads: &str,
+    ) -> Option<usize> {
+        let out = self.nodes[weighted].output[0].as_str();
+        let reshape = self.consumer_besides_its_shape(out, "Reshape")?;
+        let target = *self
+            .producer
+            .get(self.nodes[reshape].input.get(1)?.as_str())?;
+        let target = &self.nodes[target];
+        if target.op_type != "Concat" || target.input.len() != 4 {
+            return None;
+        }
+        // Which axis of the weighted sum a `(value, axis)` of a shape is.
+        let axis_of = |value: &str, axis: i64| -> Option<i64> {
+            let known: &[i64] = if value == out {
+                &[0, 1, 2, 3]
+            } else if value == query_heads {
+                &[0, 1, 2]
+            } else if value == value_heads {
+                &[0, 1, 3]
+            } else {
+                &[]
+            };
+            known.contains(&axis).then_some(axis)
+        };
+        // An element of the target: -1, or `Unsqueeze(Gather(Shape(x), axis))`.
+        let element = |value: &str| -> Option<Option<i64>> {
+            if self.consts.scalar(value) == Some(-1.0) {
+                return Some(None);
+            }
+            let unsqueeze = &self.nodes[*self.producer.get(value)?];
+            let gather = &self.nodes[*self.producer.get(unsqueeze.input.first()?.as_str())?];
+            let shape = &self.nodes[*self.producer.get(gather.input.first()?.as_str())?];
+            let ok = unsqueeze.op_type == "Unsqueeze"
+                && gather.op_type == "Gather"
+                && shape.op_type == "Shape"
+                && shape.attribute.is_empty();
+            let axis = self.consts.scalar(gather.input.get(1)?)? as i64;
+            ok.then(|| axis_of(&shape.input[0], axis).map(Some))?
+        };
+        let mut inferred = 0;
+        for (i, value) in target.input.iter().enumerate() {
+            match element(value)? {
+                None => inferred += 1,
+                Some(axis) if axis == i as i64 => {}
+                Some(_) => return None,
+            }
+        }
+        (inferred <= 1).then_some(reshape)
+    }
+
     /// The attention weights past an export's NaN guard, `Where(IsNaN(p), 0, p)` (transformers
     /// 5's SDPA: a row whose every key is masked would be NaN): (the value the weighted sum
     /// reads, the guard's nodes); `p` itself and no nodes where there is no guard.
@@ -335,7 +393,9 @@ impl<'a> Graph<'a> {
     fn past_nan_guard(&self, p: &'a str) -> (&'a str, Vec<usize>) {
         let guarded = || {
             let readers = self.consumers.get(p)?;
-            let isnan = *readers.iter().find(|&&r| self.nodes[r].op_type == "IsNaN")?;
+            let isnan = *readers
+                .iter()
+                .find(|&&r| self.nodes[r].op_type == "IsNaN")?;
             let select = self.sole_consumer(&self.nodes[isnan].output[0], "Where")?;
             let [condition, zero, value] = self.nodes[select].input.as_slice() else {
                 return None;
@@ -382,20 +442,6 @@ impl<'a> Graph<'a> {
             .flatten()
             .copied()
             .collect();
-        let first_reader = |s: &Scaled| s.nodes.first().copied().unwrap_or(product);
-        let (q, q_nodes) = self.heads_at(
-            query.node,
-            &[0, 2, 1, 3],
-            first_reader(&query),
-            &scale_nodes,
-        )?;
-        let (k, k_nodes) = if self.nodes[key.node].op_type == "Transpose" {
-            let (k, nodes) =
-                self.heads_at(key.node, &[0, 2, 3, 1], first_reader(&key), &scale_nodes)?;
-            (k, nodes.to_vec())
-        } else {
-            self.key_heads_folded(key.node, first_reader(&key), &scale_nodes)?
-        };
         let (weights, guard) = self.past_nan_guard(&node.output[0]);
         let weighted = self.sole_consumer(weights, "MatMul")?;
         if self.nodes[weighted].input[0] != weights {
@@ -405,14 +451,38 @@ impl<'a> Graph<'a> {
         if self.nodes[value_heads].op_type != "Transpose" {
             return None;
         }
-        let (v, v_nodes) = self.heads_at(value_heads, &[0, 2, 1, 3], weighted, &[])?;
-        let merge = self.sole_consumer(&self.nodes[weighted].output[0], "Transpose")?;
+        // transformers 5's SDPA export reshapes the weighted sum to the shape it has before the
+        // heads are merged; the shape arithmetic of that reshape reads the heads' shapes too.
+        let same_shape = self.reshape_to_own_shape(
+            weighted,
+            &self.nodes[query.node].output[0],
+            &self.nodes[value_heads].output[0],
+        );
+        let shape_readers: Vec<usize> = scale_nodes.iter().copied().chain(same_shape).collect();
+        let first_reader = |s: &Scaled| s.nodes.first().copied().unwrap_or(product);
+        let (q, q_nodes) = self.heads_at(
+            query.node,
+            &[0, 2, 1, 3],
+            first_reader(&query),
+            &shape_readers,
+        )?;
+        let (k, k_nodes) = if self.nodes[key.node].op_type == "Transpose" {
+            let (k, nodes) =
+                self.heads_at(key.node, &[0, 2, 3, 1], first_reader(&key), &shape_readers)?;
+            (k, nodes.to_vec())
+        } else {
+            self.key_heads_folded(key.node, first_reader(&key), &shape_readers)?
+        };
+        let (v, v_nodes) = self.heads_at(value_heads, &[0, 2, 1, 3], weighted, &shape_readers)?;
+        let merged_from = same_shape.unwrap_or(weighted);
+        let merge = self.sole_consumer(&self.nodes[merged_from].output[0], "Transpose")?;
         if ints(&self.nodes[merge], "perm")? != [0, 2, 1, 3] {
             return None;
         }
         let flatten = self.consumer_besides_its_shape(&self.nodes[merge].output[0], "Reshape")?;
         let mut nodes = vec![softmax, add, product, weighted, merge, flatten];
         nodes.extend(guard);
+        nodes.extend(same_shape);
         nodes.extend(scale_nodes);
         nodes.extend(q_nodes.into_iter().chain(k_nodes).chain(v_nodes));
         let scale = (scores.scale * query.scale * key.scale) as f32;
@@ -993,11 +1063,8 @@ mod tests {
                 g.initializer("root_scale", &[], &[FRAC_1_SQRT_2.sqrt()]);
                 g.initializer("nothing", &[], &[0.0]);
                 g.nodes.push(node("Shape", &["k_heads"], "k_shape"));
-                g.nodes.push(node(
-                    "Slice",
-                    &["k_shape", "minus_two", "end"],
-                    "last_two",
-                ));
+                g.nodes
+                    .push(node("Slice", &["k_shape", "minus_two", "end"], "last_two"));
                 g.nodes.push(node(
                     "Slice",
                     &["k_shape", "zero", "minus_two"],
@@ -1138,7 +1205,8 @@ mod tests {
     fn attention_behind_a_guard_that_is_not_zero_stays() {
         let mut g = attention_graph(false, Scaling::Dynamo);
         g.initializer("nothing", &[], &[0.5]);
-        g.initializers.retain(|t| t.name != "nothing" || t.float_data == [0.5]);
+        g.initializers
+            .retain(|t| t.name != "nothing" || t.float_data == [0.5]);
         let mut model = g.model();
         assert_eq!(fuse(&mut model, 2), Fused::default());
         assert!(model.graph.node.iter().any(|n| n.op_type == "IsNaN"));

@@ -36,7 +36,10 @@ pub fn inline_external_data(model: &mut ModelProto, dir: &Path) -> Result<Vec<Pa
             entry(key)
                 .map(|v| {
                     v.parse().map_err(|_| {
-                        format!("tensor {}: external data {key} {v:?} is not a number", tensor.name)
+                        format!(
+                            "tensor {}: external data {key} {v:?} is not a number",
+                            tensor.name
+                        )
                     })
                 })
                 .transpose()
@@ -57,7 +60,10 @@ pub fn inline_external_data(model: &mut ModelProto, dir: &Path) -> Result<Vec<Pa
         if !files.contains_key(&location) {
             let path = dir.join(relative);
             let bytes = fs::read(&path).map_err(|e| {
-                format!("tensor {}: cannot read its external data {path:?}: {e}", tensor.name)
+                format!(
+                    "tensor {}: cannot read its external data {path:?}: {e}",
+                    tensor.name
+                )
             })?;
             files.insert(location.clone(), bytes);
         }
@@ -257,7 +263,8 @@ mod tests {
     }
 
     fn folder(name: &str, data: &[f32]) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("reranker-external-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("reranker-external-{name}-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
         fs::write(dir.join("model.onnx.data"), bytes).unwrap();
@@ -281,7 +288,10 @@ mod tests {
         assert_eq!(read.len(), 2, "{read:?}");
         let graph = m.graph.as_ref().unwrap();
         assert_eq!(tensor_floats(&graph.initializer[0]), Some(vec![1.0, 2.0]));
-        assert_eq!(tensor_floats(&graph.initializer[1]), Some(vec![3.0, 4.0, 5.0]));
+        assert_eq!(
+            tensor_floats(&graph.initializer[1]),
+            Some(vec![3.0, 4.0, 5.0])
+        );
         for t in &graph.initializer {
             assert_eq!(t.data_location.value(), 0, "{}", t.name);
             assert!(t.external_data.is_empty(), "{}", t.name);
@@ -293,10 +303,22 @@ mod tests {
     fn external_weights_outside_the_folder_or_past_the_file_are_refused() {
         let dir = folder("refused", &[1.0, 2.0]);
         for (tensor, want) in [
-            (external("a", 1, "../model.onnx.data", 0), "outside the model folder"),
-            (external("a", 1, "/etc/passwd", 0), "outside the model folder"),
-            (external("a", 2, "model.onnx.data", 4), "has 8 bytes, not 4..12"),
-            (external("a", 1, "missing.data", 0), "cannot read its external data"),
+            (
+                external("a", 1, "../model.onnx.data", 0),
+                "outside the model folder",
+            ),
+            (
+                external("a", 1, "/etc/passwd", 0),
+                "outside the model folder",
+            ),
+            (
+                external("a", 2, "model.onnx.data", 4),
+                "has 8 bytes, not 4..12",
+            ),
+            (
+                external("a", 1, "missing.data", 0),
+                "cannot read its external data",
+            ),
         ] {
             let error = inline_external_data(&mut model(vec![tensor]), &dir).unwrap_err();
             assert!(error.contains(want), "{error}");

@@ -180,21 +180,32 @@ fn eval(node: &NodeProto, args: &[Option<Tensor>]) -> Tensor {
         ("", "Erf") => unary(|v| libm::erf(v as f64) as f32),
         ("", "Sqrt") => unary(f32::sqrt),
         // ONNX's Gelu (opset 20): exact, or the tanh approximation.
-        ("", "Gelu") if node.attribute.iter().any(|a| a.name == "approximate" && &a.s[..] == b"tanh") => {
+        ("", "Gelu")
+            if node
+                .attribute
+                .iter()
+                .any(|a| a.name == "approximate" && &a.s[..] == b"tanh") =>
+        {
             unary(|v| {
                 let inner = (2.0 / std::f32::consts::PI).sqrt() * (v + 0.044715 * v * v * v);
                 0.5 * v * (1.0 + inner.tanh())
             })
         }
-        ("", "Gelu") => unary(|v| 0.5 * v * (1.0 + libm::erf(v as f64 / std::f64::consts::SQRT_2) as f32)),
+        ("", "Gelu") => {
+            unary(|v| 0.5 * v * (1.0 + libm::erf(v as f64 / std::f64::consts::SQRT_2) as f32))
+        }
         // Integers are held as f32; a cast to bool (9) makes 0 or 1.
         ("", "Cast") if int(node, "to") == Some(9) => unary(|v| f32::from(v != 0.0)),
         ("", "Cast") => unary(|v| v),
         ("", "Not") => unary(|v| f32::from(v == 0.0)),
         ("", "IsNaN") => unary(|v| f32::from(v.is_nan())),
         ("", "Concat") => {
-            assert!(args.iter().all(|a| a.shape.len() == 1), "the interpreter's Concat is on 1-D data");
-            let data: Vec<f32> = args.iter().flat_map(|a| a.data.iter().copied()).collect();
+            let parts: Vec<&Tensor> = (0..args.len()).map(|i| arg(args, i)).collect();
+            assert!(
+                parts.iter().all(|a| a.shape.len() == 1),
+                "the interpreter's Concat is on 1-D data"
+            );
+            let data: Vec<f32> = parts.iter().flat_map(|a| a.data.iter().copied()).collect();
             Tensor {
                 shape: vec![data.len()],
                 data,

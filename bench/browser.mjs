@@ -15,7 +15,8 @@
 // (tools/make_transformersjs_model.py). `bench/run browser` makes both and runs this.
 // `--case` (repeatable) keeps only those cases: `ours:int8` / `ours:f32` for throughput (with
 // the Transformers.js dtype it is compared to; `ours:int8-i7` is int8 with `activations:
-// 'i7'`, also measured against our f32), `ours:int8`, `tjs:q8`, ... for the cold start.
+// 'i7'`, also measured against our f32), `ours:int8`, `tjs:q8`, ... for the cold start and
+// WebGPU (`tjs:fp32` there too).
 // `--threads N` (default 1) gives both libraries N threads for throughput and cold start: ours
 // through createReranker (a worker; the page is cross-origin isolated), onnxruntime-web's
 // `numThreads`.
@@ -121,7 +122,9 @@ try {
     });
   }
   if (args.only === undefined || args.only === 'webgpu') {
-    for (const [lib, dtype] of [['ours'], ['tjs', 'q8'], ['tjs', 'fp32']]) {
+    const cases = [['ours'], ['tjs', 'q8'], ['tjs', 'fp32']]
+      .filter(([lib, dtype]) => args.case === undefined || args.case.includes(lib === 'ours' ? 'ours:int8' : `tjs:${dtype}`));
+    for (const [lib, dtype] of cases) {
       await withPage({ webgpu: true }, async (page, errors) => {
         page.setDefaultTimeout(0);
         await open(page);

@@ -205,16 +205,17 @@ def export(checkpoint: Path, out: Path, form: str) -> None:
         )
         program.save(str(out), external_data=False)
         feeds = {"input_ids": ids.astype(np.int32), "attention_mask": mask.astype(np.int32)}
-    elif form in ("hub", "transformers", "sdpa"):
-        # The TorchScript exporter at opset 14 with int64 inputs; they differ in the module traced:
-        # transformers 4's forward re-expressed, or transformers 5's own model (eager or sdpa).
+    elif form in ("hub", "transformers", "sdpa", "dynamo"):
+        # int64 inputs; they differ in the module traced (transformers 4's forward re-expressed, or
+        # transformers 5's own model, eager or sdpa) and in the exporter: TorchScript at opset 14,
+        # or for `dynamo` the call a user writes without `dynamo=False` and `opset_version`, so
+        # torch's defaults choose the exporter and the opset.
         module = LegacyCrossEncoder(hf) if form == "hub" else Logits(hf)
+        exporter = {"external_data": False} if form == "dynamo" else {"dynamo": False, "opset_version": 14}
         torch.onnx.export(
             module.eval(),
             (torch.from_numpy(ids), torch.from_numpy(mask)),
             str(out),
-            dynamo=False,
-            opset_version=14,
             input_names=["input_ids", "attention_mask"],
             output_names=["logits"],
             dynamic_axes={
@@ -222,23 +223,7 @@ def export(checkpoint: Path, out: Path, form: str) -> None:
                 "attention_mask": {0: "batch", 1: "sequence"},
                 "logits": {0: "batch"},
             },
-        )
-        feeds = {"input_ids": ids, "attention_mask": mask}
-    elif form == "dynamo":
-        # NOTE: the call a user writes for the TorchScript export, without `dynamo=False` and
-        # `opset_version`: torch's defaults choose the exporter and the opset.
-        torch.onnx.export(
-            Logits(hf).eval(),
-            (torch.from_numpy(ids), torch.from_numpy(mask)),
-            str(out),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["logits"],
-            dynamic_axes={
-                "input_ids": {0: "batch", 1: "sequence"},
-                "attention_mask": {0: "batch", 1: "sequence"},
-                "logits": {0: "batch"},
-            },
-            external_data=False,
+            **exporter,
         )
         feeds = {"input_ids": ids, "attention_mask": mask}
     else:

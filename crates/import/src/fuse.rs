@@ -1063,20 +1063,14 @@ mod tests {
                 g.initializer("root_scale", &[], &[FRAC_1_SQRT_2.sqrt()]);
                 g.initializer("nothing", &[], &[0.0]);
                 g.nodes.push(node("Shape", &["k_heads"], "k_shape"));
-                g.nodes
-                    .push(node("Slice", &["k_shape", "minus_two", "end"], "last_two"));
-                g.nodes.push(node(
-                    "Slice",
-                    &["k_shape", "zero", "minus_two"],
-                    "first_two",
-                ));
-                g.nodes
-                    .push(node("Slice", &["k_shape", "minus_one", "end"], "last"));
-                g.nodes.push(node(
-                    "Slice",
-                    &["k_shape", "minus_two", "minus_one"],
-                    "second_last",
-                ));
+                for (from, to, output) in [
+                    ("minus_two", "end", "last_two"),
+                    ("zero", "minus_two", "first_two"),
+                    ("minus_one", "end", "last"),
+                    ("minus_two", "minus_one", "second_last"),
+                ] {
+                    g.nodes.push(node("Slice", &["k_shape", from, to], output));
+                }
                 let mut concat = |inputs: &[&str], output: &str| {
                     let mut n = node("Concat", inputs, output);
                     n.attribute.push(attribute("axis", Number::Int(0)));

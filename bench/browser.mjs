@@ -9,7 +9,7 @@
 //
 //   node bench/browser.mjs --pkg PKG --tjs-model DIR [--runs N] [--out results.json]
 //                                  [--only throughput|cold|webgpu] [--case ours:int8 ...]
-//                                  [--threads N]
+//                                  [--threads N] [--file-cap MiB]
 //
 // PKG is our package built for the full-shape model; DIR its Transformers.js folder
 // (tools/make_transformersjs_model.py). `bench/run browser` makes both and runs this.
@@ -17,6 +17,7 @@
 // the Transformers.js dtype it is compared to; `ours:int8-i7` is int8 with `activations:
 // 'i7'`, also measured against our f32), `ours:int8`, `tjs:q8`, ... for the cold start and
 // WebGPU (`tjs:fp32` there too).
+// `--file-cap MiB` serves the package as a host with a per-file cap does (files over it: 413).
 // `--threads N` (default 1) gives both libraries N threads for throughput and cold start: ours
 // through createReranker (a worker; the page is cross-origin isolated), onnxruntime-web's
 // `numThreads`.
@@ -31,6 +32,7 @@ const { values: args } = parseArgs({
     pkg: { type: 'string' }, 'tjs-model': { type: 'string' }, runs: { type: 'string', default: '3' },
     out: { type: 'string' }, 'node-tools': { type: 'string', default: path.join(process.env.HOME, '.cache/reranker/node-tools') },
     only: { type: 'string' }, case: { type: 'string', multiple: true }, threads: { type: 'string', default: '1' },
+    'file-cap': { type: 'string' },
   },
 });
 if (!args.pkg || !args['tjs-model']) throw new Error('usage: bench_browser.mjs --pkg PKG --tjs-model DIR [--runs N] [--out FILE]');
@@ -41,6 +43,9 @@ const server = await serve({
   root: path.join(root, 'bench/browser'),
   revalidate: true,
   pkg: path.resolve(args.pkg),
+  // --file-cap MiB: the package's files larger than that are refused (413), as Cloudflare Pages
+  // refuses files over 25 MiB.
+  fileCap: args['file-cap'] === undefined ? {} : { '/pkg/': Number(args['file-cap']) * 1024 * 1024 },
   mounts: {
     '/tjs/': path.join(modules, '@huggingface/transformers/dist'),
     '/ort/': path.join(modules, 'onnxruntime-web/dist'),

@@ -74,8 +74,10 @@ export async function storeVerdict(key, verdict) {
   }
 }
 
-const isVerdict = (v) => v !== null && typeof v === 'object' && (v.device === 'webgpu' || v.device === 'cpu')
-  && Number.isFinite(v.gpuMs) && Number.isFinite(v.cpuMs);
+/** A measured verdict (both times), or a `cpu` one from a WebGPU failure (`failure`: why). */
+const isVerdict = (v) => v !== null && typeof v === 'object' && (
+  (v.device === 'cpu' && typeof v.failure === 'string')
+  || ((v.device === 'webgpu' || v.device === 'cpu') && Number.isFinite(v.gpuMs) && Number.isFinite(v.cpuMs)));
 
 /**
  * The device that ran the timed batch faster: WebGPU only where it beat the CPU. A tie goes to
@@ -96,5 +98,6 @@ export async function timeBatch(inner) {
 }
 
 /** Why `auto` runs on the CPU under this verdict (`device.fallbackReason`). */
-export const cpuReason = ({ gpuMs, cpuMs }) => `WebGPU ran the timed batch slower than the CPU on this adapter `
-  + `(${gpuMs.toFixed(1)} ms against ${cpuMs.toFixed(1)} ms for ${TIMED_PAIRS.length} pairs)`;
+export const cpuReason = ({ gpuMs, cpuMs, failure }) => (failure !== undefined ? failure
+  : `WebGPU ran the timed batch slower than the CPU on this adapter `
+    + `(${gpuMs.toFixed(1)} ms against ${cpuMs.toFixed(1)} ms for ${TIMED_PAIRS.length} pairs)`);

@@ -159,14 +159,16 @@ export interface DeviceInfo {
 
 /** The measurement behind `device: 'auto'` (`DeviceInfo.choice`). */
 export interface DeviceChoice {
-  /** The faster device. */
+  /** The faster device, or `'cpu'` where WebGPU failed while it was timed. */
   device: 'webgpu' | 'cpu';
-  /** The fastest of two timed calls of the batch on WebGPU, in milliseconds. */
-  gpuMs: number;
-  /** The same on the CPU (the module the CPU runs on here, threads included). */
-  cpuMs: number;
-  /** Pairs in the timed batch. */
-  pairs: number;
+  /** The fastest of two timed calls of the batch on WebGPU, in milliseconds (absent after a failure). */
+  gpuMs?: number;
+  /** The same on the CPU (the module the CPU runs on here, threads included; absent after a failure). */
+  cpuMs?: number;
+  /** Pairs in the timed batch (absent after a failure). */
+  pairs?: number;
+  /** Why WebGPU is not used on this adapter: it failed while it was timed (lost, or an error). */
+  failure?: string;
   /** When it was measured (ISO 8601). */
   measuredAt: string;
   /** Whether this load read it from storage (`false`: measured by this load). */

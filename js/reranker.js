@@ -137,10 +137,15 @@ export class Reranker {
   /**
    * Times the fixed batch on `gpu` (built on WebGPU) and on the CPU (`buildCpu`), keeps the faster
    * and frees the other, and stores the verdict under `key`: `{ inner, module, choice }`. A
-   * failure on the CPU's side keeps WebGPU, unmeasured.
+   * failure on the CPU's side keeps WebGPU, unmeasured; one on WebGPU's, the CPU.
    */
   static async #measure(gpu, gpuModule, buildCpu, key) {
-    const gpuMs = await timeBatch(gpu);
+    let gpuMs;
+    try {
+      gpuMs = await timeBatch(gpu);
+    } catch (raw) {
+      return Reranker.#afterGpuFailure(gpu, raw, buildCpu, key);
+    }
     let cpu;
     let cpuMs;
     try {
@@ -162,6 +167,27 @@ export class Reranker {
     }
     gpu.free();
     return { inner: cpu.inner, module: cpu.module, choice };
+  }
+
+  /**
+   * WebGPU failed while `auto` timed it (a lost device, a shader or buffer the driver refused):
+   * the load goes on on the CPU, and a `cpu` verdict that says why is stored, so later loads on
+   * this adapter go to the CPU without trying the GPU again (until `clearCache`). A trap leaves
+   * this instance unusable: the verdict is stored and the trap rethrown, so the next load (a new
+   * worker, a reload) runs on the CPU.
+   */
+  static async #afterGpuFailure(gpu, raw, buildCpu, key) {
+    const error = failure(raw);
+    const verdict = { device: 'cpu', failure: `WebGPU failed on this adapter while it was timed (${error.message})`, measuredAt: new Date().toISOString() };
+    const storedReason = await storeVerdict(key, verdict);
+    if (raw instanceof WebAssembly.RuntimeError) throw error;
+    try {
+      gpu.free();
+    } catch {
+      // what a lost device held may be gone already
+    }
+    const cpu = await buildCpu();
+    return { inner: cpu.inner, module: cpu.module, choice: { ...verdict, stored: false, ...(storedReason === undefined ? {} : { storedReason }) } };
   }
 
   /**

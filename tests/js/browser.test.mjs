@@ -4,7 +4,8 @@
 // worker API; (f) a WebGPU validation error mid-run (which cubecl's handler turns into a trap):
 // calls answer on the CPU; (g) a strict Content-Security-Policy; (h) model files from the
 // browser's store (OPFS, or the Cache API), offline; … (q) pre-compressed files; (r) the WebGPU
-// work of a forward pass, counted; (s) `auto` choosing the device by measurement. Every page's
+// work of a forward pass, counted; (s) `auto` choosing the device by measurement; (t) `auto`
+// when WebGPU fails while it is timed. Every page's
 // requests are logged: the package fetches nothing but its own files and the model.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/browser.test.mjs
@@ -652,5 +653,31 @@ test('(s) `auto` chooses the faster device by measurement, stores the verdict pe
     }
     assert.match(result.key, /^https:\/\/verdicts\.web-reranker\.invalid\/.*swiftshader.*\/0\.1\.0$/i);
     assert.deepEqual(errors, []);
+  });
+});
+
+test('(t) `auto` whose WebGPU fails while it is timed loads on the CPU, says why, and the next load follows that verdict', async () => {
+  await withPage({ webgpu: true }, async (page) => {
+    await page.goto(`${server.origin}/tests/browser/device-failure.html`);
+    const result = await page.evaluate(() => window.__result);
+    assert.equal(result.error, undefined, `${result.error}\n${result.stack}`);
+    assert.equal(result.injected, 1, 'the device was destroyed once, while timed');
+    const { firstDevice: first, secondDevice: second } = result;
+    console.log(`auto after a lost device while timed: ${JSON.stringify(first)}`);
+    assert.equal(first.backend, 'cpu');
+    assert.match(first.fallbackReason, /^WebGPU failed on this adapter while it was timed \(.+\)$/);
+    assert.equal(first.choice.device, 'cpu');
+    assert.equal(first.choice.stored, false);
+    assert.equal(first.choice.failure, first.fallbackReason);
+    assert.deepEqual(result.verdicts.map((v) => [v.device, v.failure]), [['cpu', first.choice.failure]]);
+    // The next load reads the verdict: the CPU, without opening a device.
+    assert.equal(second.backend, 'cpu');
+    assert.equal(second.choice.stored, true);
+    assert.equal(second.fallbackReason, first.fallbackReason);
+    assert.equal(result.devicesMadeBySecond, 0);
+    for (const [label, scores, device] of [['first', result.firstScores, first], ['second', result.secondScores, second]]) {
+      const worst = Math.max(...scores.map((s, i) => Math.abs(s - result.expectedBatch[i])));
+      assert.ok(worst <= toleranceOn(device), `${label}: ${worst}`);
+    }
   });
 });

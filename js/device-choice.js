@@ -47,8 +47,41 @@ export async function adapterIdentity() {
   return { fallback, name };
 }
 
-/** The key of a verdict: the adapter, the model (its folder and precision) and the package's version. */
-export const verdictKey = ({ adapter, model, version }) => `https://verdicts.web-reranker.invalid/${[adapter, model, version].map(encodeURIComponent).join('/')}`;
+/**
+ * The browser and its major version (`Chrome/156`), from the user agent: a browser update brings
+ * another WebGPU implementation and often another driver path, so it is measured again.
+ */
+export function browserVersion(userAgent = globalThis.navigator?.userAgent ?? '') {
+  // NOTE: in this order: Edge and Opera say Chrome too, Chrome says Safari too.
+  for (const [name, token] of [['Edge', 'Edg'], ['Opera', 'OPR'], ['Firefox', 'Firefox'], ['Chrome', '(?:Headless)?Chrome'], ['Safari', 'Version']]) {
+    const found = new RegExp(`\\b${token}/(\\d+)`).exec(userAgent);
+    if (found !== null) return `${name}/${found[1]}`;
+  }
+  return 'unknown browser';
+}
+
+/**
+ * The key of a verdict: the adapter, the model (its folder and precision), the browser's version
+ * and the package's version.
+ */
+export const verdictKey = ({ adapter, model, browser = browserVersion(), version }) => `https://verdicts.web-reranker.invalid/${[adapter, model, browser, version].map(encodeURIComponent).join('/')}`;
+
+/**
+ * How long a verdict holds, by what it says. NOTE: a `webgpu` verdict is the stable case (a
+ * hardware adapter beat the CPU on this browser version): a month. A `cpu` verdict may come from
+ * a GPU that was busy at that moment (another tab, a game), so it is measured again after a
+ * week; one from a failure (a lost device, a driver error) after a day, since the cause may
+ * have been passing.
+ */
+export const VERDICT_DAYS = { webgpu: 30, cpu: 7, failure: 1 };
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Whether `verdict` (measured at `measuredAt`) still holds at `now`. */
+export function verdictHolds(verdict, now = Date.now()) {
+  const measured = Date.parse(verdict.measuredAt);
+  const days = verdict.failure !== undefined ? VERDICT_DAYS.failure : VERDICT_DAYS[verdict.device];
+  return Number.isFinite(measured) && measured <= now && now - measured < days * DAY_MS;
+}
 
 /** The stored verdict for `key`, or undefined (none, no storage, or not one this version reads). */
 export async function storedVerdict(key) {
@@ -56,9 +89,28 @@ export async function storedVerdict(key) {
     const cache = await globalThis.caches?.open(VERDICTS_STORE);
     const hit = await cache?.match(key);
     const verdict = hit === undefined ? undefined : await hit.json();
-    return isVerdict(verdict) ? verdict : undefined;
+    return isVerdict(verdict) && verdictHolds(verdict) ? verdict : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Removes the stored verdicts: every one, or with `base` (a model folder's URL) those of that
+ * folder. Never throws.
+ */
+export async function clearVerdicts(base) {
+  try {
+    if (base === undefined) {
+      await globalThis.caches?.delete(VERDICTS_STORE);
+      return;
+    }
+    const cache = await globalThis.caches?.open(VERDICTS_STORE);
+    const folder = encodeURIComponent(`${base.href} `);
+    const keys = await cache?.keys() ?? [];
+    await Promise.all(keys.filter((k) => k.url.includes(folder)).map((k) => cache.delete(k)));
+  } catch {
+    // no Cache API here: nothing was stored
   }
 }
 

@@ -296,14 +296,14 @@ export interface RerankerLike {
  */
 export declare function createReranker(options?: CreateOptions): Promise<RerankerLike>;
 
-/** Removes the model files the package stored in this origin, or with `baseUrl` only that model folder's. */
+/** Removes the model files the package stored in this origin and `auto`'s device verdicts, or with `baseUrl` only that model folder's. */
 export declare function clearCache(options?: { baseUrl?: string | URL }): Promise<void>;
 
 /** The reranker in this thread. `createReranker` is the usual way in a page. */
 export declare class Reranker implements RerankerLike {
   private constructor();
   static load(options?: LoadOptions): Promise<Reranker>;
-  /** Removes the model files the package stored in this origin, or with `baseUrl` only that model folder's. */
+  /** Removes the model files the package stored in this origin and `auto`'s device verdicts, or with `baseUrl` only that model folder's. */
   static clearCache(options?: { baseUrl?: string | URL }): Promise<void>;
   readonly device: DeviceInfo;
   readonly maxLength: number;

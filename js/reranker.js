@@ -11,7 +11,7 @@ import { loadOptions, moduleOptions, WEIGHTS_FILES } from './options.js';
 import { verifierWorker } from './verifier.js';
 import { progressOf } from './progress.js';
 import {
-  adapterIdentity, verdictKey, storedVerdict, storeVerdict, timeBatch, fasterDevice, cpuReason, TIMED_PAIRS,
+  adapterIdentity, verdictKey, storedVerdict, storeVerdict, clearVerdicts, timeBatch, fasterDevice, cpuReason, TIMED_PAIRS,
 } from './device-choice.js';
 import { VERSION } from './version.js';
 
@@ -191,11 +191,12 @@ export class Reranker {
   }
 
   /**
-   * Removes the model files the package stored in this origin (OPFS, the Cache API), or with
-   * `baseUrl` only that model folder's. See index.d.ts.
+   * Removes the model files the package stored in this origin (OPFS, the Cache API) and `auto`'s
+   * device verdicts, or with `baseUrl` only that model folder's. See index.d.ts.
    */
   static async clearCache({ baseUrl } = {}) {
-    await clearStored(baseUrl === undefined ? undefined : new URL(baseUrl, page()));
+    const base = baseUrl === undefined ? undefined : new URL(baseUrl, page());
+    await Promise.all([clearStored(base), clearVerdicts(base)]);
   }
 
   /** Where the model files were kept: `{ store: 'opfs' | 'cache' | 'none', stored, reason? }`. */

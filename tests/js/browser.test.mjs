@@ -651,7 +651,11 @@ test('(s) `auto` chooses the faster device by measurement, stores the verdict pe
     for (const label of ['verdict cpu, forced webgpu', 'verdict webgpu, forced cpu']) {
       assert.equal(byLabel[label].device.choice, undefined, label);
     }
-    assert.match(result.key, /^https:\/\/verdicts\.web-reranker\.invalid\/.*swiftshader.*\/0\.1\.0$/i);
+    assert.match(result.key, /^https:\/\/verdicts\.web-reranker\.invalid\/.*swiftshader.*\/Chrome%2F\d+\/0\.1\.0$/i);
+    // An expired verdict is measured again; clearCache leaves none.
+    assert.equal(byLabel['verdict cpu, 8 days old'].device.choice.stored, false);
+    assert.ok(byLabel['verdict cpu, 8 days old'].device.choice.gpuMs > 0);
+    assert.equal(result.verdictsAfterClear, 0);
     assert.deepEqual(errors, []);
   });
 });

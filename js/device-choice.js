@@ -85,44 +85,56 @@ export function verdictHolds(verdict, now = Date.now()) {
 
 /** The stored verdict for `key`, or undefined (none, no storage, or not one this version reads). */
 export async function storedVerdict(key) {
+  let verdict = inMemory.get(key);
   try {
     const cache = await globalThis.caches?.open(VERDICTS_STORE);
     const hit = await cache?.match(key);
-    const verdict = hit === undefined ? undefined : await hit.json();
-    return isVerdict(verdict) && verdictHolds(verdict) ? verdict : undefined;
+    if (hit !== undefined) verdict = await hit.json();
   } catch {
-    return undefined;
+    // no Cache API, or storage off: the page's own copy, if any
   }
+  return isVerdict(verdict) && verdictHolds(verdict) ? verdict : undefined;
 }
+
+/**
+ * The verdicts measured in this page (or worker), for where the Cache API is missing or refuses
+ * (a private window): the next load in the page still need not measure and build twice.
+ */
+const inMemory = new Map();
 
 /**
  * Removes the stored verdicts: every one, or with `base` (a model folder's URL) those of that
  * folder. Never throws.
  */
 export async function clearVerdicts(base) {
+  const folder = base === undefined ? undefined : encodeURIComponent(`${base.href} `);
+  for (const key of [...inMemory.keys()]) if (folder === undefined || key.includes(folder)) inMemory.delete(key);
   try {
-    if (base === undefined) {
+    if (folder === undefined) {
       await globalThis.caches?.delete(VERDICTS_STORE);
       return;
     }
     const cache = await globalThis.caches?.open(VERDICTS_STORE);
-    const folder = encodeURIComponent(`${base.href} `);
     const keys = await cache?.keys() ?? [];
     await Promise.all(keys.filter((k) => k.url.includes(folder)).map((k) => cache.delete(k)));
   } catch {
-    // no Cache API here: nothing was stored
+    // no Cache API here: nothing was stored there
   }
 }
 
-/** Keeps `verdict` under `key`; says why not (a string) where it cannot. */
+/**
+ * Keeps `verdict` under `key`: in the Cache API, and in this page's memory; says why it is kept
+ * for this page only (a string) where the Cache API cannot have it.
+ */
 export async function storeVerdict(key, verdict) {
+  inMemory.set(key, verdict);
   try {
     const cache = await globalThis.caches?.open(VERDICTS_STORE);
-    if (cache === undefined) return 'this context has no Cache API';
+    if (cache === undefined) return 'this context has no Cache API: kept for this page only';
     await cache.put(key, new Response(JSON.stringify(verdict), { headers: { 'content-type': 'application/json' } }));
     return undefined;
   } catch (error) {
-    return `${error?.name ?? 'Error'}: ${error?.message ?? error}`;
+    return `${error?.name ?? 'Error'}: ${error?.message ?? error}: kept for this page only`;
   }
 }
 

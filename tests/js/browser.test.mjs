@@ -660,6 +660,21 @@ test('(s) `auto` chooses the faster device by measurement, stores the verdict pe
   });
 });
 
+test('(s) without the Cache API, `auto` keeps its verdict for the page: the next load there measures nothing', async () => {
+  await withPage({ webgpu: true }, async (page, errors) => {
+    await page.goto(`${server.origin}/tests/browser/device-choice.html?caches=none`);
+    const result = await page.evaluate(() => window.__result);
+    assert.equal(result.error, undefined, result.error);
+    const [measured, stored, cleared] = result.loads.map((l) => l.device.choice);
+    assert.equal(measured.stored, false);
+    assert.equal(measured.storedReason, 'this context has no Cache API: kept for this page only');
+    assert.equal(stored.stored, true, 'read from the page\'s memory');
+    assert.deepEqual({ ...stored, stored: false, storedReason: measured.storedReason }, measured);
+    assert.equal(cleared.stored, false, 'clearCache empties the page\'s memory too');
+    assert.deepEqual(errors, []);
+  });
+});
+
 test('(t) `auto` whose WebGPU fails while it is timed loads on the CPU, says why, and the next load follows that verdict', async () => {
   await withPage({ webgpu: true }, async (page) => {
     await page.goto(`${server.origin}/tests/browser/device-failure.html`);

@@ -28,6 +28,14 @@ export const TIMED_PAIRS = TIMED_PASSAGES.map((passage) => [TIMED_QUERY, passage
 const TIMED_RUNS = 2;
 
 /**
+ * The one adapter request of the package: wgpu (cubecl's default device in a browser) asks for
+ * the high-performance adapter, so the probe, the verdict's key and the fallback check ask for
+ * the same one (on a laptop with two GPUs, the one that will run).
+ * NOTE: src/web/adapter.rs makes the same request.
+ */
+export const ADAPTER_REQUEST = Object.freeze({ powerPreference: 'high-performance' });
+
+/**
  * The page's WebGPU adapter: `null` without one, else `{ fallback, name }`. `fallback`: a
  * software adapter, which `auto` never takes (so nothing is measured there); `name`: its
  * description, the verdict's key part. Asked once per load; modules.js reads it too.
@@ -35,7 +43,7 @@ const TIMED_RUNS = 2;
 export async function adapterIdentity() {
   let adapter = null;
   try {
-    adapter = await globalThis.navigator?.gpu?.requestAdapter();
+    adapter = await globalThis.navigator?.gpu?.requestAdapter({ ...ADAPTER_REQUEST });
   } catch {
     return null;
   }

@@ -1,6 +1,7 @@
-//! The browser's WebGPU adapter, asked for as a page would (`navigator.gpu.requestAdapter()`),
-//! described for [`crate::device::select_probed`], which decides whether it will do (a fallback
-//! adapter, which runs on the CPU, does not under `device: 'auto'`).
+//! The browser's WebGPU adapter, asked for as wgpu asks for the one it runs on
+//! (`navigator.gpu.requestAdapter({ powerPreference: 'high-performance' })`, as
+//! js/device-choice.js does too), described for [`crate::device::select_probed`], which decides
+//! whether it will do (a fallback adapter, which runs on the CPU, does not under `device: 'auto'`).
 
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -19,8 +20,17 @@ pub async fn probe() -> AdapterProbe {
     let request: Function = get(&gpu, "requestAdapter")
         .and_then(|f| f.dyn_into().ok())
         .ok_or("navigator.gpu.requestAdapter is not a function")?;
+    // NOTE: cubecl's default device in a browser asks wgpu for the high-performance adapter;
+    // the probe must describe that one, not the browser's default (another GPU on a laptop).
+    let options = js_sys::Object::new();
+    Reflect::set(
+        &options,
+        &JsValue::from_str("powerPreference"),
+        &JsValue::from_str("high-performance"),
+    )
+    .map_err(|e| format!("cannot build the adapter request: {e:?}"))?;
     let promise = request
-        .call0(&gpu)
+        .call1(&gpu, &options)
         .map_err(|e| format!("requestAdapter threw: {e:?}"))?;
     let adapter = JsFuture::from(js_sys::Promise::from(promise))
         .await

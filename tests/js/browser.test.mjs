@@ -652,6 +652,9 @@ test('(s) `auto` chooses the faster device by measurement, stores the verdict pe
       assert.equal(byLabel[label].device.choice, undefined, label);
     }
     assert.match(result.key, /^https:\/\/verdicts\.web-reranker\.invalid\/.*swiftshader.*\/Chrome%2F\d+\/0\.1\.0$/i);
+    // One adapter throughout: the package's probes and wgpu's device ask for the same one.
+    assert.ok(result.adapterRequests.length >= 3, JSON.stringify(result.adapterRequests));
+    assert.deepEqual([...new Set(result.adapterRequests)], ['high-performance']);
     // An expired verdict is measured again; clearCache leaves none.
     assert.equal(byLabel['verdict cpu, 8 days old'].device.choice.stored, false);
     assert.ok(byLabel['verdict cpu, 8 days old'].device.choice.gpuMs > 0);

@@ -130,7 +130,12 @@ fn attention_kernel(
         acc[d] = 0.0;
     }
     let bias_start = batch * bias_batch + head * bias_head + row * bias_row;
-    let mut max = f32::new(-3.4028235e38);
+    // NOTE: WGSL lets an implementation assume no infinities, so none is made here: a score is at
+    // least the lowest finite f32 (a mask some export left as -inf), and each exponent at least
+    // -80 (exp(-80) = 1.8e-35, nothing beside the row's largest weight, which is 1).
+    let lowest = f32::new(-3.4028235e38);
+    let floor = f32::new(-80.0);
+    let mut peak = lowest;
     let mut sum = f32::new(0.0);
     for j in 0..seq {
         let k_start = (batch * seq + j) * width + head * head_dim;
@@ -139,18 +144,18 @@ fn attention_kernel(
         for d in 0..head_dim {
             dot += q[d] * key[k_start + d];
         }
-        let score = dot * scale + bias[bias_start + j * bias_key];
-        if score > max {
+        let score = max(dot * scale + bias[bias_start + j * bias_key], lowest);
+        if score > peak {
             // The running sum and output, rescaled to the new maximum.
-            let correction = f32::exp(max - score);
+            let correction = f32::exp(max(peak - score, floor));
             sum *= correction;
             #[unroll]
             for d in 0..head_dim {
                 acc[d] *= correction;
             }
-            max = score;
+            peak = score;
         }
-        let weight = f32::exp(score - max);
+        let weight = f32::exp(max(score - peak, floor));
         sum += weight;
         #[unroll]
         for d in 0..head_dim {

@@ -14,8 +14,16 @@ export interface PagefindUIRerankOptions {
   saveData?: 'respect' | 'ignore';
   /** `true` (default): a status line under the search box; an Element to write into; `false`. */
   status?: boolean | Element;
-  /** Pagefind's bundle URL (default: where `pagefind-ui.js` came from, else `/pagefind/`). */
+  /**
+   * Pagefind's bundle URL (default: the folder of the `pagefind.js` the page's UI loaded, so a
+   * site under a base path is found; else where `pagefind-ui.js` came from, else `/pagefind/`).
+   */
   bundlePath?: string;
+  /**
+   * The status line's texts, as Pagefind UI's `translations` (the missing ones stay English).
+   * `[COUNT]`, `[DEVICE]` and `[ERROR]` are filled in.
+   */
+  translations?: Partial<Record<'data_saver' | 'load_failed' | 'reranking' | 'reranked' | 'rerank_failed' | 'device_webgpu' | 'device_cpu', string>>;
 }
 
 /** The drop-in's state, for a page that wants to show or test it. */
@@ -24,7 +32,7 @@ export interface PagefindUIReranker {
   readonly ready: Promise<RerankerLike | null>;
   /** `'waiting' | 'loading' | 'ready' | 'reranking' | 'reranked' | 'off' | 'failed' | 'destroyed'`. */
   readonly state: string;
-  /** The last reranking: the query, and the shown results' URLs in their new order. */
+  /** The last reranking: the query, and the shown results' pages (paths without a trailing slash) in their new order. */
   readonly last: { query: string; order: { url?: string; id: string; score?: number }[] } | null;
   /** Stops watching the page and frees the model; the list keeps its current order. */
   destroy(): void;

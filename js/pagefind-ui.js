@@ -16,6 +16,20 @@
 // downloads only this file; the package (index.js, the worker, the .wasm) comes with the model.
 
 const LOADS = ['search', 'idle', 'now'];
+
+/**
+ * The status line's texts, English; `translations` replaces any of them. `[COUNT]`: how many were
+ * reranked; `[DEVICE]`: `device_webgpu` or `device_cpu`; `[ERROR]`: what went wrong.
+ */
+export const STATUS_TEXT = Object.freeze({
+  data_saver: 'Results in keyword order (data saver is on: the reranking model is not loaded).',
+  load_failed: 'Results in keyword order (the reranker did not load: [ERROR]).',
+  reranking: 'Reranking…',
+  reranked: 'Top [COUNT] reranked by relevance (on [DEVICE]).',
+  rerank_failed: 'Results in keyword order (reranking failed: [ERROR]).',
+  device_webgpu: 'WebGPU',
+  device_cpu: 'the CPU',
+});
 /** How long the result list must be still before it is read (Pagefind renders in steps). */
 const SETTLE_MS = 80;
 const STATUS_CLASS = 'web-reranker-status';
@@ -28,7 +42,10 @@ const STATUS_CLASS = 'web-reranker-status';
  * - `load`: `'search'` (default: on the first search), `'idle'` (when the page is idle) or `'now'`.
  * - `saveData`: `'respect'` (default: no model under `navigator.connection.saveData`) or `'ignore'`.
  * - `status`: `true` (default: a line under the search box), an Element to write into, or `false`.
- * - `bundlePath`: Pagefind's bundle URL (default: where `pagefind-ui.js` came from, else `/pagefind/`).
+ * - `bundlePath`: Pagefind's bundle URL (default: the `pagefind.js` the page's UI loaded, else
+ *   beside `pagefind-ui.js`, else `/pagefind/`).
+ * - `translations`: the status line's texts (Pagefind UI's `translations` shape: keys of
+ *   `STATUS_TEXT`, `[COUNT]`, `[DEVICE]` and `[ERROR]` filled in); the missing ones stay English.
  * Returns `{ ready, state, last, destroy() }`: `ready` resolves with the reranker (or `null` when
  * none is loaded), `last` is the last reranking (`{ query, order: [{ url, score? }] }`).
  */
@@ -38,20 +55,65 @@ export function rerankPagefindUI(options = {}) {
 
 function checkOptions(options) {
   if (options === null || typeof options !== 'object') throw new TypeError('rerankPagefindUI: options must be an object');
-  const known = ['element', 'reranker', 'topK', 'load', 'saveData', 'status', 'bundlePath'];
+  const known = ['element', 'reranker', 'topK', 'load', 'saveData', 'status', 'bundlePath', 'translations'];
   const unknown = Object.keys(options).filter((k) => !known.includes(k));
   if (unknown.length) throw new TypeError(`rerankPagefindUI: unknown option ${unknown[0]} (known: ${known.join(', ')})`);
-  const { element, reranker = {}, topK = 10, load = 'search', saveData = 'respect', status = true, bundlePath } = options;
+  const { element, reranker = {}, topK = 10, load = 'search', saveData = 'respect', status = true, bundlePath, translations = {} } = options;
+  if (translations === null || typeof translations !== 'object') throw new TypeError('rerankPagefindUI: translations must be an object of texts');
+  for (const [key, text] of Object.entries(translations)) {
+    if (!(key in STATUS_TEXT)) throw new TypeError(`rerankPagefindUI: unknown translation ${key} (known: ${Object.keys(STATUS_TEXT).join(', ')})`);
+    if (typeof text !== 'string') throw new TypeError(`rerankPagefindUI: translation ${key} must be a string`);
+  }
   if (!Number.isInteger(topK) || topK < 1) throw new RangeError(`rerankPagefindUI: topK must be a positive integer, not ${topK}`);
   if (!LOADS.includes(load)) throw new RangeError(`rerankPagefindUI: load must be one of ${LOADS.join(', ')}, not ${load}`);
   if (!['respect', 'ignore'].includes(saveData)) throw new RangeError(`rerankPagefindUI: saveData must be 'respect' or 'ignore', not ${saveData}`);
   if (reranker === null || typeof reranker !== 'object') throw new TypeError('rerankPagefindUI: reranker must be an object of createReranker options');
   if (!(status === true || status === false || status instanceof Element)) throw new TypeError('rerankPagefindUI: status must be true, false or an Element');
   if (element !== undefined && typeof element !== 'string' && !(element instanceof Element)) throw new TypeError('rerankPagefindUI: element must be a selector or an Element');
-  return { element, reranker, topK, load, saveData, status, bundlePath };
+  return { element, reranker, topK, load, saveData, status, bundlePath, text: { ...STATUS_TEXT, ...translations } };
 }
 
-/** Where Pagefind's bundle is: as Pagefind UI finds it, from its own script's URL. */
+/** A status text with its placeholders filled in. */
+const fill = (text, values) => text.replace(/\[(COUNT|DEVICE|ERROR)\]/g, (_, key) => String(values[key.toLowerCase()] ?? ''));
+
+/**
+ * A result's page, to match what Pagefind returned with the links its UI shows: the path without
+ * a trailing slash, `index.html` or `.html`. NOTE: sites show other links than Pagefind's URLs
+ * (Starlight with `trailingSlash: 'never'`, a `processResult` that drops the slash).
+ */
+export function pageKey(href, base = globalThis.location?.href) {
+  const path = decodeURI(new URL(href, base).pathname).replace(/\/index\.html$/, '/').replace(/\.html$/, '').replace(/\/+$/, '');
+  return path === '' ? '/' : path;
+}
+
+/**
+ * The shown item of each of Pagefind's result URLs: by its page's key, else by the one shown key
+ * that ends with it (a site under a base path whose UI prefixes the URLs Pagefind returns).
+ */
+export function matchShown(shownKeys, urls) {
+  const exact = new Map(shownKeys.map((key, i) => [key, i]));
+  return urls.map((url) => {
+    if (url === undefined) return undefined;
+    const key = pageKey(url);
+    if (exact.has(key)) return exact.get(key);
+    // NOTE: a key starts with `/`, so a suffix match ends at a path segment's start.
+    const ends = shownKeys.flatMap((shown, i) => (key !== '/' && shown.endsWith(key) ? [i] : []));
+    return ends.length === 1 ? ends[0] : undefined;
+  });
+}
+
+/**
+ * Where Pagefind's bundle is: the folder of the `pagefind.js` this page has loaded (Pagefind UI
+ * loads it on the first search, from whatever `bundlePath` the site gave it, so a site under a
+ * base path that bundles the UI, as Starlight does, is found), else as Pagefind UI would guess it.
+ */
+function loadedBundle() {
+  const loaded = globalThis.performance?.getEntriesByType?.('resource')
+    ?.map((entry) => entry.name).filter((name) => /\/pagefind\.js(?:[?#]|$)/.test(name)).at(-1);
+  return loaded === undefined ? defaultBundle() : new URL('./', loaded).href;
+}
+
+/** Where Pagefind UI guesses its bundle: beside its own script, else `/pagefind/`. */
 function defaultBundle() {
   const script = [...document.querySelectorAll('script[src]')].find((s) => /(?:^|\/)(?:pagefind-)?ui\.js(?:[?#]|$)/.test(s.src));
   return script ? new URL('./', script.src).href : new URL('/pagefind/', location.href).href;
@@ -59,7 +121,6 @@ function defaultBundle() {
 
 class PagefindUIReranker {
   #options;
-  #bundle;
   #reranker = null;
   #observer = null;
   #settle = 0;
@@ -74,7 +135,6 @@ class PagefindUIReranker {
 
   constructor(options) {
     this.#options = options;
-    this.#bundle = new URL(options.bundlePath ?? defaultBundle(), location.href).href;
     this.ready = new Promise((resolve) => { this.#resolveReady = resolve; });
     document.addEventListener('input', this.#onInput, true);
     this.#observer = new MutationObserver(() => this.#schedule());
@@ -129,7 +189,7 @@ class PagefindUIReranker {
     const saving = globalThis.navigator?.connection?.saveData === true;
     if (saving && this.#options.saveData === 'respect') {
       this.state = 'off';
-      this.#say('Results in keyword order (data saver is on: the reranking model is not loaded).');
+      this.#say(this.#options.text.data_saver);
       this.#reranker = Promise.resolve(null);
     } else {
       this.state = 'loading';
@@ -141,7 +201,7 @@ class PagefindUIReranker {
           return reranker;
         }, (error) => {
           this.state = 'failed';
-          this.#say(`Results in keyword order (the reranker did not load: ${error.message}).`);
+          this.#say(fill(this.#options.text.load_failed, { error: error.message }));
           return null;
         });
     }
@@ -194,7 +254,7 @@ class PagefindUIReranker {
     const items = [...list.children].filter((li) => li.matches('.pagefind-ui__result'));
     const links = items.map((li) => li.querySelector('.pagefind-ui__result-link'));
     if (items.length === 0 || links.some((a) => !a)) return null; // still loading
-    return { query, list, items, urls: links.map((a) => new URL(a.getAttribute('href'), location.href).pathname) };
+    return { query, list, items, urls: links.map((a) => pageKey(a.getAttribute('href'))) };
   }
 
   async #rerank() {
@@ -212,10 +272,11 @@ class PagefindUIReranker {
     const control = new AbortController();
     this.#running = control;
     this.state = 'reranking';
-    this.#say('Reranking…');
+    this.#say(this.#options.text.reranking);
     try {
+      const bundle = new URL(this.#options.bundlePath ?? loadedBundle(), location.href).href;
       const [{ rerankPagefind }, pagefind] = await Promise.all([
-        import('./index.js'), import(new URL('pagefind.js', this.#bundle).href),
+        import('./index.js'), import(new URL('pagefind.js', bundle).href),
       ]);
       const search = await pagefind.search(current.query);
       if (control.signal.aborted) return;
@@ -224,24 +285,22 @@ class PagefindUIReranker {
         topK: count, signal: control.signal,
       });
       if (control.signal.aborted) return;
-      const byUrl = new Map(current.urls.map((url, i) => [url, current.items[i]]));
-      const order = ranked.map(({ data, result, score }) => ({
-        url: data ? new URL(data.meta?.url ?? data.url, location.href).pathname : undefined, id: result.id, score,
-      }));
-      const moved = order.slice(0, count).map((r) => byUrl.get(r.url));
+      const shownAt = matchShown(current.urls, ranked.map(({ data }) => (data ? data.meta?.url ?? data.url : undefined)));
+      const order = ranked.map(({ result, score }, i) => ({ url: current.urls[shownAt[i]], id: result.id, score }));
+      const moved = shownAt.slice(0, count).map((at) => current.items[at]);
       if (moved.some((li) => !li)) throw new Error('the shown results are not the ones Pagefind returned');
       this.#original = { list: current.list, items: current.items };
       this.#move(current.list, moved);
       this.#done = signature;
       this.last = { query: current.query, order };
       this.state = 'reranked';
-      const where = reranker.device?.backend === 'webgpu' ? 'WebGPU' : 'the CPU';
-      this.#say(`Top ${count} reranked by relevance (on ${where}).`);
+      const { text } = this.#options;
+      this.#say(fill(text.reranked, { count, device: reranker.device?.backend === 'webgpu' ? text.device_webgpu : text.device_cpu }));
     } catch (error) {
       if (control.signal.aborted || error?.code === 'ABORTED') return;
       this.state = 'failed';
       this.#restore();
-      this.#say(`Results in keyword order (reranking failed: ${error.message}).`);
+      this.#say(fill(this.#options.text.rerank_failed, { error: error.message }));
     } finally {
       if (this.#running === control) this.#running = null;
     }

@@ -37,10 +37,13 @@ export const recordFirstOrder = (page) => page.addInitScript(() => {
  * in the order of `reference`'s scores (computed in Node) and the rest in Pagefind's order; the
  * drop-in's scores are the reference's within TOLERANCE. Returns the number shown.
  */
-export async function checkReranked(page, reference, query, topK) {
-  const keyword = await page.evaluate(() => window.__firstOrder);
-  const reranked = await shownOrder(page);
-  const shown = await pagefindResults(page, query, reranked.length);
+export async function checkReranked(page, reference, query, topK, bundle = '/pagefind/') {
+  // NOTE: compared by page (no trailing slash): a site may show links without the slash that
+  // Pagefind's URLs have, as the drop-in's `last` reports them.
+  const key = (p) => p.replace(/\/+$/, '') || '/';
+  const keyword = (await page.evaluate(() => window.__firstOrder)).map(key);
+  const reranked = (await shownOrder(page)).map(key);
+  const shown = (await pagefindResults(page, query, reranked.length, bundle)).map((r) => ({ ...r, path: key(r.path) }));
   assert.deepEqual(keyword, shown.map((r) => r.path), 'the keyword results showed first, in Pagefind\'s order');
   const k = Math.min(topK, shown.length);
   const scores = await reference.predict(shown.slice(0, k).map((r) => [query, `${r.title}\n${r.content}`]));

@@ -73,6 +73,33 @@ test('Pagefind UI: keyword results first, then the top ones in the reranker\'s o
   });
 });
 
+test('Pagefind UI as GitHub Pages serves a project site: under /repo/, no COOP/COEP (one thread, and why), a bundled UI with its own bundlePath, links without the trailing slash, status texts translated', async () => {
+  // NOTE: the package under the site, where a project site would copy it.
+  const ghp = await serve({ root: dir, isolated: false, mounts: { '/repo/pkg/': process.env.RERANKER_PKG, '/repo/': dir } });
+  try {
+    await withPage({ webgpu: false }, async (page, errors) => {
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+      await recordFirstOrder(page);
+      await page.goto(`${ghp.origin}/repo/ghp.html`);
+      await page.waitForSelector('.pagefind-ui__search-input');
+      const query = 'de';
+      await page.fill('.pagefind-ui__search-input', query);
+      await waitForState(page, 'reranked');
+      const links = await shownOrder(page);
+      assert.ok(links.every((p) => p.startsWith('/repo/') && !p.endsWith('/')), `links as the site shows them: ${links}`);
+      const shown = await checkReranked(page, reference, query, 10, '/repo/pagefind/');
+      assert.match(await page.textContent('.web-reranker-status'), /^Die ersten \d+ nach Relevanz sortiert \(auf der CPU\)\.$/);
+      const device = await page.evaluate(async () => (await window.__rerank.ready).device);
+      assert.equal(device.threads, 1);
+      assert.match(device.threadsReason, /cross-origin isolated/);
+      assert.deepEqual(errors, []);
+      console.log(`pagefind-ui under /repo/ without COOP/COEP: ${shown} shown, reranked on ${device.threads} thread (${device.threadsReason})`);
+    });
+  } finally {
+    await ghp.close();
+  }
+});
+
 test('Pagefind UI: a query typed during a rerank wins; focus and scroll stay as the list moves (Load more)', async () => {
   await withUiPage({ query: '&load=now' }, async (page, log) => {
     await page.evaluate(() => window.__rerank.ready);

@@ -31,12 +31,15 @@ export async function buildSite(out, tools = process.env.NODE_TOOLS) {
 <body><main data-pagefind-body><h1>${escape(`${topic} (${lang})`)}</h1><p>${escape(text)}</p></main></body></html>
 `);
   }
-  for (const file of ['search.html', 'search.js', 'ui.html']) await copyFile(path.join(here, file), path.join(out, file));
+  for (const file of ['search.html', 'search.js', 'ui.html', 'ghp.html']) await copyFile(path.join(here, file), path.join(out, file));
   const { index } = await pagefind.createIndex({});
   const { errors, page_count: count } = await index.addDirectory({ path: out });
   if (errors.length) throw new Error(`pagefind: ${errors.join('; ')}`);
   await index.writeFiles({ outputPath: path.join(out, 'pagefind') });
   await pagefind.close();
+  // ghp.html loads Pagefind's UI from a file of its own, as a site whose build bundles it does
+  // (Starlight): the drop-in cannot find the bundle from that script's name.
+  await copyFile(path.join(out, 'pagefind/pagefind-ui.js'), path.join(out, 'search-ui.js'));
   return { pages: pages.length, indexed: count };
 }
 

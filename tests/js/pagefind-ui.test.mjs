@@ -167,7 +167,7 @@ test('Pagefind UI: a reranker that cannot load leaves Pagefind\'s order, and the
   });
 });
 
-test('Astro Starlight: its built-in search, reranked by the drop-in; nothing of the model before the first search', async () => {
+test('Astro Starlight under a base path with trailingSlash \'never\', served as GitHub Pages serves it: its built-in search, reranked by the drop-in; nothing of the model before the first search', async () => {
   const work = await mkdtemp(path.join(os.tmpdir(), 'reranker-starlight-'));
   const example = path.join(root, 'tests/examples/starlight');
   await cp(example, work, { recursive: true, filter: (src) => !/[/\\](node_modules|dist|\.astro)$/.test(src) });
@@ -180,22 +180,25 @@ test('Astro Starlight: its built-in search, reranked by the drop-in; nothing of 
     await cp(path.join(process.env.RERANKER_PKG, 'model'), path.join(work, 'public/reranker'), { recursive: true });
     // NOTE: no telemetry: the build must not wait on a network it may not have.
     execFileSync(path.join(work, 'node_modules/.bin/astro'), ['build'], { cwd: work, encoding: 'utf8', env: { ...process.env, ASTRO_TELEMETRY_DISABLED: '1' } });
-    site = await serve({ root: path.join(work, 'dist') });
+    // As GitHub Pages serves a project site: under its base path, without COOP/COEP.
+    site = await serve({ root: path.join(work, 'empty'), isolated: false, mounts: { '/docs/': path.join(work, 'dist') } });
     await withPage({ webgpu: false }, async (page, errors) => {
       const requests = [];
       page.context().on('request', (r) => requests.push(new URL(r.url()).pathname));
       page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
       await recordFirstOrder(page);
-      await page.goto(`${site.origin}/`);
+      await page.goto(`${site.origin}/docs/`);
       await page.click('button[data-open-modal]');
       await page.waitForSelector('#starlight__search .pagefind-ui__search-input');
-      const model = () => requests.filter((p) => p.startsWith('/reranker/') || p.endsWith('.wasm') && !p.includes('pagefind'));
+      const model = () => requests.filter((p) => p.startsWith('/docs/reranker/') || p.endsWith('.wasm') && !p.includes('pagefind'));
       assert.deepEqual(model(), [], 'nothing of the model before the first search');
       const query = 'the';
       await page.fill('#starlight__search .pagefind-ui__search-input', query);
       await waitForState(page, 'reranked');
-      const shown = await checkReranked(page, reference, query, 10);
-      assert.ok(model().some((p) => p === '/reranker/weights-int8.bpk'), 'the model came with the search');
+      const links = await shownOrder(page);
+      assert.ok(links.every((p) => p.startsWith('/docs/') && !p.endsWith('/')), `links under the base, without the slash: ${links}`);
+      const shown = await checkReranked(page, reference, query, 10, '/docs/pagefind/');
+      assert.ok(model().some((p) => p === '/docs/reranker/weights-int8.bpk'), 'the model came with the search');
       assert.match(await page.textContent('.web-reranker-status'), /reranked/);
       assert.deepEqual(errors, []);
       await mkdir(artifacts, { recursive: true });

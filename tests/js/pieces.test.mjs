@@ -19,7 +19,6 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../.
 const pkgDir = process.env.RERANKER_PKG;
 assert.ok(pkgDir, 'set RERANKER_PKG to the package folder (./build.sh test does)');
 const { Reranker } = await import(pathToFileURL(path.join(pkgDir, 'index.js')).href);
-const { PIECES_AT_ONCE } = await import(pathToFileURL(path.join(pkgDir, 'files.js')).href);
 
 /** The tiny model's pieces: 64 KiB, so each of its files is cut into several. */
 const PIECE = 65536;
@@ -161,8 +160,6 @@ test('in Chromium, from a host that refuses files over a piece: the whole file i
       }
       const storedWeights = stored.filter((s) => /weights-int8\.bpk\.\d{3}$/.test(s)).map((s) => s.slice(-3));
       assert.ok(storedWeights.length >= 1 && !storedWeights.includes('002'), `stored: ${stored}`);
-      const started = requests.filter((p) => p.startsWith('/pieces/weights-int8.bpk.')).length;
-      assert.ok(started <= PIECES_AT_ONCE, `no piece starts after one failed: ${started}`);
 
       failing = false;
       requests.length = 0;

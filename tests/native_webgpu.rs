@@ -233,7 +233,11 @@ fn gpu_kernels_match_the_cpu() {
         let mut bias = vec![0f32; batch * seq];
         for b in 0..batch {
             for j in seq - b * 3..seq {
-                bias[b * seq + j] = if b % 2 == 0 { f32::MIN } else { f32::NEG_INFINITY };
+                bias[b * seq + j] = if b % 2 == 0 {
+                    f32::MIN
+                } else {
+                    f32::NEG_INFINITY
+                };
             }
         }
         let run = |device: &burn::prelude::Device, fused: bool| {

@@ -32,7 +32,7 @@ after(async () => {
 
 test('example site: Pagefind finds, the reranker reorders its top 10, the page shows them', async () => {
   console.log(`# site: ${built.pages} pages written, ${built.indexed} indexed by Pagefind`);
-  assert.ok(built.pages >= 24 && built.indexed === built.pages + 2, JSON.stringify(built)); // + search.html, ui.html
+  assert.ok(built.pages >= 24 && built.indexed === built.pages + 3, JSON.stringify(built)); // + search.html, ui.html, ghp.html
   const { Reranker } = await import(pathToFileURL(path.join(process.env.RERANKER_PKG, 'index.js')).href);
   const reference = await Reranker.load({ device: 'cpu' });
   await withPage({ webgpu: false }, async (page, errors) => {

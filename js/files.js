@@ -183,9 +183,6 @@ export async function openModelFiles({ base, sources, verify, cache: caching, si
       }
       throw rerankerError('INTEGRITY', `the model manifest does not list ${file}`);
     }
-  }
-
-  for (const file of folderFiles) {
     const entry = manifest?.files[file];
     const wrong = entry?.pieces === undefined ? null : piecesMismatch(entry, file);
     if (wrong !== null) throw rerankerError('INTEGRITY', wrong);

@@ -160,7 +160,7 @@ export class Reranker {
       device: fasterDevice({ gpuMs, cpuMs }), gpuMs, cpuMs, pairs: TIMED_PAIRS.length, measuredAt: new Date().toISOString(),
     };
     const storedReason = await storeVerdict(key, verdict);
-    const choice = { ...verdict, stored: false, ...(storedReason === undefined ? {} : { storedReason }) };
+    const choice = measuredChoice(verdict, storedReason);
     if (verdict.device === 'webgpu') {
       cpu.inner.free();
       return { inner: gpu, module: gpuModule, choice };
@@ -187,7 +187,7 @@ export class Reranker {
       // what a lost device held may be gone already
     }
     const cpu = await buildCpu();
-    return { inner: cpu.inner, module: cpu.module, choice: { ...verdict, stored: false, ...(storedReason === undefined ? {} : { storedReason }) } };
+    return { inner: cpu.inner, module: cpu.module, choice: measuredChoice(verdict, storedReason) };
   }
 
   /**
@@ -337,6 +337,9 @@ async function build({ wasm, modelFiles, files, settings, onProgress, started, t
     }
   }
 }
+
+/** `device.choice` for a verdict this load measured, with why it could not be stored, if so. */
+const measuredChoice = (verdict, storedReason) => ({ ...verdict, stored: false, ...(storedReason === undefined ? {} : { storedReason }) });
 
 /** A `RerankerError` for what a wasm call threw; a trap also marks the instance unusable. */
 function failure(error) {

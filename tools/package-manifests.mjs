@@ -84,7 +84,7 @@ await writeFile(path.join(pkg, 'package.json'), json({
 
 async function describe(file, largest) {
   const data = await readFile(path.join(pkg, 'model', file));
-  const pieces = await cutIntoPieces(path.join(pkg, 'model'), file, largest);
+  const pieces = await cutIntoPieces(path.join(pkg, 'model'), file, largest, data);
   return pieces === null ? wholeEntry(data) : { size: data.length, sha256: sha256(data), pieces };
 }
 

@@ -33,10 +33,11 @@ const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 /**
  * Cuts `folder/file` into pieces of at most `largest` bytes when it is larger (the whole file is
- * removed); returns the pieces `[{ file, size, sha256 }]`, or null when it stays whole.
+ * removed); returns the pieces `[{ file, size, sha256 }]`, or null when it stays whole. `data`:
+ * the file's bytes where the caller has read them already.
  */
-export async function cutIntoPieces(folder, file, largest) {
-  const data = await readFile(path.join(folder, file));
+export async function cutIntoPieces(folder, file, largest, data = undefined) {
+  data ??= await readFile(path.join(folder, file));
   if (data.length <= largest) return null;
   const pieces = [];
   for (let at = 0, i = 0; at < data.length; at += largest, i++) {

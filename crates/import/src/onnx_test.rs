@@ -179,7 +179,7 @@ fn eval(node: &NodeProto, args: &[Option<Tensor>]) -> Tensor {
         ("", "Pow") => binary(f32::powf),
         ("", "Erf") => unary(|v| libm::erf(v as f64) as f32),
         ("", "Sqrt") => unary(f32::sqrt),
-        // ONNX's Gelu (opset 20): exact, or the tanh approximation.
+        // ONNX's Gelu (opset 20) with the tanh approximation (the exact one is below, with ours).
         ("", "Gelu")
             if node
                 .attribute
@@ -190,9 +190,6 @@ fn eval(node: &NodeProto, args: &[Option<Tensor>]) -> Tensor {
                 let inner = (2.0 / std::f32::consts::PI).sqrt() * (v + 0.044715 * v * v * v);
                 0.5 * v * (1.0 + inner.tanh())
             })
-        }
-        ("", "Gelu") => {
-            unary(|v| 0.5 * v * (1.0 + libm::erf(v as f64 / std::f64::consts::SQRT_2) as f32))
         }
         // Integers are held as f32; a cast to bool (9) makes 0 or 1.
         ("", "Cast") if int(node, "to") == Some(9) => unary(|v| f32::from(v != 0.0)),
@@ -323,7 +320,8 @@ fn eval(node: &NodeProto, args: &[Option<Tensor>]) -> Tensor {
             let epsilon = float_attribute(node, "epsilon").unwrap_or(1e-5);
             layer_norm(arg(args, 0), arg(args, 1), arg(args, 2), epsilon)
         }
-        (crate::fuse::DOMAIN, crate::fuse::GELU) => {
+        // Exact: ONNX's own, and ours (crate::fuse).
+        ("", "Gelu") | (crate::fuse::DOMAIN, crate::fuse::GELU) => {
             unary(|v| 0.5 * v * (1.0 + libm::erf(v as f64 / std::f64::consts::SQRT_2) as f32))
         }
         (crate::fuse::DOMAIN, crate::fuse::ADD_LAYER_NORM) => {

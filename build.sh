@@ -11,7 +11,8 @@
 #   sizes    print the package's npm pack size and the model folder's raw/gzip/brotli sizes
 #   demo     build the package into www/pkg and the demo's npm dependencies into www/vendor
 #   serve    serve the demo (www/) on http://127.0.0.1:${PORT:-8080}
-#   test     the test suite: fmt, clippy, cargo test, then the package in Node and Chromium
+#   test     the test suite: fmt, clippy, cargo test, then the package in Node and Chromium, and
+#            every benchmark's smoke run (bench/run all --smoke)
 #   native   build the native engine in release mode with the selected model
 #   model    only prepare the model folder (download the default model if needed); prints it
 #   fixtures regenerate every committed fixture (needs the Python export environment)
@@ -209,23 +210,10 @@ vulkan_driver() {
   echo "${found[*]}"
 }
 
-# The native tests' build and runs, with clippy: `cargo clippy` is `cargo check` with clippy-driver
-# as the workspace's compiler wrapper, so the same wrapper on `cargo test` lints every target of
-# every workspace crate (lib, tests, examples, build script, the importer) while it compiles them.
-# NOTE: not `cargo clippy` then `cargo test`: clippy's check build compiles every dependency a
-# second time (metadata only), 10+ minutes of a cold run on 2 cores. CLIPPY_ARGS is the form
-# cargo-clippy hands clippy-driver its `-- -D warnings`.
-native_cargo() {
-  RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver" \
-    CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" \
-    cargo "$@" ${RERANKER_CARGO_TIMINGS:+--timings}
-}
-
 # NOTE: the importer's and the formats' own tests run apart from the main crate's, in the
 # `importer-test` profile (Cargo.toml): their dependencies (burn-onnx, burn, protobuf) take other
 # features than the main crate's and the build script's, so they compile a third time in any
 # profile; unoptimised, that costs a cold run 2-3 minutes instead of 6-7.
-NATIVE_FEATURES=fixtures,native-webgpu,threads
 IMPORTER_CRATES=(-p web-reranker-import -p web-reranker-formats)
 
 cmd_test() {
@@ -260,6 +248,10 @@ cmd_test() {
   RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$(playwright_core)" NODE_TOOLS="$CACHE/node-tools" \
     stage "JS tests (Node, Chromium, example sites and apps)" node --test --test-concurrency=1 \
     "$ROOT"/tests/js/{contract,node,pieces,package,hub,threads,robustness,adapters,browser,demo,site,pagefind-ui,examples}.test.mjs
+  # Every benchmark end to end on the tiny fixture, one run each (bench/run): a benchmark that no
+  # longer runs fails the tests. Its figures mean nothing and are not checked.
+  say "bench/run all --smoke: every benchmark on the tiny fixture"
+  RERANKER_PKG="$pkg" "$ROOT/bench/run" all --smoke
 }
 
 # The npm packages the JS tests use: the demo's, and the search libraries the adapters are tested

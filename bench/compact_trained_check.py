@@ -14,7 +14,10 @@ It then also rounds the input of every int8 encoder linear layer to 7 bits per r
 ``activations: 'i7'`` does (``src/kernels/int8_i7_matmul.rs``: 128 levels between the row's
 min and max, zero included), and reports the same numbers for that.
 
-    ~/.cache/reranker/export-venv/bin/python bench/compact_trained_check.py MODEL_DIR [LISTS]
+The model runs in numpy (bench/encoder.py), so only the benchmarks' environment is needed
+(tools/requirements-bench.txt).
+
+    ~/.cache/reranker/bench-venv/bin/python bench/compact_trained_check.py MODEL_DIR [LISTS]
 """
 
 import json
@@ -22,10 +25,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from make_compact_reference import quantize  # noqa: E402
+from encoder import Encoder  # noqa: E402
+from int8_rule import quantize  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,10 +39,10 @@ def ranked_lists(lists: int, per_list: int) -> list[tuple[str, list[str]]]:
     return [(texts[(k * 37) % n], [texts[(k * 37 + 1 + j * 11) % n] for j in range(per_list)]) for k in range(lists)]
 
 
-def scores(model, lists) -> np.ndarray:
+def scores(model: Encoder, lists) -> np.ndarray:
     out = []
     for query, passages in lists:
-        emb = model.encode([query, *passages], convert_to_numpy=True, normalize_embeddings=True)
+        emb = model.encode([query, *passages])
         out.extend((emb[1:] @ emb[0]).tolist())
     return np.asarray(out, dtype=np.float64)
 
@@ -49,15 +52,15 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def seven_bits(x: torch.Tensor) -> torch.Tensor:
+def seven_bits(x: np.ndarray) -> np.ndarray:
     """Each row (last dimension) rounded to 0..=127 between its min and max, zero included."""
-    low = x.amin(dim=-1, keepdim=True).clamp(max=0.0)
-    high = x.amax(dim=-1, keepdim=True).clamp(min=0.0)
-    span = (high - low).clamp(min=1e-30)
+    low = np.minimum(x.min(-1, keepdims=True), 0.0)
+    high = np.maximum(x.max(-1, keepdims=True), 0.0)
+    span = np.maximum(high - low, 1e-30)
     inverse, step = 127.0 / span, span / 127.0
-    offset = torch.round(-low * inverse)
-    level = (torch.round(x * inverse) + offset).clamp(0.0, 127.0)
-    return (level - offset) * step
+    offset = np.round(-low * inverse)
+    level = np.clip(np.round(x * inverse) + offset, 0.0, 127.0)
+    return ((level - offset) * step).astype(np.float32)
 
 
 def report(label: str, exact: np.ndarray, other: np.ndarray, lists: int) -> None:
@@ -70,29 +73,20 @@ def report(label: str, exact: np.ndarray, other: np.ndarray, lists: int) -> None
 
 
 def main() -> None:
-    from sentence_transformers import SentenceTransformer
-
     folder = Path(sys.argv[1])
     lists = ranked_lists(int(sys.argv[2]) if len(sys.argv) > 2 else 60, 8)
-    torch.manual_seed(0)
-    model = SentenceTransformer(str(folder), device="cpu")
+    model = Encoder(folder)
     exact = scores(model, lists)
-    quantized = []
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.dim() != 2 or min(p.shape) < 16:
-                continue
-            if "word_embeddings" in name or ("encoder" in name and name.endswith(".weight")):
-                # torch keeps a Linear weight as [out, in]: a scale per output channel is per row.
-                p.copy_(torch.from_numpy(quantize(p.numpy().astype(np.float32), 0)))
-                quantized.append(name)
+    # torch's layout, [out, in]: a scale per output channel is per row (axis 0), as for the
+    # word embeddings' scale per token.
+    quantized = [name for name, w in model.weights.items() if w.ndim == 2 and min(w.shape) >= 16
+                 and (name == "embeddings.word_embeddings.weight" or name in model.linear_weights())]
+    for name in quantized:
+        model.weights[name] = quantize(model.weights[name], 0)
     compact = scores(model, lists)
     report(f"{folder.name}: {len(quantized)} tensors int8", exact, compact, len(lists))
-    hooked = 0
-    for name, module in model.named_modules():
-        if isinstance(module, torch.nn.Linear) and f"{name}.weight" in quantized:
-            module.register_forward_pre_hook(lambda _, args: (seven_bits(args[0]), *args[1:]))
-            hooked += 1
+    hooked = sum(1 for name in quantized if name != "embeddings.word_embeddings.weight")
+    model.linear_input = seven_bits
     seven = scores(model, lists)
     report(f"{folder.name}: the same, with 7-bit activations into {hooked} layers", exact, seven, len(lists))
 

@@ -15,9 +15,8 @@ const args = process.argv.slice(2);
 if (args[0] === '--child') {
   const pkg = args[1];
   const { Reranker } = await import(pathToFileURL(path.resolve(pkg, 'index.js')).href);
-  const weights = await readFile(path.resolve(pkg, 'model/weights-int8.bpk'));
-  const tokenizer = await readFile(path.resolve(pkg, 'model/tokenizer.bin'));
-  const reranker = await Reranker.load({ device: 'cpu', weights, tokenizer });
+  // NOTE: the model folder by URL, as a page loads it: its weights may be in pieces.
+  const reranker = await Reranker.load({ device: 'cpu', baseUrl: pathToFileURL(path.resolve(pkg, 'model') + '/').href });
   const words = 'the quick brown fox jumps over a lazy dog while reading ancient maps of distant islands'.split(' ');
   const passage = (n, s) => Array.from({ length: n }, (_, i) => words[(i * 7 + s) % words.length]).join(' ');
   const docs = Array.from({ length: 10 }, (_, i) => passage(40 + 5 * i, i));

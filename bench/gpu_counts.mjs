@@ -40,6 +40,8 @@ try {
       await page.goto(`${server.origin}/tests/browser/gpu-counts.html?shapes=${args.shapes}${args.kernels ? '&kernels' : ''}${query}`);
       const result = await page.evaluate(() => window.__result);
       if (result.error) throw new Error(`${name}: ${result.error}`);
+      const missing = args.shapes.split(',').filter((shape) => result[shape] === undefined);
+      if (missing.length) throw new Error(`${name}: no counts for ${missing.join(', ')} (the page knows 1x32 and 16x128)`);
       for (const shape of [...args.shapes.split(','), 'new width']) {
         if (result[shape] !== undefined) console.log(`${name} ${shape}: ${JSON.stringify(result[shape])}`);
       }

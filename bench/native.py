@@ -1,11 +1,11 @@
 """Benchmark 1: the native engine against onnxruntime, same ONNX, same token ids, one thread.
 
-Runs ``examples/bench_native.rs`` (built with the model folder given, f32 weights) and then
+Runs ``examples/bench_native.rs`` (its program BENCH_NATIVE, built with the model folder given, f32 weights) and then
 onnxruntime (CPUExecutionProvider, intra- and inter-op threads 1) on that folder's
 ``model.onnx`` with the very batches the engine ran (length-sorted, padded per batch), and
 prints both timings, their ratio, the padding waste and the largest logit difference.
 
-    ~/.cache/reranker/export-venv/bin/python bench/native.py MODEL_DIR [RUNS]
+    ~/.cache/reranker/bench-venv/bin/python bench/native.py MODEL_DIR BENCH_NATIVE [RUNS]
 
 (`bench/run native` runs it on the full-shape model.)
 """
@@ -29,20 +29,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    model_dir = Path(sys.argv[1]).resolve()
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
+    model_dir, program = Path(sys.argv[1]).resolve(), sys.argv[2]
+    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 5
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ours.json"
-        env = dict(os.environ, RERANKER_MODEL_DIR=str(model_dir))
-        env.setdefault("CARGO_TARGET_DIR", str(Path.home() / ".cache/reranker/target-fullshape"))
-        subprocess.run(["cargo", "run", "--quiet", "--release", "--example", "bench_native", "--", str(out), str(runs)],
-                       cwd=ROOT, env=env, check=True)
+        subprocess.run([program, str(out), str(runs)], cwd=ROOT, check=True)
         ours = json.loads(out.read_text())
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(str(model_dir / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    int_type = np.int64 if session.get_inputs()[0].type == "tensor(int64)" else np.int32
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
           f"onnxruntime {ort.__version__}, 1 thread each; model {model_dir.name}; best of {runs} after a warm-up")
@@ -50,7 +50,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for case in ours["cases"]:
         rows = case["rows"]
-        feeds = [(batch, {"input_ids": ids, "attention_mask": mask})
+        # NOTE: the hub's forms take int64 ids, our own export int32: as the file's inputs say.
+        feeds = [(batch, {"input_ids": ids.astype(int_type), "attention_mask": mask.astype(int_type)})
                  for batch, ids, mask in padded_batches(case)]
 
         def run() -> tuple[float, np.ndarray]:

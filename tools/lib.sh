@@ -181,3 +181,24 @@ wasm_cargo_env() {
   rustc-web cargo-web rust-web-src lld-19 (apt-get install rustc-web cargo-web rust-web-src lld-19)" ;;
   esac
 }
+
+# ---------------------------------------------------------------------------------------------
+# The native build of `./build.sh test`, which the benchmarks' smoke runs (bench/run --smoke)
+# reuse: one feature set, one compiler wrapper, and the tiny fixture in the hub's Optimum form as
+# the selected model, so the examples the tests compile (and clippy lints) are the programs the
+# smoke runs start, with nothing rebuilt.
+NATIVE_FEATURES=fixtures,native-webgpu,threads
+NATIVE_TEST_MODEL="$ROOT/tests/fixtures/tiny-optimum"
+
+# The native tests' build and runs, with clippy: `cargo clippy` is `cargo check` with clippy-driver
+# as the workspace's compiler wrapper, so the same wrapper on `cargo test` lints every target of
+# every workspace crate (lib, tests, examples, build script, the importer) while it compiles them.
+# NOTE: not `cargo clippy` then `cargo test`: clippy's check build compiles every dependency a
+# second time (metadata only), 10+ minutes of a cold run on 2 cores. CLIPPY_ARGS is the form
+# cargo-clippy hands clippy-driver its `-- -D warnings`.
+native_cargo() {
+  RERANKER_MODEL_DIR="$NATIVE_TEST_MODEL" RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver" \
+    CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__" \
+    cargo "$@" ${RERANKER_CARGO_TIMINGS:+--timings}
+}
+

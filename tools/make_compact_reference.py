@@ -40,19 +40,11 @@ import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from int8_rule import quantize  # noqa: E402
 from make_fixtures import ort_logits  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests/fixtures/tiny-webgpu"
-
-
-def quantize(w: np.ndarray, axis: int) -> np.ndarray:
-    """Quantizes and dequantizes ``w`` with one scale per slice along ``axis`` (0: per row)."""
-    reduce = 1 - axis
-    scale = np.abs(w).max(axis=reduce, keepdims=True) / np.float32(127.0)
-    safe = np.where(scale == 0, np.float32(1.0), scale)
-    q = np.clip(np.sign(w) * np.floor(np.abs(w) / safe + 0.5), -127, 127)
-    return (q.astype(np.float32) * scale).astype(np.float32)
 
 
 def compact_model(model: onnx.ModelProto, vocab: int, hidden: int) -> tuple[onnx.ModelProto, list[str]]:

@@ -24,7 +24,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +48,9 @@ def main(argv: list[str]) -> None:
 
 def export_hub_form(seed: int, fullshape: Path, out: Path) -> None:
     """The same random weights (config and seed) exported in the hub's TorchScript form."""
+    # NOTE: imported here: the hub's forms (int64 inputs) need only onnxruntime (the benchmarks'
+    # environment, tools/requirements-bench.txt); this older form needs the export environment.
+    import torch
     from transformers import XLMRobertaForSequenceClassification
 
     sys.path.insert(0, str(ROOT / "tools"))

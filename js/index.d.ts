@@ -377,11 +377,32 @@ export interface PagefindData {
   [key: string]: unknown;
 }
 
+/** What of a Pagefind result is scored: `'section'` (default) or `'page'`. */
+export type PagefindPassage = 'section' | 'page';
+export declare const PAGEFIND_PASSAGES: readonly PagefindPassage[];
+/** Words of the matched section scored around its matches (32). */
+export declare const SECTION_WORDS: number;
+/** Words of the page's opening scored with a section (16). */
+export declare const LEAD_WORDS: number;
+
+export interface PagefindTextOptions {
+  /** `'section'` (default): the title, the page's opening, the matched section's heading and words around its matches; `'page'`: the title and the whole content. */
+  passage?: PagefindPassage;
+  /** Words of the matched section (default `SECTION_WORDS`, at least 8). */
+  sectionWords?: number;
+  /** Words of the page's opening (default `LEAD_WORDS`; 0: none). */
+  leadWords?: number;
+}
+
+/** The text of a Pagefind result (`await result.data()`) that `rerankPagefind` scores. */
+export declare function pagefindText(data: PagefindData, options?: PagefindTextOptions): string;
+
 /**
- * Pagefind results reranked: `data()` is loaded for the first `topK` only; text is the page's
- * title and content (or your `getText(data, result)`). Entries past `topK` have no `data`/`score`.
+ * Pagefind results reranked: `data()` is loaded for the first `topK` only; the text is each
+ * page's matched section (`passage: 'section'`, default), the whole page (`'page'`), or your
+ * `getText(data, result)`. Entries past `topK` have no `data`/`score`.
  */
 export declare function rerankPagefind(reranker: RerankerLike, query: string,
   search: { results: PagefindResult[] } | PagefindResult[],
-  options?: AdapterOptions & { getText?: (data: PagefindData, result: PagefindResult) => string }):
+  options?: AdapterOptions & PagefindTextOptions & { getText?: (data: PagefindData, result: PagefindResult) => string }):
   Promise<{ result: PagefindResult; data?: PagefindData; score?: number }[]>;

@@ -9,7 +9,10 @@ export { Reranker, RerankerError, CODES };
 
 /** Removes the model files the package stored in this origin, or with `baseUrl` that folder's. */
 export const clearCache = (options) => Reranker.clearCache(options);
-export { rerankResults, rerankMiniSearch, rerankOrama, oramaReranker, rerankPagefind, DEFAULT_TOP_K } from './adapters.js';
+export {
+  rerankResults, rerankMiniSearch, rerankOrama, oramaReranker, rerankPagefind, pagefindText, DEFAULT_TOP_K, PAGEFIND_PASSAGES,
+  SECTION_WORDS, LEAD_WORDS,
+} from './adapters.js';
 
 /**
  * Makes a reranker that runs in a module Web Worker where the platform has one (browsers), and in

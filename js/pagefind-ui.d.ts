@@ -8,6 +8,8 @@ export interface PagefindUIRerankOptions {
   reranker?: CreateOptions;
   /** How many of the shown results to rerank (default 10; Pagefind's UI shows 5 at first). */
   topK?: number;
+  /** What of each result is scored: its matched section (default) or the whole page (`rerankPagefind`'s `passage`). */
+  passage?: 'section' | 'page';
   /** When to load the model: on the first search (default), when the page is idle, or now. */
   load?: 'search' | 'idle' | 'now';
   /** `'respect'` (default): no model under the browser's data saver; `'ignore'`: load anyway. */

@@ -16,6 +16,9 @@
 // downloads only this file; the package (index.js, the worker, the .wasm) comes with the model.
 
 const LOADS = ['search', 'idle', 'now'];
+// NOTE: adapters.js's PAGEFIND_PASSAGES; not imported, since this file imports nothing until the
+// model is wanted (a test checks that the two agree).
+const PASSAGES = ['section', 'page'];
 
 /**
  * The status line's texts, English; `translations` replaces any of them. `[COUNT]`: how many were
@@ -32,6 +35,13 @@ export const STATUS_TEXT = Object.freeze({
 });
 /** How long the result list must be still before it is read (Pagefind renders in steps). */
 const SETTLE_MS = 80;
+/**
+ * How many times a shown list that is not (yet) Pagefind's results is read again before the
+ * rerank fails. NOTE: each result loads its page's data before the UI shows its link, and a long
+ * page's data can take longer than SETTLE_MS, so the list may still hold a few of the last
+ * query's links when it first looks still: 25 × SETTLE_MS is two seconds.
+ */
+const MISMATCH_RETRIES = 25;
 const STATUS_CLASS = 'web-reranker-status';
 
 /**
@@ -39,6 +49,8 @@ const STATUS_CLASS = 'web-reranker-status';
  * - `element`: where Pagefind's UI is (an Element or a selector; default: the whole page).
  * - `reranker`: `createReranker` options (`baseUrl`, `device`, …).
  * - `topK`: how many of the shown results to rerank (default 10; Pagefind shows 5 at first).
+ * - `passage`: what of each result is scored: `'section'` (default: the matched section, as
+ *   `rerankPagefind`) or `'page'` (the whole page).
  * - `load`: `'search'` (default: on the first search), `'idle'` (when the page is idle) or `'now'`.
  * - `saveData`: `'respect'` (default: no model under `navigator.connection.saveData`) or `'ignore'`.
  * - `status`: `true` (default: a line under the search box), an Element to write into, or `false`.
@@ -55,22 +67,23 @@ export function rerankPagefindUI(options = {}) {
 
 function checkOptions(options) {
   if (options === null || typeof options !== 'object') throw new TypeError('rerankPagefindUI: options must be an object');
-  const known = ['element', 'reranker', 'topK', 'load', 'saveData', 'status', 'bundlePath', 'translations'];
+  const known = ['element', 'reranker', 'topK', 'passage', 'load', 'saveData', 'status', 'bundlePath', 'translations'];
   const unknown = Object.keys(options).filter((k) => !known.includes(k));
   if (unknown.length) throw new TypeError(`rerankPagefindUI: unknown option ${unknown[0]} (known: ${known.join(', ')})`);
-  const { element, reranker = {}, topK = 10, load = 'search', saveData = 'respect', status = true, bundlePath, translations = {} } = options;
+  const { element, reranker = {}, topK = 10, passage = 'section', load = 'search', saveData = 'respect', status = true, bundlePath, translations = {} } = options;
   if (translations === null || typeof translations !== 'object') throw new TypeError('rerankPagefindUI: translations must be an object of texts');
   for (const [key, text] of Object.entries(translations)) {
     if (!(key in STATUS_TEXT)) throw new TypeError(`rerankPagefindUI: unknown translation ${key} (known: ${Object.keys(STATUS_TEXT).join(', ')})`);
     if (typeof text !== 'string') throw new TypeError(`rerankPagefindUI: translation ${key} must be a string`);
   }
   if (!Number.isInteger(topK) || topK < 1) throw new RangeError(`rerankPagefindUI: topK must be a positive integer, not ${topK}`);
+  if (!PASSAGES.includes(passage)) throw new RangeError(`rerankPagefindUI: passage must be one of ${PASSAGES.join(', ')}, not ${passage}`);
   if (!LOADS.includes(load)) throw new RangeError(`rerankPagefindUI: load must be one of ${LOADS.join(', ')}, not ${load}`);
   if (!['respect', 'ignore'].includes(saveData)) throw new RangeError(`rerankPagefindUI: saveData must be 'respect' or 'ignore', not ${saveData}`);
   if (reranker === null || typeof reranker !== 'object') throw new TypeError('rerankPagefindUI: reranker must be an object of createReranker options');
   if (!(status === true || status === false || status instanceof Element)) throw new TypeError('rerankPagefindUI: status must be true, false or an Element');
   if (element !== undefined && typeof element !== 'string' && !(element instanceof Element)) throw new TypeError('rerankPagefindUI: element must be a selector or an Element');
-  return { element, reranker, topK, load, saveData, status, bundlePath, text: { ...STATUS_TEXT, ...translations } };
+  return { element, reranker, topK, passage, load, saveData, status, bundlePath, text: { ...STATUS_TEXT, ...translations } };
 }
 
 /** A status text with its placeholders filled in. */
@@ -128,6 +141,7 @@ class PagefindUIReranker {
   /** The list items in Pagefind's order, and the signature of what was reranked. */
   #original = null;
   #done = '';
+  #mismatches = 0;
   #resolveReady;
   #statusLine = null;
   state = 'waiting';
@@ -216,6 +230,7 @@ class PagefindUIReranker {
     // the UI's own update finds its nodes where it left them.
     this.#running?.abort();
     this.#running = null;
+    this.#mismatches = 0;
     this.#restore();
     if (this.#options.load === 'search') this.#start();
   };
@@ -282,13 +297,18 @@ class PagefindUIReranker {
       if (control.signal.aborted) return;
       const count = Math.min(this.#options.topK, current.items.length);
       const ranked = await rerankPagefind(reranker, current.query, search.results.slice(0, current.items.length), {
-        topK: count, signal: control.signal,
+        topK: count, passage: this.#options.passage, signal: control.signal,
       });
       if (control.signal.aborted) return;
       const shownAt = matchShown(current.urls, ranked.map(({ data }) => (data ? data.meta?.url ?? data.url : undefined)));
       const order = ranked.map(({ result, score }, i) => ({ url: current.urls[shownAt[i]], id: result.id, score }));
       const moved = shownAt.slice(0, count).map((at) => current.items[at]);
-      if (moved.some((li) => !li)) throw new Error('the shown results are not the ones Pagefind returned');
+      if (moved.some((li) => !li)) {
+        // Read again once the list is still, a few times.
+        if (++this.#mismatches <= MISMATCH_RETRIES) return this.#schedule();
+        throw new Error('the shown results are not the ones Pagefind returned');
+      }
+      this.#mismatches = 0;
       this.#original = { list: current.list, items: current.items };
       this.#move(current.list, moved);
       this.#done = signature;

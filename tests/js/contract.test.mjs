@@ -136,3 +136,12 @@ test('every option value is checked before anything is fetched', async (t) => {
   await assert.rejects(Reranker.load({ ...where, device: 'cpu' }));
   assert.ok(requests.length > 0);
 });
+
+test('the Pagefind passages: the adapter\'s list, the drop-in\'s (which imports nothing up front) and the types\' are one', async () => {
+  const { PAGEFIND_PASSAGES } = await pkg('index.js');
+  const source = await readFile(path.join(pkgDir, 'pagefind-ui.js'), 'utf8');
+  const dropIn = JSON.parse(/const PASSAGES = (\[[^\]]*\]);/.exec(source)[1].replaceAll("'", '"'));
+  assert.deepEqual(dropIn, [...PAGEFIND_PASSAGES]);
+  const union = declared('PagefindPassage');
+  assert.deepEqual(union.types.map((t) => t.value).sort(), [...PAGEFIND_PASSAGES].sort());
+});

@@ -1,6 +1,6 @@
 // The example site's search: Pagefind finds candidates in its static index, the reranker
 // (package served at /pkg/) reorders the first 10 in a worker. Results are rendered as text.
-// Exposes window.__site for the test: { state, query, pagefindOrder, shown: [{ url, title, score }] }.
+// Exposes window.__site for the test: { state, query, pagefindOrder, shown: [{ url, title, data, score }] }.
 import * as pagefind from '/pagefind/pagefind.js';
 import { createReranker, rerankPagefind } from '/pkg/index.js';
 
@@ -23,7 +23,7 @@ $('form').addEventListener('submit', async (event) => {
       const li = document.createElement('li');
       li.textContent = data ? `${data.meta.title}: ${data.content} [${score.toFixed(3)}]` : `(not reranked) ${result.id}`;
       $('results').append(li);
-      return { id: result.id, url: data?.url, title: data?.meta.title, text: data?.content, score };
+      return { id: result.id, url: data?.url, title: data?.meta.title, data, score };
     });
     Object.assign(site, { state: 'done', query, shown: items });
   } catch (error) {

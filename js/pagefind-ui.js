@@ -142,6 +142,8 @@ class PagefindUIReranker {
   #original = null;
   #done = '';
   #mismatches = 0;
+  /** The ranking under way or done for one query and count (`#rankingFor`). */
+  #prepared = null;
   #resolveReady;
   #statusLine = null;
   state = 'waiting';
@@ -272,6 +274,33 @@ class PagefindUIReranker {
     return { query, list, items, urls: links.map((a) => pageKey(a.getAttribute('href'))) };
   }
 
+  /**
+   * The reranked results of a query (Pagefind's search, then the model), once per query and count.
+   * NOTE: kept, so that a list Pagefind UI is still filling in (or that still shows the last
+   * query's results) costs another look at the list, not another rerank: on long pages the UI
+   * takes longer to render its results than the model takes to rank them.
+   */
+  #rankingFor(reranker, query, count) {
+    const key = `${query}\n${count}`;
+    if (this.#prepared?.key === key && !this.#prepared.control.signal.aborted) return this.#prepared;
+    this.#prepared?.control.abort();
+    const control = new AbortController();
+    const ranked = (async () => {
+      const bundle = new URL(this.#options.bundlePath ?? loadedBundle(), location.href).href;
+      const [{ rerankPagefind }, pagefind] = await Promise.all([
+        import('./index.js'), import(new URL('pagefind.js', bundle).href),
+      ]);
+      const search = await pagefind.search(query);
+      control.signal.throwIfAborted();
+      return rerankPagefind(reranker, query, search.results.slice(0, count), {
+        topK: count, passage: this.#options.passage, signal: control.signal,
+      });
+    })();
+    ranked.catch(() => undefined); // awaited by #rerank; a ranking given up on fails unseen
+    this.#prepared = { key, control, ranked };
+    return this.#prepared;
+  }
+
   async #rerank() {
     const shown = this.#shown();
     if (!shown || this.#running) return;
@@ -280,38 +309,30 @@ class PagefindUIReranker {
     if (!this.#reranker && this.#options.load === 'search') this.#start();
     const reranker = await this.#reranker;
     if (!reranker) return;
-    // Pagefind's order of what is shown now (our own moves are undone first).
-    if (this.#original && this.#original.list === shown.list) this.#restore();
-    const current = this.#shown();
-    if (!current || current.query !== shown.query) return this.#schedule();
-    const control = new AbortController();
+    const count = Math.min(this.#options.topK, shown.items.length);
+    const { control, ranked: ranking } = this.#rankingFor(reranker, shown.query, count);
     this.#running = control;
     this.state = 'reranking';
     this.#say(this.#options.text.reranking);
     try {
-      const bundle = new URL(this.#options.bundlePath ?? loadedBundle(), location.href).href;
-      const [{ rerankPagefind }, pagefind] = await Promise.all([
-        import('./index.js'), import(new URL('pagefind.js', bundle).href),
-      ]);
-      const search = await pagefind.search(current.query);
+      const ranked = await ranking;
       if (control.signal.aborted) return;
-      const count = Math.min(this.#options.topK, current.items.length);
-      const ranked = await rerankPagefind(reranker, current.query, search.results.slice(0, current.items.length), {
-        topK: count, passage: this.#options.passage, signal: control.signal,
-      });
-      if (control.signal.aborted) return;
+      // The list as Pagefind UI shows it now, in its order (our own moves undone first).
+      if (this.#original && this.#original.list === shown.list) this.#restore();
+      const current = this.#shown();
+      if (!current || current.query !== shown.query) return this.#schedule();
       const shownAt = matchShown(current.urls, ranked.map(({ data }) => (data ? data.meta?.url ?? data.url : undefined)));
       const order = ranked.map(({ result, score }, i) => ({ url: current.urls[shownAt[i]], id: result.id, score }));
       const moved = shownAt.slice(0, count).map((at) => current.items[at]);
       if (moved.some((li) => !li)) {
-        // Read again once the list is still, a few times.
+        // Look again once the list is still, a few times.
         if (++this.#mismatches <= MISMATCH_RETRIES) return this.#schedule();
         throw new Error('the shown results are not the ones Pagefind returned');
       }
       this.#mismatches = 0;
       this.#original = { list: current.list, items: current.items };
       this.#move(current.list, moved);
-      this.#done = signature;
+      this.#done = `${current.query}\n${[...current.urls].sort().join('\n')}`;
       this.last = { query: current.query, order };
       this.state = 'reranked';
       const { text } = this.#options;

@@ -2,18 +2,22 @@
 // page and the Starlight site): the shown order, Pagefind's own results read in the page, and the
 // check that the shown list is the reranker's order of Pagefind's top results.
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const { pagefindText } = await import(pathToFileURL(path.join(process.env.RERANKER_PKG, 'index.js')).href);
 
 export const TOLERANCE = 1e-4;
 
 /** The shown results' paths, in the list's order (each result's own link, not its sub-results'). */
 export const shownOrder = (page) => page.$$eval('.pagefind-ui__result', (lis) => lis.map((li) => new URL(li.querySelector('.pagefind-ui__result-link').href).pathname));
 
-/** Pagefind's own results for `query` (its module at `bundle`): path, title, content of the first `n`. */
+/** Pagefind's own results for `query` (its module at `bundle`): path and data of the first `n`. */
 export const pagefindResults = (page, query, n, bundle = '/pagefind/') => page.evaluate(async ([q, count, at]) => {
   const pagefind = await import(`${at}pagefind.js`);
   const search = await pagefind.search(q);
   const data = await Promise.all(search.results.slice(0, count).map((r) => r.data()));
-  return data.map((d) => ({ path: new URL(d.meta?.url ?? d.url, location.href).pathname, title: d.meta.title, content: d.content }));
+  return data.map((d) => ({ path: new URL(d.meta?.url ?? d.url, location.href).pathname, data: d }));
 }, [query, n, bundle]);
 
 /** Waits until the page's drop-in (`window.__rerank`) is in `state`. */
@@ -34,10 +38,11 @@ export const recordFirstOrder = (page) => page.addInitScript(() => {
 
 /**
  * After a rerank of `query`: the list first showed Pagefind's order; now its first `topK` are
- * in the order of `reference`'s scores (computed in Node) and the rest in Pagefind's order; the
+ * in the order of `reference`'s scores (computed in Node, of each result's text as `passage`
+ * says: the drop-in's default, the matched section) and the rest in Pagefind's order; the
  * drop-in's scores are the reference's within TOLERANCE. Returns the number shown.
  */
-export async function checkReranked(page, reference, query, topK, bundle = '/pagefind/') {
+export async function checkReranked(page, reference, query, topK, bundle = '/pagefind/', passage = 'section') {
   // NOTE: compared by page (no trailing slash): a site may show links without the slash that
   // Pagefind's URLs have, as the drop-in's `last` reports them.
   const key = (p) => p.replace(/\/+$/, '') || '/';
@@ -46,7 +51,7 @@ export async function checkReranked(page, reference, query, topK, bundle = '/pag
   const shown = (await pagefindResults(page, query, reranked.length, bundle)).map((r) => ({ ...r, path: key(r.path) }));
   assert.deepEqual(keyword, shown.map((r) => r.path), 'the keyword results showed first, in Pagefind\'s order');
   const k = Math.min(topK, shown.length);
-  const scores = await reference.predict(shown.slice(0, k).map((r) => [query, `${r.title}\n${r.content}`]));
+  const scores = await reference.predict(shown.slice(0, k).map((r) => [query, pagefindText(r.data, { passage })]));
   const expected = shown.slice(0, k).map((r, i) => ({ path: r.path, score: scores[i] }))
     .sort((a, b) => b.score - a.score).map((r) => r.path);
   assert.deepEqual(reranked.slice(0, k), expected, 'the top ones in the order of the reranker\'s scores (Node)');

@@ -73,6 +73,24 @@ test('Pagefind UI: keyword results first, then the top ones in the reranker\'s o
   });
 });
 
+test('Pagefind UI rendering slowly (each result\'s page data late): the ranking waits for the list instead of failing; passage \'page\' scores whole pages', async () => {
+  await withUiPage({ query: '&passage=page' }, async (page, log) => {
+    // NOTE: Pagefind UI shows a result's link only once its page data has come, so a slow host
+    // leaves the last query's links (or none) in the list after the model has ranked.
+    await page.route('**/pagefind/fragment/**', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await route.continue();
+    });
+    for (const query of ['de', 'la']) {
+      await page.fill('.pagefind-ui__search-input', query);
+      await page.waitForFunction((q) => window.__rerank?.state === 'failed' || (window.__rerank?.state === 'reranked' && window.__rerank.last?.query === q), query, { timeout: 120_000 });
+      assert.equal(await page.evaluate(() => window.__rerank.state), 'reranked', await page.textContent('.web-reranker-status'));
+      if (query === 'de') await checkReranked(page, reference, query, 10, '/pagefind/', 'page');
+    }
+    assert.deepEqual(log.errors, []);
+  });
+});
+
 test('Pagefind UI as GitHub Pages serves a project site: under /repo/, no COOP/COEP (one thread, and why), a bundled UI with its own bundlePath, links without the trailing slash, status texts translated', async () => {
   // NOTE: the package under the site, where a project site would copy it.
   const ghp = await serve({ root: dir, isolated: false, mounts: { '/repo/pkg/': process.env.RERANKER_PKG, '/repo/': dir } });

@@ -9,6 +9,7 @@
 // `fileCap: { '/prefix/': bytes }` refuses (413) any larger file there, as hosts with a per-file
 // cap do (Cloudflare Pages: 25 MiB); `isolated: false` leaves COOP/COEP out, as GitHub Pages does; `fail(pathname)` may
 // answer a request with an error status of its own (a flaky network, for resumed loads).
+// `headersFile`: a `_headers` file applied as Cloudflare Pages applies it (`headersRules`).
 //
 //   node tests/serve.mjs ROOT [PORT]      (./build.sh serve runs it on www/)
 import http from 'node:http';
@@ -22,8 +23,46 @@ const TYPES = {
   '.png': 'image/png', '.svg': 'image/svg+xml', '.txt': 'text/plain; charset=utf-8',
 };
 
+/**
+ * A `_headers` file as Cloudflare Pages reads it: blocks of a path pattern (`*` matches any
+ * characters, `:name` one segment) and indented `Name: value` lines; every rule that matches a
+ * path applies, in order, a header set twice is joined with a comma, and `! Name` removes what an
+ * earlier rule set. Returns `path => headers`.
+ */
+export function headersRules(text) {
+  const rules = [];
+  for (const line of text.split('\n')) {
+    if (/^\s*(#|$)/.test(line)) continue;
+    if (!/^\s/.test(line)) {
+      const pattern = line.trim().replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/:\w+/g, '[^/]+');
+      rules.push({ match: new RegExp(`^${pattern}$`), lines: [] });
+    } else if (rules.length > 0) {
+      rules.at(-1).lines.push(line.trim());
+    }
+  }
+  return (pathname) => {
+    const out = {};
+    for (const { match, lines } of rules.filter((r) => r.match.test(pathname))) {
+      for (const line of lines) {
+        const detach = /^!\s*(\S+)$/.exec(line);
+        if (detach) {
+          delete out[detach[1].toLowerCase()];
+          continue;
+        }
+        const [, name, value] = /^([^:]+):\s*(.*)$/.exec(line) ?? [];
+        if (!name) continue;
+        const key = name.trim().toLowerCase();
+        out[key] = key in out ? `${out[key]}, ${value}` : value;
+      }
+    }
+    return out;
+  };
+}
+
 export async function serve({ root, pkg, mounts = {}, port = 0, headers = {}, revalidate = false, throttle = {}, precompressed = false,
-  fileCap = {}, isolated = true, fail = () => undefined }) {
+  fileCap = {}, isolated = true, fail = () => undefined, headersFile }) {
+  // NOTE: read once, as a host reads it at deploy time.
+  const fileHeaders = headersFile === undefined ? () => ({}) : headersRules(await readFile(headersFile, 'utf8'));
   const requests = [];
   const folders = Object.entries({ ...mounts, ...(pkg === undefined ? {} : { '/pkg/': pkg }) });
   const server = http.createServer(async (req, res) => {
@@ -54,6 +93,7 @@ export async function serve({ root, pkg, mounts = {}, port = 0, headers = {}, re
         ...(isolated ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } : {}),
         ...(revalidate ? { 'cache-control': 'no-cache', etag } : { 'cache-control': 'no-store' }),
         ...headers,
+        ...fileHeaders(url.pathname),
       };
       if (revalidate && req.headers['if-none-match'] === etag) {
         res.writeHead(304, common).end();

@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -115,6 +115,44 @@ test('Pagefind UI as GitHub Pages serves a project site: under /repo/, no COOP/C
     });
   } finally {
     await ghp.close();
+  }
+});
+
+test('Pagefind UI as Cloudflare Pages serves the site: docs/hosting.md\'s _headers file (two threads, each model file\'s cache policy), a 25 MiB cap, the model folder under /models/', async () => {
+  // The `_headers` block of docs/hosting.md, as a user copies it.
+  const hosting = await readFile(path.join(root, 'docs/hosting.md'), 'utf8');
+  const block = /headers from a `_headers` file[\s\S]*?```text\n([\s\S]*?)```/.exec(hosting)[1].replace(/^ {2}/gm, '');
+  const headersFile = path.join(dir, '_headers');
+  await writeFile(headersFile, block);
+  const host = await serve({
+    root: dir, pkg: process.env.RERANKER_PKG, isolated: false, headersFile, fileCap: { '/': 25 * 1024 * 1024 },
+    mounts: { '/models/mmarco-test/': path.join(process.env.RERANKER_PKG, 'model') },
+  });
+  try {
+    await withPage({ webgpu: false }, async (page, errors) => {
+      await recordFirstOrder(page);
+      await page.goto(`${host.origin}/ui.html?device=cpu&baseUrl=/models/mmarco-test/`);
+      await page.waitForSelector('.pagefind-ui__search-input');
+      await page.fill('.pagefind-ui__search-input', 'de');
+      await waitForState(page, 'reranked');
+      await checkReranked(page, reference, 'de', 10);
+      const got = await page.evaluate(async () => {
+        const reranker = await window.__rerank.ready;
+        const model = await fetch('/models/mmarco-test/model.json');
+        const files = Object.keys((await model.clone().json()).files);
+        const weights = await fetch(`/models/mmarco-test/${files.find((f) => f.startsWith('weights'))}`, { method: 'GET' });
+        return {
+          isolated: crossOriginIsolated, threads: reranker.device.threads >= 2,
+          model: model.headers.get('cache-control'), weights: weights.headers.get('cache-control'), cors: weights.headers.get('access-control-allow-origin'),
+        };
+      });
+      assert.deepEqual(got, {
+        isolated: true, threads: true, model: 'no-cache', weights: 'public, max-age=31536000, immutable', cors: '*',
+      });
+      assert.deepEqual(errors, []);
+    });
+  } finally {
+    await host.close();
   }
 });
 

@@ -5,13 +5,14 @@
 //
 // --site example (default): the example site (tests/examples/pagefind-site, its ui.html page),
 // one short passage a page. --site docs: Git's manual, long real pages (bench/docs_site.mjs;
-// --docs-html is the folder of its HTML pages), 10 results shown and reranked.
+// --docs-html is the folder of its HTML pages), --page-size results shown and reranked (10;
+// Pagefind UI's own default is 5).
 // --threads 1 serves the site as GitHub Pages does (no COOP/COEP, so one thread); 2 (default)
 // cross-origin isolated. --passage section|page: what of each result is scored (the drop-in's
 // option; default its own). Served from 127.0.0.1 with the package at /pkg/.
 //
 //   node bench/pagefind_ui.mjs --pkg PKG [--runs 3] [--site example|docs --docs-html DIR]
-//     [--threads 1|2] [--passage section|page] [--query Q ...]
+//     [--threads 1|2] [--passage section|page] [--page-size N] [--query Q ...]
 //
 // Needs PLAYWRIGHT_CORE and NODE_TOOLS (Pagefind) as ./build.sh test sets them.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -27,7 +28,7 @@ const { values: args } = parseArgs({
   options: {
     pkg: { type: 'string' }, runs: { type: 'string', default: '3' }, query: { type: 'string', multiple: true },
     site: { type: 'string', default: 'example' }, 'docs-html': { type: 'string' }, threads: { type: 'string', default: '2' },
-    passage: { type: 'string' },
+    passage: { type: 'string' }, 'page-size': { type: 'string', default: '10' },
   },
 });
 if (!args.pkg || !['example', 'docs'].includes(args.site) || (args.site === 'docs' && !args['docs-html'])
@@ -41,7 +42,7 @@ const queries = args.query ?? (args.site === 'docs'
   ? ['delete remote branch', 'stash untracked files', 'squash commits', 'shallow clone', 'revert a merge commit']
   : ['de']);
 const page = args.site === 'docs' ? 'search.html' : 'ui.html';
-const options = new URLSearchParams({ device: 'auto', ...(args.site === 'docs' && { pageSize: '10' }), ...(args.passage && { passage: args.passage }) });
+const options = new URLSearchParams({ device: 'auto', ...(args.site === 'docs' && { pageSize: args['page-size'] }), ...(args.passage && { passage: args.passage }) });
 
 /** Types `query`, returns ms from the keystroke to the reranked list (NaN if the rerank failed). */
 async function keystrokeToReranked(tab, query) {

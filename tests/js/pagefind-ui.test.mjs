@@ -93,7 +93,8 @@ test('Pagefind UI rendering slowly (each result\'s page data late): the ranking 
 
 test('Pagefind UI as GitHub Pages serves a project site: under /repo/, no COOP/COEP (one thread, and why), a bundled UI with its own bundlePath, links without the trailing slash, status texts translated', async () => {
   // NOTE: the package under the site, where a project site would copy it.
-  const ghp = await serve({ root: dir, isolated: false, mounts: { '/repo/pkg/': process.env.RERANKER_PKG, '/repo/': dir } });
+  // NOTE: git (and so GitHub Pages) refuses files over 100 MB.
+  const ghp = await serve({ root: dir, isolated: false, fileCap: { '/': 100e6 }, mounts: { '/repo/pkg/': process.env.RERANKER_PKG, '/repo/': dir } });
   try {
     await withPage({ webgpu: false }, async (page, errors) => {
       page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
@@ -237,7 +238,7 @@ test('Astro Starlight under a base path with trailingSlash \'never\', served as 
     // NOTE: no telemetry: the build must not wait on a network it may not have.
     execFileSync(path.join(work, 'node_modules/.bin/astro'), ['build'], { cwd: work, encoding: 'utf8', env: { ...process.env, ASTRO_TELEMETRY_DISABLED: '1' } });
     // As GitHub Pages serves a project site: under its base path, without COOP/COEP.
-    site = await serve({ root: path.join(work, 'empty'), isolated: false, mounts: { '/docs/': path.join(work, 'dist') } });
+    site = await serve({ root: path.join(work, 'empty'), isolated: false, fileCap: { '/': 100e6 }, mounts: { '/docs/': path.join(work, 'dist') } });
     await withPage({ webgpu: false }, async (page, errors) => {
       const requests = [];
       page.context().on('request', (r) => requests.push(new URL(r.url()).pathname));

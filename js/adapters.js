@@ -108,7 +108,7 @@ export const PAGEFIND_PASSAGES = Object.freeze(['section', 'page']);
  * labelled set from Git's manual (bench/docs_ranking.mjs, BENCHMARKS.md section 8): the page's
  * title, 16 words of its opening, the section's heading and 32 words of it ranked the answering
  * page first more often than the whole page did, at about a fifth of its tokens; without the
- * opening, sections ranked worse than whole pages.
+ * opening, sections ranked no better than whole pages.
  */
 export const SECTION_WORDS = 32;
 export const LEAD_WORDS = 16;

@@ -9,7 +9,7 @@
 //   node bench/docs_site.mjs --sample HTML_DIR     (a few generated long pages: smoke runs)
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { indexSite } from '../tests/examples/pagefind-site/build.mjs';
 
 /** The search page: Pagefind's Default UI and the drop-in; options from the page's query. */
 const SEARCH_PAGE = `<!doctype html>
@@ -47,18 +47,12 @@ const SEARCH_PAGE = `<!doctype html>
 
 /** Builds the site into `out` from the HTML pages in `htmlDir`; returns the counts. */
 export async function buildDocsSite(htmlDir, out, tools = process.env.NODE_TOOLS) {
-  const pagefind = await import(pathToFileURL(path.join(tools, 'node_modules/pagefind/lib/index.js')).href);
   const pages = (await readdir(htmlDir)).filter((name) => name.endsWith('.html'));
   if (pages.length === 0) throw new Error(`${htmlDir}: no .html pages`);
   await mkdir(path.join(out, 'docs'), { recursive: true });
   for (const name of pages) await copyFile(path.join(htmlDir, name), path.join(out, 'docs', name));
   await writeFile(path.join(out, 'search.html'), SEARCH_PAGE);
-  const { index } = await pagefind.createIndex({});
-  const { errors, page_count: indexed } = await index.addDirectory({ path: out });
-  if (errors.length) throw new Error(`pagefind: ${errors.join('; ')}`);
-  await index.writeFiles({ outputPath: path.join(out, 'pagefind') });
-  await pagefind.close();
-  return { pages: pages.length, indexed };
+  return { pages: pages.length, indexed: await indexSite(out, tools) };
 }
 
 /**

@@ -86,6 +86,9 @@ function checkOptions(options) {
   return { element, reranker, topK, passage, load, saveData, status, bundlePath, text: { ...STATUS_TEXT, ...translations } };
 }
 
+/** What a reranking of a shown list is of: the query and the pages shown (in any order). */
+const signature = ({ query, urls }) => `${query}\n${[...urls].sort().join('\n')}`;
+
 /** A status text with its placeholders filled in. */
 const fill = (text, values) => text.replace(/\[(COUNT|DEVICE|ERROR)\]/g, (_, key) => String(values[key.toLowerCase()] ?? ''));
 
@@ -304,8 +307,7 @@ class PagefindUIReranker {
   async #rerank() {
     const shown = this.#shown();
     if (!shown || this.#running) return;
-    const signature = `${shown.query}\n${[...shown.urls].sort().join('\n')}`;
-    if (signature === this.#done) return;
+    if (signature(shown) === this.#done) return;
     if (!this.#reranker && this.#options.load === 'search') this.#start();
     const reranker = await this.#reranker;
     if (!reranker) return;
@@ -332,7 +334,7 @@ class PagefindUIReranker {
       this.#mismatches = 0;
       this.#original = { list: current.list, items: current.items };
       this.#move(current.list, moved);
-      this.#done = `${current.query}\n${[...current.urls].sort().join('\n')}`;
+      this.#done = signature(current);
       this.last = { query: current.query, order };
       this.state = 'reranked';
       const { text } = this.#options;

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { serve } from '../serve.mjs';
 import { withPage } from './chromium.mjs';
-import { buildSite } from '../examples/pagefind-site/build.mjs';
+import { buildSite, indexSite } from '../examples/pagefind-site/build.mjs';
 
 const TOLERANCE = 1e-4;
 let server;
@@ -93,11 +93,7 @@ test('Pagefind on long pages: the adapter scores the page\'s opening and the mat
   await mkdir(path.join(site, 'manual'), { recursive: true });
   await writeFile(path.join(site, 'manual/index.html'), `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Long manual</title></head><body><main data-pagefind-body>${body}</main></body></html>`);
   await writeFile(path.join(site, 'index.html'), '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>x</title></head><body></body></html>');
-  const pagefind = await import(pathToFileURL(path.join(process.env.NODE_TOOLS, 'node_modules/pagefind/lib/index.js')).href);
-  const { index } = await pagefind.createIndex({});
-  await index.addDirectory({ path: site });
-  await index.writeFiles({ outputPath: path.join(site, 'pagefind') });
-  await pagefind.close();
+  await indexSite(site);
   const local = await serve({ root: site, pkg: process.env.RERANKER_PKG });
   try {
     await withPage({ webgpu: false }, async (page) => {

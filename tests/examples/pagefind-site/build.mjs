@@ -13,9 +13,22 @@ const root = path.resolve(here, '../../..');
 
 const escape = (text) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export async function buildSite(out, tools = process.env.NODE_TOOLS) {
+/**
+ * Indexes every page under `out` with Pagefind's Node API (npm `pagefind` in `tools`) into
+ * `out/pagefind/`, as a site's build does; returns how many pages it indexed.
+ */
+export async function indexSite(out, tools = process.env.NODE_TOOLS) {
   // NOTE: pagefind's exports have only an `import` condition, which require.resolve cannot use.
   const pagefind = await import(pathToFileURL(path.join(tools, 'node_modules/pagefind/lib/index.js')).href);
+  const { index } = await pagefind.createIndex({});
+  const { errors, page_count: indexed } = await index.addDirectory({ path: out });
+  if (errors.length) throw new Error(`pagefind: ${errors.join('; ')}`);
+  await index.writeFiles({ outputPath: path.join(out, 'pagefind') });
+  await pagefind.close();
+  return indexed;
+}
+
+export async function buildSite(out, tools = process.env.NODE_TOOLS) {
   const rows = (await readFile(path.join(root, 'www/data/passages.tsv'), 'utf8')).trimEnd().split('\n').slice(1)
     .map((line) => line.split('\t'));
   const topics = [...new Set(rows.map(([, topic]) => topic))].slice(0, 8);
@@ -32,11 +45,7 @@ export async function buildSite(out, tools = process.env.NODE_TOOLS) {
 `);
   }
   for (const file of ['search.html', 'search.js', 'ui.html', 'ghp.html']) await copyFile(path.join(here, file), path.join(out, file));
-  const { index } = await pagefind.createIndex({});
-  const { errors, page_count: count } = await index.addDirectory({ path: out });
-  if (errors.length) throw new Error(`pagefind: ${errors.join('; ')}`);
-  await index.writeFiles({ outputPath: path.join(out, 'pagefind') });
-  await pagefind.close();
+  const count = await indexSite(out, tools);
   // ghp.html loads Pagefind's UI from a file of its own, as a site whose build bundles it does
   // (Starlight): the drop-in cannot find the bundle from that script's name.
   await copyFile(path.join(out, 'pagefind/pagefind-ui.js'), path.join(out, 'search-ui.js'));

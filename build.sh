@@ -160,13 +160,17 @@ cmd_native() {
 # ---------------------------------------------------------------------------------------------
 # Tests
 
+# How every package of the tests is built: the f32 weights too, test-hooks, no wasm-opt,
+# the wasm-test profile; a model that loses a fusion fails the build.
+TEST_BUILD=(RERANKER_F32=1 RERANKER_FEATURES=test-hooks RERANKER_WASM_OPT=0 RERANKER_WASM_PROFILE=wasm-test
+  RERANKER_STRICT_FUSION=1)
+
 # The tests' package, built the way a user's default build goes: from a model hub (a local one,
-# tests/hub-server.mjs, serving tests/fixtures/tiny-optimum, the form of the hub's real file), at a pinned commit,
-# with no Python on the PATH, into a fresh models folder. With test-hooks and the f32 weights,
-# without wasm-opt (RERANKER_WASM_OPT=0) and in the `wasm-test` profile (no LTO, 16 codegen
-# units): the tests check behaviour; wasm-opt and fat LTO only shrink and speed up the modules,
-# at the cost of most of a cold run's wasm build (the package-size test then bounds a larger
-# package than users get).
+# tests/hub-server.mjs, serving tests/fixtures/tiny-optimum, the form of the hub's real file), at
+# a pinned commit, with no Python on the PATH, into a fresh models folder, as TEST_BUILD says:
+# without wasm-opt and in the `wasm-test` profile (no LTO, 16 codegen units). The tests check
+# behaviour; wasm-opt and fat LTO only shrink and speed up the modules, at the cost of most of a
+# cold run's wasm build (the package-size test then bounds a larger package than users get).
 test_package() {
   local pkg="$1" work endpoint pins repo="web-reranker-tests/tiny-optimum" hub_pid
   # The tools the build installs, before the PATH below is made (they are called by path anyway).
@@ -191,11 +195,21 @@ test_package() {
     for f in config.json tokenizer.json model.onnx; do
       touch -r "$ROOT/tests/fixtures/tiny-optimum/$f" "$MODELS_DIR/tiny-optimum/$f"
     done
-    RERANKER_F32=1 RERANKER_FEATURES=test-hooks RERANKER_WASM_OPT=0 RERANKER_WASM_PROFILE=wasm-test \
-      "$ROOT/build.sh" --out "$pkg" package
+    env "${TEST_BUILD[@]}" "$ROOT/build.sh" --out "$pkg" package
   ) || { kill "$hub_pid"; die "the tests' package did not build"; }
   kill "$hub_pid"
   rm -rf "$work"
+}
+
+# The other export forms users bring, a package each (into DIR/tiny-sdpa, DIR/tiny-dynamo) for
+# the Chromium checks (tests/js/forms.test.mjs): one module, no threads. Only the crate compiles
+# again (about 20 s each): the dependencies are the tests' package's, in the same target dir.
+form_packages() {
+  local dir="$1" form
+  rm -rf "$dir"
+  for form in tiny-sdpa tiny-dynamo; do
+    env "${TEST_BUILD[@]}" RERANKER_THREADS=0 "$ROOT/build.sh" --model "$ROOT/tests/fixtures/$form" --out "$dir/$form" package
+  done
 }
 
 # The Vulkan driver manifests wgpu's Vulkan backend can load (names, comma-separated); fails
@@ -240,14 +254,16 @@ cmd_test() {
   stage "native tests (CPU, lavapipe)" native_cargo test --features "$NATIVE_FEATURES"
   say "cargo test: the importer's passes and code generation, the shared formats"
   stage "importer and formats tests" native_cargo test --profile importer-test "${IMPORTER_CRATES[@]}"
-  local pkg="$CACHE/test-pkg"
+  local pkg="$CACHE/test-pkg" forms="$CACHE/test-pkg-forms"
   test_package "$pkg"
+  say "building a package of each other export form (tiny-sdpa, tiny-dynamo) into $forms"
+  stage "the other forms' packages (crate only)" form_packages "$forms"
   command -v "${CHROMIUM:-/usr/bin/chromium}" >/dev/null || die "the browser tests need Debian's chromium (apt-get install chromium)"
   stage "npm tools (demo, search libraries, playwright-core)" test_node_tools
   say "node --test: the package in Node and headless Chromium, the demo, the example site and apps"
-  RERANKER_PKG="$pkg" PLAYWRIGHT_CORE="$(playwright_core)" NODE_TOOLS="$CACHE/node-tools" \
+  RERANKER_PKG="$pkg" RERANKER_FORM_PKGS="$forms" PLAYWRIGHT_CORE="$(playwright_core)" NODE_TOOLS="$CACHE/node-tools" \
     stage "JS tests (Node, Chromium, example sites and apps)" node --test --test-concurrency=1 \
-    "$ROOT"/tests/js/{contract,node,pieces,package,hub,threads,robustness,adapters,browser,demo,site,pagefind-ui,examples}.test.mjs
+    "$ROOT"/tests/js/{contract,node,pieces,package,hub,threads,robustness,adapters,browser,forms,demo,site,pagefind-ui,examples}.test.mjs
   # Every benchmark end to end on the tiny fixture, one run each (bench/run): a benchmark that no
   # longer runs fails the tests. Its figures mean nothing and are not checked.
   say "bench/run all --smoke: every benchmark on the tiny fixture"
@@ -276,6 +292,10 @@ cmd_fixtures() {
     "$ROOT/tests/fixtures/tiny-optimum" --fixture "$ROOT/tests/fixtures/tiny-hub/reference.json"
   "$py" "$ROOT/tools/make_chunking_reference.py"
   "$py" "$ROOT/tools/make_compact_reference.py"
+  local form
+  for form in tiny-optimum tiny-sdpa tiny-dynamo; do
+    "$py" "$ROOT/tools/make_compact_reference.py" "$ROOT/tests/fixtures/$form" --out "$ROOT/tests/fixtures/$form/compact.json"
+  done
 }
 
 cmd_env() {

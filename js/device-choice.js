@@ -1,7 +1,8 @@
 // web-reranker: which device `device: 'auto'` takes on a machine with a hardware WebGPU adapter,
-// by measurement. The first load on an adapter times one fixed batch on WebGPU and on the CPU
-// and keeps the faster; the verdict is stored per adapter, model and package version, and later
-// loads build only the device it names. `reranker.device.choice` reports it with its figures.
+// by measurement. The first load on an adapter times the same work on WebGPU and on the CPU (a
+// short pair and a rerank-sized batch) and keeps the device that ran the batch faster; the
+// verdict is stored per adapter, model, browser and package version, and later loads build only
+// the device it names. `reranker.device.choice` reports it with its figures.
 
 /** The Cache API store of the verdicts (apart from the model files' store, which is pruned). */
 export const VERDICTS_STORE = 'web-reranker-device-choice-v1';
@@ -19,12 +20,28 @@ const TIMED_PASSAGES = [
 ];
 
 /**
- * The batch both devices are timed on: one query and eight short passages of a search result,
- * about 40 tokens a pair, in one call (what reranking a page of results runs).
+ * The work both devices are timed on, in this order, each in one call:
+ * - `pair`: one short pair (32 tokens with the real tokenizer): a call's latency, where a GPU's
+ *   dispatch and read-back cost shows;
+ * - `batch`: a typical rerank, 16 passages of about 130 tokens each (125–140, six of the texts
+ *   above in turn): what reranking a page of search results cut to sections runs, where a GPU's
+ *   throughput shows. It decides.
+ * NOTE: 8 pairs of 40 tokens timed only dispatch and read-back at idle clocks; 16 × 130 costs the
+ * real model about a second on each device on a desktop, once per adapter and browser version.
  */
-export const TIMED_PAIRS = TIMED_PASSAGES.map((passage) => [TIMED_QUERY, passage]);
+export const TIMED_WORK = Object.freeze([
+  { name: 'pair', pairs: [[TIMED_QUERY, TIMED_PASSAGES[3]]] },
+  {
+    name: 'batch',
+    pairs: Array.from({ length: 16 }, (_, k) => [TIMED_QUERY,
+      Array.from({ length: 6 }, (__, j) => TIMED_PASSAGES[(k + j) % TIMED_PASSAGES.length]).join(' ')]),
+  },
+]);
 
-/** Timed calls per device after the warm-up call (which compiles the GPU's pipelines); the fastest counts. */
+/** The work whose time decides (`TIMED_WORK`'s batch). */
+const DECIDING = 'batch';
+
+/** Timed calls of each piece of work after the warm-up call (which compiles the GPU's pipelines); the fastest counts. */
 const TIMED_RUNS = 2;
 
 /**
@@ -152,24 +169,42 @@ const isVerdict = (v) => v !== null && typeof v === 'object' && (
   || ((v.device === 'webgpu' || v.device === 'cpu') && Number.isFinite(v.gpuMs) && Number.isFinite(v.cpuMs)));
 
 /**
- * The device that ran the timed batch faster: WebGPU only where it beat the CPU. A tie goes to
+ * The device that ran the deciding work faster: WebGPU only where it beat the CPU. A tie goes to
  * the CPU, which needs no GPU memory and cannot be lost.
  */
 export const fasterDevice = ({ gpuMs, cpuMs }) => (gpuMs < cpuMs ? 'webgpu' : 'cpu');
 
-/** The time of the fastest of `TIMED_RUNS` calls of the timed batch on `inner`, after a warm-up call. */
-export async function timeBatch(inner) {
-  await inner.predict(TIMED_PAIRS, {}, undefined);
-  let best = Infinity;
-  for (let run = 0; run < TIMED_RUNS; run++) {
-    const start = performance.now();
-    await inner.predict(TIMED_PAIRS, {}, undefined);
-    best = Math.min(best, performance.now() - start);
+/**
+ * Times `TIMED_WORK` on `inner`, after one warm-up call of each: `{ name: ms }`, the fastest of
+ * `TIMED_RUNS` calls of each.
+ */
+export async function timeWork(inner) {
+  const times = {};
+  for (const { name, pairs } of TIMED_WORK) {
+    await inner.predict(pairs, {}, undefined);
+    let best = Infinity;
+    for (let run = 0; run < TIMED_RUNS; run++) {
+      const start = performance.now();
+      await inner.predict(pairs, {}, undefined);
+      best = Math.min(best, performance.now() - start);
+    }
+    times[name] = best;
   }
-  return best;
+  return times;
+}
+
+/**
+ * The verdict from both devices' times (`timeWork`'s): the device, the deciding work's times as
+ * `gpuMs` and `cpuMs` with its pairs, and every piece of work's times in `work`.
+ */
+export function verdictOf(gpu, cpu, measuredAt = new Date().toISOString()) {
+  const work = TIMED_WORK.map(({ name, pairs }) => ({ name, pairs: pairs.length, gpuMs: gpu[name], cpuMs: cpu[name] }));
+  const deciding = work.find((w) => w.name === DECIDING);
+  const times = { gpuMs: deciding.gpuMs, cpuMs: deciding.cpuMs };
+  return { device: fasterDevice(times), ...times, pairs: deciding.pairs, work, measuredAt };
 }
 
 /** Why `auto` runs on the CPU under this verdict (`device.fallbackReason`). */
-export const cpuReason = ({ gpuMs, cpuMs, failure }) => (failure !== undefined ? failure
+export const cpuReason = ({ gpuMs, cpuMs, pairs, failure }) => (failure !== undefined ? failure
   : `WebGPU ran the timed batch slower than the CPU on this adapter `
-    + `(${gpuMs.toFixed(1)} ms against ${cpuMs.toFixed(1)} ms for ${TIMED_PAIRS.length} pairs)`);
+    + `(${gpuMs.toFixed(1)} ms against ${cpuMs.toFixed(1)} ms for ${pairs} pairs)`);

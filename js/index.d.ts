@@ -149,24 +149,39 @@ export interface DeviceInfo {
   threadsReason?: string;
   /**
    * `device: 'auto'` on a hardware WebGPU adapter: the measured verdict it followed. The first
-   * load on an adapter times one fixed batch (8 pairs, after a warm-up call) on WebGPU and on the
-   * CPU and keeps the faster; the verdict is stored (Cache API) per adapter, model and package
-   * version, and later loads build only that device. Absent when a device was named, or where
-   * `auto` had no hardware adapter to weigh.
+   * load on an adapter times the same work on WebGPU and on the CPU (one short pair, then a
+   * rerank-sized batch of 16 passages of about 130 tokens, each after a warm-up call) and keeps
+   * the device that ran the batch faster; the verdict is stored (Cache API) per adapter, model,
+   * browser and package version, and later loads build only that device. Absent when a device
+   * was named, or where `auto` had no hardware adapter to weigh.
    */
   choice?: DeviceChoice;
 }
 
+/** One piece of the work `auto` timed on both devices (`DeviceChoice.work`). */
+export interface TimedWork {
+  /** `'pair'` (one short pair: a call's latency) or `'batch'` (16 pairs of about 130 tokens: a typical rerank). */
+  name: 'pair' | 'batch';
+  /** Pairs in the call. */
+  pairs: number;
+  /** The fastest of two timed calls on WebGPU, in milliseconds. */
+  gpuMs: number;
+  /** The same on the CPU (the module the CPU runs on here, threads included). */
+  cpuMs: number;
+}
+
 /** The measurement behind `device: 'auto'` (`DeviceInfo.choice`). */
 export interface DeviceChoice {
-  /** The faster device, or `'cpu'` where WebGPU failed while it was timed. */
+  /** The device that ran the batch faster, or `'cpu'` where WebGPU failed while it was timed. */
   device: 'webgpu' | 'cpu';
-  /** The fastest of two timed calls of the batch on WebGPU, in milliseconds (absent after a failure). */
+  /** The batch's time on WebGPU (the deciding work), in milliseconds (absent after a failure). */
   gpuMs?: number;
-  /** The same on the CPU (the module the CPU runs on here, threads included; absent after a failure). */
+  /** The batch's time on the CPU (absent after a failure). */
   cpuMs?: number;
-  /** Pairs in the timed batch (absent after a failure). */
+  /** Pairs in the batch (absent after a failure). */
   pairs?: number;
+  /** Every piece of work timed, the batch included (absent after a failure). */
+  work?: TimedWork[];
   /** Why WebGPU is not used on this adapter: it failed while it was timed (lost, or an error). */
   failure?: string;
   /** When it was measured (ISO 8601). */

@@ -11,7 +11,7 @@ import { loadOptions, moduleOptions, WEIGHTS_FILES } from './options.js';
 import { verifierWorker } from './verifier.js';
 import { progressOf } from './progress.js';
 import {
-  adapterIdentity, verdictKey, storedVerdict, storeVerdict, clearVerdicts, timeBatch, fasterDevice, cpuReason, TIMED_PAIRS,
+  adapterIdentity, verdictKey, storedVerdict, storeVerdict, clearVerdicts, timeWork, verdictOf, cpuReason,
 } from './device-choice.js';
 import { VERSION } from './version.js';
 
@@ -135,30 +135,29 @@ export class Reranker {
   }
 
   /**
-   * Times the fixed batch on `gpu` (built on WebGPU) and on the CPU (`buildCpu`), keeps the faster
-   * and frees the other, and stores the verdict under `key`: `{ inner, module, choice }`. A
-   * failure on the CPU's side keeps WebGPU, unmeasured; one on WebGPU's, the CPU.
+   * Times the same work (device-choice.js, `TIMED_WORK`) on `gpu` (built on WebGPU) and on the CPU
+   * (`buildCpu`), keeps the device that ran the batch faster and frees the other, and stores the
+   * verdict under `key`: `{ inner, module, choice }`. A failure on the CPU's side keeps WebGPU,
+   * unmeasured; one on WebGPU's, the CPU.
    */
   static async #measure(gpu, gpuModule, buildCpu, key) {
-    let gpuMs;
+    let gpuTimes;
     try {
-      gpuMs = await timeBatch(gpu);
+      gpuTimes = await timeWork(gpu);
     } catch (raw) {
       return Reranker.#afterGpuFailure(gpu, raw, buildCpu, key);
     }
     let cpu;
-    let cpuMs;
+    let cpuTimes;
     try {
       cpu = await buildCpu();
-      cpuMs = await timeBatch(cpu.inner);
+      cpuTimes = await timeWork(cpu.inner);
     } catch (cause) {
       cpu?.inner.free();
       if (cause instanceof WebAssembly.RuntimeError) throw failure(cause);
       return { inner: gpu, module: gpuModule, choice: undefined };
     }
-    const verdict = {
-      device: fasterDevice({ gpuMs, cpuMs }), gpuMs, cpuMs, pairs: TIMED_PAIRS.length, measuredAt: new Date().toISOString(),
-    };
+    const verdict = verdictOf(gpuTimes, cpuTimes);
     const storedReason = await storeVerdict(key, verdict);
     const choice = measuredChoice(verdict, storedReason);
     if (verdict.device === 'webgpu') {

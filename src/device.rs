@@ -112,6 +112,9 @@ pub struct AdapterFacts {
     /// The platform marks it as a fallback adapter (`GPUAdapterInfo.isFallbackAdapter`): one that
     /// runs on the CPU, like SwiftShader. [`DevicePreference::Auto`] does not take it.
     pub fallback: bool,
+    /// It has the optional `timestamp-query` feature, without which burn's WebGPU runtime
+    /// cannot run in a browser (see [`check_adapter`]).
+    pub timestamp_query: bool,
 }
 
 /// Chooses the device for a model: a WebGPU device when asked to and one can be opened, else the
@@ -165,7 +168,11 @@ async fn webgpu(
     probe: impl Future<Output = AdapterProbe>,
 ) -> std::result::Result<SelectedDevice, String> {
     let described = check_adapter(probe.await?, preference, model)?;
-    wgpu_device().await.map(|(selected, _)| SelectedDevice {
+    let (selected, limit) = wgpu_device().await?;
+    // NOTE: the opened device's limit too: a device has the limits it was asked for, which may
+    // be less than its adapter offers (the adapter's are checked first, before anything opens).
+    check_binding_limit(limit as f64, model)?;
+    Ok(SelectedDevice {
         adapter: selected.adapter.or(described),
         ..selected
     })
@@ -204,6 +211,22 @@ fn check_adapter(
         return Err(format!(
             "the only WebGPU adapter{} is a fallback (software) adapter, slower than the CPU path \
              (device: 'webgpu' uses it anyway)",
+            facts
+                .description
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default()
+        ));
+    }
+    // NOTE: cubecl-wgpu 0.11.3 (burn 0.22's WebGPU runtime) times its streams with timestamp
+    // queries and, in wasm, panics when opening a stream on a device without them
+    // (compute/stream.rs, `Timings::system`): the instance traps and the load never settles.
+    // Found by the tests' adapter without optional features (tests/js/browser.test.mjs, (u));
+    // the feature is optional (some Firefox, Safari and Android builds leave it out), so such an
+    // adapter is refused here, with the reason, before anything opens.
+    if !facts.timestamp_query {
+        return Err(format!(
+            "the WebGPU adapter{} lacks the optional `timestamp-query` feature, which burn's              WebGPU runtime (cubecl-wgpu 0.11) needs in a browser",
             facts
                 .description
                 .as_deref()
@@ -364,6 +387,7 @@ mod tests {
                 description: Some("google swiftshader (WebGPU)".into()),
                 max_storage_buffer_binding_size: limit,
                 fallback,
+                timestamp_query: true,
             })
         };
         let enough = ACTIVATION_BUDGET as f64;
@@ -381,6 +405,15 @@ mod tests {
         );
         let small = check_adapter(adapter(false, enough - 1.0), DevicePreference::Auto, &model);
         assert!(small.unwrap_err().contains("binds at most"));
+        // Without timestamp queries burn's runtime would trap: refused, under either preference.
+        for preference in [DevicePreference::Auto, DevicePreference::WebGpu] {
+            let untimed = adapter(false, enough).map(|facts| AdapterFacts {
+                timestamp_query: false,
+                ..facts
+            });
+            let reason = check_adapter(untimed, preference, &model).unwrap_err();
+            assert!(reason.contains("`timestamp-query`"), "{reason}");
+        }
         assert_eq!(
             check_adapter(None, DevicePreference::Auto, &model),
             Ok(None)

@@ -75,11 +75,26 @@ def input_range(inputs: int) -> int:
     return min((2**31 - 1) // (127 * terms), 32767)
 
 
+def row_reduce(op: str, x: str, axes: str, out: str, opset: int) -> onnx.NodeProto:
+    """``op`` (ReduceMax, ReduceMin) over the last axis, keeping it: the axes are an input from
+    opset 18 (``axes``, an initializer [-1]), an attribute before (the exporters' opset 14)."""
+    from onnx import helper
+
+    if opset >= 18:
+        return helper.make_node(op, [x, axes], [out], keepdims=1)
+    return helper.make_node(op, [x], [out], axes=[-1], keepdims=1)
+
+
+def opset_of(model: onnx.ModelProto) -> int:
+    return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+
+
 def round_layer_inputs(model: onnx.ModelProto, quantized: list[str], vocab: int, hidden: int, suffix: str,
                        rounding) -> onnx.ModelProto:
     """Rounds the input of each quantized linear layer (not the word-embedding table) as
-    ``rounding(x, prefix, inputs)`` says: it returns the initializers and nodes that turn ``x``
-    into ``{prefix}_x``, which then feeds the layer instead."""
+    ``rounding(x, prefix, inputs, opset)`` says: it returns the initializers and nodes that turn
+    ``x`` into ``{prefix}_x``, which then feeds the layer instead."""
+    opset = opset_of(model)
     inits = {i.name: i for i in model.graph.initializer}
     nodes = []
     for node in model.graph.node:
@@ -88,7 +103,7 @@ def round_layer_inputs(model: onnx.ModelProto, quantized: list[str], vocab: int,
             trans_b = any(a.name == "transB" and a.i == 1 for a in node.attribute)
             inputs = inits[weight].dims[1 if trans_b else 0]
             p = f"{node.name or weight}_{suffix}"
-            initializers, rounded = rounding(node.input[0], p, inputs)
+            initializers, rounded = rounding(node.input[0], p, inputs, opset)
             model.graph.initializer.extend(initializers)
             nodes += rounded
             node.input[0] = f"{p}_x"
@@ -102,14 +117,14 @@ def integer_inputs(model: onnx.ModelProto, quantized: list[str], vocab: int, hid
     """Rounds the input of each quantized linear layer to its integer grid, row by row."""
     from onnx import helper
 
-    def rounding(x: str, p: str, inputs: int):
+    def rounding(x: str, p: str, inputs: int, opset: int):
         return [
             numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{p}_axes"),
             numpy_helper.from_array(np.array(input_range(inputs), dtype=np.float32), f"{p}_range"),
             numpy_helper.from_array(np.array(1e-30, dtype=np.float32), f"{p}_tiny"),
         ], [
             helper.make_node("Abs", [x], [f"{p}_abs"]),
-            helper.make_node("ReduceMax", [f"{p}_abs", f"{p}_axes"], [f"{p}_max0"], keepdims=1),
+            row_reduce("ReduceMax", f"{p}_abs", f"{p}_axes", f"{p}_max0", opset),
             helper.make_node("Max", [f"{p}_max0", f"{p}_tiny"], [f"{p}_max"]),
             # As the kernel: q = round(x · (R / max)), and the row scale max / R.
             helper.make_node("Div", [f"{p}_range", f"{p}_max"], [f"{p}_inverse"]),
@@ -126,16 +141,16 @@ def seven_bit_inputs(model: onnx.ModelProto, quantized: list[str], vocab: int, h
     """Rounds the input of each quantized linear layer to 7 bits between its row's min and max."""
     from onnx import helper
 
-    def rounding(x: str, p: str, _inputs: int):
+    def rounding(x: str, p: str, _inputs: int, opset: int):
         return [
             numpy_helper.from_array(np.array([-1], dtype=np.int64), f"{p}_axes"),
             numpy_helper.from_array(np.array(0.0, dtype=np.float32), f"{p}_zero"),
             numpy_helper.from_array(np.array(127.0, dtype=np.float32), f"{p}_levels"),
             numpy_helper.from_array(np.array(1e-30, dtype=np.float32), f"{p}_tiny"),
         ], [
-            helper.make_node("ReduceMin", [x, f"{p}_axes"], [f"{p}_min0"], keepdims=1),
+            row_reduce("ReduceMin", x, f"{p}_axes", f"{p}_min0", opset),
             helper.make_node("Min", [f"{p}_min0", f"{p}_zero"], [f"{p}_low"]),
-            helper.make_node("ReduceMax", [x, f"{p}_axes"], [f"{p}_max0"], keepdims=1),
+            row_reduce("ReduceMax", x, f"{p}_axes", f"{p}_max0", opset),
             helper.make_node("Max", [f"{p}_max0", f"{p}_zero"], [f"{p}_high"]),
             helper.make_node("Sub", [f"{p}_high", f"{p}_low"], [f"{p}_range0"]),
             helper.make_node("Max", [f"{p}_range0", f"{p}_tiny"], [f"{p}_range"]),
@@ -168,14 +183,16 @@ def main() -> None:
     if reference is None:
         sys.exit(f"{args.model_dir} has no reference.json with pairs to score")
     rows = [case["ids"] for case in reference["cases"]]
+    # The ids' integer type is the graph's own (int32 in the WebGPU form, int64 in the exporters').
+    ids_type = onnx.helper.tensor_dtype_to_np_dtype(model.graph.input[0].type.tensor_type.elem_type)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "compact.onnx"
         onnx.save(compact, str(path))
-        single, batch = ort_logits(path, rows, np.int32)
+        single, batch = ort_logits(path, rows, ids_type)
         onnx.save(seven_bit_inputs(copy.deepcopy(compact), quantized, config["vocab_size"], config["hidden_size"]), str(path))
-        i7_single, i7_batch = ort_logits(path, rows, np.int32)
+        i7_single, i7_batch = ort_logits(path, rows, ids_type)
         onnx.save(integer_inputs(compact, quantized, config["vocab_size"], config["hidden_size"]), str(path))
-        integer_single, integer_batch = ort_logits(path, rows, np.int32)
+        integer_single, integer_batch = ort_logits(path, rows, ids_type)
     f32 = [case["ort_logit"] for case in reference["cases"]]
     worst = max(abs(a - b) for a, b in zip(single, f32))
     print(f"{len(quantized)} tensors quantized; int8 vs f32 onnxruntime, max |Δlogit| {worst:.3e}")

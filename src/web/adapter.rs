@@ -1,7 +1,8 @@
 //! The browser's WebGPU adapter, asked for as wgpu asks for the one it runs on
 //! (`navigator.gpu.requestAdapter({ powerPreference: 'high-performance' })`, as
 //! js/device-choice.js does too), described for [`crate::device::select_probed`], which decides
-//! whether it will do (a fallback adapter, which runs on the CPU, does not under `device: 'auto'`).
+//! whether it will do (a fallback adapter, which runs on the CPU, does not under `device: 'auto'`;
+//! one without `timestamp-query` never does).
 
 use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -71,9 +72,18 @@ pub async fn probe() -> AdapterProbe {
     let fallback = flag(get(&adapter, "info"))
         .or_else(|| flag(Some(adapter.clone())))
         .unwrap_or(false);
+    let timestamp_query = get(&adapter, "features")
+        .and_then(|features| {
+            let has: Function = get(&features, "has")?.dyn_into().ok()?;
+            has.call1(&features, &JsValue::from_str("timestamp-query"))
+                .ok()?
+                .as_bool()
+        })
+        .unwrap_or(false);
     Ok(Some(AdapterFacts {
         description,
         max_storage_buffer_binding_size,
         fallback,
+        timestamp_query,
     }))
 }

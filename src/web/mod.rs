@@ -53,6 +53,11 @@ fn start() {
     // SAFETY: called once per memory, at instantiation, before any other export; the
     // constructors only register statics.
     unsafe { __wasm_call_ctors() }
+    // NOTE: a panic traps the instance with a bare `unreachable`; its message (what failed,
+    // where) goes to the console first, so that a trap can be told apart and reported.
+    std::panic::set_hook(Box::new(|info| {
+        console_error(&format!("web-reranker panicked: {info}"))
+    }));
 }
 
 #[wasm_bindgen]
@@ -60,6 +65,9 @@ extern "C" {
     /// `performance.now()`: windows, workers and Node all have it.
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
     fn performance_now() -> f64;
+    /// `console.error`, for a panic's message.
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
 }
 
 /// sha256 of `bytes`, in hex: the model files' integrity check where the page has no WebCrypto

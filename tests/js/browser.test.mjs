@@ -5,7 +5,8 @@
 // calls answer on the CPU; (g) a strict Content-Security-Policy; (h) model files from the
 // browser's store (OPFS, or the Cache API), offline; … (q) pre-compressed files; (r) the WebGPU
 // work of a forward pass, counted; (s) `auto` choosing the device by measurement; (t) `auto`
-// when WebGPU fails while it is timed. Every page's
+// when WebGPU fails while it is timed; (u) adapters with the default limits, without optional
+// features, and a device opened with less than the model needs. Every page's
 // requests are logged: the package fetches nothing but its own files and the model.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/browser.test.mjs
@@ -633,7 +634,11 @@ test('(s) `auto` chooses the faster device by measurement, stores the verdict pe
     assert.equal(choice.stored, false);
     assert.ok(choice.gpuMs > 0 && choice.cpuMs > 0, JSON.stringify(choice));
     assert.equal(choice.device, choice.gpuMs < choice.cpuMs ? 'webgpu' : 'cpu');
-    assert.equal(choice.pairs, 8);
+    // Two pieces of work timed on each device, a short pair and a rerank-sized batch, which decides.
+    assert.deepEqual(choice.work.map((w) => [w.name, w.pairs]), [['pair', 1], ['batch', 16]]);
+    for (const w of choice.work) assert.ok(w.gpuMs > 0 && w.cpuMs > 0, JSON.stringify(w));
+    const batch = choice.work[1];
+    assert.deepEqual([choice.gpuMs, choice.cpuMs, choice.pairs], [batch.gpuMs, batch.cpuMs, 16]);
     assert.equal(byLabel.measured.device.backend, choice.device);
     // The next load read it and built only that device.
     assert.deepEqual({ ...byLabel.stored.device.choice, stored: false }, choice);
@@ -702,4 +707,124 @@ test('(t) `auto` whose WebGPU fails while it is timed loads on the CPU, says why
       assert.ok(worst <= toleranceOn(device), `${label}: ${worst}`);
     }
   });
+});
+
+/**
+ * Init script: the page's WebGPU adapters expose only the WebGPU spec's default limits and, of the
+ * optional features, only `features` (what many Android and Mac browsers give), and a device
+ * request that asks for more fails as a browser fails it; a request within them gets a device
+ * with the default limits. With `deviceStorageLimit`, devices report that
+ * `maxStorageBufferBindingSize` instead (a device opened with less than its adapter has), the
+ * adapter keeping its own. The adapter is presented as hardware, so that `auto` weighs it.
+ */
+function limitedWebGpu({ features: optional, deviceStorageLimit }) {
+  const DEFAULTS = {
+    maxTextureDimension1D: 8192, maxTextureDimension2D: 8192, maxTextureDimension3D: 2048, maxTextureArrayLayers: 256,
+    maxBindGroups: 4, maxBindGroupsPlusVertexBuffers: 24, maxBindingsPerBindGroup: 1000,
+    maxDynamicUniformBuffersPerPipelineLayout: 8, maxDynamicStorageBuffersPerPipelineLayout: 4,
+    maxSampledTexturesPerShaderStage: 16, maxSamplersPerShaderStage: 16, maxStorageBuffersPerShaderStage: 8,
+    maxStorageTexturesPerShaderStage: 4, maxUniformBuffersPerShaderStage: 12, maxUniformBufferBindingSize: 65536,
+    maxStorageBufferBindingSize: 134217728, minUniformBufferOffsetAlignment: 256, minStorageBufferOffsetAlignment: 256,
+    maxVertexBuffers: 8, maxBufferSize: 268435456, maxVertexAttributes: 16, maxVertexBufferArrayStride: 2048,
+    maxInterStageShaderVariables: 16, maxColorAttachments: 8, maxColorAttachmentBytesPerSample: 32,
+    maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256,
+    maxComputeWorkgroupSizeY: 256, maxComputeWorkgroupSizeZ: 64, maxComputeWorkgroupsPerDimension: 65535,
+    maxStorageBuffersInFragmentStage: 8, maxStorageTexturesInFragmentStage: 4, maxStorageBuffersInVertexStage: 8,
+    maxStorageTexturesInVertexStage: 4, maxImmediateSize: 0,
+  };
+  window.__deviceRequests = [];
+  for (const proto of [globalThis.GPUAdapterInfo?.prototype, globalThis.GPUAdapter?.prototype]) {
+    if (proto !== undefined && 'isFallbackAdapter' in proto) {
+      Object.defineProperty(proto, 'isFallbackAdapter', { get: () => false, configurable: true });
+    }
+  }
+  if (optional !== undefined) {
+    // A core (not compatibility-mode) adapter always has this one.
+    const offered = new Set(['core-features-and-limits', ...optional]);
+    Object.defineProperty(GPUAdapter.prototype, 'limits', { get: () => Object.freeze({ ...DEFAULTS }), configurable: true });
+    Object.defineProperty(GPUAdapter.prototype, 'features', { get: () => new Set(offered), configurable: true });
+    const requestDevice = GPUAdapter.prototype.requestDevice;
+    GPUAdapter.prototype.requestDevice = function requestDefaultDevice(descriptor = {}) {
+      const features = [...(descriptor.requiredFeatures ?? [])];
+      const limits = Object.entries(descriptor.requiredLimits ?? {}).filter(([, v]) => v !== undefined);
+      window.__deviceRequests.push({ features, limits: Object.fromEntries(limits) });
+      const unsupported = features.filter((f) => !offered.has(f));
+      if (unsupported.length > 0) return Promise.reject(new TypeError(`unsupported features: ${unsupported}`));
+      for (const [name, value] of limits) {
+        const better = name.startsWith('min') ? value < DEFAULTS[name] : value > DEFAULTS[name];
+        if (!(name in DEFAULTS) || better) return Promise.reject(new DOMException(`limit ${name} ${value} exceeds the adapter's`, 'OperationError'));
+      }
+      const { requiredLimits, ...rest } = descriptor;
+      return requestDevice.call(this, rest);
+    };
+  }
+  if (deviceStorageLimit !== undefined) {
+    const limits = Object.getOwnPropertyDescriptor(GPUDevice.prototype, 'limits').get;
+    Object.defineProperty(GPUDevice.prototype, 'limits', {
+      get() {
+        const real = limits.call(this);
+        const copy = Object.fromEntries(Object.keys(DEFAULTS).map((k) => [k, real[k]]));
+        return Object.freeze({ ...copy, maxStorageBufferBindingSize: deviceStorageLimit });
+      },
+      configurable: true,
+    });
+  }
+}
+
+/** The parity page on `device` with `limitedWebGpu(options)` installed: its result, device requests and errors. */
+async function limitedPage(options, query) {
+  return withPage({ webgpu: true }, async (page, errors) => {
+    await page.addInitScript(limitedWebGpu, options);
+    await page.goto(`${server.origin}/tests/browser/parity.html?${query}`);
+    const result = await page.evaluate(() => window.__result);
+    const requests = await page.evaluate(() => window.__deviceRequests);
+    return { result, requests, errors };
+  });
+}
+
+test('(u) an adapter with only the default limits and `timestamp-query`: WebGPU asks for nothing more and scores within 1e-4, in f32 and int8', async () => {
+  for (const precision of ['f32', 'int8']) {
+    const { result, requests, errors } = await limitedPage({ features: ['timestamp-query'] }, `device=webgpu&precision=${precision}`);
+    assert.deepEqual(errors, []);
+    assert.equal(result.error, undefined, result.error);
+    assert.equal(result.device.backend, 'webgpu');
+    assert.ok(requests.length >= 1, JSON.stringify(requests));
+    checkScores(`chromium webgpu, default limits only, ${precision}`, result);
+  }
+});
+
+test('(u) an adapter without optional features (no `timestamp-query`, which burn\'s runtime needs in a browser): `webgpu` rejects with DEVICE and the reason, `auto` runs on the CPU and says why; nothing traps', async () => {
+  for (const device of ['webgpu', 'auto']) {
+    const { result, requests, errors } = await limitedPage({ features: [] }, `device=${device}`);
+    assert.deepEqual(errors, []);
+    assert.deepEqual(requests, [], 'no device is requested');
+    const why = /lacks the optional `timestamp-query` feature/;
+    if (device === 'webgpu') {
+      assert.equal(result.code, 'DEVICE', JSON.stringify(result));
+      assert.match(result.error, why);
+      continue;
+    }
+    assert.equal(result.error, undefined, result.error);
+    assert.equal(result.device.backend, 'cpu');
+    assert.match(result.device.fallbackReason, why);
+    checkScores('chromium auto, no optional features', result);
+  }
+});
+
+test('(u) a device opened with a smaller storage binding than the model needs: `webgpu` rejects with DEVICE, `auto` runs on the CPU and says why', async () => {
+  const limit = 64 << 20;
+  for (const device of ['webgpu', 'auto']) {
+    const { result, errors } = await limitedPage({ deviceStorageLimit: limit }, `device=${device}`);
+    assert.deepEqual(errors, []);
+    const why = new RegExp(`binds at most ${limit} bytes per storage buffer`);
+    if (device === 'webgpu') {
+      assert.equal(result.code, 'DEVICE', JSON.stringify(result));
+      assert.match(result.error, why);
+      continue;
+    }
+    assert.equal(result.error, undefined, result.error);
+    assert.equal(result.device.backend, 'cpu');
+    assert.match(result.device.fallbackReason, why);
+    checkScores('chromium auto, device limit too small', result);
+  }
 });

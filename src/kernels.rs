@@ -55,6 +55,8 @@ pub mod attention_block;
 pub mod f32_matmul;
 #[cfg(reranker_wgpu)]
 pub mod gpu;
+#[cfg(all(reranker_wgpu, any(feature = "test-hooks", feature = "native-webgpu")))]
+pub mod gpu_check;
 pub mod int8_i7_matmul;
 pub mod int8_matmul;
 mod linear;

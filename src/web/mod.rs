@@ -72,6 +72,25 @@ extern "C" {
 
 /// sha256 of `bytes`, in hex: the model files' integrity check where the page has no WebCrypto
 /// (`crypto.subtle` exists on secure origins only), so a manifest is never reduced to sizes.
+/// The WebGPU kernels against the CPU's at the real model's full sizes
+/// ([`crate::kernels::gpu_check`]), on the page's WebGPU device: `[{ what, worst }]`. Only in
+/// test builds of the module with WebGPU (not the threaded one).
+#[cfg(all(feature = "test-hooks", reranker_wgpu))]
+#[wasm_bindgen(js_name = __fullSizeKernelChecks)]
+pub async fn full_size_kernel_checks() -> Result<JsValue, JsValue> {
+    let selected = crate::device::select_probed(
+        crate::device::DevicePreference::WebGpu,
+        &Model::INFO,
+        adapter::probe(),
+    )
+    .await
+    .map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let checks =
+        crate::kernels::gpu_check::full_size(&selected.device, &burn::prelude::Device::flex())
+            .await;
+    Ok(to_js(&checks))
+}
+
 #[wasm_bindgen(js_name = sha256Hex)]
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};

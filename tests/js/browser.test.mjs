@@ -6,7 +6,8 @@
 // browser's store (OPFS, or the Cache API), offline; … (q) pre-compressed files; (r) the WebGPU
 // work of a forward pass, counted; (s) `auto` choosing the device by measurement; (t) `auto`
 // when WebGPU fails while it is timed; (u) adapters with the default limits, without optional
-// features, and a device opened with less than the model needs. Every page's
+// features, and a device opened with less than the model needs; (v) the WebGPU kernels at the
+// real model's full sizes. Every page's
 // requests are logged: the package fetches nothing but its own files and the model.
 //
 //   RERANKER_PKG=/path/to/pkg node --test tests/js/browser.test.mjs
@@ -827,4 +828,16 @@ test('(u) a device opened with a smaller storage binding than the model needs: `
     assert.match(result.device.fallbackReason, why);
     checkScores('chromium auto, device limit too small', result);
   }
+});
+
+test('(v) the WebGPU kernels at the real model\'s full sizes (products 5120 × 384 × 1536 and 4096 × 1536 × 384, attention 10 × 512 × 12 × 32, LayerNorm on 5,120 × 384) within 1e-4 of the CPU\'s', async () => {
+  await withPage({ webgpu: true }, async (page, errors) => {
+    await page.goto(`${server.origin}/tests/browser/kernels.html`);
+    const result = await page.evaluate(() => window.__result);
+    assert.deepEqual(errors, []);
+    assert.equal(result.error, undefined, result.error);
+    assert.equal(result.checks.length, 4, JSON.stringify(result));
+    console.log(`chromium full-size kernels (${result.ms.toFixed(0)} ms): ${result.checks.map((c) => `${c.what} ${c.worst.toExponential(2)}`).join('; ')}`);
+    for (const { what, worst } of result.checks) assert.ok(worst <= TOLERANCE, `${what}: ${worst}`);
+  });
 });

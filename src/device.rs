@@ -167,7 +167,13 @@ async fn webgpu(
     model: &ModelInfo,
     probe: impl Future<Output = AdapterProbe>,
 ) -> std::result::Result<SelectedDevice, String> {
-    let described = check_adapter(probe.await?, preference, model)?;
+    let facts = probe.await?;
+    // The products' layout for this adapter: the CPU's where it runs on the CPU (SwiftShader).
+    let runs_on_cpu = facts.as_ref().is_some_and(|f| f.fallback);
+    let described = check_adapter(facts, preference, model)?;
+    crate::kernels::gpu::set_product_layout(crate::kernels::gpu::ProductLayout::for_adapter(
+        runs_on_cpu,
+    ));
     let (selected, limit) = wgpu_device().await?;
     // NOTE: the opened device's limit too: a device has the limits it was asked for, which may
     // be less than its adapter offers (the adapter's are checked first, before anything opens).
@@ -314,6 +320,13 @@ async fn wgpu_device() -> std::result::Result<(SelectedDevice, u64), String> {
         .device
         .on_uncaptured_error(Arc::new(move |error| record.record(error.to_string())));
     let info = setup.adapter.get_info();
+    // NOTE: natively the adapter says whether it runs on the CPU (lavapipe, llvmpipe: wgpu's
+    // `DeviceType::Cpu`, compared by name: cubecl is built without its re-export of wgpu); in a
+    // browser the probe's facts decide (`webgpu` above).
+    #[cfg(not(target_arch = "wasm32"))]
+    crate::kernels::gpu::set_product_layout(crate::kernels::gpu::ProductLayout::for_adapter(
+        format!("{:?}", info.device_type) == "Cpu",
+    ));
     let adapter =
         Some(format!("{} ({:?})", info.name, info.backend)).filter(|_| !info.name.is_empty());
     let limit = setup.device.limits().max_storage_buffer_binding_size;

@@ -293,6 +293,35 @@ fn gpu_kernels_match_the_cpu() {
     // OUR_PRODUCT_MAX_ROWS rows) with partial tiles in every direction and the classifier's single
     // column, and burn's product with our bias-and-GELU pass (more rows).
     const { assert!(61 <= kernels_gpu::OUR_PRODUCT_MAX_ROWS && 200 > kernels_gpu::OUR_PRODUCT_MAX_ROWS) };
+    // Our product in its hardware layout (interleaved columns; lavapipe takes the blocked one)
+    // on the same ragged shapes.
+    for (rows, inputs, outputs) in [(32, 384, 1536), (61, 384, 384), (5, 50, 1), (200, 37, 70)] {
+        let x = noise(9, rows * inputs, 1.0);
+        let w = noise(10, inputs * outputs, 0.2);
+        let bias = noise(11, outputs, 0.5);
+        let got = values(kernels_gpu::product_in(
+            kernels_gpu::ProductLayout::Interleaved,
+            on(&x, [1, rows, inputs], &gpu),
+            on(&w, [inputs, outputs], &gpu),
+            Some(on(&bias, [outputs], &gpu)),
+            true,
+        ));
+        let expected = values(kernels::gelu(burn::tensor::module::linear(
+            on(&x, [1, rows, inputs], &cpu),
+            on(&w, [inputs, outputs], &cpu),
+            Some(on(&bias, [outputs], &cpu)),
+        )));
+        assert_close(
+            &format!("interleaved product {rows}x{inputs}x{outputs}"),
+            &got,
+            &expected,
+        );
+    }
+    assert_eq!(
+        kernels_gpu::product_layout(),
+        kernels_gpu::ProductLayout::Blocked,
+        "lavapipe runs on the CPU: the blocked layout"
+    );
     for (rows, inputs, outputs) in [(32, 384, 1536), (61, 384, 384), (5, 50, 1), (200, 37, 70)] {
         let x = noise(9, rows * inputs, 1.0);
         let w = noise(10, inputs * outputs, 0.2);
@@ -331,7 +360,7 @@ fn gpu_kernels_match_the_cpu_at_full_size() {
     let gpu = gpu().device;
     let cpu = burn::prelude::Device::flex();
     let checks = pollster::block_on(web_reranker::kernels::gpu_check::full_size(&gpu, &cpu));
-    assert_eq!(checks.len(), 4);
+    assert_eq!(checks.len(), 6);
     for check in checks {
         eprintln!("{}: {:.2e}", check.what, check.worst);
         assert!(

@@ -47,12 +47,93 @@ pub const OUR_PRODUCT_MAX_ROWS: usize = if cfg!(target_arch = "wasm32") {
 } else {
     64
 };
-/// Columns of a [`linear`] workgroup's tile (16 invocations × `BLOCK_COLUMNS`) and its rows
-/// (4 invocations × 4).
-const TILE_COLUMNS: usize = 16 * BLOCK_COLUMNS;
-/// Columns of the output block each invocation of [`linear`] accumulates (by 4 rows).
-const BLOCK_COLUMNS: usize = 16;
+/// Rows of a [`linear`] workgroup's tile (4 invocations × 4).
 const TILE_ROWS: usize = 16;
+/// Invocations of a [`linear`] workgroup side by side over the columns (16 × 4 = [`UNITS`]).
+const COLUMN_LANES: usize = 16;
+
+/// How [`product`] lays out each invocation's block of the output, chosen per adapter when the
+/// device opens ([`set_product_layout`]; `src/device.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProductLayout {
+    /// Each invocation 4 rows × 16 adjacent columns; a workgroup 256 columns × 16 rows. For
+    /// adapters that run on the CPU (SwiftShader, lavapipe), where an invocation is a CPU
+    /// thread's loop and its 16 adjacent loads one cache-line run: measured fastest there
+    /// (BENCHMARKS.md, section 3).
+    Blocked,
+    /// Each invocation 4 rows × 8 columns, 16 columns apart: at each step the 16 lanes of a row
+    /// group read 16 adjacent weights (one 64-byte segment) and write 16 adjacent outputs; a
+    /// workgroup 128 columns × 16 rows, which divides 384 and 1536 (the blocked tile of 256
+    /// leaves a quarter of the invocations idle at 384). For hardware GPUs, where a subgroup's
+    /// loads coalesce; half the accumulators of [`ProductLayout::Blocked`].
+    Interleaved,
+}
+
+impl ProductLayout {
+    /// The layout for an adapter: [`ProductLayout::Blocked`] on one that runs on the CPU
+    /// (a fallback adapter in a browser, a CPU-type device natively), else
+    /// [`ProductLayout::Interleaved`].
+    pub fn for_adapter(runs_on_cpu: bool) -> Self {
+        if runs_on_cpu {
+            Self::Blocked
+        } else {
+            Self::Interleaved
+        }
+    }
+
+    /// Output columns one invocation accumulates (by 4 rows).
+    pub const fn block_columns(self) -> usize {
+        match self {
+            Self::Blocked => 16,
+            Self::Interleaved => 8,
+        }
+    }
+
+    /// Columns apart of an invocation's consecutive block columns.
+    pub const fn column_step(self) -> usize {
+        match self {
+            Self::Blocked => 1,
+            Self::Interleaved => COLUMN_LANES,
+        }
+    }
+
+    /// Columns of a workgroup's tile.
+    pub const fn tile_columns(self) -> usize {
+        COLUMN_LANES * self.block_columns()
+    }
+
+    /// The output column of block column `j` of the invocation at `lane` (0..16) in the tile
+    /// starting at `tile`: the address model of the kernel (`linear_kernel` computes the same).
+    pub const fn column(self, tile: usize, lane: usize, j: usize) -> usize {
+        match self {
+            Self::Blocked => tile + lane * self.block_columns() + j,
+            Self::Interleaved => tile + lane + COLUMN_LANES * j,
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Self::Blocked => 0,
+            Self::Interleaved => 1,
+        }
+    }
+}
+
+/// The layout [`linear`] uses on this process's device (one device per process).
+static PRODUCT_LAYOUT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Sets the layout of [`linear`]'s products, for the device just opened.
+pub fn set_product_layout(layout: ProductLayout) {
+    PRODUCT_LAYOUT.store(layout.code(), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The layout of [`linear`]'s products on this process's device.
+pub fn product_layout() -> ProductLayout {
+    match PRODUCT_LAYOUT.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => ProductLayout::Interleaved,
+        _ => ProductLayout::Blocked,
+    }
+}
 
 // NOTE: no kernel here uses workgroup memory or barriers. A first version did (a workgroup per
 // query row with the scores in workgroup memory and tree reductions, a workgroup per LayerNorm
@@ -207,9 +288,10 @@ fn add_layer_norm_kernel(
     }
 }
 
-/// `x · w (+ bias)` (then the GELU when `gelu`): each invocation a 4 × `BLOCK_COLUMNS` block of
-/// the output, accumulated in registers; a workgroup of 16 × 4 invocations covers
-/// `16 · BLOCK_COLUMNS` columns and 16 rows.
+/// `x · w (+ bias)` (then the GELU when `gelu`): each invocation a block of 4 rows × `cols`
+/// columns of the output, `step` columns apart (1: adjacent; 16: interleaved with its
+/// neighbours', see [`ProductLayout`]), accumulated in registers; a workgroup of 16 × 4
+/// invocations covers `16 · cols` columns and 16 rows.
 /// `x` is `rows × inputs`, `w` `inputs × outputs`.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
@@ -223,10 +305,15 @@ fn linear_kernel(
     outputs: usize,
     #[comptime] has_bias: bool,
     #[comptime] gelu: bool,
+    #[comptime] cols: usize,
+    #[comptime] step: usize,
 ) {
-    let cols = comptime![BLOCK_COLUMNS];
     let unit = UNIT_POS_X as usize;
-    let column = CUBE_POS_X as usize * (16 * cols) + (unit % 16) * cols;
+    let lane = unit % 16;
+    // ProductLayout::column: the first block column (a lane's block, or its own column of each
+    // group of 16), then `step` apart.
+    let spread = comptime![if step == 1 { cols } else { 1usize }];
+    let column = CUBE_POS_X as usize * (16 * cols) + lane * spread;
     let row = CUBE_POS_Y as usize * 16 + (unit / 16) * 4;
     if column >= outputs || row >= rows {
         terminate!();
@@ -241,9 +328,9 @@ fn linear_kernel(
     let mut columns = Array::<usize>::new(cols);
     #[unroll]
     for j in 0..cols {
-        columns[j] = select(column + j < outputs, column + j, outputs - 1);
+        columns[j] = select(column + j * step < outputs, column + j * step, outputs - 1);
     }
-    let mut acc = Array::<f32>::new(comptime![4 * BLOCK_COLUMNS]);
+    let mut acc = Array::<f32>::new(comptime![4 * cols]);
     #[unroll]
     for i in 0..4 * cols {
         acc[i] = 0.0;
@@ -268,15 +355,15 @@ fn linear_kernel(
     for i in 0..4usize {
         #[unroll]
         for j in 0..cols {
-            if row + i < rows && column + j < outputs {
+            if row + i < rows && column + j * step < outputs {
                 let mut y = acc[i * cols + j];
                 if comptime![has_bias] {
-                    y += bias[column + j];
+                    y += bias[column + j * step];
                 }
                 if comptime![gelu] {
                     y = erf_gelu(y);
                 }
-                output[(row + i) * outputs + column + j] = y;
+                output[(row + i) * outputs + column + j * step] = y;
             }
         }
     }
@@ -493,8 +580,20 @@ pub fn linear<const D: usize>(
     product(x, weight, bias, gelu)
 }
 
-/// [`linear`] with our kernel whatever the shape: one dispatch.
+/// [`linear`] with our kernel whatever the shape, in this device's [`ProductLayout`]: one
+/// dispatch.
 pub fn product<const D: usize>(
+    x: Tensor<D>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+    gelu: bool,
+) -> Tensor<D> {
+    product_in(product_layout(), x, weight, bias, gelu)
+}
+
+/// [`product`] in the given layout.
+pub fn product_in<const D: usize>(
+    layout: ProductLayout,
     x: Tensor<D>,
     weight: Tensor<2>,
     bias: Option<Tensor<1>>,
@@ -509,7 +608,7 @@ pub fn product<const D: usize>(
     dims[D - 1] = outputs;
     let output = empty_like(&x, dims.to_vec());
     let count = CubeCount::Static(
-        outputs.div_ceil(TILE_COLUMNS) as u32,
+        outputs.div_ceil(layout.tile_columns()) as u32,
         rows.div_ceil(TILE_ROWS) as u32,
         1,
     );
@@ -530,7 +629,90 @@ pub fn product<const D: usize>(
             outputs,
             has_bias,
             gelu,
+            layout.block_columns(),
+            layout.column_step(),
         );
     }
     tensor(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::{COLUMN_LANES, ProductLayout, TILE_ROWS, UNITS};
+
+    /// A subgroup's width on most hardware (NVIDIA's warp; AMD's wave32, Intel's SIMD32).
+    const SUBGROUP: usize = 32;
+    const LINE_BYTES: usize = 128;
+
+    /// The address model of [`super::product`]'s weight loads: at one step over the inputs, the
+    /// cache lines of `w`'s row that the first subgroup of a workgroup touches, summed over the
+    /// block's load instructions (each lane loads column `column(0, lane, j)` at instruction
+    /// `j`); the row starts on a line (`outputs` a multiple of 32, as 384 and 1536 are).
+    fn weight_lines_per_step(layout: ProductLayout) -> usize {
+        (0..layout.block_columns())
+            .map(|j| {
+                (0..SUBGROUP)
+                    .map(|unit| layout.column(0, unit % COLUMN_LANES, j) * 4 / LINE_BYTES)
+                    .collect::<BTreeSet<_>>()
+                    .len()
+            })
+            .sum()
+    }
+
+    /// Invocations of a product over `outputs` columns whose columns all lie past the edge, as a
+    /// fraction of those launched.
+    fn idle_fraction(layout: ProductLayout, outputs: usize) -> f64 {
+        let tile = layout.tile_columns();
+        let launched = outputs.div_ceil(tile) * tile;
+        (launched - outputs) as f64 / launched as f64
+    }
+
+    #[test]
+    fn each_layout_covers_each_column_of_a_tile_once() {
+        for layout in [ProductLayout::Blocked, ProductLayout::Interleaved] {
+            let mut seen: Vec<usize> = (0..COLUMN_LANES)
+                .flat_map(|lane| (0..layout.block_columns()).map(move |j| (lane, j)))
+                .map(|(lane, j)| layout.column(1024, lane, j))
+                .collect();
+            seen.sort_unstable();
+            let tile: Vec<usize> = (1024..1024 + layout.tile_columns()).collect();
+            assert_eq!(seen, tile, "{layout:?}");
+            assert_eq!(
+                COLUMN_LANES * (UNITS as usize / COLUMN_LANES),
+                UNITS as usize
+            );
+            assert_eq!(TILE_ROWS, 4 * (UNITS as usize / COLUMN_LANES));
+        }
+    }
+
+    /// The coalescing the hardware layout is for, by the address model: per output column and
+    /// step, the blocked layout's subgroup touches 8× the cache lines (16 adjacent columns per
+    /// lane: its 16 lanes' loads of one instruction are 64 bytes apart, 8 lines; the interleaved
+    /// lanes' loads are adjacent, one line); and at the model's widths no invocation idles.
+    #[test]
+    fn the_interleaved_layout_coalesces_and_fills_the_model_widths() {
+        let blocked = weight_lines_per_step(ProductLayout::Blocked);
+        let interleaved = weight_lines_per_step(ProductLayout::Interleaved);
+        assert_eq!((blocked, interleaved), (128, 8));
+        let per_column =
+            |lines: usize, layout: ProductLayout| lines as f64 / layout.tile_columns() as f64;
+        assert_eq!(per_column(blocked, ProductLayout::Blocked), 0.5);
+        assert_eq!(per_column(interleaved, ProductLayout::Interleaved), 0.0625);
+        // 384 columns: the blocked tile of 256 launches 512, a quarter idle; 1536 fills both.
+        assert_eq!(idle_fraction(ProductLayout::Blocked, 384), 0.25);
+        for outputs in [384, 1536] {
+            assert_eq!(idle_fraction(ProductLayout::Interleaved, outputs), 0.0);
+        }
+        assert_eq!(idle_fraction(ProductLayout::Blocked, 1536), 0.0);
+        // Accumulators per invocation (registers): 4 × 16 against 4 × 8.
+        assert_eq!(4 * ProductLayout::Blocked.block_columns(), 64);
+        assert_eq!(4 * ProductLayout::Interleaved.block_columns(), 32);
+        assert_eq!(ProductLayout::for_adapter(true), ProductLayout::Blocked);
+        assert_eq!(
+            ProductLayout::for_adapter(false),
+            ProductLayout::Interleaved
+        );
+    }
 }

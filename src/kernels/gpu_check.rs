@@ -4,7 +4,8 @@
 //! both. Each check gives the worst relative difference, `|gpu - cpu| / max(|cpu|, 1)`.
 //!
 //! The shapes: our product at 5120 × 384 × 1536 with the GELU and 4096 × 1536 × 384 (10 rows of
-//! 512 tokens; the browser runs our product at every row count), attention of 10 rows of 512
+//! 512 tokens; the browser runs our product at every row count), in both of its layouts,
+//! attention of 10 rows of 512
 //! tokens in 12 heads of 32 with padded rows, and residual + LayerNorm on 5,120 rows of 384.
 
 use burn::prelude::{Device, Tensor};
@@ -56,24 +57,28 @@ async fn compare<const D: usize>(what: String, gpu: Tensor<D>, cpu: Tensor<D>) -
 /// Runs every full-size check with the WebGPU kernels on `gpu` and the CPU's on `cpu`.
 pub async fn full_size(gpu_device: &Device, cpu: &Device) -> Vec<Check> {
     let mut checks = Vec::new();
-    for (rows, inputs, outputs, gelu) in [(5120, 384, 1536, true), (4096, 1536, 384, false)] {
-        let x = noise(12, rows * inputs, 1.0);
-        let w = noise(13, inputs * outputs, 0.1);
-        let bias = noise(14, outputs, 0.5);
-        let got = gpu::product(
-            on(&x, [1, rows, inputs], gpu_device),
-            on(&w, [inputs, outputs], gpu_device),
-            Some(on(&bias, [outputs], gpu_device)),
-            gelu,
-        );
-        let product = burn::tensor::module::linear(
-            on(&x, [1, rows, inputs], cpu),
-            on(&w, [inputs, outputs], cpu),
-            Some(on(&bias, [outputs], cpu)),
-        );
-        let expected = if gelu { super::gelu(product) } else { product };
-        let what = format!("product {rows}x{inputs}x{outputs}, gelu {gelu}");
-        checks.push(compare(what, got, expected).await);
+    let products = [(5120, 384, 1536, true), (4096, 1536, 384, false)];
+    for layout in [gpu::ProductLayout::Blocked, gpu::ProductLayout::Interleaved] {
+        for (rows, inputs, outputs, gelu) in products {
+            let x = noise(12, rows * inputs, 1.0);
+            let w = noise(13, inputs * outputs, 0.1);
+            let bias = noise(14, outputs, 0.5);
+            let got = gpu::product_in(
+                layout,
+                on(&x, [1, rows, inputs], gpu_device),
+                on(&w, [inputs, outputs], gpu_device),
+                Some(on(&bias, [outputs], gpu_device)),
+                gelu,
+            );
+            let product = burn::tensor::module::linear(
+                on(&x, [1, rows, inputs], cpu),
+                on(&w, [inputs, outputs], cpu),
+                Some(on(&bias, [outputs], cpu)),
+            );
+            let expected = if gelu { super::gelu(product) } else { product };
+            let what = format!("product {rows}x{inputs}x{outputs} {layout:?}, gelu {gelu}");
+            checks.push(compare(what, got, expected).await);
+        }
     }
 
     // 10 rows of 512 tokens, 12 heads of 32; row b padded over its last 40·b keys (the mask

@@ -168,12 +168,10 @@ async fn webgpu(
     probe: impl Future<Output = AdapterProbe>,
 ) -> std::result::Result<SelectedDevice, String> {
     let facts = probe.await?;
-    // The products' layout for this adapter: the CPU's where it runs on the CPU (SwiftShader).
+    // The kernels' shapes for this adapter: the CPU's where it runs on the CPU (SwiftShader).
     let runs_on_cpu = facts.as_ref().is_some_and(|f| f.fallback);
     let described = check_adapter(facts, preference, model)?;
-    crate::kernels::gpu::set_product_layout(crate::kernels::gpu::ProductLayout::for_adapter(
-        runs_on_cpu,
-    ));
+    crate::kernels::gpu::set_adapter_kind(crate::kernels::gpu::AdapterKind::of(runs_on_cpu));
     let (selected, limit) = wgpu_device().await?;
     // NOTE: the opened device's limit too: a device has the limits it was asked for, which may
     // be less than its adapter offers (the adapter's are checked first, before anything opens).
@@ -324,7 +322,7 @@ async fn wgpu_device() -> std::result::Result<(SelectedDevice, u64), String> {
     // `DeviceType::Cpu`, compared by name: cubecl is built without its re-export of wgpu); in a
     // browser the probe's facts decide (`webgpu` above).
     #[cfg(not(target_arch = "wasm32"))]
-    crate::kernels::gpu::set_product_layout(crate::kernels::gpu::ProductLayout::for_adapter(
+    crate::kernels::gpu::set_adapter_kind(crate::kernels::gpu::AdapterKind::of(
         format!("{:?}", info.device_type) == "Cpu",
     ));
     let adapter =

@@ -287,6 +287,20 @@ fn gpu_kernels_match_the_cpu() {
                 &run(&cpu, form),
             );
         }
+        // The hardware kernel (a workgroup per row; lavapipe runs the one above).
+        let workgroups = values(kernels_gpu::add_layer_norm_for(
+            kernels_gpu::AdapterKind::Hardware,
+            on(&a, [1, rows, width], &gpu),
+            on(&b, [1, rows, width], &gpu),
+            on(&gamma, [width], &gpu),
+            on(&beta, [width], &gpu),
+            1e-5,
+        ));
+        assert_close(
+            &format!("layer norm {rows}x{width}, a workgroup per row"),
+            &workgroups,
+            &run(&cpu, LayerNormForm::Decomposed),
+        );
     }
 
     // Linear layers with and without a bias, and with the GELU after them: our kernel (up to
@@ -318,9 +332,9 @@ fn gpu_kernels_match_the_cpu() {
         );
     }
     assert_eq!(
-        kernels_gpu::product_layout(),
-        kernels_gpu::ProductLayout::Blocked,
-        "lavapipe runs on the CPU: the blocked layout"
+        kernels_gpu::adapter_kind(),
+        kernels_gpu::AdapterKind::Cpu,
+        "lavapipe runs on the CPU: the kernels shaped for it"
     );
     for (rows, inputs, outputs) in [(32, 384, 1536), (61, 384, 384), (5, 50, 1), (200, 37, 70)] {
         let x = noise(9, rows * inputs, 1.0);
@@ -360,7 +374,7 @@ fn gpu_kernels_match_the_cpu_at_full_size() {
     let gpu = gpu().device;
     let cpu = burn::prelude::Device::flex();
     let checks = pollster::block_on(web_reranker::kernels::gpu_check::full_size(&gpu, &cpu));
-    assert_eq!(checks.len(), 6);
+    assert_eq!(checks.len(), 7);
     for check in checks {
         eprintln!("{}: {:.2e}", check.what, check.worst);
         assert!(

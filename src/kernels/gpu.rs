@@ -52,14 +52,55 @@ const TILE_ROWS: usize = 16;
 /// Invocations of a [`linear`] workgroup side by side over the columns (16 × 4 = [`UNITS`]).
 const COLUMN_LANES: usize = 16;
 
-/// How [`product`] lays out each invocation's block of the output, chosen per adapter when the
-/// device opens ([`set_product_layout`]; `src/device.rs`).
+/// What the device's adapter is, for the kernels' shapes; set when the device opens
+/// ([`set_adapter_kind`], `src/device.rs`; a process opens one device).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdapterKind {
+    /// It runs on the CPU (a fallback adapter in a browser, SwiftShader; lavapipe natively): an
+    /// invocation is a CPU thread's loop, and a barrier switches every invocation of the
+    /// workgroup.
+    Cpu,
+    /// A GPU: neighbouring invocations' loads and stores coalesce, and barriers are cheap.
+    Hardware,
+}
+
+impl AdapterKind {
+    /// [`AdapterKind::Cpu`] where `runs_on_cpu`, else [`AdapterKind::Hardware`].
+    pub fn of(runs_on_cpu: bool) -> Self {
+        if runs_on_cpu {
+            Self::Cpu
+        } else {
+            Self::Hardware
+        }
+    }
+}
+
+/// The kind of this process's adapter (0: CPU, 1: hardware).
+static ADAPTER_KIND: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Sets the kind of adapter the kernels are shaped for, for the device just opened.
+pub fn set_adapter_kind(kind: AdapterKind) {
+    let code = match kind {
+        AdapterKind::Cpu => 0,
+        AdapterKind::Hardware => 1,
+    };
+    ADAPTER_KIND.store(code, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The kind of adapter the kernels are shaped for on this process's device.
+pub fn adapter_kind() -> AdapterKind {
+    match ADAPTER_KIND.load(std::sync::atomic::Ordering::Relaxed) {
+        1 => AdapterKind::Hardware,
+        _ => AdapterKind::Cpu,
+    }
+}
+
+/// How [`product`] lays out each invocation's block of the output, by [`AdapterKind`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProductLayout {
     /// Each invocation 4 rows × 16 adjacent columns; a workgroup 256 columns × 16 rows. For
-    /// adapters that run on the CPU (SwiftShader, lavapipe), where an invocation is a CPU
-    /// thread's loop and its 16 adjacent loads one cache-line run: measured fastest there
-    /// (BENCHMARKS.md, section 3).
+    /// adapters that run on the CPU, where an invocation's 16 adjacent loads are one cache-line
+    /// run: measured fastest there (BENCHMARKS.md, section 3).
     Blocked,
     /// Each invocation 4 rows × 8 columns, 16 columns apart: at each step the 16 lanes of a row
     /// group read 16 adjacent weights (one 64-byte segment) and write 16 adjacent outputs; a
@@ -70,14 +111,11 @@ pub enum ProductLayout {
 }
 
 impl ProductLayout {
-    /// The layout for an adapter: [`ProductLayout::Blocked`] on one that runs on the CPU
-    /// (a fallback adapter in a browser, a CPU-type device natively), else
-    /// [`ProductLayout::Interleaved`].
-    pub fn for_adapter(runs_on_cpu: bool) -> Self {
-        if runs_on_cpu {
-            Self::Blocked
-        } else {
-            Self::Interleaved
+    /// The layout for an adapter of `kind`.
+    pub fn for_adapter(kind: AdapterKind) -> Self {
+        match kind {
+            AdapterKind::Cpu => Self::Blocked,
+            AdapterKind::Hardware => Self::Interleaved,
         }
     }
 
@@ -110,38 +148,17 @@ impl ProductLayout {
             Self::Interleaved => tile + lane + COLUMN_LANES * j,
         }
     }
-
-    fn code(self) -> u8 {
-        match self {
-            Self::Blocked => 0,
-            Self::Interleaved => 1,
-        }
-    }
 }
 
-/// The layout [`linear`] uses on this process's device (one device per process).
-static PRODUCT_LAYOUT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-
-/// Sets the layout of [`linear`]'s products, for the device just opened.
-pub fn set_product_layout(layout: ProductLayout) {
-    PRODUCT_LAYOUT.store(layout.code(), std::sync::atomic::Ordering::Relaxed);
-}
-
-/// The layout of [`linear`]'s products on this process's device.
-pub fn product_layout() -> ProductLayout {
-    match PRODUCT_LAYOUT.load(std::sync::atomic::Ordering::Relaxed) {
-        1 => ProductLayout::Interleaved,
-        _ => ProductLayout::Blocked,
-    }
-}
-
-// NOTE: no kernel here uses workgroup memory or barriers. A first version did (a workgroup per
-// query row with the scores in workgroup memory and tree reductions, a workgroup per LayerNorm
-// row, 64 × 64 shared-memory tiles for the products): on the GPUs that run on the CPU (lavapipe,
-// SwiftShader, what browsers without a GPU get) each barrier costs a switch of every invocation
-// of the workgroup, and the tiny fixture's attention took 180 ms a layer on lavapipe. One
-// invocation per query row (an online softmax over the keys, the head in registers) or per
-// LayerNorm row, and products that accumulate a 4 × 16 block in registers, cost no barrier.
+// NOTE: on adapters that run on the CPU no kernel here uses workgroup memory or barriers. A
+// first version did (a workgroup per query row with the scores in workgroup memory and tree
+// reductions, a workgroup per LayerNorm row, 64 × 64 shared-memory tiles for the products): on
+// the GPUs that run on the CPU (lavapipe, SwiftShader, what browsers without a GPU get) each
+// barrier costs a switch of every invocation of the workgroup, and the tiny fixture's attention
+// took 180 ms a layer on lavapipe. One invocation per query row (an online softmax over the
+// keys, the head in registers) or per LayerNorm row, and products that accumulate a 4 × 16
+// block in registers, cost no barrier. On hardware GPUs the LayerNorm takes a workgroup per row
+// and the product interleaves its columns (`AdapterKind`).
 // NOTE: 4 × 16, not 4 × 4 or 4 × 8: each load then feeds more multiply-adds; on lavapipe 4 × 16
 // was 1.4× 4 × 4 at 16 × 128, and in Chromium on SwiftShader eight pairs went from 10.9 s to
 // 7.8 s (BENCHMARKS.md section 3).
@@ -285,6 +302,70 @@ fn add_layer_norm_kernel(
     let deviation = f32::sqrt(squares / count + epsilon);
     for i in 0..width {
         output[start + i] = (output[start + i] - mean) / deviation * gamma[i] + beta[i];
+    }
+}
+
+/// One workgroup of [`UNITS`] invocations per row: `LayerNorm(a + b) · gamma + beta` over the
+/// last dimension, the row's sum and squared deviations gathered in workgroup memory (two
+/// barriers); invocation `u` reads and writes values `u, u + 64, …`, so neighbours touch
+/// adjacent values. For hardware GPUs ([`AdapterKind::Hardware`]); `add_layer_norm_kernel`, an
+/// invocation per row with no barrier, stays for adapters that run on the CPU.
+/// NOTE: no branch around the barriers (WGSL wants them in uniform control flow): a workgroup
+/// past the last row reads the last row and writes nothing.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn add_layer_norm_rows_kernel(
+    a: &[f32],
+    b: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    output: &mut [f32],
+    rows: usize,
+    width: usize,
+    epsilon: f32,
+) {
+    let units = comptime![UNITS as usize];
+    let lane = UNIT_POS as usize;
+    let group = CUBE_POS;
+    let row = select(group < rows, group, rows - 1);
+    let start = row * width;
+    let mut sums = Shared::<[f32]>::new_slice(units);
+    let mut squares = Shared::<[f32]>::new_slice(units);
+    let mut sum = f32::new(0.0);
+    let mut i = lane;
+    while i < width {
+        sum += a[start + i] + b[start + i];
+        i += units;
+    }
+    sums[lane] = sum;
+    sync_cube();
+    let mut total = f32::new(0.0);
+    for u in 0..units {
+        total += sums[u];
+    }
+    let count = f32::cast_from(width);
+    let mean = total / count;
+    let mut deviations = f32::new(0.0);
+    let mut i = lane;
+    while i < width {
+        let d = a[start + i] + b[start + i] - mean;
+        deviations += d * d;
+        i += units;
+    }
+    squares[lane] = deviations;
+    sync_cube();
+    let mut squared = f32::new(0.0);
+    for u in 0..units {
+        squared += squares[u];
+    }
+    let deviation = f32::sqrt(squared / count + epsilon);
+    if group < rows {
+        let mut i = lane;
+        while i < width {
+            let x = a[start + i] + b[start + i];
+            output[start + i] = (x - mean) / deviation * gamma[i] + beta[i];
+            i += units;
+        }
     }
 }
 
@@ -528,6 +609,19 @@ pub fn add_layer_norm<const D: usize>(
     beta: Tensor<1>,
     epsilon: f32,
 ) -> Tensor<D> {
+    add_layer_norm_for(adapter_kind(), a, b, gamma, beta, epsilon)
+}
+
+/// [`add_layer_norm`] with the kernel for an adapter of `kind`: an invocation per row
+/// ([`AdapterKind::Cpu`]) or a workgroup per row ([`AdapterKind::Hardware`]).
+pub fn add_layer_norm_for<const D: usize>(
+    kind: AdapterKind,
+    a: Tensor<D>,
+    b: Tensor<D>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f32,
+) -> Tensor<D> {
     let dims = a.dims();
     let width = dims[D - 1];
     let b = if b.dims() == dims { b } else { b.expand(dims) };
@@ -535,21 +629,44 @@ pub fn add_layer_norm<const D: usize>(
     let rows = a.meta.num_elements() / width.max(1);
     let output = empty_like(&a, dims.to_vec());
     let client = a.client.clone();
-    // SAFETY: an invocation per row below `rows`, each indexing its own row of `width` values.
+    let args = (
+        a.into_buffer_arg(),
+        b.into_buffer_arg(),
+        gamma.into_buffer_arg(),
+        beta.into_buffer_arg(),
+        output.clone().into_buffer_arg(),
+    );
+    // SAFETY: each invocation (or workgroup) below `rows` indexes its own row of `width` values;
+    // a workgroup past the last row reads the last row and writes nothing.
     unsafe {
-        add_layer_norm_kernel::launch_unchecked(
-            &client,
-            grid_1d(rows, UNITS),
-            CubeDim::new_1d(UNITS),
-            a.into_buffer_arg(),
-            b.into_buffer_arg(),
-            gamma.into_buffer_arg(),
-            beta.into_buffer_arg(),
-            output.clone().into_buffer_arg(),
-            rows,
-            width,
-            epsilon,
-        );
+        match kind {
+            AdapterKind::Cpu => add_layer_norm_kernel::launch_unchecked(
+                &client,
+                grid_1d(rows, UNITS),
+                CubeDim::new_1d(UNITS),
+                args.0,
+                args.1,
+                args.2,
+                args.3,
+                args.4,
+                rows,
+                width,
+                epsilon,
+            ),
+            AdapterKind::Hardware => add_layer_norm_rows_kernel::launch_unchecked(
+                &client,
+                grid_1d(rows, 1),
+                CubeDim::new_1d(UNITS),
+                args.0,
+                args.1,
+                args.2,
+                args.3,
+                args.4,
+                rows,
+                width,
+                epsilon,
+            ),
+        }
     }
     tensor(output)
 }
@@ -588,7 +705,13 @@ pub fn product<const D: usize>(
     bias: Option<Tensor<1>>,
     gelu: bool,
 ) -> Tensor<D> {
-    product_in(product_layout(), x, weight, bias, gelu)
+    product_in(
+        ProductLayout::for_adapter(adapter_kind()),
+        x,
+        weight,
+        bias,
+        gelu,
+    )
 }
 
 /// [`product`] in the given layout.
@@ -640,7 +763,7 @@ pub fn product_in<const D: usize>(
 mod tests {
     use std::collections::BTreeSet;
 
-    use super::{COLUMN_LANES, ProductLayout, TILE_ROWS, UNITS};
+    use super::{AdapterKind, COLUMN_LANES, ProductLayout, TILE_ROWS, UNITS};
 
     /// A subgroup's width on most hardware (NVIDIA's warp; AMD's wave32, Intel's SIMD32).
     const SUBGROUP: usize = 32;

@@ -6,7 +6,8 @@
 //! The shapes: our product at 5120 × 384 × 1536 with the GELU and 4096 × 1536 × 384 (10 rows of
 //! 512 tokens; the browser runs our product at every row count), in both of its layouts,
 //! attention of 10 rows of 512
-//! tokens in 12 heads of 32 with padded rows, and residual + LayerNorm on 5,120 rows of 384.
+//! tokens in 12 heads of 32 with padded rows, and residual + LayerNorm on 5,120 rows of 384 with
+//! both kernels (an invocation per row, a workgroup per row).
 
 use burn::prelude::{Device, Tensor};
 use burn::tensor::TensorData;
@@ -122,17 +123,21 @@ pub async fn full_size(gpu_device: &Device, cpu: &Device) -> Vec<Check> {
     let b = noise(19, rows * width, 2.0);
     let gamma = noise(20, width, 1.5);
     let beta = noise(21, width, 0.5);
-    let norm = |device: &Device| {
-        super::add_layer_norm(
+    let args = |device: &Device| {
+        (
             on(&a, [1, rows, width], device),
             on(&b, [1, rows, width], device),
             on(&gamma, [width], device),
             on(&beta, [width], device),
-            1e-5,
-            LayerNormForm::Decomposed,
         )
     };
-    let what = format!("residual + layer norm {rows}x{width}");
-    checks.push(compare(what, norm(gpu_device), norm(cpu)).await);
+    for kind in [gpu::AdapterKind::Cpu, gpu::AdapterKind::Hardware] {
+        let (ga, gb, gg, gbeta) = args(gpu_device);
+        let (ca, cb, cg, cbeta) = args(cpu);
+        let got = gpu::add_layer_norm_for(kind, ga, gb, gg, gbeta, 1e-5);
+        let expected = super::add_layer_norm(ca, cb, cg, cbeta, 1e-5, LayerNormForm::Decomposed);
+        let what = format!("residual + layer norm {rows}x{width}, for a {kind:?} adapter");
+        checks.push(compare(what, got, expected).await);
+    }
     checks
 }

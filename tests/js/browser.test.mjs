@@ -734,6 +734,13 @@ function limitedWebGpu({ features: optional, deviceStorageLimit }) {
     maxStorageTexturesInVertexStage: 4, maxImmediateSize: 0,
   };
   window.__deviceRequests = [];
+  // Which kernels were compiled: those shaped for hardware use workgroup barriers.
+  window.__barrierShaders = 0;
+  const createShaderModule = GPUDevice.prototype.createShaderModule;
+  GPUDevice.prototype.createShaderModule = function recordShader(descriptor) {
+    if (String(descriptor?.code ?? '').includes('workgroupBarrier')) window.__barrierShaders += 1;
+    return createShaderModule.call(this, descriptor);
+  };
   for (const proto of [globalThis.GPUAdapterInfo?.prototype, globalThis.GPUAdapter?.prototype]) {
     if (proto !== undefined && 'isFallbackAdapter' in proto) {
       Object.defineProperty(proto, 'isFallbackAdapter', { get: () => false, configurable: true });
@@ -779,16 +786,20 @@ async function limitedPage(options, query) {
     await page.goto(`${server.origin}/tests/browser/parity.html?${query}`);
     const result = await page.evaluate(() => window.__result);
     const requests = await page.evaluate(() => window.__deviceRequests);
-    return { result, requests, errors };
+    const barrierShaders = await page.evaluate(() => window.__barrierShaders);
+    return { result, requests, errors, barrierShaders };
   });
 }
 
-test('(u) an adapter with only the default limits and `timestamp-query`: WebGPU asks for nothing more and scores within 1e-4, in f32 and int8', async () => {
+test('(u) a hardware adapter with only the default limits and `timestamp-query`: WebGPU asks for nothing more, runs the kernels shaped for hardware and scores within 1e-4, in f32 and int8', async () => {
   for (const precision of ['f32', 'int8']) {
-    const { result, requests, errors } = await limitedPage({ features: ['timestamp-query'] }, `device=webgpu&precision=${precision}`);
+    const { result, requests, errors, barrierShaders } = await limitedPage({ features: ['timestamp-query'] }, `device=webgpu&precision=${precision}`);
     assert.deepEqual(errors, []);
     assert.equal(result.error, undefined, result.error);
     assert.equal(result.device.backend, 'webgpu');
+    // Presented as hardware, the model ran the kernels shaped for it (the workgroup-per-row
+    // LayerNorm has barriers; the CPU adapter's kernels have none).
+    assert.ok(barrierShaders >= 1, `${barrierShaders} shaders with barriers`);
     assert.ok(requests.length >= 1, JSON.stringify(requests));
     checkScores(`chromium webgpu, default limits only, ${precision}`, result);
   }
@@ -830,13 +841,13 @@ test('(u) a device opened with a smaller storage binding than the model needs: `
   }
 });
 
-test('(v) the WebGPU kernels at the real model\'s full sizes (products 5120 × 384 × 1536 and 4096 × 1536 × 384 in both layouts, attention 10 × 512 × 12 × 32, LayerNorm on 5,120 × 384) within 1e-4 of the CPU\'s', async () => {
+test('(v) the WebGPU kernels at the real model\'s full sizes (products 5120 × 384 × 1536 and 4096 × 1536 × 384 in both layouts, attention 10 × 512 × 12 × 32, both LayerNorms on 5,120 × 384) within 1e-4 of the CPU\'s', async () => {
   await withPage({ webgpu: true }, async (page, errors) => {
     await page.goto(`${server.origin}/tests/browser/kernels.html`);
     const result = await page.evaluate(() => window.__result);
     assert.deepEqual(errors, []);
     assert.equal(result.error, undefined, result.error);
-    assert.equal(result.checks.length, 6, JSON.stringify(result));
+    assert.equal(result.checks.length, 7, JSON.stringify(result));
     console.log(`chromium full-size kernels (${result.ms.toFixed(0)} ms): ${result.checks.map((c) => `${c.what} ${c.worst.toExponential(2)}`).join('; ')}`);
     for (const { what, worst } of result.checks) assert.ok(worst <= TOLERANCE, `${what}: ${worst}`);
   });

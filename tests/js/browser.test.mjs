@@ -805,12 +805,17 @@ test('(u) a hardware adapter with only the default limits and `timestamp-query`:
   }
 });
 
-test('(u) an adapter without optional features (no `timestamp-query`, which burn\'s runtime needs in a browser): `webgpu` rejects with DEVICE and the reason, `auto` runs on the CPU and says why; nothing traps', async () => {
+/**
+ * With `limitedWebGpu(options)`: `webgpu` rejects with DEVICE and `why`, `auto` runs on the CPU
+ * with `why` as its fallback reason and scores the fixture; returns each page's device requests.
+ */
+async function checkRefused(options, why, label) {
+  const requests = {};
   for (const device of ['webgpu', 'auto']) {
-    const { result, requests, errors } = await limitedPage({ features: [] }, `device=${device}`);
-    assert.deepEqual(errors, []);
-    assert.deepEqual(requests, [], 'no device is requested');
-    const why = /lacks the optional `timestamp-query` feature/;
+    const page = await limitedPage(options, `device=${device}`);
+    const { result } = page;
+    requests[device] = page.requests;
+    assert.deepEqual(page.errors, []);
     if (device === 'webgpu') {
       assert.equal(result.code, 'DEVICE', JSON.stringify(result));
       assert.match(result.error, why);
@@ -819,26 +824,19 @@ test('(u) an adapter without optional features (no `timestamp-query`, which burn
     assert.equal(result.error, undefined, result.error);
     assert.equal(result.device.backend, 'cpu');
     assert.match(result.device.fallbackReason, why);
-    checkScores('chromium auto, no optional features', result);
+    checkScores(`chromium auto, ${label}`, result);
   }
+  return requests;
+}
+
+test('(u) an adapter without optional features (no `timestamp-query`, which burn\'s runtime needs in a browser): `webgpu` rejects with DEVICE and the reason, `auto` runs on the CPU and says why; nothing traps', async () => {
+  const requests = await checkRefused({ features: [] }, /lacks the optional `timestamp-query` feature/, 'no optional features');
+  assert.deepEqual(requests, { webgpu: [], auto: [] }, 'no device is requested');
 });
 
 test('(u) a device opened with a smaller storage binding than the model needs: `webgpu` rejects with DEVICE, `auto` runs on the CPU and says why', async () => {
   const limit = 64 << 20;
-  for (const device of ['webgpu', 'auto']) {
-    const { result, errors } = await limitedPage({ deviceStorageLimit: limit }, `device=${device}`);
-    assert.deepEqual(errors, []);
-    const why = new RegExp(`binds at most ${limit} bytes per storage buffer`);
-    if (device === 'webgpu') {
-      assert.equal(result.code, 'DEVICE', JSON.stringify(result));
-      assert.match(result.error, why);
-      continue;
-    }
-    assert.equal(result.error, undefined, result.error);
-    assert.equal(result.device.backend, 'cpu');
-    assert.match(result.device.fallbackReason, why);
-    checkScores('chromium auto, device limit too small', result);
-  }
+  await checkRefused({ deviceStorageLimit: limit }, new RegExp(`binds at most ${limit} bytes per storage buffer`), 'device limit too small');
 });
 
 test('(v) the WebGPU kernels at the real model\'s full sizes (products 5120 × 384 × 1536 and 4096 × 1536 × 384 in both layouts, attention 10 × 512 × 12 × 32, both LayerNorms on 5,120 × 384) within 1e-4 of the CPU\'s', async () => {

@@ -257,10 +257,27 @@ fn gpu_kernels_match_the_cpu() {
             };
             values(out)
         };
+        let expected = run(&cpu, false);
         assert_close(
             &format!("attention {batch}x{seq}x{heads}x{head_dim}"),
             &run(&gpu, true),
-            &run(&cpu, false),
+            &expected,
+        );
+        // The hardware kernel (keys and values in workgroup tiles; lavapipe runs the one above):
+        // partial tiles, several blocks of query rows, -inf masks.
+        let tiled = values(kernels_gpu::attention_for(
+            kernels_gpu::AdapterKind::Hardware,
+            on(&q, [batch, seq, width], &gpu),
+            on(&k, [batch, seq, width], &gpu),
+            on(&v, [batch, seq, width], &gpu),
+            on(&bias, [batch, 1, 1, seq], &gpu),
+            heads,
+            0.17,
+        ));
+        assert_close(
+            &format!("tiled attention {batch}x{seq}x{heads}x{head_dim}"),
+            &tiled,
+            &expected,
         );
     }
 
@@ -374,7 +391,7 @@ fn gpu_kernels_match_the_cpu_at_full_size() {
     let gpu = gpu().device;
     let cpu = burn::prelude::Device::flex();
     let checks = pollster::block_on(web_reranker::kernels::gpu_check::full_size(&gpu, &cpu));
-    assert_eq!(checks.len(), 7);
+    assert_eq!(checks.len(), 8);
     for check in checks {
         eprintln!("{}: {:.2e}", check.what, check.worst);
         assert!(

@@ -37,6 +37,9 @@ use cubecl::prelude::*;
 pub const ATTENTION_MAX_SEQ: usize = 512;
 /// The widest head [`attention`] keeps in registers.
 const ATTENTION_MAX_HEAD_DIM: usize = 128;
+/// Values in each of [`attention_tiled_kernel`]'s two workgroup tiles (keys, values): 4 KiB
+/// each, within WebGPU's default 16 KiB of workgroup memory at any head width.
+const ATTENTION_TILE_VALUES: usize = 1024;
 /// Threads of a workgroup: attention (one query row each), LayerNorm (one row each), GELU (one
 /// value each).
 const UNITS: u32 = 64;
@@ -264,6 +267,114 @@ fn attention_kernel(
     #[unroll]
     for d in 0..head_dim {
         output[q_start + d] = acc[d] * inverse;
+    }
+}
+
+/// [`attention_kernel`] for hardware GPUs: a workgroup per (batch row, head, block of
+/// [`UNITS`] query rows), an invocation per query row as there, the keys and values read in
+/// tiles of `tile` keys that the workgroup loads once into workgroup memory (neighbouring
+/// invocations load adjacent values), where each invocation read every key and value itself.
+/// `tile · head_dim` is [`ATTENTION_TILE_VALUES`] (8 KiB for both tiles).
+/// NOTE: the barriers sit in a loop whose bound (`seq`) every invocation shares and in no branch
+/// (WGSL wants them in uniform control flow): rows past the end compute the last row and write
+/// nothing, keys past the end are loaded as the last key and not scored.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn attention_tiled_kernel(
+    query: &[f32],
+    key: &[f32],
+    value: &[f32],
+    bias: &[f32],
+    output: &mut [f32],
+    seq: usize,
+    heads: usize,
+    width: usize,
+    bias_batch: usize,
+    bias_head: usize,
+    bias_row: usize,
+    bias_key: usize,
+    scale: f32,
+    #[comptime] head_dim: usize,
+    #[comptime] tile: usize,
+) {
+    let units = comptime![UNITS as usize];
+    let lane = UNIT_POS as usize;
+    // NOTE: spelt out: cubecl's kernel language has no `div_ceil`.
+    #[allow(clippy::manual_div_ceil)]
+    let blocks = (seq + units - 1) / units;
+    let group = CUBE_POS;
+    let block = group % blocks;
+    let head = (group / blocks) % heads;
+    let batch = group / (blocks * heads);
+    let wanted = block * units + lane;
+    let row = select(wanted < seq, wanted, seq - 1);
+    let q_start = (batch * seq + row) * width + head * head_dim;
+    let mut q = Array::<f32>::new(head_dim);
+    let mut acc = Array::<f32>::new(head_dim);
+    #[unroll]
+    for d in 0..head_dim {
+        q[d] = query[q_start + d];
+        acc[d] = 0.0;
+    }
+    let bias_start = batch * bias_batch + head * bias_head + row * bias_row;
+    let mut keys = Shared::<[f32]>::new_slice(comptime![tile * head_dim]);
+    let mut values = Shared::<[f32]>::new_slice(comptime![tile * head_dim]);
+    // As attention_kernel: no infinities (WGSL may assume none).
+    let lowest = f32::new(-3.4028235e38);
+    let floor = f32::new(-80.0);
+    let mut peak = lowest;
+    let mut sum = f32::new(0.0);
+    let mut first = 0usize;
+    while first < seq {
+        // The tile's keys and values, each invocation every 64th value of it.
+        let mut e = lane;
+        while e < comptime![tile * head_dim] {
+            let j = first + e / head_dim;
+            let source = (batch * seq + select(j < seq, j, seq - 1)) * width + head * head_dim;
+            keys[e] = key[source + e % head_dim];
+            values[e] = value[source + e % head_dim];
+            e += units;
+        }
+        sync_cube();
+        for t in 0..tile {
+            // Keys past the end (the last tile's tail) are not scored.
+            if first + t >= seq {
+                break;
+            }
+            let mut dot = f32::new(0.0);
+            #[unroll]
+            for d in 0..head_dim {
+                dot += q[d] * keys[t * head_dim + d];
+            }
+            let score = max(
+                dot * scale + bias[bias_start + (first + t) * bias_key],
+                lowest,
+            );
+            if score > peak {
+                let correction = f32::exp(max(peak - score, floor));
+                sum *= correction;
+                #[unroll]
+                for d in 0..head_dim {
+                    acc[d] *= correction;
+                }
+                peak = score;
+            }
+            let weight = f32::exp(max(score - peak, floor));
+            sum += weight;
+            #[unroll]
+            for d in 0..head_dim {
+                acc[d] += weight * values[t * head_dim + d];
+            }
+        }
+        sync_cube();
+        first += tile;
+    }
+    if wanted < seq {
+        let inverse = 1.0f32 / sum;
+        #[unroll]
+        for d in 0..head_dim {
+            output[q_start + d] = acc[d] * inverse;
+        }
     }
 }
 
@@ -557,6 +668,21 @@ pub fn attention(
     heads: usize,
     scale: f32,
 ) -> Tensor<3> {
+    attention_for(adapter_kind(), query, key, value, bias, heads, scale)
+}
+
+/// [`attention`] with the kernel for an adapter of `kind`: an invocation per query row reading
+/// every key itself ([`AdapterKind::Cpu`]), or with the keys and values in workgroup tiles
+/// ([`AdapterKind::Hardware`]).
+pub fn attention_for(
+    kind: AdapterKind,
+    query: Tensor<3>,
+    key: Tensor<3>,
+    value: Tensor<3>,
+    bias: Tensor<4>,
+    heads: usize,
+    scale: f32,
+) -> Tensor<3> {
     assert!(
         attention_fits(&query, &key, &value, &bias, heads),
         "attention inputs the kernel does not take"
@@ -573,30 +699,59 @@ pub fn attention(
     let output = empty_like(&q, vec![batch, seq, width]);
     let client = q.client.clone();
     let rows = batch * heads * seq;
-    // SAFETY: the invocations below `rows` index rows below `batch · seq` and columns below
-    // `width` of the three `[batch, seq, width]` inputs and the output, and the bias within its
-    // strides.
+    let args = (
+        q.into_buffer_arg(),
+        k.into_buffer_arg(),
+        v.into_buffer_arg(),
+        b.into_buffer_arg(),
+        output.clone().into_buffer_arg(),
+    );
+    // SAFETY: the invocations below `rows` (or the workgroups' rows below `seq`) index rows below
+    // `batch · seq` and columns below `width` of the three `[batch, seq, width]` inputs and the
+    // output, and the bias within its strides.
     unsafe {
-        attention_kernel::launch_unchecked(
-            &client,
-            grid_1d(rows, UNITS),
-            CubeDim::new_1d(UNITS),
-            q.into_buffer_arg(),
-            k.into_buffer_arg(),
-            v.into_buffer_arg(),
-            b.into_buffer_arg(),
-            output.clone().into_buffer_arg(),
-            rows,
-            seq,
-            heads,
-            width,
-            bias_strides[0],
-            bias_strides[1],
-            bias_strides[2],
-            bias_strides[3],
-            scale,
-            head_dim,
-        );
+        match kind {
+            AdapterKind::Cpu => attention_kernel::launch_unchecked(
+                &client,
+                grid_1d(rows, UNITS),
+                CubeDim::new_1d(UNITS),
+                args.0,
+                args.1,
+                args.2,
+                args.3,
+                args.4,
+                rows,
+                seq,
+                heads,
+                width,
+                bias_strides[0],
+                bias_strides[1],
+                bias_strides[2],
+                bias_strides[3],
+                scale,
+                head_dim,
+            ),
+            AdapterKind::Hardware => attention_tiled_kernel::launch_unchecked(
+                &client,
+                grid_1d(batch * heads * seq.div_ceil(UNITS as usize), 1),
+                CubeDim::new_1d(UNITS),
+                args.0,
+                args.1,
+                args.2,
+                args.3,
+                args.4,
+                seq,
+                heads,
+                width,
+                bias_strides[0],
+                bias_strides[1],
+                bias_strides[2],
+                bias_strides[3],
+                scale,
+                head_dim,
+                ATTENTION_TILE_VALUES / head_dim,
+            ),
+        }
     }
     tensor(output)
 }
@@ -832,9 +987,12 @@ mod tests {
         // Accumulators per invocation (registers): 4 × 16 against 4 × 8.
         assert_eq!(4 * ProductLayout::Blocked.block_columns(), 64);
         assert_eq!(4 * ProductLayout::Interleaved.block_columns(), 32);
-        assert_eq!(ProductLayout::for_adapter(true), ProductLayout::Blocked);
         assert_eq!(
-            ProductLayout::for_adapter(false),
+            ProductLayout::for_adapter(AdapterKind::of(true)),
+            ProductLayout::Blocked
+        );
+        assert_eq!(
+            ProductLayout::for_adapter(AdapterKind::of(false)),
             ProductLayout::Interleaved
         );
     }

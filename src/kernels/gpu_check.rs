@@ -5,7 +5,7 @@
 //!
 //! The shapes: our product at 5120 × 384 × 1536 with the GELU and 4096 × 1536 × 384 (10 rows of
 //! 512 tokens; the browser runs our product at every row count), in both of its layouts,
-//! attention of 10 rows of 512
+//! attention with both kernels of 10 rows of 512
 //! tokens in 12 heads of 32 with padded rows, and residual + LayerNorm on 5,120 rows of 384 with
 //! both kernels (an invocation per row, a workgroup per row).
 
@@ -104,18 +104,20 @@ pub async fn full_size(gpu_device: &Device, cpu: &Device) -> Vec<Check> {
             on(&bias, [batch, 1, 1, seq], device),
         )
     };
-    let (gq, gk, gv, gb) = inputs(gpu_device);
-    let what = format!("attention {batch}x{seq}x{heads}x{head_dim}");
-    if gpu::attention_fits(&gq, &gk, &gv, &gb, heads) {
-        let (cq, ck, cv, cb) = inputs(cpu);
-        let got = gpu::attention(gq, gk, gv, gb, heads, scale);
-        let expected = super::attention(cq, ck, cv, cb, heads, scale);
-        checks.push(compare(what, got, expected).await);
-    } else {
-        checks.push(Check {
-            what: format!("{what}: the kernel does not take it"),
-            worst: f32::INFINITY,
-        });
+    for kind in [gpu::AdapterKind::Cpu, gpu::AdapterKind::Hardware] {
+        let (gq, gk, gv, gb) = inputs(gpu_device);
+        let what = format!("attention {batch}x{seq}x{heads}x{head_dim}, for a {kind:?} adapter");
+        if gpu::attention_fits(&gq, &gk, &gv, &gb, heads) {
+            let (cq, ck, cv, cb) = inputs(cpu);
+            let got = gpu::attention_for(kind, gq, gk, gv, gb, heads, scale);
+            let expected = super::attention(cq, ck, cv, cb, heads, scale);
+            checks.push(compare(what, got, expected).await);
+        } else {
+            checks.push(Check {
+                what: format!("{what}: the kernel does not take it"),
+                worst: f32::INFINITY,
+            });
+        }
     }
 
     let (rows, width) = (batch * seq, 384);

@@ -7,7 +7,8 @@
 //! Shapes: hidden 384, 12 heads, feed-forward 1536 (the real model's), at 1 pair of 32 tokens
 //! and 16 pairs of 128. Each case runs once to warm up (compiling its pipelines), then RUNS times
 //! (default 5), each waiting for the device; the best time is printed, ours and burn's, and
-//! their ratio.
+//! their ratio. A second table times our kernels in both of their shapes (`AdapterKind`: those
+//! for adapters that run on the CPU, those for hardware GPUs) on this adapter, also at 10 × 512.
 
 #[cfg(reranker_wgpu)]
 mod bench {
@@ -138,6 +139,75 @@ mod bench {
                     .add(beta.clone().unsqueeze());
             });
             row("residual add + LayerNorm", &shape, ours, burn);
+        }
+        shapes_by_adapter(d, runs);
+    }
+
+    /// Our kernels in both shapes on this adapter, same run: those for adapters that run on the
+    /// CPU (what SwiftShader and lavapipe get) and those for hardware GPUs (`AdapterKind`).
+    fn shapes_by_adapter(d: &Device, runs: usize) {
+        use gpu::{AdapterKind, ProductLayout};
+        println!();
+        println!(
+            "this adapter runs the kernels for: {:?}",
+            gpu::adapter_kind()
+        );
+        println!(
+            "| kernel | shape | for CPU adapters | for hardware | CPU-shaped / hardware-shaped |"
+        );
+        println!("| --- | --- | ---: | ---: | ---: |");
+        let row = |kernel: &str, shape: &str, cpu: f64, hardware: f64| {
+            println!(
+                "| {kernel} | {shape} | {cpu:.2} ms | {hardware:.2} ms | {:.2}× |",
+                cpu / hardware
+            );
+        };
+        for (batch, seq) in [(1, 32), (16, 128), (10, 512)] {
+            let shape = format!("{batch} × {seq}");
+            let x = random([batch, seq, HIDDEN], d);
+            for (name, inputs, outputs, gelu) in [
+                ("linear 384→1536 + bias + GELU", HIDDEN, INTERMEDIATE, true),
+                ("linear 1536→384 + bias", INTERMEDIATE, HIDDEN, false),
+            ] {
+                let input = random([batch, seq, inputs], d);
+                let w = random([inputs, outputs], d);
+                let b = random([outputs], d);
+                let [cpu, hardware] = [AdapterKind::Cpu, AdapterKind::Hardware].map(|kind| {
+                    best(d, runs, || {
+                        let layout = ProductLayout::for_adapter(kind);
+                        let _ = gpu::product_in(
+                            layout,
+                            input.clone(),
+                            w.clone(),
+                            Some(b.clone()),
+                            gelu,
+                        );
+                    })
+                });
+                row(name, &shape, cpu, hardware);
+            }
+            let (k, v) = (
+                random([batch, seq, HIDDEN], d),
+                random([batch, seq, HIDDEN], d),
+            );
+            let bias: Tensor<4> = Tensor::zeros([batch, 1, 1, seq], d);
+            let scale = 1.0 / ((HIDDEN / HEADS) as f32).sqrt();
+            let [cpu, hardware] = [AdapterKind::Cpu, AdapterKind::Hardware].map(|kind| {
+                best(d, runs, || {
+                    let (q, k, v, b) = (x.clone(), k.clone(), v.clone(), bias.clone());
+                    let _ = gpu::attention_for(kind, q, k, v, b, HEADS, scale);
+                })
+            });
+            row("attention (12 heads)", &shape, cpu, hardware);
+            let residual = random([batch, seq, HIDDEN], d);
+            let (gamma, beta) = (random([HIDDEN], d), random([HIDDEN], d));
+            let [cpu, hardware] = [AdapterKind::Cpu, AdapterKind::Hardware].map(|kind| {
+                best(d, runs, || {
+                    let (a, r) = (x.clone(), residual.clone());
+                    let _ = gpu::add_layer_norm_for(kind, a, r, gamma.clone(), beta.clone(), 1e-5);
+                })
+            });
+            row("residual add + LayerNorm", &shape, cpu, hardware);
         }
     }
 }

@@ -160,8 +160,9 @@ impl ProductLayout {
 // barrier costs a switch of every invocation of the workgroup, and the tiny fixture's attention
 // took 180 ms a layer on lavapipe. One invocation per query row (an online softmax over the
 // keys, the head in registers) or per LayerNorm row, and products that accumulate a 4 × 16
-// block in registers, cost no barrier. On hardware GPUs the LayerNorm takes a workgroup per row
-// and the product interleaves its columns (`AdapterKind`).
+// block in registers, cost no barrier. On hardware GPUs the LayerNorm takes a workgroup per row,
+// attention reads its keys in workgroup tiles and the product interleaves its columns
+// (`AdapterKind`).
 // NOTE: 4 × 16, not 4 × 4 or 4 × 8: each load then feeds more multiply-adds; on lavapipe 4 × 16
 // was 1.4× 4 × 4 at 16 × 128, and in Chromium on SwiftShader eight pairs went from 10.9 s to
 // 7.8 s (BENCHMARKS.md section 3).
@@ -190,6 +191,57 @@ fn gelu_kernel(
             x += bias[i % columns];
         }
         output[i] = erf_gelu(x);
+    }
+}
+
+/// One query row's online softmax over its keys, in registers: the largest score so far, the sum
+/// of the weights and the weighted sum of the values (`acc`, the head's width), both kept
+/// relative to that maximum. Shared by both attention kernels.
+///
+/// NOTE: WGSL lets an implementation assume no infinities, so none is made here: a score is at
+/// least the lowest finite f32 (a mask some export left as -inf), and each exponent at least -80
+/// (exp(-80) = 1.8e-35, nothing beside the row's largest weight, which is 1).
+#[derive(CubeType)]
+struct OnlineSoftmax {
+    peak: f32,
+    sum: f32,
+    acc: Array<f32>,
+}
+
+#[cube]
+impl OnlineSoftmax {
+    fn new(#[comptime] head_dim: usize) -> OnlineSoftmax {
+        let mut acc = Array::<f32>::new(head_dim);
+        #[unroll]
+        for d in 0..head_dim {
+            acc[d] = 0.0;
+        }
+        OnlineSoftmax {
+            peak: f32::new(-3.4028235e38),
+            sum: f32::new(0.0),
+            acc,
+        }
+    }
+
+    /// Takes a key's score (clamped to the lowest finite f32): rescales the sum and `acc` when it
+    /// raises the maximum, adds its weight to the sum and returns it, for the caller to add
+    /// `weight · value` to `acc`.
+    fn weigh(&mut self, raw: f32, #[comptime] head_dim: usize) -> f32 {
+        let floor = f32::new(-80.0);
+        let score = max(raw, f32::new(-3.4028235e38));
+        if score > self.peak {
+            // The running sum and output, rescaled to the new maximum.
+            let correction = f32::exp(max(self.peak - score, floor));
+            self.sum *= correction;
+            #[unroll]
+            for d in 0..head_dim {
+                self.acc[d] *= correction;
+            }
+            self.peak = score;
+        }
+        let weight = f32::exp(max(score - self.peak, floor));
+        self.sum += weight;
+        weight
     }
 }
 
@@ -224,20 +276,12 @@ fn attention_kernel(
     let batch = index / (seq * heads);
     let q_start = (batch * seq + row) * width + head * head_dim;
     let mut q = Array::<f32>::new(head_dim);
-    let mut acc = Array::<f32>::new(head_dim);
     #[unroll]
     for d in 0..head_dim {
         q[d] = query[q_start + d];
-        acc[d] = 0.0;
     }
     let bias_start = batch * bias_batch + head * bias_head + row * bias_row;
-    // NOTE: WGSL lets an implementation assume no infinities, so none is made here: a score is at
-    // least the lowest finite f32 (a mask some export left as -inf), and each exponent at least
-    // -80 (exp(-80) = 1.8e-35, nothing beside the row's largest weight, which is 1).
-    let lowest = f32::new(-3.4028235e38);
-    let floor = f32::new(-80.0);
-    let mut peak = lowest;
-    let mut sum = f32::new(0.0);
+    let mut softmax = OnlineSoftmax::new(head_dim);
     for j in 0..seq {
         let k_start = (batch * seq + j) * width + head * head_dim;
         let mut dot = f32::new(0.0);
@@ -245,28 +289,16 @@ fn attention_kernel(
         for d in 0..head_dim {
             dot += q[d] * key[k_start + d];
         }
-        let score = max(dot * scale + bias[bias_start + j * bias_key], lowest);
-        if score > peak {
-            // The running sum and output, rescaled to the new maximum.
-            let correction = f32::exp(max(peak - score, floor));
-            sum *= correction;
-            #[unroll]
-            for d in 0..head_dim {
-                acc[d] *= correction;
-            }
-            peak = score;
-        }
-        let weight = f32::exp(max(score - peak, floor));
-        sum += weight;
+        let weight = softmax.weigh(dot * scale + bias[bias_start + j * bias_key], head_dim);
         #[unroll]
         for d in 0..head_dim {
-            acc[d] += weight * value[k_start + d];
+            softmax.acc[d] += weight * value[k_start + d];
         }
     }
-    let inverse = 1.0f32 / sum;
+    let inverse = 1.0f32 / softmax.sum;
     #[unroll]
     for d in 0..head_dim {
-        output[q_start + d] = acc[d] * inverse;
+        output[q_start + d] = softmax.acc[d] * inverse;
     }
 }
 
@@ -310,20 +342,14 @@ fn attention_tiled_kernel(
     let row = select(wanted < seq, wanted, seq - 1);
     let q_start = (batch * seq + row) * width + head * head_dim;
     let mut q = Array::<f32>::new(head_dim);
-    let mut acc = Array::<f32>::new(head_dim);
     #[unroll]
     for d in 0..head_dim {
         q[d] = query[q_start + d];
-        acc[d] = 0.0;
     }
     let bias_start = batch * bias_batch + head * bias_head + row * bias_row;
     let mut keys = Shared::<[f32]>::new_slice(comptime![tile * head_dim]);
     let mut values = Shared::<[f32]>::new_slice(comptime![tile * head_dim]);
-    // As attention_kernel: no infinities (WGSL may assume none).
-    let lowest = f32::new(-3.4028235e38);
-    let floor = f32::new(-80.0);
-    let mut peak = lowest;
-    let mut sum = f32::new(0.0);
+    let mut softmax = OnlineSoftmax::new(head_dim);
     let mut first = 0usize;
     while first < seq {
         // The tile's keys and values, each invocation every 64th value of it.
@@ -346,34 +372,21 @@ fn attention_tiled_kernel(
             for d in 0..head_dim {
                 dot += q[d] * keys[t * head_dim + d];
             }
-            let score = max(
-                dot * scale + bias[bias_start + (first + t) * bias_key],
-                lowest,
-            );
-            if score > peak {
-                let correction = f32::exp(max(peak - score, floor));
-                sum *= correction;
-                #[unroll]
-                for d in 0..head_dim {
-                    acc[d] *= correction;
-                }
-                peak = score;
-            }
-            let weight = f32::exp(max(score - peak, floor));
-            sum += weight;
+            let score = dot * scale + bias[bias_start + (first + t) * bias_key];
+            let weight = softmax.weigh(score, head_dim);
             #[unroll]
             for d in 0..head_dim {
-                acc[d] += weight * values[t * head_dim + d];
+                softmax.acc[d] += weight * values[t * head_dim + d];
             }
         }
         sync_cube();
         first += tile;
     }
     if wanted < seq {
-        let inverse = 1.0f32 / sum;
+        let inverse = 1.0f32 / softmax.sum;
         #[unroll]
         for d in 0..head_dim {
-            output[q_start + d] = acc[d] * inverse;
+            output[q_start + d] = softmax.acc[d] * inverse;
         }
     }
 }

@@ -208,18 +208,19 @@ fn check_adapter(
     let Some(facts) = facts else {
         return Ok(None);
     };
+    // The adapter's name in a reason, where it has one.
+    let named = facts
+        .description
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
     // NOTE: a fallback adapter runs the GPU's work on the CPU (SwiftShader: one pair of the
     // full-shape model took 15-17 s, against well under a second on the CPU path; BENCHMARKS.md,
     // sections 1 and 3), so `auto` takes the CPU path; `device: 'webgpu'` still gets it.
     if facts.fallback && preference == DevicePreference::Auto {
         return Err(format!(
-            "the only WebGPU adapter{} is a fallback (software) adapter, slower than the CPU path \
-             (device: 'webgpu' uses it anyway)",
-            facts
-                .description
-                .as_deref()
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default()
+            "the only WebGPU adapter{named} is a fallback (software) adapter, slower than the CPU \
+             path (device: 'webgpu' uses it anyway)"
         ));
     }
     // NOTE: cubecl-wgpu 0.11.3 (burn 0.22's WebGPU runtime) times its streams with timestamp
@@ -230,12 +231,8 @@ fn check_adapter(
     // adapter is refused here, with the reason, before anything opens.
     if !facts.timestamp_query {
         return Err(format!(
-            "the WebGPU adapter{} lacks the optional `timestamp-query` feature, which burn's              WebGPU runtime (cubecl-wgpu 0.11) needs in a browser",
-            facts
-                .description
-                .as_deref()
-                .map(|d| format!(" ({d})"))
-                .unwrap_or_default()
+            "the WebGPU adapter{named} lacks the optional `timestamp-query` feature, which burn's \
+             WebGPU runtime (cubecl-wgpu 0.11) needs in a browser"
         ));
     }
     check_binding_limit(facts.max_storage_buffer_binding_size, model)?;
@@ -423,7 +420,12 @@ mod tests {
                 ..facts
             });
             let reason = check_adapter(untimed, preference, &model).unwrap_err();
-            assert!(reason.contains("`timestamp-query`"), "{reason}");
+            assert_eq!(
+                reason,
+                "the WebGPU adapter (google swiftshader (WebGPU)) lacks the optional \
+                 `timestamp-query` feature, which burn's WebGPU runtime (cubecl-wgpu 0.11) needs \
+                 in a browser"
+            );
         }
         assert_eq!(
             check_adapter(None, DevicePreference::Auto, &model),

@@ -64,3 +64,22 @@ pub(crate) fn product_in_row_parts(
         },
     );
 }
+
+/// Runs `use_buffer` on `len` values of this thread's buffer `key`, grown as needed and kept
+/// for the next call. The values are a previous call's: `use_buffer` writes all it reads.
+/// (A nested call on the same buffer, which no kernel makes, gets a fresh one.)
+pub(crate) fn with_scratch<T: Copy + Default + 'static, R>(
+    key: &'static std::thread::LocalKey<std::cell::RefCell<Vec<T>>>,
+    len: usize,
+    use_buffer: impl FnOnce(&mut [T]) -> R,
+) -> R {
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buffer) => {
+            if buffer.len() < len {
+                buffer.resize(len, T::default());
+            }
+            use_buffer(&mut buffer[..len])
+        }
+        Err(_) => use_buffer(&mut vec![T::default(); len]),
+    })
+}

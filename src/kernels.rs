@@ -232,7 +232,7 @@ fn into_flex<const D: usize>(t: Tensor<D>) -> FlexTensor {
 
 /// The burn-flex kernels: plain f32 slices in, one output buffer out.
 mod cpu {
-    use super::attention_block::{self, Products, Sequence};
+    use super::attention_block::{self, Products, ScoreBias, Sequence};
     use super::vector_math;
     use super::{FlexTensor, Layout};
     use burn::tensor::{Bytes, DType, Shape};
@@ -327,7 +327,18 @@ mod cpu {
                         *s += bias;
                     }
                 };
-                attention_block::attend(&sequence, first, queries, add_bias, products, out);
+                // A padding mask ([batch, 1, 1, seq]) is the same for every head and query.
+                let per_key: Vec<f32>;
+                let bias = if bias_strides[1] == 0 && bias_strides[2] == 0 {
+                    let offset = row * bias_strides[0];
+                    per_key = (0..seq)
+                        .map(|j| b_all[offset + j * bias_strides[3]])
+                        .collect();
+                    ScoreBias::PerKey(&per_key)
+                } else {
+                    ScoreBias::General(&add_bias)
+                };
+                attention_block::attend(&sequence, first, queries, &bias, products, out);
             },
         );
         FlexTensor::new(

@@ -123,7 +123,7 @@ fn pack_block(
 /// `out = x · W + bias` for `rows` rows of `x` (`rows × inputs`, row-major); `out` is
 /// `rows × outputs`.
 pub fn matmul(x: &[f32], rows: usize, weights: &PackedF32, bias: Option<&[f32]>, out: &mut [f32]) {
-    let padded_columns = weights.outputs.div_ceil(BLOCK) * BLOCK;
+    let padded_columns = padded_columns(weights.outputs);
     super::parts::product_in_row_parts(
         x,
         rows,
@@ -146,23 +146,35 @@ pub fn matmul(x: &[f32], rows: usize, weights: &PackedF32, bias: Option<&[f32]>,
     );
 }
 
-/// `out = scale · (x · W)` on this thread, for `rows` rows of `x` that start `x_stride` values
-/// apart, each written `out_stride` values after the last: attention's products, on a head's
-/// columns of rows that hold all heads.
+/// The columns a bias for [`matmul_strided`] must have for `outputs` columns: whole blocks.
+pub fn padded_columns(outputs: usize) -> usize {
+    outputs.div_ceil(BLOCK) * BLOCK
+}
+
+/// `out = scale · (x · W) + bias` on this thread, for `rows` rows of `x` that start `x_stride`
+/// values apart, each written `out_stride` values after the last: attention's products, on a
+/// head's columns of rows that hold all heads. `bias`, when given, has one value per column,
+/// [`padded_columns`] in all.
 ///
-/// Panics if a row of `x` or of `out` is outside its slice.
+/// Panics if a row of `x` or of `out` is outside its slice, or the bias is short.
+#[allow(clippy::too_many_arguments)]
 pub fn matmul_strided(
     x: &[f32],
     x_stride: usize,
     rows: usize,
     weights: &PackedF32,
     scale: f32,
+    bias: Option<&[f32]>,
     out: &mut [f32],
     out_stride: usize,
 ) {
     if rows == 0 {
         return;
     }
+    assert!(
+        bias.is_none_or(|b| b.len() >= padded_columns(weights.outputs)),
+        "bias shorter than the padded columns"
+    );
     assert!(
         x.len() >= (rows - 1) * x_stride + weights.inputs,
         "input rows outside x"
@@ -176,7 +188,7 @@ pub fn matmul_strided(
         x_stride,
         weights,
         scale,
-        bias: None,
+        bias,
         out_stride,
     };
     multiply(&product, rows, out)
@@ -466,14 +478,19 @@ mod tests {
         let mut want = vec![0f32; 6 * outputs];
         let dense: Vec<f32> = x.chunks(9).flat_map(|row| row[..inputs].to_vec()).collect();
         matmul(&dense, 6, &contiguous, None, &mut want);
-        let mut out = vec![f32::NAN; 5 * 13 + outputs];
-        matmul_strided(&x, 9, 6, &packed, 0.5, &mut out, 13);
-        for (r, row) in out.chunks(13).enumerate() {
-            for (c, &got) in row.iter().enumerate() {
-                if c < outputs {
-                    assert_eq!(got, want[r * outputs + c] * 0.5, "[{r}, {c}]");
-                } else {
-                    assert!(got.is_nan(), "[{r}, {c}] written");
+        let mut bias = noise(9, padded_columns(outputs));
+        bias[outputs..].fill(f32::NAN); // the padding's values are never written
+        for bias in [None, Some(&bias[..])] {
+            let mut out = vec![f32::NAN; 5 * 13 + outputs];
+            matmul_strided(&x, 9, 6, &packed, 0.5, bias, &mut out, 13);
+            for (r, row) in out.chunks(13).enumerate() {
+                for (c, &got) in row.iter().enumerate() {
+                    if c < outputs {
+                        let added = bias.map_or(0.0, |b| b[c]);
+                        assert_eq!(got, want[r * outputs + c] * 0.5 + added, "[{r}, {c}]");
+                    } else {
+                        assert!(got.is_nan(), "[{r}, {c}] written");
+                    }
                 }
             }
         }

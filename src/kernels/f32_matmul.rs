@@ -11,6 +11,9 @@
 //! * Natively gemm's AVX2 kernel is faster, so the engine uses this one only in wasm (see
 //!   [`crate::kernels::LinearKernels`]); elsewhere the same sums run as plain loops, in the same
 //!   order, so the two give bit-identical results.
+//! * Where a [`TilesKernel`] is installed (the wasm module installs relaxed SIMD's fused
+//!   multiply-add, `src/web/relaxed.rs`), it computes the whole 6-row tiles of whole blocks, and
+//!   the loops here the rest: a rounding apart from them (fused), checked before first use.
 
 /// Columns per packed block: two f32x4.
 const BLOCK: usize = 8;
@@ -19,6 +22,132 @@ const TILE_ROWS: usize = 4;
 /// Packed weight bytes a column chunk may take, so that it stays in L2 while every row tile of
 /// the input streams past it.
 const CHUNK_BYTES: usize = 128 * 1024;
+
+/// Rows per tile of a [`TilesKernel`].
+pub const KERNEL_TILE_ROWS: usize = 6;
+
+/// One product's whole tiles, as a [`TilesKernel`] computes them: for every row `r < rows` and
+/// column `c < blocks · 8`, `out[r · out_stride + c] = scale · Σ_k x[r · x_stride + k] ·
+/// w(k, c) + bias[c]` (no bias: `+ 0` left out).
+pub struct Tiles<'a> {
+    /// Row `r` at `r · x_stride`, `inputs` values each.
+    pub x: &'a [f32],
+    pub x_stride: usize,
+    /// A multiple of [`KERNEL_TILE_ROWS`].
+    pub rows: usize,
+    /// `blocks × inputs × 8`, packed as [`PackedF32`] packs them.
+    pub weights: &'a [f32],
+    pub inputs: usize,
+    pub blocks: usize,
+    pub scale: f32,
+    /// `blocks · 8` values, or none.
+    pub bias: Option<&'a [f32]>,
+    /// Row `r` at `r · out_stride`, `blocks · 8` values written each.
+    pub out: &'a mut [f32],
+    pub out_stride: usize,
+}
+
+/// Computes [`Tiles`]; returns false when it could not (then the plain loops do).
+pub type TilesKernel = fn(&mut Tiles<'_>) -> bool;
+
+static TILES_KERNEL: std::sync::OnceLock<TilesKernel> = std::sync::OnceLock::new();
+
+/// Makes every later product take its whole tiles from `kernel`, once [`check_kernel`] found it
+/// within rounding of the plain loops. A kernel installed before stays.
+pub fn install_kernel(kernel: TilesKernel) -> Result<(), String> {
+    check_kernel(kernel)?;
+    let _ = TILES_KERNEL.set(kernel);
+    Ok(())
+}
+
+/// Whether products take their whole tiles from an installed kernel.
+pub fn kernel_installed() -> bool {
+    TILES_KERNEL.get().is_some()
+}
+
+/// Runs `kernel` on a strided product with a scale, a bias and edges of every kind (rows and
+/// columns past its tiles, inputs not a multiple of anything) through [`matmul_strided`], and
+/// compares the result with the plain loops': within 1e-5 of each row's largest value (a fused
+/// multiply-add rounds once where the loops round twice), and nothing written between rows.
+pub fn check_kernel(kernel: TilesKernel) -> Result<(), String> {
+    let (rows, inputs, outputs, x_stride, out_stride) = (14, 37, 21, 41, 25);
+    let noise = |seed: u32, n: usize| -> Vec<f32> {
+        (0..n as u32)
+            .map(|i| {
+                ((i.wrapping_mul(2_654_435_761) ^ seed.wrapping_mul(40_503)) % 2001) as f32 / 1000.0
+                    - 1.0
+            })
+            .collect()
+    };
+    let w = PackedF32::new(&noise(1, inputs * outputs), inputs, outputs);
+    let x = noise(2, rows * x_stride);
+    let mut tile = vec![0f32; KERNEL_TILE_ROWS * BLOCK];
+    let mut one_tile = Tiles {
+        x: &x,
+        x_stride,
+        rows: KERNEL_TILE_ROWS,
+        weights: &w.values[..inputs * BLOCK],
+        inputs,
+        blocks: 1,
+        scale: 1.0,
+        bias: None,
+        out: &mut tile,
+        out_stride: BLOCK,
+    };
+    if !kernel(&mut one_tile) {
+        return Err("the relaxed-SIMD products could not run".into());
+    }
+    let bias = noise(3, padded_columns(outputs));
+    let mut want = vec![f32::NAN; rows * out_stride];
+    let mut got = want.clone();
+    multiply_with(
+        None,
+        &Product {
+            x: &x,
+            x_stride,
+            weights: &w,
+            scale: 0.75,
+            bias: Some(&bias),
+            out_stride,
+        },
+        rows,
+        &mut want,
+    );
+    multiply_with(
+        Some(kernel),
+        &Product {
+            x: &x,
+            x_stride,
+            weights: &w,
+            scale: 0.75,
+            bias: Some(&bias),
+            out_stride,
+        },
+        rows,
+        &mut got,
+    );
+    for (r, (g, w)) in got
+        .chunks(out_stride)
+        .zip(want.chunks(out_stride))
+        .enumerate()
+    {
+        let size = w[..outputs].iter().fold(0f32, |m, v| m.max(v.abs()));
+        for c in 0..out_stride {
+            let fine = if c < outputs {
+                (g[c] - w[c]).abs() <= 1e-5 * size
+            } else {
+                g[c].is_nan()
+            };
+            if !fine {
+                return Err(format!(
+                    "the relaxed-SIMD products are off at [{r}, {c}]: {} where the plain loops give {}",
+                    g[c], w[c]
+                ));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// A linear layer's f32 weights, packed for [`matmul`].
 #[derive(Debug, Clone)]
@@ -194,10 +323,15 @@ pub fn matmul_strided(
     multiply(&product, rows, out)
 }
 
+/// [`Product::run`], with the installed [`TilesKernel`] if any.
+fn multiply(product: &Product<'_>, rows: usize, out: &mut [f32]) {
+    multiply_with(TILES_KERNEL.get().copied(), product, rows, out)
+}
+
 with_best_simd! {
     /// [`Product::run`], natively in an AVX2 build too.
-    fn multiply(product: &Product<'_>, rows: usize, out: &mut [f32]) {
-        product.run(rows, out)
+    fn multiply_with(kernel: Option<TilesKernel>, product: &Product<'_>, rows: usize, out: &mut [f32]) {
+        product.run(kernel, rows, out)
     }
 }
 
@@ -217,25 +351,77 @@ struct Product<'a> {
 
 impl Product<'_> {
     #[inline(always)]
-    fn run(&self, rows: usize, out: &mut [f32]) {
+    fn run(&self, kernel: Option<TilesKernel>, rows: usize, out: &mut [f32]) {
         let inputs = self.weights.inputs;
         let blocks = self.weights.outputs.div_ceil(BLOCK);
+        // Blocks whose 8 columns all exist: the kernel's.
+        let whole_blocks = self.weights.outputs / BLOCK;
         let chunk = (CHUNK_BYTES / (inputs.max(1) * BLOCK * 4)).max(1);
         for first_block in (0..blocks).step_by(chunk) {
             let end_block = (first_block + chunk).min(blocks);
-            let mut row = 0;
-            while row + TILE_ROWS <= rows {
-                for block in first_block..end_block {
-                    self.tile::<TILE_ROWS>(row, block, out);
-                }
-                row += TILE_ROWS;
+            let kernel_blocks = first_block..end_block.min(whole_blocks).max(first_block);
+            let kernel_rows = match kernel {
+                Some(kernel) if !kernel_blocks.is_empty() => self.kernel_tiles(
+                    kernel,
+                    rows / KERNEL_TILE_ROWS * KERNEL_TILE_ROWS,
+                    kernel_blocks.clone(),
+                    out,
+                ),
+                _ => 0,
+            };
+            // What the kernel left: its rows' other blocks, and the rows after its.
+            self.tiles(0..kernel_rows, kernel_blocks.end..end_block, out);
+            self.tiles(kernel_rows..rows, first_block..end_block, out);
+        }
+    }
+
+    /// Rows `rows` × blocks `blocks` in register tiles.
+    #[inline(always)]
+    fn tiles(&self, rows: std::ops::Range<usize>, blocks: std::ops::Range<usize>, out: &mut [f32]) {
+        let mut row = rows.start;
+        while row + TILE_ROWS <= rows.end {
+            for block in blocks.clone() {
+                self.tile::<TILE_ROWS>(row, block, out);
             }
-            for row in row..rows {
-                for block in first_block..end_block {
-                    self.tile::<1>(row, block, out);
-                }
+            row += TILE_ROWS;
+        }
+        for row in row..rows.end {
+            for block in blocks.clone() {
+                self.tile::<1>(row, block, out);
             }
         }
+    }
+
+    /// Rows `0..rows` (a multiple of [`KERNEL_TILE_ROWS`]) × blocks `blocks` by `kernel`;
+    /// returns the rows it computed (none when it could not).
+    fn kernel_tiles(
+        &self,
+        kernel: TilesKernel,
+        rows: usize,
+        blocks: std::ops::Range<usize>,
+        out: &mut [f32],
+    ) -> usize {
+        if rows == 0 {
+            return 0;
+        }
+        let inputs = self.weights.inputs;
+        let first = blocks.start * BLOCK;
+        let mut job = Tiles {
+            x: self.x,
+            x_stride: self.x_stride,
+            rows,
+            weights: &self.weights.values
+                [blocks.start * inputs * BLOCK..blocks.end * inputs * BLOCK],
+            inputs,
+            blocks: blocks.len(),
+            scale: self.scale,
+            bias: self
+                .bias
+                .map(|bias| &bias[first..first + blocks.len() * BLOCK]),
+            out: &mut out[first..],
+            out_stride: self.out_stride,
+        };
+        if kernel(&mut job) { rows } else { 0 }
     }
 
     /// Rows `row..row + R` × columns `block · 8 ..`: the sums, scaled, plus the bias, stored
@@ -424,6 +610,85 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A [`TilesKernel`] with the plain loops' operations in their order: its results are
+    /// the same bits, so any cell it should not own or that nothing computes shows.
+    fn plain_tiles(job: &mut Tiles<'_>) -> bool {
+        for r in 0..job.rows {
+            for c in 0..job.blocks * BLOCK {
+                let (block, lane) = (c / BLOCK, c % BLOCK);
+                let mut sum = 0f32;
+                for k in 0..job.inputs {
+                    sum += job.x[r * job.x_stride + k]
+                        * job.weights[(block * job.inputs + k) * BLOCK + lane];
+                }
+                job.out[r * job.out_stride + c] = sum * job.scale + job.bias.map_or(0.0, |b| b[c]);
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn an_installed_kernel_gets_the_whole_tiles_and_the_loops_the_rest() {
+        // Rows past the kernel's tiles, a partial last block, and (1100 inputs) weights cut in
+        // chunks of 3 blocks, the last with the partial block.
+        for (rows, inputs, outputs) in [(14, 37, 21), (13, 1100, 61), (5, 16, 16), (12, 8, 7)] {
+            let w = PackedF32::new(&noise(21, inputs * outputs), inputs, outputs);
+            let x = noise(22, rows * (inputs + 3));
+            let bias = noise(23, padded_columns(outputs));
+            for bias in [None, Some(&bias[..])] {
+                let product = Product {
+                    x: &x,
+                    x_stride: inputs + 3,
+                    weights: &w,
+                    scale: 0.5,
+                    bias,
+                    out_stride: outputs + 2,
+                };
+                let run = |kernel: Option<TilesKernel>| {
+                    let mut out = vec![f32::NAN; rows * (outputs + 2)];
+                    multiply_with(kernel, &product, rows, &mut out);
+                    out
+                };
+                let (plain, with_kernel) = (run(None), run(Some(plain_tiles)));
+                let same = plain
+                    .iter()
+                    .zip(&with_kernel)
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{rows} × {inputs} × {outputs}");
+                // The padding columns between rows are never written.
+                assert!(
+                    plain
+                        .chunks(outputs + 2)
+                        .all(|row| row[outputs..].iter().all(|v| v.is_nan()))
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_kernel_check_takes_rounding_and_refuses_errors_and_refusals() {
+        fn off(job: &mut Tiles<'_>) -> bool {
+            plain_tiles(job);
+            job.out[job.out_stride + 3] += 1e-2;
+            true
+        }
+        fn rounded(job: &mut Tiles<'_>) -> bool {
+            plain_tiles(job);
+            for v in job.out.iter_mut() {
+                *v *= 1.0 + 1e-7;
+            }
+            true
+        }
+        fn unable(_: &mut Tiles<'_>) -> bool {
+            false
+        }
+        assert_eq!(check_kernel(plain_tiles), Ok(()));
+        assert_eq!(check_kernel(rounded), Ok(()));
+        let refused = check_kernel(off).expect_err("off by 1e-2");
+        assert!(refused.contains("are off at [1, 3]"), "{refused}");
+        assert!(check_kernel(unable).is_err());
     }
 
     #[test]

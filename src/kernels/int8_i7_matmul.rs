@@ -26,7 +26,7 @@ const BLOCK: usize = 4;
 /// Inputs per packed group: one relaxed dot adds four products into each column's sum.
 const QUAD: usize = 4;
 /// Rows the quantized inputs are padded to a multiple of (the relaxed kernel's tile: 6 rows ×
-/// 2 blocks, twelve accumulators; `int8_i7_sums.wat` says why).
+/// 2 blocks, twelve accumulators; `relaxed_simd.wat` says why).
 pub const TILE_ROWS: usize = 6;
 /// Blocks the packed weights are padded to a multiple of.
 pub const TILE_BLOCKS: usize = 2;

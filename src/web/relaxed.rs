@@ -1,7 +1,9 @@
-//! Relaxed SIMD's int8 dot for `activations: 'i7'`: a side module that computes the integer
-//! sums of [`crate::kernels::int8_i7_matmul`] on this module's memory.
+//! Relaxed SIMD's kernels, from a side module that runs on this module's memory: its int8 dot
+//! for `activations: 'i7'` (the integer sums of [`crate::kernels::int8_i7_matmul`]), and its
+//! fused multiply-add for the f32 products of [`crate::kernels::f32_matmul`] (attention's, and
+//! the linear layers' with f32 weights), on every CPU load.
 //!
-//! The side module (`src/kernels/int8_i7_sums.wat`, assembled by crates/import/src/side_module.rs, under a kilobyte) is
+//! The side module (`src/kernels/relaxed_simd.wat`, assembled by crates/import/src/side_module.rs, under a kilobyte) is
 //! embedded here. [`install`] validates it (a browser without relaxed SIMD refuses it), and checks
 //! one product's sums against the plain loops before any product uses it. Each thread that runs
 //! a product instantiates it once, on [`wasm_bindgen::memory`] (the shared memory, in the
@@ -18,10 +20,11 @@ use std::cell::OnceCell;
 use js_sys::{Object, Reflect, Uint8Array, WebAssembly};
 use wasm_bindgen::prelude::*;
 
+use crate::kernels::f32_matmul::{self, Tiles};
 use crate::kernels::int8_i7_matmul::{self, Sums};
 
 /// The side module, with this build's memory import.
-static SIDE_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/int8_i7_sums.wasm"));
+static SIDE_MODULE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/relaxed_simd.wasm"));
 
 #[wasm_bindgen]
 extern "C" {
@@ -39,6 +42,24 @@ extern "C" {
         blocks: u32,
         quads: u32,
         out: u32,
+    ) -> Result<(), JsValue>;
+
+    /// `products(x, x_stride, rows, w, inputs, blocks, scale, bias, out, out_stride)` (strides
+    /// in bytes, bias 0 for none); throws if the instance traps.
+    #[wasm_bindgen(method, catch)]
+    #[allow(clippy::too_many_arguments)]
+    fn products(
+        this: &SideExports,
+        x: u32,
+        x_stride: u32,
+        rows: u32,
+        w: u32,
+        inputs: u32,
+        blocks: u32,
+        scale: f32,
+        bias: u32,
+        out: u32,
+        out_stride: u32,
     ) -> Result<(), JsValue>;
 }
 
@@ -78,6 +99,16 @@ fn address<T>(slice: &[T]) -> u32 {
     slice.as_ptr() as usize as u32
 }
 
+/// Runs `call` on this thread's instance (made on first use); false where there is none.
+fn with_instance(call: impl FnOnce(&SideExports) -> bool) -> bool {
+    INSTANCE.with(|instance| {
+        instance
+            .get_or_init(|| instantiate().ok())
+            .as_ref()
+            .is_some_and(call)
+    })
+}
+
 /// A [`int8_i7_matmul::SumsKernel`]: the side module's `sums`, on this thread's instance.
 fn side_sums(job: &mut Sums<'_>) -> bool {
     let expected = job.rows * job.blocks * 4;
@@ -90,10 +121,7 @@ fn side_sums(job: &mut Sums<'_>) -> bool {
     {
         return false; // not a shape the side module reads and writes within bounds
     }
-    INSTANCE.with(|instance| {
-        let Some(exports) = instance.get_or_init(|| instantiate().ok()) else {
-            return false;
-        };
+    with_instance(|exports| {
         // SAFETY (of the memory the side module touches): it reads `rows · stride` bytes at
         // `inputs` and `blocks · quads · 16` at `weights`, and writes `rows · blocks · 4` i32 at
         // `out`, all checked above to lie within the slices, which live until it returns (the
@@ -112,16 +140,67 @@ fn side_sums(job: &mut Sums<'_>) -> bool {
     })
 }
 
+/// A [`f32_matmul::TilesKernel`]: the side module's `products`, on this thread's instance.
+fn side_products(job: &mut Tiles<'_>) -> bool {
+    let columns = job.blocks * 8;
+    let rows = job.rows;
+    if rows == 0
+        || !rows.is_multiple_of(f32_matmul::KERNEL_TILE_ROWS)
+        || job.x.len() < (rows - 1) * job.x_stride + job.inputs
+        || job.weights.len() < job.blocks * job.inputs * 8
+        || job.bias.is_some_and(|bias| bias.len() < columns)
+        || job.out.len() < (rows - 1) * job.out_stride + columns
+    {
+        return false; // not a shape the side module reads and writes within bounds
+    }
+    with_instance(|exports| {
+        // SAFETY (of the memory the side module touches): it reads rows `r < rows` of `inputs`
+        // values at `x + r · x_stride`, `blocks · inputs · 8` weights and `blocks · 8` bias
+        // values, and writes `blocks · 8` values at `out + r · out_stride`, all checked above to
+        // lie within the slices, which live until it returns (the call is synchronous).
+        exports
+            .products(
+                address(job.x),
+                (job.x_stride * 4) as u32,
+                rows as u32,
+                address(job.weights),
+                job.inputs as u32,
+                job.blocks as u32,
+                job.scale,
+                job.bias.map_or(0, address),
+                job.out.as_mut_ptr() as usize as u32,
+                (job.out_stride * 4) as u32,
+            )
+            .is_ok()
+    })
+}
+
+/// Instantiates the side module on this thread, or says why it cannot.
+fn instantiate_here() -> Result<(), String> {
+    // Fails here, with the reason, where the engine refuses the module.
+    let exports = instantiate()?;
+    INSTANCE.with(|instance| {
+        let _ = instance.set(Some(exports));
+    });
+    Ok(())
+}
+
 /// Makes the int8 products with 7-bit activations use the side module, or says why they cannot
 /// (then the caller runs the i16 kernel instead).
 pub(crate) fn install() -> Result<(), String> {
     if int8_i7_matmul::kernel_installed() {
         return Ok(());
     }
-    // Fails here, with the reason, where the engine refuses the module.
-    let exports = instantiate()?;
-    INSTANCE.with(|instance| {
-        let _ = instance.set(Some(exports));
-    });
+    instantiate_here()?;
     int8_i7_matmul::install_kernel(side_sums)
+}
+
+/// Makes the f32 products use the side module's fused multiply-add, or says why they cannot
+/// (then the plain simd128 loops run them, as before).
+pub(crate) fn install_products() -> Result<(), String> {
+    if f32_matmul::kernel_installed() {
+        return Ok(());
+    }
+    instantiate_here()?;
+    f32_matmul::install_kernel(side_products)
 }

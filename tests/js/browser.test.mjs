@@ -850,3 +850,13 @@ test('(v) the WebGPU kernels at the real model\'s full sizes (products 5120 × 3
     for (const { what, worst } of result.checks) assert.ok(worst <= TOLERANCE, `${what}: ${worst}`);
   });
 });
+
+test("(w) relaxed SIMD's kernels install in Chromium: the f32 products' fused multiply-add (every CPU load; (b)'s scores run on it) and the 7-bit sums, each after its check against the plain loops", async () => {
+  await withPage({}, async (page, errors) => {
+    await page.goto(`${server.origin}/tests/browser/relaxed.html`);
+    const result = await page.evaluate(() => window.__result);
+    assert.deepEqual(errors, []);
+    assert.equal(result.error, undefined, result.error);
+    assert.deepEqual(result, { products: true, productsReason: null, sums: true, sumsReason: null });
+  });
+});

@@ -80,8 +80,8 @@ try {
     console.log(`${args.form}, ${args.set}, one thread: predict ${ms} ms, ${(total / 1000).toFixed(0)} ms sampled`);
     console.log('| function (self time) | ms | share |\n| --- | ---: | ---: |');
     for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top))) {
-      // Rust's symbols carry a crate hash in brackets: left out.
-      const short = name.replace(/\[[0-9a-f]+\]/g, '').slice(0, 120);
+      // Rust's symbols carry a crate hash in brackets (16 hex digits or so): left out.
+      const short = name.replace(/\[[0-9a-f]{8,}\]/g, '').slice(0, 120);
       console.log(`| ${short} | ${(us / 1000).toFixed(0)} | ${((100 * us) / total).toFixed(1)} % |`);
     }
     if (args.out) await writeFile(args.out, JSON.stringify(profile));

@@ -102,9 +102,15 @@ pub fn relaxed_kernels() -> JsValue {
     let object = js_sys::Object::new();
     for (key, value) in [
         ("products", JsValue::from_bool(products.is_ok())),
-        ("productsReason", products.err().map_or(JsValue::NULL, JsValue::from)),
+        (
+            "productsReason",
+            products.err().map_or(JsValue::NULL, JsValue::from),
+        ),
         ("sums", JsValue::from_bool(sums.is_ok())),
-        ("sumsReason", sums.err().map_or(JsValue::NULL, JsValue::from)),
+        (
+            "sumsReason",
+            sums.err().map_or(JsValue::NULL, JsValue::from),
+        ),
     ] {
         let _ = js_sys::Reflect::set(&object, &key.into(), &value);
     }

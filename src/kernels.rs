@@ -232,7 +232,7 @@ fn into_flex<const D: usize>(t: Tensor<D>) -> FlexTensor {
 
 /// The burn-flex kernels: plain f32 slices in, one output buffer out.
 mod cpu {
-    use super::attention_block::{self, Products, ScoreBias, Sequence};
+    use super::attention_block::{self, PackedHeads, Products, ScoreBias, Sequence};
     use super::vector_math;
     use super::{FlexTensor, Layout};
     use burn::tensor::{Bytes, DType, Shape};
@@ -301,6 +301,26 @@ mod cpu {
                     .map(move |first| (row, first, QUERY_BLOCK.min(seq - first)))
             })
             .collect();
+        let sequence_of = |row: usize| {
+            let at = row * seq * width;
+            Sequence {
+                query: &q_all[at..],
+                key: &k_all[at..],
+                value: &v_all[at..],
+                seq,
+                width,
+                heads,
+                scale,
+            }
+        };
+        // Each sequence's keys and values packed once, where it has several query blocks.
+        let mut packed: Vec<PackedHeads> = (0..batch).map(|_| PackedHeads::empty()).collect();
+        let prepacked = products == Products::Packed && seq > QUERY_BLOCK;
+        if prepacked {
+            crate::parallel::for_each_part(&mut packed, (0..batch).map(|_| 1), |row, part| {
+                part[0] = PackedHeads::pack(&sequence_of(row));
+            });
+        }
         // NOTE: the blocks are fixed, whatever the thread count, so the products have the same
         // shapes (and the same sums) on one thread as on several; a single long pair is still
         // split, which whole rows of the batch would not be.
@@ -309,16 +329,7 @@ mod cpu {
             blocks.iter().map(|&(_, _, queries)| queries * width),
             |i, out| {
                 let (row, first, queries) = blocks[i];
-                let at = row * seq * width;
-                let sequence = Sequence {
-                    query: &q_all[at..],
-                    key: &k_all[at..],
-                    value: &v_all[at..],
-                    seq,
-                    width,
-                    heads,
-                    scale,
-                };
+                let sequence = sequence_of(row);
                 let add_bias = |head: usize, query: usize, scores: &mut [f32]| {
                     let offset =
                         row * bias_strides[0] + head * bias_strides[1] + query * bias_strides[2];
@@ -338,7 +349,8 @@ mod cpu {
                 } else {
                     ScoreBias::General(&add_bias)
                 };
-                attention_block::attend(&sequence, first, queries, &bias, products, out);
+                let packed = prepacked.then(|| &packed[row]);
+                attention_block::attend(&sequence, first, queries, &bias, products, packed, out);
             },
         );
         FlexTensor::new(

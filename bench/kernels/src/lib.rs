@@ -251,6 +251,7 @@ pub extern "C" fn run_attention(packed: u32) -> f32 {
             a.queries,
             &attention_block::ScoreBias::PerKey(&no_mask),
             products,
+            None,
             &mut out,
         );
         a.out = out;
@@ -269,7 +270,7 @@ pub extern "C" fn check_attention() -> f32 {
             let mut out = vec![0f32; a.queries * WIDTH];
             let no_mask = vec![0f32; a.seq];
             let bias = attention_block::ScoreBias::PerKey(&no_mask);
-            attention_block::attend(&sequence, 0, a.queries, &bias, products, &mut out);
+            attention_block::attend(&sequence, 0, a.queries, &bias, products, None, &mut out);
             out
         };
         let (gemm, packed) = (

@@ -100,32 +100,16 @@ pub fn check_kernel(kernel: TilesKernel) -> Result<(), String> {
     let bias = noise(3, padded_columns(outputs));
     let mut want = vec![f32::NAN; rows * out_stride];
     let mut got = want.clone();
-    multiply_with(
-        None,
-        &Product {
-            x: &x,
-            x_stride,
-            weights: &w,
-            scale: 0.75,
-            bias: Some(&bias),
-            out_stride,
-        },
-        rows,
-        &mut want,
-    );
-    multiply_with(
-        Some(kernel),
-        &Product {
-            x: &x,
-            x_stride,
-            weights: &w,
-            scale: 0.75,
-            bias: Some(&bias),
-            out_stride,
-        },
-        rows,
-        &mut got,
-    );
+    let product = Product {
+        x: &x,
+        x_stride,
+        weights: &w,
+        scale: 0.75,
+        bias: Some(&bias),
+        out_stride,
+    };
+    multiply_with(None, &product, rows, &mut want);
+    multiply_with(Some(kernel), &product, rows, &mut got);
     for (r, (g, w)) in got
         .chunks(out_stride)
         .zip(want.chunks(out_stride))

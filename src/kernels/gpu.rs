@@ -243,6 +243,15 @@ impl OnlineSoftmax {
         self.sum += weight;
         weight
     }
+
+    /// Writes the row's output, `acc / sum`, at `output[start..start + head_dim]`.
+    fn write(&self, output: &mut [f32], start: usize, #[comptime] head_dim: usize) {
+        let inverse = 1.0f32 / self.sum;
+        #[unroll]
+        for d in 0..head_dim {
+            output[start + d] = self.acc[d] * inverse;
+        }
+    }
 }
 
 /// One invocation per (batch row, head, query row), in that order (neighbours share their keys
@@ -295,11 +304,7 @@ fn attention_kernel(
             softmax.acc[d] += weight * value[k_start + d];
         }
     }
-    let inverse = 1.0f32 / softmax.sum;
-    #[unroll]
-    for d in 0..head_dim {
-        output[q_start + d] = softmax.acc[d] * inverse;
-    }
+    softmax.write(output, q_start, head_dim);
 }
 
 /// [`attention_kernel`] for hardware GPUs: a workgroup per (batch row, head, block of
@@ -383,11 +388,7 @@ fn attention_tiled_kernel(
         first += tile;
     }
     if wanted < seq {
-        let inverse = 1.0f32 / softmax.sum;
-        #[unroll]
-        for d in 0..head_dim {
-            output[q_start + d] = softmax.acc[d] * inverse;
-        }
+        softmax.write(output, q_start, head_dim);
     }
 }
 

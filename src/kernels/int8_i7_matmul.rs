@@ -21,6 +21,8 @@
 
 use std::sync::OnceLock;
 
+use super::vector_math::ROUND;
+
 /// Columns per packed block: one i32x4 of sums.
 const BLOCK: usize = 4;
 /// Inputs per packed group: one relaxed dot adds four products into each column's sum.
@@ -306,10 +308,6 @@ fn finish_row(
         out[c] = exact as f32 * (step * scales[c]) + bias[c];
     }
 }
-
-/// 1.5 · 2²³: adding and subtracting it rounds to the nearest integer (ties to even) for
-/// |v| < 2²², branch-free, so the loops vectorise.
-const ROUND: f32 = 12_582_912.0;
 
 with_best_simd! {
     /// Quantizes each row of `x` to `0..=127` with its own step and offset, into rows of

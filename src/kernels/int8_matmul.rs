@@ -15,6 +15,8 @@
 //! 2⁻¹⁴ or so per value, far below the int8 weights' (`bench/run accuracy`, BENCHMARKS.md). Because the
 //! sums are exact integers, the SIMD and the portable kernels give bit-identical results.
 
+use super::vector_math::ROUND;
+
 /// Columns per packed block: one i32x4 of sums.
 const BLOCK: usize = 4;
 /// Rows per register tile.
@@ -169,10 +171,6 @@ with_best_simd! {
         }
     }
 }
-
-/// 1.5 · 2²³: adding and subtracting it rounds to the nearest integer (ties to even) for
-/// |v| < 2²², branch-free, so the loops vectorise.
-const ROUND: f32 = 12_582_912.0;
 
 /// `max |v|` over a row (NaNs are passed over).
 ///

@@ -28,8 +28,10 @@ pub const SOFTMAX_FLOOR: f32 = -64.0;
 /// ln 2 split in two so that `n · LN2_HI` is exact.
 const LN2_HI: f32 = 0.693_359_4;
 const LN2_LO: f32 = -2.121_944_4e-4;
-/// 1.5 · 2²³: adding it rounds to an integer, which then sits in the low mantissa bits.
-const ROUND: f32 = 12_582_912.0;
+/// 1.5 · 2²³: adding it rounds to the nearest integer (ties to even) for |v| < 2²², which then
+/// sits in the low mantissa bits; subtracting it again leaves that integer, branch-free, so loops
+/// vectorise (`exp` here, the int8 kernels' rounding of their inputs).
+pub(crate) const ROUND: f32 = 12_582_912.0;
 /// Cephes' polynomial for `(eʳ - 1 - r) / r²` on the reduced argument, highest degree first.
 const EXP_POLYNOMIAL: [f32; 6] = [
     1.987_569_1e-4,
